@@ -1,0 +1,89 @@
+//! The AdmissionReview edge: wire types in (kube's `admission` types), the engine's decision out.
+//! Used by the webhook server and by the dry-run CLI for AdmissionReview files, so both answer
+//! the same way.
+
+use std::collections::HashMap;
+
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::{DynamicObject, Status};
+
+use crate::engine::Engine;
+use crate::verdict::{DENY_REASON, Decision};
+use crate::workload::{WorkloadKind, extract_images};
+
+/// Why a body is not an AdmissionReview we can answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmissionError {
+    /// Not JSON, or not an AdmissionReview.
+    #[error("body is not an AdmissionReview: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// `request` is missing.
+    #[error("AdmissionReview has no request")]
+    MissingRequest,
+    /// An apiVersion we do not speak.
+    #[error("unsupported AdmissionReview apiVersion {0:?}")]
+    UnsupportedVersion(String),
+}
+
+/// The subresource kube-apiserver uses to add ephemeral containers to a running pod.
+const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
+
+/// Parse an AdmissionReview body (`admission.k8s.io/v1` or `v1beta1`).
+pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, AdmissionError> {
+    let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body)?;
+    let version = review.types.api_version.as_str();
+    if !matches!(version, "admission.k8s.io/v1" | "admission.k8s.io/v1beta1") {
+        return Err(AdmissionError::UnsupportedVersion(version.to_string()));
+    }
+    review
+        .try_into()
+        .map_err(|_| AdmissionError::MissingRequest)
+}
+
+/// Decide one admission request. Operations and subresources that cannot add or change an image
+/// (DELETE, CONNECT, `status`, `scale` …) and kinds without a pod template are admitted
+/// untouched; everything else goes through the engine with the whole object.
+pub async fn decide(engine: &Engine, request: &AdmissionRequest<DynamicObject>) -> Decision {
+    if matches!(request.operation, Operation::Delete | Operation::Connect) {
+        return Decision::default();
+    }
+    match request.sub_resource.as_deref() {
+        None | Some("") | Some(EPHEMERAL_CONTAINERS) => {}
+        Some(_) => return Decision::default(),
+    }
+    let Some(kind) = WorkloadKind::from_kind(&request.kind.group, &request.kind.kind) else {
+        return Decision::default();
+    };
+    let Some(object) = &request.object else {
+        return Decision::invalid_object("the request carries no object");
+    };
+    match extract_images(kind, &object.data) {
+        Ok(uses) => engine.review(request.namespace.as_deref(), &uses).await,
+        Err(e) => Decision::invalid_object(e.to_string()),
+    }
+}
+
+/// The AdmissionReview answer, in the apiVersion the request came in. In dry-run the answer
+/// always admits and carries the verdict it would have given as warnings and annotations.
+pub fn respond(
+    request: &AdmissionRequest<DynamicObject>,
+    decision: &Decision,
+    dry_run: bool,
+) -> AdmissionReview<DynamicObject> {
+    let mut response = AdmissionResponse::from(request);
+    let mut warnings = decision.warnings();
+    if let Some(message) = decision.deny_message() {
+        if dry_run {
+            warnings.insert(0, format!("dry-run, would deny: {message}"));
+        } else {
+            response = response.deny(&message);
+            response.result = Status::failure(&message, DENY_REASON).with_code(403);
+        }
+    }
+    response.warnings = (!warnings.is_empty()).then_some(warnings);
+    response.audit_annotations = decision
+        .audit_annotations()
+        .into_iter()
+        .collect::<HashMap<_, _>>();
+    response.into_review()
+}

@@ -1,0 +1,164 @@
+//! Command-line shells over the engine: `serve`, `review`, `verify`. Every command builds the
+//! engine from the same [`EngineArgs`], so all of them give the same verdicts.
+
+mod output;
+mod review;
+mod serve;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use signet::engine::{Engine, EngineSettings, NoMatchAction};
+use signet::policy::PolicySet;
+use signet::registry::{Credentials, Registry, RegistryConfig};
+
+/// Signet: admit only signed container images.
+#[derive(Parser, Debug)]
+#[command(name = "signet", version, about)]
+pub struct Cli {
+    /// Log format: human-readable text, or one JSON object per line (for the cluster).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "SIGNET_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// JSON lines.
+    Json,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTPS admission webhook.
+    Serve(serve::ServeArgs),
+    /// Review Kubernetes manifests or AdmissionReview files; exit 1 if anything would be denied.
+    Review(review::ReviewArgs),
+    /// Verify one image and print what was found.
+    Verify(verify::VerifyArgs),
+}
+
+/// Options every command shares: they build the engine.
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// ClusterImagePolicy file or directory of YAML files (repeatable). Without it, the example
+    /// policy embedded in the binary is used.
+    #[arg(long = "policy", env = "SIGNET_POLICY", value_delimiter = ',')]
+    pub policy: Vec<PathBuf>,
+    /// Registry reached over plain HTTP, `host[:port]` (repeatable).
+    #[arg(long = "insecure-registry", value_delimiter = ',')]
+    pub insecure_registry: Vec<String>,
+    /// Docker `config.json` with registry credentials.
+    #[arg(long = "registry-config", env = "SIGNET_REGISTRY_CONFIG")]
+    pub registry_config: Option<PathBuf>,
+    /// What to do with images no policy covers.
+    #[arg(long = "no-match", value_enum, default_value = "deny")]
+    pub no_match: NoMatchAction,
+    /// Whole-review deadline in seconds; keep it below the webhook's timeoutSeconds.
+    #[arg(long = "review-timeout", default_value = "8")]
+    pub review_timeout: f64,
+    /// Deadline of one registry call in seconds.
+    #[arg(long = "registry-timeout", default_value = "3")]
+    pub registry_timeout: f64,
+    /// Most signatures examined per image; more is a denial.
+    #[arg(long = "max-signatures", default_value = "64")]
+    pub max_signatures: usize,
+}
+
+impl EngineArgs {
+    /// Load the policy, read credentials and build the engine. Everything is validated here,
+    /// before anything is served.
+    pub fn build(&self) -> anyhow::Result<Engine> {
+        let Self {
+            policy: _,
+            insecure_registry,
+            registry_config,
+            no_match,
+            review_timeout,
+            registry_timeout,
+            max_signatures,
+        } = self;
+        let policies = self.load_policies()?;
+        let credentials = match registry_config {
+            Some(path) => Credentials::from_docker_config(path)?,
+            None => Credentials::default(),
+        };
+        let registry = Registry::new(
+            RegistryConfig {
+                insecure: insecure_registry.clone(),
+                call_timeout: seconds(*registry_timeout, "--registry-timeout")?,
+                max_signatures: *max_signatures,
+                ..RegistryConfig::default()
+            },
+            credentials,
+        );
+        let settings = EngineSettings {
+            no_match: *no_match,
+            review_deadline: seconds(*review_timeout, "--review-timeout")?,
+        };
+        Ok(Engine::new(policies, registry, settings))
+    }
+
+    /// The policy files given, or the embedded example.
+    pub fn load_policies(&self) -> anyhow::Result<PolicySet> {
+        if self.policy.is_empty() {
+            tracing::info!("no --policy given: using the example policy embedded in the binary");
+            return PolicySet::from_yaml(signet::EMBEDDED_POLICY, "embedded:examples/policy.yaml")
+                .context("embedded example policy");
+        }
+        PolicySet::load(&self.policy).context("loading policy")
+    }
+}
+
+fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| format!("{flag} must be a positive number of seconds"))
+}
+
+/// Set up `tracing`: text for people, JSON in the cluster; `RUST_LOG` overrides the level.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,h2=warn,hyper=warn,rustls=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Run one command; the exit code says what happened.
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Review(args) => review::run(args).await,
+        Command::Verify(args) => verify::run(args).await,
+    }
+}
+
+/// Build the engine behind an `Arc`.
+fn engine(args: &EngineArgs) -> anyhow::Result<Arc<Engine>> {
+    Ok(Arc::new(args.build()?))
+}

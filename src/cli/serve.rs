@@ -1,0 +1,122 @@
+//! `signet serve`: the webhook, until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use signet::reload::watch_policies;
+use signet::server::{self, DEFAULT_MAX_BODY_BYTES, Metrics, ServeConfig, TlsSource};
+
+use super::EngineArgs;
+
+/// Options of `signet serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// HTTPS address for reviews and probes.
+    #[arg(long, default_value = "127.0.0.1:8443", env = "SIGNET_LISTEN")]
+    listen: SocketAddr,
+    /// Plain-HTTP address for /metrics.
+    #[arg(
+        long = "metrics-listen",
+        default_value = "127.0.0.1:9090",
+        env = "SIGNET_METRICS_LISTEN"
+    )]
+    metrics_listen: SocketAddr,
+    /// Serving certificate chain (PEM). Without it a self-signed one is made.
+    #[arg(long = "tls-cert", requires = "tls_key", env = "SIGNET_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// Serving private key (PEM).
+    #[arg(long = "tls-key", requires = "tls_cert", env = "SIGNET_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Always admit, and report the verdict that would have been given as warnings.
+    #[arg(long = "dry-run")]
+    dry_run: bool,
+    /// Largest AdmissionReview body in bytes (413 above it).
+    #[arg(long = "max-body-bytes", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Seconds between checks of the policy and certificate files for changes.
+    #[arg(long = "reload-interval", default_value = "5")]
+    reload_interval: u64,
+    /// Seconds in-flight reviews may take to finish after SIGTERM.
+    #[arg(long = "shutdown-grace", default_value = "20")]
+    shutdown_grace: u64,
+}
+
+/// Run the webhook.
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let engine = super::engine(&args.engine)?;
+    let metrics = Arc::new(Metrics::new());
+    let interval = Duration::from_secs(args.reload_interval.max(1));
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => TlsSource::Files { cert, key },
+        _ => {
+            tracing::warn!(
+                "no --tls-cert/--tls-key: serving a self-signed certificate for localhost"
+            );
+            TlsSource::SelfSigned
+        }
+    };
+    let config = ServeConfig {
+        listen: args.listen,
+        metrics_listen: args.metrics_listen,
+        tls,
+        max_body_bytes: args.max_body_bytes,
+        dry_run: args.dry_run,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        tls_reload_interval: interval,
+    };
+    if !args.engine.policy.is_empty() {
+        let reload_metrics = metrics.clone();
+        let watcher = watch_policies(
+            args.engine.policy.clone(),
+            engine.clone(),
+            interval,
+            move |ok| reload_metrics.policy_reload(ok),
+        );
+        tokio::spawn(watcher);
+    }
+    let running = server::start(engine, metrics, config)
+        .await
+        .context("starting the server")?;
+    tracing::info!(addr = %running.addr, metrics = %running.metrics_addr, dry_run = args.dry_run, "signet is serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight reviews");
+    running
+        .shutdown()
+        .await
+        .context("server stopped with an error")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (Kubernetes) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

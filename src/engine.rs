@@ -1,0 +1,174 @@
+//! The engine: one review pipeline shared by the webhook, the dry-run CLI and the audit, so all
+//! three give the same verdict for the same input.
+//!
+//! image uses -> references -> matching policies -> (resolve digest once -> fetch signatures once
+//! per repository -> check authorities) -> outcome per image. Policy matching comes first, so an
+//! image that no policy covers, or that only `static` authorities decide, never touches the
+//! network. Every image of a review is decided concurrently under one deadline; an image still
+//! undecided at the deadline is denied (or warned, where its policies say so), never admitted.
+
+mod evaluate;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use crate::policy::PolicySet;
+use crate::reference::ImageReference;
+use crate::registry::Registry;
+use crate::verdict::{Decision, ImageVerdict, Outcome, Reason};
+use crate::workload::ImageUse;
+
+pub use evaluate::ImageResult;
+
+/// What to do with an image no policy covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoMatchAction {
+    /// Deny it (the default: an image nobody wrote a policy for is not trusted).
+    Deny,
+    /// Admit it silently.
+    Allow,
+    /// Admit it with a warning.
+    Warn,
+}
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// What to do with images no policy covers.
+    pub no_match: NoMatchAction,
+    /// The whole-review deadline; keep it below the webhook's `timeoutSeconds`.
+    pub review_deadline: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            no_match: NoMatchAction::Deny,
+            review_deadline: Duration::from_secs(8),
+        }
+    }
+}
+
+/// The review pipeline with its current policy set and registry client.
+pub struct Engine {
+    policies: ArcSwap<PolicySet>,
+    registry: Registry,
+    settings: EngineSettings,
+}
+
+impl Engine {
+    /// An engine over `policies`, reaching registries through `registry`.
+    pub fn new(policies: PolicySet, registry: Registry, settings: EngineSettings) -> Self {
+        Self {
+            policies: ArcSwap::from_pointee(policies),
+            registry,
+            settings,
+        }
+    }
+
+    /// The policy set reviews use now.
+    pub fn policies(&self) -> Arc<PolicySet> {
+        self.policies.load_full()
+    }
+
+    /// Swap in a new policy set; reviews already running finish with the old one.
+    pub fn replace_policies(&self, policies: PolicySet) {
+        self.policies.store(Arc::new(policies));
+    }
+
+    /// The engine's settings.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Decide every image use of one object in `namespace`. Never fails: every error is a
+    /// denial or, where a policy says so, a warning.
+    pub async fn review(&self, namespace: Option<&str>, uses: &[ImageUse]) -> Decision {
+        let deadline = Instant::now() + self.settings.review_deadline;
+        let policies = self.policies();
+        let parsed: Vec<Result<ImageReference, String>> = uses
+            .iter()
+            .map(|u| ImageReference::parse(&u.image).map_err(|e| e.to_string()))
+            .collect();
+        let results = self
+            .decide_distinct(&policies, namespace, &parsed, deadline)
+            .await;
+        let verdicts = uses
+            .iter()
+            .zip(parsed)
+            .map(|(usage, parsed)| verdict_for(usage.clone(), parsed, &results))
+            .collect();
+        Decision {
+            verdicts,
+            object_failure: None,
+        }
+    }
+
+    /// Decide each distinct reference once, all of them concurrently.
+    async fn decide_distinct(
+        &self,
+        policies: &PolicySet,
+        namespace: Option<&str>,
+        parsed: &[Result<ImageReference, String>],
+        deadline: Instant,
+    ) -> HashMap<String, ImageResult> {
+        let mut distinct: Vec<&ImageReference> = Vec::new();
+        for image in parsed.iter().flatten() {
+            if !distinct.contains(&image) {
+                distinct.push(image);
+            }
+        }
+        let decisions = distinct.iter().map(|image| async {
+            let result = evaluate::decide_image(
+                &self.registry,
+                policies,
+                &self.settings,
+                namespace,
+                image,
+                deadline,
+            )
+            .await;
+            (image.to_string(), result)
+        });
+        join_all(decisions).await.into_iter().collect()
+    }
+}
+
+/// Attach the shared result of a reference to one use of it.
+fn verdict_for(
+    usage: ImageUse,
+    parsed: Result<ImageReference, String>,
+    results: &HashMap<String, ImageResult>,
+) -> ImageVerdict {
+    let image = match parsed {
+        Ok(image) => image,
+        Err(detail) => {
+            return ImageVerdict {
+                usage,
+                reference: None,
+                digest: None,
+                outcome: Outcome::Deny(Reason::InvalidReference(detail)),
+            };
+        }
+    };
+    let key = image.to_string();
+    match results.get(&key) {
+        Some(result) => ImageVerdict {
+            usage,
+            reference: Some(key),
+            digest: result.digest.clone(),
+            outcome: result.outcome.clone(),
+        },
+        None => ImageVerdict {
+            usage,
+            reference: Some(key),
+            digest: None,
+            outcome: Outcome::Deny(Reason::InvalidObject("image was not evaluated".to_string())),
+        },
+    }
+}

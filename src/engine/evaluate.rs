@@ -1,0 +1,254 @@
+//! Deciding one image: which policies apply, what the registry says, which authorities accept.
+
+use std::collections::HashMap;
+
+use tokio::time::Instant;
+
+use crate::policy::{
+    Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, PolicySet, StaticAction,
+};
+use crate::reference::{Digest, ImageReference};
+use crate::registry::{Registry, RegistryError};
+use crate::signature::{self, SignatureLayer, Subject};
+use crate::verdict::{AuthorityCause, AuthorityFailure, Outcome, Reason};
+
+use super::{EngineSettings, NoMatchAction};
+
+/// The decision for one distinct image reference.
+#[derive(Debug, Clone)]
+pub struct ImageResult {
+    /// The digest that was checked, if one was resolved.
+    pub digest: Option<Digest>,
+    /// The outcome.
+    pub outcome: Outcome,
+}
+
+/// How one policy judged the image.
+enum PolicyResult {
+    Satisfied(String),
+    Failed(Reason),
+    /// The registry could not answer (or the deadline passed): the policy's `onRegistryError`
+    /// decides.
+    Unverifiable(Reason),
+}
+
+/// Decide `image` under every policy that covers it, within `deadline`.
+pub(super) async fn decide_image(
+    registry: &Registry,
+    policies: &PolicySet,
+    settings: &EngineSettings,
+    namespace: Option<&str>,
+    image: &ImageReference,
+    deadline: Instant,
+) -> ImageResult {
+    let matching = policies.matching(image, namespace);
+    if matching.is_empty() {
+        return no_match(settings.no_match);
+    }
+    if matching.iter().all(|p| decided_statically(p)) {
+        let results = matching.iter().map(|p| (*p, judge_statically(p))).collect();
+        return fold(None, results);
+    }
+    let work = verify(registry, &matching, image);
+    match tokio::time::timeout_at(deadline, work).await {
+        Ok(result) => result,
+        Err(_) => unverifiable(&matching, None, Reason::Timeout(settings.review_deadline)),
+    }
+}
+
+fn no_match(action: NoMatchAction) -> ImageResult {
+    let outcome = match action {
+        NoMatchAction::Deny => Outcome::Deny(Reason::NoPolicyMatch),
+        NoMatchAction::Warn => Outcome::Warn(Reason::NoPolicyMatch),
+        NoMatchAction::Allow => {
+            Outcome::Admit("no policy covers this image (no-match: allow)".into())
+        }
+    };
+    ImageResult {
+        digest: None,
+        outcome,
+    }
+}
+
+/// A policy needs no signatures when a `static: pass` authority satisfies it, or when every
+/// authority is static.
+fn decided_statically(policy: &ImagePolicy) -> bool {
+    let is_static = |a: &Authority| matches!(a.kind, AuthorityKind::Static(_));
+    policy.authorities.iter().all(is_static) || policy.authorities.iter().any(static_pass)
+}
+
+fn static_pass(a: &Authority) -> bool {
+    matches!(&a.kind, AuthorityKind::Static(s) if s.action == StaticAction::Pass)
+}
+
+fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
+    if let Some(a) = policy.authorities.iter().find(|a| static_pass(a)) {
+        return PolicyResult::Satisfied(format!("static pass ({}/{})", policy.name, a.name));
+    }
+    let authorities = policy
+        .authorities
+        .iter()
+        .filter_map(|a| match &a.kind {
+            AuthorityKind::Static(s) => Some(AuthorityFailure {
+                authority: a.name.clone(),
+                cause: AuthorityCause::StaticFail(s.message.clone()),
+            }),
+            AuthorityKind::Key(_) => None,
+        })
+        .collect();
+    PolicyResult::Failed(Reason::PolicyFailed {
+        policy: policy.name.clone(),
+        authorities,
+    })
+}
+
+/// Resolve once, fetch each signature repository once, judge every policy.
+async fn verify(
+    registry: &Registry,
+    matching: &[&ImagePolicy],
+    image: &ImageReference,
+) -> ImageResult {
+    let digest = match registry.resolve_digest(image).await {
+        Ok(digest) => digest,
+        Err(e) => return unverifiable(matching, None, Reason::Registry(e)),
+    };
+    let mut fetched = SignatureCache::default();
+    let mut results = Vec::with_capacity(matching.len());
+    for policy in matching {
+        let result = judge(registry, &mut fetched, policy, image, &digest).await;
+        results.push((*policy, result));
+    }
+    fold(Some(digest), results)
+}
+
+/// Signature layers fetched during this review, by repository name, so that every authority
+/// sees the same material and no repository is fetched twice.
+#[derive(Default)]
+struct SignatureCache {
+    by_repository: HashMap<String, Result<Vec<SignatureLayer>, RegistryError>>,
+}
+
+impl SignatureCache {
+    async fn get(
+        &mut self,
+        registry: &Registry,
+        repository: &ImageReference,
+        digest: &Digest,
+    ) -> &Result<Vec<SignatureLayer>, RegistryError> {
+        let key = repository.name();
+        if !self.by_repository.contains_key(&key) {
+            let layers = registry.fetch_signatures(repository, digest).await;
+            self.by_repository.insert(key.clone(), layers);
+        }
+        &self.by_repository[&key]
+    }
+}
+
+/// Any-of over the policy's authorities.
+async fn judge(
+    registry: &Registry,
+    fetched: &mut SignatureCache,
+    policy: &ImagePolicy,
+    image: &ImageReference,
+    digest: &Digest,
+) -> PolicyResult {
+    let mut failures = Vec::new();
+    let mut registry_error = None;
+    for authority in &policy.authorities {
+        let cause = match &authority.kind {
+            AuthorityKind::Static(s) if s.action == StaticAction::Pass => {
+                return PolicyResult::Satisfied(format!(
+                    "static pass ({}/{})",
+                    policy.name, authority.name
+                ));
+            }
+            AuthorityKind::Static(s) => AuthorityCause::StaticFail(s.message.clone()),
+            AuthorityKind::Key(key) => {
+                let repository = signature_repository(authority, image);
+                let layers = match fetched.get(registry, &repository, digest).await {
+                    Ok(layers) => layers,
+                    Err(e) => {
+                        registry_error.get_or_insert_with(|| e.clone());
+                        continue;
+                    }
+                };
+                let subject = Subject { image, digest };
+                match signature::check_key_authority(key, subject, layers) {
+                    Ok(accepted) => {
+                        return PolicyResult::Satisfied(format!(
+                            "signed by key {} ({}/{})",
+                            accepted.key_fingerprint, policy.name, authority.name
+                        ));
+                    }
+                    Err(mismatch) => AuthorityCause::Signature(mismatch),
+                }
+            }
+        };
+        failures.push(AuthorityFailure {
+            authority: authority.name.clone(),
+            cause,
+        });
+    }
+    match registry_error {
+        Some(e) => PolicyResult::Unverifiable(Reason::Registry(e)),
+        None => PolicyResult::Failed(Reason::PolicyFailed {
+            policy: policy.name.clone(),
+            authorities: failures,
+        }),
+    }
+}
+
+/// Where an authority's signatures live: its `source.oci` repository, else the image's own.
+fn signature_repository(authority: &Authority, image: &ImageReference) -> ImageReference {
+    authority
+        .source
+        .as_ref()
+        .and_then(|s| ImageReference::parse(&s.repository).ok())
+        .unwrap_or_else(|| image.clone())
+}
+
+/// Fold policy results: every policy must be satisfied. A failure of an enforce-mode policy
+/// denies; failures of warn-mode policies only warn.
+fn fold(digest: Option<Digest>, results: Vec<(&ImagePolicy, PolicyResult)>) -> ImageResult {
+    let mut warned = None;
+    let mut admitted = Vec::new();
+    for (policy, result) in results {
+        let (reason, action) = match result {
+            PolicyResult::Satisfied(note) => {
+                admitted.push(note);
+                continue;
+            }
+            PolicyResult::Failed(reason) => (reason, FailureAction::Deny),
+            PolicyResult::Unverifiable(reason) => (reason, policy.on_registry_error),
+        };
+        if policy.mode == Mode::Enforce && action == FailureAction::Deny {
+            return ImageResult {
+                digest,
+                outcome: Outcome::Deny(reason),
+            };
+        }
+        warned.get_or_insert(reason);
+    }
+    let outcome = match warned {
+        Some(reason) => Outcome::Warn(reason),
+        None => Outcome::Admit(admitted.join(", ")),
+    };
+    ImageResult { digest, outcome }
+}
+
+/// The registry failed (or the deadline passed) before signatures could be judged: policies that
+/// static authorities decide are still judged; the others are unverifiable.
+fn unverifiable(matching: &[&ImagePolicy], digest: Option<Digest>, reason: Reason) -> ImageResult {
+    let results = matching
+        .iter()
+        .map(|p| {
+            let result = if decided_statically(p) {
+                judge_statically(p)
+            } else {
+                PolicyResult::Unverifiable(reason.clone())
+            };
+            (*p, result)
+        })
+        .collect();
+    fold(digest, results)
+}

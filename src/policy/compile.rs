@@ -1,0 +1,298 @@
+//! Validated wire documents to the compiled model. Everything policy-controller accepts but
+//! Signet cannot enforce yet is reported here, by field, never dropped: a policy that silently
+//! lost an authority or an attestation would admit what its author meant to deny.
+
+use super::cluster_image_policy as wire;
+use super::field_error::join;
+use super::glob::ImageGlob;
+use super::key::{self, Algorithm, Curve};
+use super::model::{
+    Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, Mode,
+    SignatureSource, StaticAction, StaticAuthority, TrustedKey,
+};
+use super::syntax::{repository_name, repository_prefix};
+use super::validate::normalise_hash;
+
+/// At most this many authorities per policy.
+pub(super) const MAX_AUTHORITIES: usize = 100;
+/// At most this many keys per authority.
+pub(super) const MAX_KEYS: usize = 100;
+
+/// A field Signet cannot enforce, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Finding {
+    pub field: String,
+    pub reason: String,
+}
+
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn add(&mut self, field: &str, reason: impl Into<String>) {
+        self.0.push(Finding {
+            field: field.to_string(),
+            reason: reason.into(),
+        });
+    }
+}
+
+/// Compile one validated document; `source` is the file it came from.
+pub(super) fn compile(doc: &wire::Document, source: &str) -> Result<ImagePolicy, Vec<Finding>> {
+    let mut findings = Findings::default();
+    let spec = &doc.spec;
+    spec_findings(spec, &mut findings);
+    let images = spec
+        .images
+        .iter()
+        .enumerate()
+        .filter_map(|(i, image)| compile_glob(&image.glob, i, &mut findings))
+        .collect();
+    let authorities = spec
+        .authorities
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| compile_authority(a, i, &mut findings))
+        .collect();
+    if !findings.0.is_empty() {
+        return Err(findings.0);
+    }
+    Ok(ImagePolicy {
+        name: doc.metadata.name.clone(),
+        namespace: doc.is_namespaced().then(|| doc.metadata.namespace.clone()),
+        source: source.to_string(),
+        images,
+        authorities,
+        mode: if spec.mode == "warn" {
+            Mode::Warn
+        } else {
+            Mode::Enforce
+        },
+        on_registry_error: match spec.on_registry_error.as_deref() {
+            Some("warn") => FailureAction::Warn,
+            _ => FailureAction::Deny,
+        },
+    })
+}
+
+fn spec_findings(spec: &wire::Spec, findings: &mut Findings) {
+    if spec.policy.is_some() {
+        findings.add(
+            "spec.policy",
+            "CUE/Rego policies over authorities are not supported yet",
+        );
+    }
+    if !spec.match_resources.is_empty() {
+        findings.add(
+            "spec.match",
+            "matching by resource kind or labels is not supported yet; the policy would apply to every workload",
+        );
+    }
+    if spec.authorities.len() > MAX_AUTHORITIES {
+        findings.add(
+            "spec.authorities",
+            format!(
+                "{} authorities exceed Signet's limit of {MAX_AUTHORITIES}",
+                spec.authorities.len()
+            ),
+        );
+    }
+}
+
+fn compile_glob(glob: &str, i: usize, findings: &mut Findings) -> Option<ImageGlob> {
+    ImageGlob::parse(glob)
+        .map_err(|e| findings.add(&format!("spec.images[{i}].glob"), e.to_string()))
+        .ok()
+}
+
+fn compile_authority(a: &wire::Authority, i: usize, findings: &mut Findings) -> Option<Authority> {
+    let at = format!("spec.authorities[{i}]");
+    companion_findings(a, &at, findings);
+    let source = compile_sources(&a.sources, &at, findings);
+    let kind = if let Some(s) = &a.static_ref {
+        Some(AuthorityKind::Static(compile_static(s)))
+    } else if let Some(k) = &a.key {
+        let identity = compile_identity(a.signed_identity.as_ref(), &at, findings);
+        compile_key(k, &join(&at, "key"), findings)
+            .map(|keys| AuthorityKind::Key(KeyAuthority { keys, identity }))
+    } else {
+        findings.add(
+            &join(&at, "keyless"),
+            "keyless (Fulcio certificate) authorities are not supported yet; use a key authority",
+        );
+        None
+    };
+    let name = match a.name.is_empty() {
+        true => format!("authority-{i}"),
+        false => a.name.clone(),
+    };
+    Some(Authority {
+        name,
+        kind: kind?,
+        source,
+    })
+}
+
+/// Settings next to `key`/`keyless` that change what a signature must prove.
+fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
+    if !a.attestations.is_empty() {
+        findings.add(
+            &join(at, "attestations"),
+            "attestation verification is not supported yet",
+        );
+    }
+    if a.ctlog.is_some() {
+        findings.add(
+            &join(at, "ctlog"),
+            "transparency log (Rekor) settings are not supported yet; key authorities are checked without Rekor",
+        );
+    }
+    if a.rfc3161timestamp.is_some() {
+        findings.add(
+            &join(at, "rfc3161timestamp"),
+            "RFC 3161 timestamp verification is not supported yet",
+        );
+    }
+    if a.signature_format.is_some() {
+        findings.add(
+            &join(at, "signatureFormat"),
+            "choosing a signature format is not supported yet; Signet reads cosign's tag-based signatures",
+        );
+    }
+}
+
+fn compile_static(s: &wire::StaticRef) -> StaticAuthority {
+    StaticAuthority {
+        action: if s.action == "pass" {
+            StaticAction::Pass
+        } else {
+            StaticAction::Fail
+        },
+        message: (!s.message.is_empty()).then(|| s.message.clone()),
+    }
+}
+
+fn compile_key(k: &wire::KeyRef, at: &str, findings: &mut Findings) -> Option<Vec<TrustedKey>> {
+    if !k.kms.is_empty() {
+        findings.add(
+            &join(at, "kms"),
+            "KMS keys are not supported yet; put the PEM public key in key.data",
+        );
+        return None;
+    }
+    if k.secret_ref.is_some() {
+        findings.add(
+            &join(at, "secretRef"),
+            "keys in Secrets are not supported (no cluster access in file mode); put the PEM public key in key.data",
+        );
+        return None;
+    }
+    let data_path = join(at, "data");
+    let public_keys = key::parse_public_keys(&k.data)
+        .map_err(|e| findings.add(&data_path, e))
+        .ok()?;
+    if public_keys.len() > MAX_KEYS {
+        let reason = format!(
+            "{} keys exceed Signet's limit of {MAX_KEYS}",
+            public_keys.len()
+        );
+        findings.add(&data_path, reason);
+        return None;
+    }
+    let hash = normalise_hash(&k.hash_algorithm);
+    let keys: Vec<TrustedKey> = public_keys
+        .iter()
+        .filter_map(|pk| {
+            key::trusted_key(pk, &hash)
+                .map_err(|e| findings.add(&key_field(at, pk.algorithm), e))
+                .ok()
+        })
+        .collect();
+    (keys.len() == public_keys.len()).then_some(keys)
+}
+
+/// Blame `hashAlgorithm` when the key type is supported and only the hash is not.
+fn key_field(at: &str, algorithm: Algorithm) -> String {
+    match algorithm {
+        Algorithm::Rsa { .. }
+        | Algorithm::Ecdsa {
+            curve: Curve::P256 | Curve::P384 | Curve::P521,
+        } => join(at, "hashAlgorithm"),
+        _ => join(at, "data"),
+    }
+}
+
+fn compile_sources(
+    sources: &[wire::Source],
+    at: &str,
+    findings: &mut Findings,
+) -> Option<SignatureSource> {
+    let mut repositories = Vec::new();
+    for (j, s) in sources.iter().enumerate() {
+        let path = format!("{at}.source[{j}]");
+        if !s.signature_pull_secrets.is_empty() {
+            findings.add(
+                &join(&path, "signaturePullSecrets"),
+                "pull secrets for signatures are not supported yet; Signet uses its own registry credentials",
+            );
+        }
+        if !s.tag_prefix.is_empty() {
+            findings.add(
+                &join(&path, "tagPrefix"),
+                "signature tag prefixes are not supported yet",
+            );
+        }
+        if !s.oci.is_empty() {
+            repositories.push((join(&path, "oci"), s.oci.as_str()));
+        }
+    }
+    if repositories.len() > 1 {
+        findings.add(
+            &join(at, "source"),
+            "more than one signature repository is not supported yet",
+        );
+        return None;
+    }
+    let (path, oci) = repositories.pop()?;
+    source_repository(oci)
+        .map(|repository| SignatureSource { repository })
+        .map_err(|e| findings.add(&path, e))
+        .ok()
+}
+
+fn source_repository(oci: &str) -> Result<String, String> {
+    if !oci.contains('/') {
+        return Err("a source naming only a registry is not supported; name the repository".into());
+    }
+    repository_name(oci)
+}
+
+fn compile_identity(
+    id: Option<&wire::SignedIdentity>,
+    at: &str,
+    findings: &mut Findings,
+) -> IdentityRule {
+    let Some(id) = id else {
+        return IdentityRule::MatchRepository;
+    };
+    let path = join(at, "signedIdentity");
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let rule = match id.identity_type.as_str() {
+        "exactRepository" => {
+            repository_name(&value(&id.docker_repository)).map(IdentityRule::ExactRepository)
+        }
+        "remapIdentity" => repository_prefix(&value(&id.prefix)).and_then(|prefix| {
+            let signed_prefix = repository_prefix(&value(&id.signed_prefix))?;
+            Ok(IdentityRule::RemapIdentity {
+                prefix,
+                signed_prefix,
+            })
+        }),
+        "anyRepository" => Ok(IdentityRule::AnyRepository),
+        _ => Ok(IdentityRule::MatchRepository),
+    };
+    rule.unwrap_or_else(|e| {
+        findings.add(&path, e);
+        IdentityRule::MatchRepository
+    })
+}

@@ -1,0 +1,124 @@
+//! The policy-set fingerprint: sha256 over a canonical, length-prefixed serialisation of
+//! everything that can change a verdict or its message (names, globs as normalised, modes,
+//! authorities, key fingerprints and schemes, identity rules, signature sources). The file a
+//! policy came from is left out: moving a file changes no verdict.
+
+use sha2::{Digest, Sha256};
+use sigstore::crypto::CosignVerificationKey;
+
+use super::model::{
+    Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, Mode, StaticAction,
+};
+
+/// Bump when the serialisation changes, so old cache keys can never collide with new ones.
+const FORMAT: &str = "signet-policy-set/v1";
+
+/// Hex sha256 of the canonical form of `policies`.
+pub(super) fn fingerprint(policies: &[ImagePolicy]) -> String {
+    let mut c = Canonical(Sha256::new());
+    c.text(FORMAT);
+    c.count(policies.len());
+    for policy in policies {
+        write_policy(&mut c, policy);
+    }
+    hex::encode(c.0.finalize())
+}
+
+struct Canonical(Sha256);
+
+impl Canonical {
+    fn text(&mut self, s: &str) {
+        self.count(s.len());
+        self.0.update(s.as_bytes());
+    }
+
+    fn count(&mut self, n: usize) {
+        self.0.update((n as u64).to_be_bytes());
+    }
+
+    fn optional(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => {
+                self.text("some");
+                self.text(s);
+            }
+            None => self.text("none"),
+        }
+    }
+}
+
+fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
+    c.optional(p.namespace.as_deref());
+    c.text(&p.name);
+    c.count(p.images.len());
+    for glob in &p.images {
+        c.text(glob.normalised());
+    }
+    c.text(match p.mode {
+        Mode::Enforce => "enforce",
+        Mode::Warn => "warn",
+    });
+    c.text(match p.on_registry_error {
+        FailureAction::Deny => "deny",
+        FailureAction::Warn => "warn",
+    });
+    c.count(p.authorities.len());
+    for authority in &p.authorities {
+        write_authority(c, authority);
+    }
+}
+
+fn write_authority(c: &mut Canonical, a: &Authority) {
+    c.text(&a.name);
+    c.optional(a.source.as_ref().map(|s| s.repository.as_str()));
+    match &a.kind {
+        AuthorityKind::Static(s) => {
+            c.text("static");
+            c.text(match s.action {
+                StaticAction::Pass => "pass",
+                StaticAction::Fail => "fail",
+            });
+            c.optional(s.message.as_deref());
+        }
+        AuthorityKind::Key(k) => {
+            c.text("key");
+            write_identity(c, &k.identity);
+            c.count(k.keys.len());
+            for key in &k.keys {
+                c.text(&key.fingerprint);
+                c.text(scheme(&key.key));
+            }
+        }
+    }
+}
+
+fn write_identity(c: &mut Canonical, rule: &IdentityRule) {
+    match rule {
+        IdentityRule::MatchRepository => c.text("matchRepository"),
+        IdentityRule::AnyRepository => c.text("anyRepository"),
+        IdentityRule::ExactRepository(r) => {
+            c.text("exactRepository");
+            c.text(r);
+        }
+        IdentityRule::RemapIdentity {
+            prefix,
+            signed_prefix,
+        } => {
+            c.text("remapIdentity");
+            c.text(prefix);
+            c.text(signed_prefix);
+        }
+    }
+}
+
+/// The signature scheme a key verifies with (the hash is part of what a signature must be).
+pub(super) fn scheme(key: &CosignVerificationKey) -> &'static str {
+    match key {
+        CosignVerificationKey::RSA_PSS_SHA256(_) => "RSA_PSS_SHA256",
+        CosignVerificationKey::RSA_PKCS1_SHA256(_) => "RSA_PKCS1_SHA256",
+        CosignVerificationKey::ECDSA_P256_SHA256_ASN1(_) => "ECDSA_P256_SHA256_ASN1",
+        CosignVerificationKey::ECDSA_P384_SHA384_ASN1(_) => "ECDSA_P384_SHA384_ASN1",
+        CosignVerificationKey::ECDSA_P521_SHA512_ASN1(_) => "ECDSA_P521_SHA512_ASN1",
+        CosignVerificationKey::ED25519(_) => "ED25519",
+    }
+}

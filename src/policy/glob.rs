@@ -1,0 +1,402 @@
+//! `spec.images[].glob`: which images a policy covers.
+//!
+//! Syntax is policy-controller's (`pkg/apis/glob`): `*` matches within one path segment, `**`
+//! across segments; Signet adds `?` (one character within a segment) and `@digest`. Unlike
+//! policy-controller, the glob is normalised like an image reference before matching, so
+//! `nginx`, `library/nginx`, `docker.io/library/nginx` and `index.docker.io/library/nginx` all
+//! cover the image `nginx`. A glob without `/` names a Docker Hub official image (`*` is
+//! `docker.io/library/*`, as policy-controller rewrites it) unless it contains `**`, which
+//! spans segments and is kept as written (`**`, `ghc**`). Matching is a whole match
+//! (anchored regex, linear time) against the normalised `registry/repository`, or against
+//! `registry/repository:tag` / `...@digest` when the glob itself carries a tag or digest.
+//! Pure functions; no network.
+
+use regex::Regex;
+
+use crate::reference::ImageReference;
+
+/// Docker Hub as image references are normalised.
+const DOCKER_HUB: &str = "docker.io";
+/// Docker Hub as policy-controller (go-containerregistry) spells it.
+const DOCKER_HUB_LEGACY: &str = "index.docker.io";
+
+/// Why a glob is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GlobError {
+    /// The glob is empty.
+    #[error("glob is empty")]
+    Empty,
+    /// A character outside policy-controller's glob alphabet (plus `?` and `@`).
+    #[error(
+        "glob is invalid: character {0:?} is not allowed (use letters, digits, '-', '_', '.', ':', '/', '@', '*', '**' and '?')"
+    )]
+    Character(char),
+    /// More than one `@`.
+    #[error("glob is invalid: more than one '@'")]
+    Digest,
+    /// The translated regular expression did not compile (too large).
+    #[error("glob is invalid: {0}")]
+    Regex(String),
+}
+
+/// A compiled image glob.
+#[derive(Debug, Clone)]
+pub struct ImageGlob {
+    text: String,
+    normalised: String,
+    regex: Regex,
+    has_tag: bool,
+    has_digest: bool,
+}
+
+impl PartialEq for ImageGlob {
+    fn eq(&self, other: &Self) -> bool {
+        self.normalised == other.normalised
+    }
+}
+
+impl Eq for ImageGlob {}
+
+impl ImageGlob {
+    /// Parse, normalise and compile `text`.
+    pub fn parse(text: &str) -> Result<ImageGlob, GlobError> {
+        check_alphabet(text)?;
+        let parts = split_parts(expand_shorthand(text))?;
+        let normalised = parts.join();
+        let regex = Regex::new(&format!("^{}$", translate(&normalised)))
+            .map_err(|e| GlobError::Regex(e.to_string()))?;
+        Ok(ImageGlob {
+            text: text.to_string(),
+            normalised,
+            regex,
+            has_tag: parts.tag.is_some(),
+            has_digest: parts.digest.is_some(),
+        })
+    }
+
+    /// The glob as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The glob after normalisation, e.g. `docker.io/library/nginx` for `nginx`.
+    pub fn normalised(&self) -> &str {
+        &self.normalised
+    }
+
+    /// Whether the glob covers `image`.
+    pub fn matches(&self, image: &ImageReference) -> bool {
+        let Some(suffix) = self.suffix_for(image) else {
+            return false;
+        };
+        spellings(image)
+            .iter()
+            .any(|name| self.regex.is_match(&format!("{name}{suffix}")))
+    }
+
+    /// The `:tag` / `@digest` part the image must show, or `None` when it lacks one the glob needs.
+    fn suffix_for(&self, image: &ImageReference) -> Option<String> {
+        let mut suffix = String::new();
+        if self.has_tag {
+            let tag = match (image.tag(), image.digest()) {
+                (Some(tag), _) => tag,
+                (None, None) => "latest",
+                (None, Some(_)) => return None,
+            };
+            suffix.push(':');
+            suffix.push_str(tag);
+        }
+        if self.has_digest {
+            suffix.push('@');
+            suffix.push_str(image.digest()?.as_str());
+        }
+        Some(suffix)
+    }
+}
+
+/// The names an image is known by: its normalised name and, for Docker Hub, policy-controller's
+/// `index.docker.io/...` spelling, so globs such as `index.docker.**` keep matching.
+fn spellings(image: &ImageReference) -> Vec<String> {
+    let mut names = vec![image.name()];
+    if image.registry() == DOCKER_HUB {
+        names.push(format!("{DOCKER_HUB_LEGACY}/{}", image.repository()));
+    }
+    names
+}
+
+fn check_alphabet(text: &str) -> Result<(), GlobError> {
+    if text.is_empty() {
+        return Err(GlobError::Empty);
+    }
+    match text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_:/*.?@".contains(*c)))
+    {
+        Some(c) => Err(GlobError::Character(c)),
+        None => Ok(()),
+    }
+}
+
+/// policy-controller's two rewrites: `*` means official images, `*/*` any Docker Hub repository.
+fn expand_shorthand(text: &str) -> &str {
+    match text {
+        "*" => "docker.io/library/*",
+        "*/*" => "docker.io/*/*",
+        other => other,
+    }
+}
+
+/// A glob split into name, tag and digest parts, the name normalised.
+struct Parts {
+    name: String,
+    tag: Option<String>,
+    digest: Option<String>,
+}
+
+impl Parts {
+    fn join(&self) -> String {
+        let mut text = self.name.clone();
+        if let Some(tag) = &self.tag {
+            text.push(':');
+            text.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            text.push('@');
+            text.push_str(digest);
+        }
+        text
+    }
+}
+
+fn split_parts(text: &str) -> Result<Parts, GlobError> {
+    let (rest, digest) = match text.split_once('@') {
+        Some((_, d)) if d.contains('@') => return Err(GlobError::Digest),
+        Some((r, d)) => (r, Some(d.to_string())),
+        None => (text, None),
+    };
+    let segment_start = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[segment_start..].find(':') {
+        Some(i) => (
+            &rest[..segment_start + i],
+            Some(rest[segment_start + i + 1..].to_string()),
+        ),
+        None => (rest, None),
+    };
+    Ok(Parts {
+        name: normalise_name(name),
+        tag,
+        digest,
+    })
+}
+
+/// Normalise the name part as image references are normalised.
+fn normalise_name(name: &str) -> String {
+    let Some((first, rest)) = name.split_once('/') else {
+        return if name.contains("**") {
+            name.to_string()
+        } else {
+            format!("{DOCKER_HUB}/library/{name}")
+        };
+    };
+    if first == DOCKER_HUB_LEGACY || first == DOCKER_HUB {
+        return docker_hub(rest);
+    }
+    if looks_like_registry(first) {
+        return format!("{}/{rest}", registry_case(first));
+    }
+    docker_hub(name)
+}
+
+/// A path under Docker Hub; a single segment is an official image under `library/`.
+fn docker_hub(path: &str) -> String {
+    if path.contains('/') || path.contains("**") {
+        format!("{DOCKER_HUB}/{path}")
+    } else {
+        format!("{DOCKER_HUB}/library/{path}")
+    }
+}
+
+/// A first segment names a registry if it has a dot, a port, an upper-case letter or is
+/// localhost, as for image references; a wildcard in it may match a registry, so it counts too.
+fn looks_like_registry(first: &str) -> bool {
+    first.contains(['.', ':', '*', '?'])
+        || first == "localhost"
+        || first.chars().any(|c| c.is_ascii_uppercase())
+}
+
+/// Host names are case-insensitive and image references lowercase them; a single-label host
+/// such as `Foo` keeps its case, as it does in references.
+fn registry_case(first: &str) -> String {
+    match first.contains('.') {
+        true => first.to_ascii_lowercase(),
+        false => first.to_string(),
+    }
+}
+
+/// Glob to regex: `**` -> `.*`, `*` -> `[^/]*`, `?` -> `[^/]`, everything else literal.
+fn translate(glob: &str) -> String {
+    let mut out = String::with_capacity(glob.len() * 2);
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                out.push_str(".*");
+            }
+            '*' => out.push_str("[^/]*"),
+            '?' => out.push_str("[^/]"),
+            other => out.push_str(&regex::escape(other.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(glob: &str, image: &str) -> bool {
+        let glob = ImageGlob::parse(glob).unwrap();
+        glob.matches(&ImageReference::parse(image).unwrap())
+    }
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// policy-controller's `glob_test.go` table, adapted to normalisation. Where a case only
+    /// matched through policy-controller's deprecated raw-string fallback, the adapted
+    /// expectation follows normalisation and says so.
+    #[test]
+    fn policy_controller_glob_table_adapted() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("foo", "index.docker.io/library/foo:latest", true),
+            ("foo", "index.docker.io/library/foo:*", true),
+            ("foo", "index.docker.io/library/*", true),
+            ("foo", "index.docker.io/library/*:latest", true),
+            ("foo", "index.docker.io/*/*", true),
+            ("foo", "index.docker.io/**", true),
+            ("foo", "index.docker.**", true),
+            ("foo", "inde**", true),
+            ("foo", "**", true),
+            ("foo", "foo", true),
+            ("foo", "foo*", true),
+            // policy-controller: true, only through its raw-string fallback. `**` without `/`
+            // is kept as written and must match the whole normalised name.
+            ("foo", "foo**", false),
+            ("foo", "docker.io/library/foo**", true),
+            ("myuser/myapp", "index.docker.io/myuser/myapp:latest", true),
+            ("myuser/myapp", "index.docker.io/myuser/myapp:*", true),
+            ("myuser/myapp", "index.docker.io/myuser/*", true),
+            ("myuser/myapp", "index.docker.io/myuser/*:latest", true),
+            ("myuser/myapp", "index.docker.io/*/*", true),
+            ("myuser/myapp", "index.docker.io/**", true),
+            ("myuser/myapp", "index.docker.**", true),
+            ("myuser/myapp", "inde**", true),
+            ("myuser/myapp", "**", true),
+            ("myuser/myapp", "myuser/myapp", true),
+            ("myuser/myapp", "myuser/myapp*", true),
+            ("myuser/myapp", "myuser/myapp**", true),
+            ("ghcr.io/foo/bar", "ghcr.io/*/*", true),
+            ("ghcr.io/foo/bar", "ghcr.io/**", true),
+            ("ghcr.io/foo", "ghcr.io/*/*", false),
+            ("ghcr.io/foo", "ghcr.io/**", true),
+            ("ghcr.io/foo", "ghc**", true),
+            ("ghcr.io/foo", "**", true),
+            ("ghcr.io/foo", "*/**", true),
+            ("ghcr.io/foo", "ghcr.io/foo*", true),
+            ("ghcr.io/foo", "ghcr.io/foo**", true),
+            ("prefix-ghcr.io/foo", "ghcr.io/foo", false),
+            ("ghcr.io/foo-suffix", "ghcr.io/foo", false),
+            ("ghcrxio/foo", "ghcr.io/**", false),
+            ("foo", "*", true),
+            ("myuser/myapp", "*/*", true),
+        ];
+        for (image, glob, want) in cases {
+            assert_eq!(matches(glob, image), *want, "glob {glob:?} image {image:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_globs_are_rejected() {
+        for glob in ["", ".+", "[a-z]*", "[", "ghcr.io/a b", "a@b@c"] {
+            assert!(
+                ImageGlob::parse(glob).is_err(),
+                "{glob:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn every_docker_hub_spelling_covers_the_short_name() {
+        for glob in [
+            "nginx",
+            "library/nginx",
+            "docker.io/library/nginx",
+            "index.docker.io/library/nginx",
+            "docker.io/nginx",
+        ] {
+            assert!(matches(glob, "nginx"), "{glob}");
+            assert!(matches(glob, "docker.io/library/nginx:1.27"), "{glob}");
+            assert!(matches(glob, &format!("nginx@{DIGEST}")), "{glob}");
+        }
+    }
+
+    #[test]
+    fn matching_is_whole_and_segment_aware() {
+        assert!(!matches("docker.io/**", "docker.io.evil.com/nginx"));
+        assert!(!matches("ghcr.io/org/*", "ghcr.io/org/a/b"));
+        assert!(matches("ghcr.io/org/*", "ghcr.io/org/a:v1"));
+        assert!(matches("ghcr.io/org/**", "ghcr.io/org/a/b"));
+        assert!(!matches("ghcr.io/org/**", "ghcr.io/organisation/a"));
+        assert!(!matches("ghcr.io/org", "ghcr.io/org/a"));
+        assert!(matches("**", "localhost:5000/x"));
+        assert!(matches("localhost:5000/**", "localhost:5000/team/app:1"));
+        assert!(matches("GHCR.IO/org/*", "ghcr.io/org/app"));
+    }
+
+    #[test]
+    fn question_mark_matches_one_character_in_a_segment() {
+        assert!(matches("ghcr.io/org/app?", "ghcr.io/org/app1"));
+        assert!(!matches("ghcr.io/org/app?", "ghcr.io/org/app12"));
+        assert!(!matches("ghcr.io/org?app", "ghcr.io/org/app"));
+    }
+
+    #[test]
+    fn tag_globs_match_the_tag_and_need_one() {
+        assert!(matches(
+            "registry.k8s.io/pause:3.*",
+            "registry.k8s.io/pause:3.9"
+        ));
+        assert!(!matches(
+            "registry.k8s.io/pause:3.*",
+            "registry.k8s.io/pause:4.0"
+        ));
+        assert!(matches("nginx:latest", "nginx"));
+        assert!(!matches("nginx:latest", &format!("nginx@{DIGEST}")));
+        assert!(matches("nginx:1.27", &format!("nginx:1.27@{DIGEST}")));
+        assert!(matches("localhost:5000/app:v*", "localhost:5000/app:v2"));
+    }
+
+    #[test]
+    fn digest_globs_match_the_digest() {
+        let glob = format!("ghcr.io/org/app@{DIGEST}");
+        assert!(matches(&glob, &format!("ghcr.io/org/app@{DIGEST}")));
+        assert!(matches(&glob, &format!("ghcr.io/org/app:v1@{DIGEST}")));
+        assert!(!matches(&glob, "ghcr.io/org/app:v1"));
+        assert!(matches(
+            "ghcr.io/org/app@sha256:*",
+            &format!("ghcr.io/org/app@{DIGEST}")
+        ));
+    }
+
+    #[test]
+    fn as_str_keeps_the_text_and_normalised_shows_the_meaning() {
+        let glob = ImageGlob::parse("index.docker.io/library/nginx").unwrap();
+        assert_eq!(glob.as_str(), "index.docker.io/library/nginx");
+        assert_eq!(glob.normalised(), "docker.io/library/nginx");
+        assert_eq!(
+            ImageGlob::parse("*").unwrap().normalised(),
+            "docker.io/library/*"
+        );
+        assert_eq!(ImageGlob::parse("**").unwrap().normalised(), "**");
+    }
+}

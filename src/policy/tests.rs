@@ -1,0 +1,383 @@
+//! Loading, selection and fingerprint tests for the policy set.
+
+use super::*;
+
+const KEY: &str = "
+        -----BEGIN PUBLIC KEY-----
+        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEcADXle5omhqhdo1tFxxBgPyIwYw0
+        jiGBde24SqsxIOov7X10o1zkBGLdkZr+oG8mB1oeZloVPcutNYeRDy1W6A==
+        -----END PUBLIC KEY-----";
+
+/// A ClusterImagePolicy over `glob` with one key authority and `extra` spliced into the
+/// authority (indented 4 spaces).
+fn key_policy(name: &str, glob: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: {name}
+spec:
+  images:
+  - glob: \"{glob}\"
+  authorities:
+  - key:
+      data: |{KEY}
+{extra}"
+    )
+}
+
+fn image(text: &str) -> ImageReference {
+    ImageReference::parse(text).unwrap()
+}
+
+fn load_error(text: &str) -> LoadError {
+    PolicySet::from_yaml(text, "p.yaml").unwrap_err()
+}
+
+#[test]
+fn example_policy_file_compiles_to_the_model() {
+    let text = include_str!("../../examples/policy.yaml");
+    let set = PolicySet::from_yaml(text, "examples/policy.yaml").unwrap();
+    assert_eq!(set.policies().len(), 2);
+    let signed = &set.policies()[0];
+    assert_eq!(signed.name, "signet-dev-images");
+    assert_eq!(signed.mode, Mode::Enforce);
+    assert_eq!(signed.on_registry_error, FailureAction::Deny);
+    let AuthorityKind::Key(key) = &signed.authorities[0].kind else {
+        panic!("want a key authority");
+    };
+    assert_eq!(signed.authorities[0].name, "release-key");
+    assert_eq!(key.keys[0].algorithm, "ECDSA P-256");
+    assert_eq!(key.identity, IdentityRule::MatchRepository);
+    let pause = set.matching(&image("registry.k8s.io/pause:3.10"), Some("default"));
+    assert_eq!(pause.len(), 1);
+    assert!(matches!(
+        pause[0].authorities[0].kind,
+        AuthorityKind::Static(_)
+    ));
+}
+
+#[test]
+fn matching_selects_by_glob_and_namespace() {
+    let namespaced = "---
+apiVersion: policy.sigstore.dev/v1alpha1
+kind: ImagePolicy
+metadata: {name: team-a, namespace: a}
+spec:
+  images: [{glob: 'ghcr.io/**'}]
+  authorities: [{static: {action: fail, message: nope}}]
+";
+    let text = format!("{}\n{namespaced}", key_policy("all-ghcr", "ghcr.io/**", ""));
+    let set = PolicySet::from_yaml(&text, "").unwrap();
+    assert_eq!(set.policies()[1].namespace.as_deref(), Some("a"));
+    assert_eq!(set.policies()[1].source, "embedded");
+    let img = image("ghcr.io/org/app:v1");
+    assert_eq!(set.matching(&img, Some("a")).len(), 2);
+    assert_eq!(set.matching(&img, Some("b")).len(), 1);
+    assert_eq!(set.matching(&img, None).len(), 1);
+    assert!(
+        set.matching(&image("quay.io/org/app"), Some("a"))
+            .is_empty()
+    );
+}
+
+#[test]
+fn extensions_compile_to_identity_rules_and_failure_actions() {
+    let extra = "    signedIdentity:
+      type: remapIdentity
+      prefix: mirror.example.com/team
+      signedPrefix: ghcr.io/team
+    source:
+    - oci: ghcr.io/team/signatures
+  mode: warn
+  onRegistryError: warn";
+    let set =
+        PolicySet::from_yaml(&key_policy("p", "mirror.example.com/team/**", extra), "p").unwrap();
+    let policy = &set.policies()[0];
+    assert_eq!(policy.mode, Mode::Warn);
+    assert_eq!(policy.on_registry_error, FailureAction::Warn);
+    let authority = &policy.authorities[0];
+    assert_eq!(
+        authority.source.as_ref().unwrap().repository,
+        "ghcr.io/team/signatures"
+    );
+    let AuthorityKind::Key(key) = &authority.kind else {
+        panic!()
+    };
+    assert_eq!(
+        key.identity,
+        IdentityRule::RemapIdentity {
+            prefix: "mirror.example.com/team".into(),
+            signed_prefix: "ghcr.io/team".into()
+        }
+    );
+}
+
+#[test]
+fn exact_repository_is_normalised() {
+    let extra = "    signedIdentity: {type: exactRepository, dockerRepository: nginx}";
+    let set = PolicySet::from_yaml(&key_policy("p", "**", extra), "p").unwrap();
+    let AuthorityKind::Key(key) = &set.policies()[0].authorities[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        key.identity,
+        IdentityRule::ExactRepository("docker.io/library/nginx".into())
+    );
+}
+
+#[test]
+fn unknown_signed_identity_type_is_invalid() {
+    let extra = "    signedIdentity: {type: matchExact}";
+    let err = load_error(&key_policy("p", "**", extra));
+    assert!(matches!(err.kind, LoadErrorKind::Invalid(_)), "{err}");
+    assert_eq!(
+        err.field.as_deref(),
+        Some("spec.authorities[0].signedIdentity.type")
+    );
+}
+
+#[test]
+fn keyless_is_unsupported_naming_file_object_and_field() {
+    let text = "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: keyless}
+spec:
+  images: [{glob: '**'}]
+  match: [{resource: pods, version: v1}]
+  authorities:
+  - keyless:
+      identities: [{issuer: https://issuer, subject: me}]
+";
+    let err = load_error(text);
+    assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+    assert_eq!(err.field.as_deref(), Some("spec.match"));
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with("p.yaml: ClusterImagePolicy keyless: spec.match: "),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("also not supported: spec.authorities[0].keyless"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn unsupported_companions_of_key_authorities_are_named() {
+    let cases = [
+        (
+            "    ctlog: {url: https://rekor.sigstore.dev}",
+            "spec.authorities[0].ctlog",
+        ),
+        (
+            "    rfc3161timestamp: {trustRootRef: tsa}",
+            "spec.authorities[0].rfc3161timestamp",
+        ),
+        (
+            "    source: [{oci: ghcr.io/a/b, tagPrefix: x}]",
+            "spec.authorities[0].source[0].tagPrefix",
+        ),
+        (
+            "    source: [{signaturePullSecrets: [{name: s}]}]",
+            "spec.authorities[0].source[0].signaturePullSecrets",
+        ),
+        (
+            "    attestations: [{name: a, predicateType: vuln}]",
+            "spec.authorities[0].attestations",
+        ),
+        ("  policy: {type: cue, data: 'x: 1'}", "spec.policy"),
+    ];
+    for (extra, field) in cases {
+        let err = load_error(&key_policy("p", "**", extra));
+        assert!(
+            matches!(err.kind, LoadErrorKind::Unsupported(_)),
+            "{extra}: {err}"
+        );
+        assert_eq!(err.field.as_deref(), Some(field), "{extra}");
+    }
+}
+
+#[test]
+fn kms_and_secret_keys_are_unsupported() {
+    for (key, field) in [
+        ("kms: hashivault://k", "kms"),
+        ("secretRef: {name: s}", "secretRef"),
+    ] {
+        let text = format!(
+            "apiVersion: policy.sigstore.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata: {{name: p}}
+spec:
+  images: [{{glob: '**'}}]
+  authorities: [{{key: {{{key}}}}}]
+"
+        );
+        let err = load_error(&text);
+        assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+        assert_eq!(
+            err.field.unwrap(),
+            format!("spec.authorities[0].key.{field}")
+        );
+    }
+}
+
+#[test]
+fn hash_algorithm_the_verifier_cannot_use_is_unsupported() {
+    let text = key_policy("p", "**", "").replace(
+        "      data: |",
+        "      hashAlgorithm: sha512\n      data: |",
+    );
+    let err = load_error(&text);
+    assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+    assert_eq!(
+        err.field.as_deref(),
+        Some("spec.authorities[0].key.hashAlgorithm")
+    );
+    let ok = key_policy("p", "**", "").replace(
+        "      data: |",
+        "      hashAlgorithm: SHA256\n      data: |",
+    );
+    assert!(PolicySet::from_yaml(&ok, "p").is_ok());
+}
+
+#[test]
+fn other_kinds_unknown_fields_and_duplicates_are_refused() {
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n";
+    let err = load_error(deployment);
+    assert!(err.to_string().contains("\"Deployment\""), "{err}");
+    assert!(matches!(err.kind, LoadErrorKind::Invalid(_)));
+    let trust_root =
+        "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {name: t}\n";
+    assert!(matches!(
+        load_error(trust_root).kind,
+        LoadErrorKind::Unsupported(_)
+    ));
+    let unknown = key_policy("p", "**", "    keyz: 1");
+    let err = load_error(&unknown);
+    assert!(err.to_string().contains("unknown field `keyz`"), "{err}");
+    let twice = format!(
+        "{}\n---\n{}",
+        key_policy("p", "a/*", ""),
+        key_policy("p", "b/*", "")
+    );
+    assert!(load_error(&twice).to_string().contains("defined twice"));
+    let broken = "spec: [unclosed";
+    assert!(matches!(load_error(broken).kind, LoadErrorKind::Yaml(_)));
+}
+
+#[test]
+fn namespaced_policy_needs_a_namespace() {
+    let text = "apiVersion: policy.sigstore.dev/v1alpha1
+kind: ImagePolicy
+metadata: {name: p}
+spec: {images: [{glob: '**'}], authorities: [{static: {action: pass}}]}
+";
+    let err = load_error(text);
+    assert_eq!(err.field.as_deref(), Some("metadata.namespace"));
+}
+
+#[test]
+fn fingerprint_changes_with_anything_that_affects_a_verdict() {
+    let base = key_policy("p", "ghcr.io/**", "");
+    let fp = |text: &str| {
+        PolicySet::from_yaml(text, "a")
+            .unwrap()
+            .fingerprint()
+            .to_string()
+    };
+    let original = fp(&base);
+    assert_eq!(original.len(), 64);
+    assert_eq!(
+        original,
+        PolicySet::from_yaml(&base, "elsewhere.yaml")
+            .unwrap()
+            .fingerprint()
+    );
+    assert_ne!(original, fp(&key_policy("p", "quay.io/**", "")));
+    assert_ne!(original, fp(&key_policy("p", "ghcr.io/**", "  mode: warn")));
+    assert_ne!(
+        original,
+        fp(&key_policy("p", "ghcr.io/**", "  onRegistryError: warn"))
+    );
+    assert_ne!(
+        original,
+        fp(&key_policy("p", "ghcr.io/**", "    name: other"))
+    );
+    assert_ne!(
+        original,
+        fp(&key_policy(
+            "p",
+            "ghcr.io/**",
+            "    signedIdentity: {type: anyRepository}"
+        ))
+    );
+    // Different spellings of the same glob are the same policy.
+    assert_eq!(
+        fp(&key_policy("p", "nginx", "")),
+        fp(&key_policy("p", "index.docker.io/library/nginx", ""))
+    );
+    assert_ne!(PolicySet::default().fingerprint(), original);
+}
+
+#[test]
+fn load_reads_directories_sorted_and_skips_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("b.yaml"), key_policy("b", "b/*", "")).unwrap();
+    fs::write(dir.path().join("a.yml"), key_policy("a", "a/*", "")).unwrap();
+    fs::write(dir.path().join("notes.txt"), "not yaml").unwrap();
+    fs::write(dir.path().join(".hidden.yaml"), "garbage: [").unwrap();
+    fs::create_dir(dir.path().join("nested.yaml")).unwrap();
+    let set = PolicySet::load(&[dir.path().to_path_buf()]).unwrap();
+    let names: Vec<&str> = set.policies().iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert!(set.policies()[0].source.ends_with("a.yml"));
+}
+
+#[test]
+fn oversized_files_and_missing_paths_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yaml");
+    fs::write(&big, format!("# {}\n", "x".repeat(MAX_FILE_BYTES as usize))).unwrap();
+    let err = PolicySet::load(&[big]).unwrap_err();
+    assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+    let err = PolicySet::load(&[dir.path().join("missing.yaml")]).unwrap_err();
+    assert!(matches!(err.kind, LoadErrorKind::Io(_)));
+}
+
+#[test]
+fn too_many_authorities_is_refused() {
+    let authorities = "  - static: {action: pass}\n".repeat(compile::MAX_AUTHORITIES + 1);
+    let text = format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: p}}\nspec:\n  images: [{{glob: '**'}}]\n  authorities:\n{authorities}"
+    );
+    let err = load_error(&text);
+    assert_eq!(err.field.as_deref(), Some("spec.authorities"));
+}
+
+#[test]
+fn empty_documents_are_skipped_and_empty_text_is_an_empty_set() {
+    let set = PolicySet::from_yaml("# only a comment\n---\n---\n", "p").unwrap();
+    assert!(set.is_empty());
+}
+
+#[test]
+fn too_many_policies_and_keys_are_refused() {
+    let policy = |i: usize| {
+        format!(
+            "---\napiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: p{i}}}\nspec: {{images: [{{glob: '**'}}], authorities: [{{static: {{action: pass}}}}]}}\n"
+        )
+    };
+    let text: String = (0..=MAX_POLICIES).map(policy).collect();
+    let err = load_error(&text);
+    assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+    assert_eq!(err.object.as_deref(), Some("ClusterImagePolicy/p1000"));
+
+    let keys = KEY.repeat(compile::MAX_KEYS + 1);
+    let err = load_error(&key_policy("p", "**", "").replace(KEY, &keys));
+    assert_eq!(
+        err.field.as_deref(),
+        Some("spec.authorities[0].key.data"),
+        "{err}"
+    );
+}

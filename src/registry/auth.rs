@@ -1,0 +1,164 @@
+//! Registry credentials from a docker `config.json` (`auths`), looked up by exact registry host so
+//! that the credentials for registry A are never presented to registry B.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use oci_client::secrets::RegistryAuth;
+use serde::Deserialize;
+
+/// Registry host -> (username, password).
+#[derive(Clone, Default)]
+pub struct Credentials {
+    by_registry: HashMap<String, (String, String)>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("registries", &self.by_registry.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Why a docker config could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// The file could not be read.
+    #[error("cannot read registry config {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Not a docker config.json.
+    #[error("registry config {path} is not a docker config.json: {detail}")]
+    Format {
+        /// The path.
+        path: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct DockerConfig {
+    #[serde(default)]
+    auths: HashMap<String, AuthEntry>,
+}
+
+#[derive(Deserialize)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+impl Credentials {
+    /// Read a docker `config.json`.
+    pub fn from_docker_config(path: &Path) -> Result<Self, CredentialsError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read(path).map_err(|source| CredentialsError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::from_docker_config_json(&text).map_err(|detail| CredentialsError::Format {
+            path: shown,
+            detail,
+        })
+    }
+
+    /// Parse the bytes of a docker `config.json` (also the `.dockerconfigjson` of a pull secret).
+    pub fn from_docker_config_json(bytes: &[u8]) -> Result<Self, String> {
+        let config: DockerConfig = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let mut by_registry = HashMap::new();
+        for (key, entry) in config.auths {
+            let pair = decode_entry(&entry).map_err(|e| format!("auths[{key:?}]: {e}"))?;
+            by_registry.insert(registry_host(&key), pair);
+        }
+        Ok(Self { by_registry })
+    }
+
+    /// The auth to present to `registry` (a normalised host such as `docker.io`).
+    pub fn auth_for(&self, registry: &str) -> RegistryAuth {
+        match self.by_registry.get(registry) {
+            Some((user, pass)) => RegistryAuth::Basic(user.clone(), pass.clone()),
+            None => RegistryAuth::Anonymous,
+        }
+    }
+}
+
+/// Username and password from `auth` (base64 `user:pass`) or the explicit fields.
+fn decode_entry(entry: &AuthEntry) -> Result<(String, String), String> {
+    if let (Some(user), Some(pass)) = (&entry.username, &entry.password) {
+        return Ok((user.clone(), pass.clone()));
+    }
+    let encoded = entry
+        .auth
+        .as_deref()
+        .ok_or("no auth or username/password")?;
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| "auth is not base64".to_string())?;
+    let text = String::from_utf8(decoded).map_err(|_| "auth is not UTF-8".to_string())?;
+    let (user, pass) = text.split_once(':').ok_or("auth is not user:password")?;
+    Ok((user.to_string(), pass.to_string()))
+}
+
+/// The host a config key names: keys may be URLs (`https://index.docker.io/v1/`).
+fn registry_host(key: &str) -> String {
+    let host = key
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or(key);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+            "docker.io".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_hub_url_keys_map_to_docker_io_and_others_stay_exact() {
+        let json = br#"{"auths":{"https://index.docker.io/v1/":{"auth":"dTpw"},"127.0.0.1:5000":{"username":"a","password":"b"}}}"#;
+        let creds = Credentials::from_docker_config_json(json).unwrap();
+        assert!(
+            matches!(creds.auth_for("docker.io"), RegistryAuth::Basic(u, p) if u == "u" && p == "p")
+        );
+        assert!(matches!(creds.auth_for("127.0.0.1:5000"), RegistryAuth::Basic(u, _) if u == "a"));
+        assert!(matches!(
+            creds.auth_for("127.0.0.1:5001"),
+            RegistryAuth::Anonymous
+        ));
+        assert!(matches!(
+            creds.auth_for("evil.docker.io"),
+            RegistryAuth::Anonymous
+        ));
+    }
+
+    #[test]
+    fn malformed_auth_is_an_error_not_anonymous() {
+        let json = br#"{"auths":{"r.io":{"auth":"!!!"}}}"#;
+        assert!(Credentials::from_docker_config_json(json).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_passwords() {
+        let json = br#"{"auths":{"r.io":{"username":"a","password":"hunter2"}}}"#;
+        let creds = Credentials::from_docker_config_json(json).unwrap();
+        assert!(!format!("{creds:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,170 @@
+//! Registry failures, classified so that policy can decide on them and messages can say what
+//! happened without leaking credentials.
+
+use std::time::Duration;
+
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+
+/// Why a registry call did not give a usable answer.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RegistryError {
+    /// The manifest (tag or digest) does not exist.
+    #[error("{reference} not found at the registry")]
+    NotFound {
+        /// What was asked for.
+        reference: String,
+    },
+    /// The registry refused our credentials (or their absence).
+    #[error("registry {registry} refused access (check pull credentials)")]
+    Unauthorized {
+        /// The registry host.
+        registry: String,
+    },
+    /// The registry asked us to slow down.
+    #[error("registry {registry} is rate limiting requests (429)")]
+    RateLimited {
+        /// The registry host.
+        registry: String,
+    },
+    /// No answer within the per-call deadline.
+    #[error("registry call to {operation} timed out after {after:?}")]
+    Timeout {
+        /// Which step timed out.
+        operation: &'static str,
+        /// The deadline.
+        after: Duration,
+    },
+    /// Connection failure, TLS failure or a server error.
+    #[error("registry {registry} unavailable: {detail}")]
+    Unavailable {
+        /// The registry host.
+        registry: String,
+        /// What the transport said.
+        detail: String,
+    },
+    /// Something larger than we accept.
+    #[error("{what} is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// What was too large.
+        what: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// More signature layers than the configured cap.
+    #[error("{count} signatures exceed the limit of {limit} per image")]
+    TooManySignatures {
+        /// Layers declared by the manifest.
+        count: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// An answer that breaks the distribution spec or does not match its digest.
+    #[error("registry {registry} sent invalid content: {detail}")]
+    Invalid {
+        /// The registry host.
+        registry: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl RegistryError {
+    /// Stable code for messages and metric labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "ImageNotFound",
+            Self::Unauthorized { .. } => "RegistryUnauthorized",
+            Self::RateLimited { .. } => "RegistryRateLimited",
+            Self::Timeout { .. } => "Timeout",
+            Self::Unavailable { .. } => "RegistryUnavailable",
+            Self::TooLarge { .. } | Self::TooManySignatures { .. } => "LimitExceeded",
+            Self::Invalid { .. } => "RegistryInvalidResponse",
+        }
+    }
+
+    /// Classify an oci-client error for `registry`.
+    pub(crate) fn from_oci(registry: &str, error: OciDistributionError) -> Self {
+        let registry = registry.to_string();
+        match error {
+            OciDistributionError::ImageManifestNotFoundError(reference) => {
+                Self::NotFound { reference }
+            }
+            OciDistributionError::RegistryError { envelope, url } => {
+                from_codes(registry, url, envelope.errors.iter().map(|e| &e.code))
+            }
+            OciDistributionError::UnauthorizedError { .. }
+            | OciDistributionError::AuthenticationFailure(_) => Self::Unauthorized { registry },
+            OciDistributionError::ServerError { code: 404, url, .. } => {
+                Self::NotFound { reference: url }
+            }
+            OciDistributionError::ServerError { code: 429, .. } => Self::RateLimited { registry },
+            OciDistributionError::ServerError {
+                code: 401 | 403, ..
+            } => Self::Unauthorized { registry },
+            OciDistributionError::ServerError { code, .. } => Self::Unavailable {
+                registry,
+                detail: format!("HTTP {code}"),
+            },
+            OciDistributionError::RequestError(e) => Self::Unavailable {
+                registry,
+                detail: transport_detail(&e),
+            },
+            other @ (OciDistributionError::DigestError(_)
+            | OciDistributionError::RegistryNoDigestError
+            | OciDistributionError::SpecViolationError(_)
+            | OciDistributionError::ManifestParsingError(_)) => Self::Invalid {
+                registry,
+                detail: other.to_string(),
+            },
+            other => Self::Unavailable {
+                registry,
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Map distribution error codes: unknown manifest or name means "not there".
+fn from_codes<'a>(
+    registry: String,
+    url: String,
+    mut codes: impl Iterator<Item = &'a OciErrorCode>,
+) -> RegistryError {
+    match codes.next() {
+        Some(
+            OciErrorCode::ManifestUnknown
+            | OciErrorCode::NameUnknown
+            | OciErrorCode::NotFound
+            | OciErrorCode::BlobUnknown,
+        ) => RegistryError::NotFound { reference: url },
+        Some(OciErrorCode::Unauthorized | OciErrorCode::Denied) => {
+            RegistryError::Unauthorized { registry }
+        }
+        Some(OciErrorCode::Toomanyrequests) => RegistryError::RateLimited { registry },
+        Some(code) => RegistryError::Unavailable {
+            registry,
+            detail: format!("{code:?}"),
+        },
+        None => RegistryError::Unavailable {
+            registry,
+            detail: "error without a code".to_string(),
+        },
+    }
+}
+
+/// A short transport description without URLs that might carry credentials.
+fn transport_detail(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "broken response body"
+    } else {
+        "request failed"
+    };
+    match std::error::Error::source(error) {
+        Some(source) => format!("{kind}: {source}"),
+        None => kind.to_string(),
+    }
+}

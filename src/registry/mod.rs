@@ -1,0 +1,128 @@
+//! Registry stage: resolve a tag to the digest the runtime would pull, and fetch the cosign
+//! signature layers stored for a digest. Every call has a deadline and every body a size limit;
+//! nothing here decides a verdict.
+
+mod auth;
+mod error;
+mod signatures;
+
+use std::time::Duration;
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+
+use crate::reference::{Digest, ImageReference};
+
+pub use auth::{Credentials, CredentialsError};
+pub use error::RegistryError;
+pub use signatures::signature_tag;
+
+/// Limits and settings for all registry traffic.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Registries (`host[:port]`) reached over plain HTTP. Never implied.
+    pub insecure: Vec<String>,
+    /// Deadline of one registry call, connection included.
+    pub call_timeout: Duration,
+    /// Largest signature manifest accepted, in bytes.
+    pub max_manifest_bytes: usize,
+    /// Largest signature layer (payload) accepted, in bytes.
+    pub max_layer_bytes: usize,
+    /// Most signature layers examined for one image; more is refused, not truncated.
+    pub max_signatures: usize,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            insecure: Vec::new(),
+            call_timeout: Duration::from_secs(3),
+            max_manifest_bytes: 256 * 1024,
+            max_layer_bytes: 64 * 1024,
+            max_signatures: 64,
+        }
+    }
+}
+
+/// A pooled client for all registries (connections are kept alive per host).
+pub struct Registry {
+    client: Client,
+    credentials: Credentials,
+    config: RegistryConfig,
+}
+
+impl Registry {
+    /// Build the client once; it is shared by every review.
+    pub fn new(config: RegistryConfig, credentials: Credentials) -> Self {
+        let client = Client::new(ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(config.insecure.clone()),
+            connect_timeout: Some(config.call_timeout),
+            read_timeout: Some(config.call_timeout),
+            platform_resolver: None,
+            user_agent: concat!("signet/", env!("CARGO_PKG_VERSION")),
+            ..Default::default()
+        });
+        Self {
+            client,
+            credentials,
+            config,
+        }
+    }
+
+    /// The limits this registry enforces.
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// The digest the runtime would pull for `image`: the digest in the reference if it has one
+    /// (never re-resolved), else the registry's manifest digest for the tag (HEAD, GET fallback).
+    /// For a multi-platform image this is the index digest, which is what cosign signs.
+    pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
+        if let Some(digest) = image.digest() {
+            return Ok(digest.clone());
+        }
+        let reference = oci_reference(image);
+        let auth = self.auth_for(image.registry());
+        let call = self.client.fetch_manifest_digest(&reference, &auth);
+        let text = self
+            .deadline("resolve digest", call)
+            .await?
+            .map_err(|e| RegistryError::from_oci(image.registry(), e))?;
+        Digest::parse(&text).map_err(|e| RegistryError::Invalid {
+            registry: image.registry().to_string(),
+            detail: format!("registry answered an invalid digest: {e}"),
+        })
+    }
+
+    /// Credentials configured for `registry`, else anonymous. Only that registry's credentials are
+    /// ever presented to it.
+    fn auth_for(&self, registry: &str) -> RegistryAuth {
+        self.credentials.auth_for(registry)
+    }
+
+    /// Run one registry call under the per-call deadline.
+    async fn deadline<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = T>,
+    ) -> Result<T, RegistryError> {
+        tokio::time::timeout(self.config.call_timeout, call)
+            .await
+            .map_err(|_| RegistryError::Timeout {
+                operation,
+                after: self.config.call_timeout,
+            })
+    }
+}
+
+/// oci-client's reference for a normalised image reference.
+fn oci_reference(image: &ImageReference) -> Reference {
+    let registry = image.registry().to_string();
+    let repository = image.repository().to_string();
+    match (image.tag(), image.digest()) {
+        (_, Some(digest)) => Reference::with_digest(registry, repository, digest.to_string()),
+        (Some(tag), None) => Reference::with_tag(registry, repository, tag.to_string()),
+        (None, None) => Reference::with_tag(registry, repository, "latest".to_string()),
+    }
+}

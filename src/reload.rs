@@ -1,0 +1,67 @@
+//! Policy files are re-read when their content changes. A broken new file is refused, logged
+//! and counted; the policy in force stays.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+
+use crate::engine::Engine;
+use crate::policy::PolicySet;
+
+/// Hash of the bytes of every policy file under `paths` (directories listed, sorted).
+pub fn content_hash(paths: &[PathBuf]) -> String {
+    let mut hasher = Sha256::new();
+    for path in expand(paths) {
+        hasher.update(path.display().to_string().as_bytes());
+        hasher.update(std::fs::read(&path).unwrap_or_default());
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for path in paths {
+        match std::fs::read_dir(path) {
+            Ok(entries) => {
+                let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+                files.sort();
+                out.extend(files);
+            }
+            Err(_) => out.push(path.clone()),
+        }
+    }
+    out
+}
+
+/// Poll `paths` every `interval`; on a content change load and swap the policy set, calling
+/// `report(ok)` after each attempt.
+pub async fn watch_policies(
+    paths: Vec<PathBuf>,
+    engine: Arc<Engine>,
+    interval: Duration,
+    report: impl Fn(bool) + Send + 'static,
+) {
+    let mut last = content_hash(&paths);
+    loop {
+        tokio::time::sleep(interval).await;
+        let now = content_hash(&paths);
+        if now == last {
+            continue;
+        }
+        match PolicySet::load(&paths) {
+            Ok(policies) => {
+                engine.replace_policies(policies);
+                tracing::info!("policy reloaded");
+                last = now;
+                report(true);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "new policy refused; keeping the policy in force");
+                last = now;
+                report(false);
+            }
+        }
+    }
+}

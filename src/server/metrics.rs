@@ -1,0 +1,135 @@
+//! Prometheus metrics, served on their own plain-HTTP listener. Labels carry stable codes only,
+//! never image names, namespaces or error text.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::verdict::{Decision, Reason};
+
+/// Labels of a review decision.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    decision: &'static str,
+}
+
+/// Labels of one image outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ImageLabels {
+    outcome: &'static str,
+    reason: &'static str,
+}
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    reviews: Family<DecisionLabels, Counter>,
+    images: Family<ImageLabels, Counter>,
+    duration: Histogram,
+    in_flight: Gauge<i64, std::sync::atomic::AtomicI64>,
+    policy_reloads: Family<DecisionLabels, Counter<u64, AtomicU64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Register every metric under the `signet` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("signet");
+        let reviews = Family::<DecisionLabels, Counter>::default();
+        let images = Family::<ImageLabels, Counter>::default();
+        let buckets = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let duration = Histogram::new(buckets);
+        let in_flight = Gauge::default();
+        let policy_reloads = Family::default();
+        registry.register("reviews", "Admission reviews by decision", reviews.clone());
+        registry.register(
+            "image_checks",
+            "Image verdicts by outcome and reason code",
+            images.clone(),
+        );
+        registry.register(
+            "review_duration_seconds",
+            "Time to answer one admission review",
+            duration.clone(),
+        );
+        registry.register(
+            "reviews_in_flight",
+            "Reviews being answered now",
+            in_flight.clone(),
+        );
+        registry.register(
+            "policy_reloads",
+            "Policy reloads by result",
+            policy_reloads.clone(),
+        );
+        Self {
+            registry,
+            reviews,
+            images,
+            duration,
+            in_flight,
+            policy_reloads,
+        }
+    }
+
+    /// Count one answered review.
+    pub fn observe(&self, decision: &Decision, seconds: f64) {
+        let label = if decision.allowed() { "allow" } else { "deny" };
+        self.reviews
+            .get_or_create(&DecisionLabels { decision: label })
+            .inc();
+        for v in &decision.verdicts {
+            let reason = v.outcome.reason().map(Reason::code).unwrap_or("Verified");
+            let labels = ImageLabels {
+                outcome: v.outcome.label(),
+                reason,
+            };
+            self.images.get_or_create(&labels).inc();
+        }
+        self.duration.observe(seconds);
+    }
+
+    /// A review started (returns a guard that ends it).
+    pub fn start_review(&self) -> InFlight<'_> {
+        self.in_flight.inc();
+        InFlight(self)
+    }
+
+    /// Count a policy reload attempt.
+    pub fn policy_reload(&self, ok: bool) {
+        let decision = if ok { "ok" } else { "error" };
+        self.policy_reloads
+            .get_or_create(&DecisionLabels { decision })
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Decrements the in-flight gauge when dropped, also when a review is cancelled.
+pub struct InFlight<'a>(&'a Metrics);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.dec();
+    }
+}

@@ -1,0 +1,132 @@
+//! The HTTPS webhook: a thin shell over the engine. `POST /validate` answers AdmissionReviews,
+//! `/healthz` and `/readyz` report liveness and readiness, and metrics are served on a separate
+//! plain-HTTP listener. A readable review always gets 200 with an AdmissionReview; only transport
+//! problems (body too large, not JSON) get 4xx.
+
+mod metrics;
+mod routes;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+
+use crate::engine::Engine;
+
+pub use metrics::Metrics;
+pub use tls::{TlsError, TlsSource};
+
+/// Largest AdmissionReview accepted: an UPDATE carries `object` and `oldObject`, each up to
+/// kube-apiserver's 3 MiB request limit.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 7 * 1024 * 1024;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// HTTPS address for reviews and probes.
+    pub listen: SocketAddr,
+    /// Plain-HTTP address for `/metrics`.
+    pub metrics_listen: SocketAddr,
+    /// The serving certificate.
+    pub tls: TlsSource,
+    /// Body size limit; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Always admit; report the verdict as warnings.
+    pub dry_run: bool,
+    /// How long in-flight reviews may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// How often certificate files are checked for new content.
+    pub tls_reload_interval: Duration,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// TLS material is unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// Shared state of the request handlers.
+pub struct AppState {
+    /// The review pipeline.
+    pub engine: Arc<Engine>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Ready to serve: policy and certificate loaded, not shutting down.
+    pub ready: AtomicBool,
+    /// Dry-run: always admit.
+    pub dry_run: bool,
+}
+
+/// A started server: its addresses and a way to stop it.
+pub struct RunningServer {
+    /// The HTTPS address actually bound.
+    pub addr: SocketAddr,
+    /// The metrics address actually bound.
+    pub metrics_addr: SocketAddr,
+    /// Shared state (readiness, engine).
+    pub state: Arc<AppState>,
+    handle: Handle<SocketAddr>,
+    grace: Duration,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stop accepting, fail readiness, let in-flight reviews finish within the grace period.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.state.ready.store(false, Ordering::SeqCst);
+        self.handle.graceful_shutdown(Some(self.grace));
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Load TLS, bind both listeners and start serving in the background.
+pub async fn start(
+    engine: Arc<Engine>,
+    metrics: Arc<Metrics>,
+    config: ServeConfig,
+) -> Result<RunningServer, ServeError> {
+    let pem = config.tls.read()?;
+    let live = RustlsConfig::from_config(tls::server_config(&pem)?);
+    tokio::spawn(tls::watch(
+        config.tls.clone(),
+        pem,
+        live.clone(),
+        config.tls_reload_interval,
+    ));
+    let state = Arc::new(AppState {
+        engine,
+        metrics,
+        ready: AtomicBool::new(true),
+        dry_run: config.dry_run,
+    });
+    let metrics_addr = routes::serve_metrics(state.clone(), config.metrics_listen).await?;
+    let app = routes::router(state.clone(), config.max_body_bytes);
+    let handle = Handle::new();
+    let server = axum_server::bind_rustls(config.listen, live)
+        .handle(handle.clone())
+        .serve(app.into_make_service());
+    let task = tokio::spawn(server);
+    let addr = handle
+        .listening()
+        .await
+        .ok_or_else(|| ServeError::Bind(config.listen, std::io::Error::other("listener failed")))?;
+    Ok(RunningServer {
+        addr,
+        metrics_addr,
+        state,
+        handle,
+        grace: config.shutdown_grace,
+        task,
+    })
+}

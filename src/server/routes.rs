@@ -1,0 +1,94 @@
+//! HTTP routes: each handler extracts, calls one function and maps the result.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use super::{AppState, ServeError};
+use crate::admission;
+
+/// The HTTPS router.
+pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+/// `POST /validate`: AdmissionReview in, AdmissionReview out.
+async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let started = Instant::now();
+    let _in_flight = state.metrics.start_review();
+    let request = match admission::parse_review(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            tracing::warn!(%error, "unreadable admission review");
+            return json_error(StatusCode::BAD_REQUEST, &error.to_string());
+        }
+    };
+    let decision = admission::decide(&state.engine, &request).await;
+    state
+        .metrics
+        .observe(&decision, started.elapsed().as_secs_f64());
+    tracing::info!(
+        uid = %request.uid,
+        namespace = request.namespace.as_deref().unwrap_or(""),
+        kind = %request.kind.kind,
+        name = %request.name,
+        allowed = decision.allowed(),
+        message = decision.deny_message().unwrap_or_default(),
+        "review"
+    );
+    let review = admission::respond(&request, &decision, state.dry_run);
+    axum::Json(review).into_response()
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "error": message }).to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Bind the plain-HTTP metrics listener and serve `/metrics` in the background.
+pub async fn serve_metrics(
+    state: Arc<AppState>,
+    addr: SocketAddr,
+) -> Result<SocketAddr, ServeError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServeError::Bind(addr, e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| ServeError::Bind(addr, e))?;
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(bound)
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        state.metrics.encode(),
+    )
+        .into_response()
+}

@@ -1,0 +1,347 @@
+//! Verdicts: the outcome for each image, folded into one decision, and the one place where
+//! messages are written. There is no constructor that turns a failure into an admit.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::reference::Digest;
+use crate::registry::RegistryError;
+use crate::signature::Mismatch;
+use crate::workload::ImageUse;
+
+/// The reason code kube-apiserver shows for every denial, as CRI-O uses it for rejected pulls.
+pub const DENY_REASON: &str = "SignatureValidationFailed";
+
+/// Why an image was not admitted outright.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The object could not be read (missing pod spec, container without an image …).
+    InvalidObject(String),
+    /// The image reference does not parse.
+    InvalidReference(String),
+    /// No policy covers the image and the no-match action is not allow.
+    NoPolicyMatch,
+    /// A policy covering the image was satisfied by none of its authorities.
+    PolicyFailed {
+        /// The policy's name.
+        policy: String,
+        /// Each authority and why it was not satisfied.
+        authorities: Vec<AuthorityFailure>,
+    },
+    /// The registry could not answer for the image.
+    Registry(RegistryError),
+    /// The whole-review deadline passed before this image was decided.
+    Timeout(Duration),
+}
+
+/// One authority of a policy and why it did not accept the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorityFailure {
+    /// The authority's name.
+    pub authority: String,
+    /// What went wrong.
+    pub cause: AuthorityCause,
+}
+
+/// What went wrong for one authority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorityCause {
+    /// A signature check failed.
+    Signature(Mismatch),
+    /// A `static: fail` authority.
+    StaticFail(Option<String>),
+}
+
+impl Reason {
+    /// Stable code for annotations, JSON output and metric labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidObject(_) => "InvalidObject",
+            Self::InvalidReference(_) => "InvalidReference",
+            Self::NoPolicyMatch => "NoPolicyMatch",
+            Self::PolicyFailed { authorities, .. } => authorities
+                .first()
+                .map(|a| match &a.cause {
+                    AuthorityCause::Signature(m) => m.code(),
+                    AuthorityCause::StaticFail(_) => "StaticFail",
+                })
+                .unwrap_or("PolicyFailed"),
+            Self::Registry(e) => e.code(),
+            Self::Timeout(_) => "Timeout",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InvalidObject(detail) => write!(f, "cannot read the object: {detail}"),
+            Self::InvalidReference(detail) => write!(f, "invalid image reference: {detail}"),
+            Self::NoPolicyMatch => f.write_str("no image policy covers this image"),
+            Self::PolicyFailed {
+                policy,
+                authorities,
+            } => write_policy_failure(f, policy, authorities),
+            Self::Registry(e) => write!(f, "cannot verify: {e}"),
+            Self::Timeout(after) => write!(
+                f,
+                "cannot verify: no answer within the {after:?} review deadline"
+            ),
+        }
+    }
+}
+
+fn write_policy_failure(
+    f: &mut std::fmt::Formatter<'_>,
+    policy: &str,
+    authorities: &[AuthorityFailure],
+) -> std::fmt::Result {
+    write!(f, "Source image rejected by policy {policy:?}: ")?;
+    match authorities {
+        [one] => write!(f, "{}", one.cause),
+        many => {
+            f.write_str("none of its authorities accepted it: ")?;
+            for (i, a) in many.iter().enumerate() {
+                let sep = if i == 0 { "" } else { "; " };
+                write!(f, "{sep}{}: {}", a.authority, a.cause)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+impl std::fmt::Display for AuthorityCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Signature(m) => write!(f, "{m}"),
+            Self::StaticFail(Some(message)) => {
+                write!(f, "rejected by a static authority: {message}")
+            }
+            Self::StaticFail(None) => f.write_str("rejected by a static authority"),
+        }
+    }
+}
+
+/// The outcome for one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Admitted; the note says why (which authority, or the no-match action).
+    Admit(String),
+    /// Admitted with a warning (warn mode, or a failure the policy turns into a warning).
+    Warn(Reason),
+    /// Denied.
+    Deny(Reason),
+}
+
+impl Outcome {
+    /// `admit`, `warn` or `deny`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Admit(_) => "admit",
+            Self::Warn(_) => "warn",
+            Self::Deny(_) => "deny",
+        }
+    }
+
+    /// The reason, for warn and deny.
+    pub fn reason(&self) -> Option<&Reason> {
+        match self {
+            Self::Admit(_) => None,
+            Self::Warn(r) | Self::Deny(r) => Some(r),
+        }
+    }
+}
+
+/// The verdict for one use of an image in the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageVerdict {
+    /// Where the image is used.
+    pub usage: ImageUse,
+    /// The normalised reference, when it parsed.
+    pub reference: Option<String>,
+    /// The digest every check used, when one was resolved.
+    pub digest: Option<Digest>,
+    /// What was decided.
+    pub outcome: Outcome,
+}
+
+impl ImageVerdict {
+    /// `spec.containers[0] (app) image r/x:1@sha256:…`, the prefix of every message line.
+    pub fn subject(&self) -> String {
+        let image = self.reference.as_deref().unwrap_or(&self.usage.image);
+        let digest = match &self.digest {
+            Some(d) if !image.contains('@') => format!(" ({d})"),
+            _ => String::new(),
+        };
+        format!(
+            "{} ({}) image {image:?}{digest}",
+            self.usage.path, self.usage.container
+        )
+    }
+}
+
+/// The decision for a whole object: one verdict per image use, or an object-level failure.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decision {
+    /// Per image use, in the order the object lists them.
+    pub verdicts: Vec<ImageVerdict>,
+    /// A failure that concerns the whole object (it could not be read).
+    pub object_failure: Option<Reason>,
+}
+
+impl Decision {
+    /// A decision that denies an object that could not be read.
+    pub fn invalid_object(detail: impl Into<String>) -> Self {
+        Self {
+            verdicts: Vec::new(),
+            object_failure: Some(Reason::InvalidObject(detail.into())),
+        }
+    }
+
+    /// Admitted only when nothing is denied and the object was readable.
+    pub fn allowed(&self) -> bool {
+        self.object_failure.is_none()
+            && !self
+                .verdicts
+                .iter()
+                .any(|v| matches!(v.outcome, Outcome::Deny(_)))
+    }
+
+    /// `SignatureValidationFailed: <path> (<container>) image "<ref>" (<digest>): <reason>; …`
+    /// naming only the denied images; `None` when admitted.
+    pub fn deny_message(&self) -> Option<String> {
+        if let Some(reason) = &self.object_failure {
+            return Some(format!("{DENY_REASON}: {reason}"));
+        }
+        let lines: Vec<String> = self
+            .verdicts
+            .iter()
+            .filter_map(|v| match &v.outcome {
+                Outcome::Deny(reason) => Some(format!("{}: {reason}", v.subject())),
+                _ => None,
+            })
+            .collect();
+        (!lines.is_empty()).then(|| format!("{DENY_REASON}: {}", lines.join("; ")))
+    }
+
+    /// One warning per warned image (kube-apiserver shows them to the client).
+    pub fn warnings(&self) -> Vec<String> {
+        self.verdicts
+            .iter()
+            .filter_map(|v| match &v.outcome {
+                Outcome::Warn(reason) => Some(format!("{}: {reason}", v.subject())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Per-image outcome for the audit log: `signet.dev/<path>` -> `deny:NoSignature <ref>@<digest>`.
+    pub fn audit_annotations(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if let Some(reason) = &self.object_failure {
+            out.insert("object".to_string(), format!("deny:{}", reason.code()));
+        }
+        for v in &self.verdicts {
+            let code = v.outcome.reason().map(Reason::code).unwrap_or("Verified");
+            let image = v.reference.as_deref().unwrap_or(&v.usage.image);
+            let digest = v
+                .digest
+                .as_ref()
+                .map(|d| format!("@{d}"))
+                .unwrap_or_default();
+            let value = format!("{}:{code} {image}{digest}", v.outcome.label());
+            out.insert(annotation_key(&v.usage.path), truncate(value, 1024));
+        }
+        out
+    }
+
+    /// A machine-readable summary for the CLI's JSON output.
+    pub fn report(&self) -> DecisionReport {
+        DecisionReport {
+            allowed: self.allowed(),
+            message: self.deny_message(),
+            warnings: self.warnings(),
+            images: self.verdicts.iter().map(ImageReport::from).collect(),
+        }
+    }
+}
+
+/// kube-apiserver keeps an audit annotation only when `<webhook>/<key>` is a qualified name, so
+/// `spec.initContainers[1]` becomes `spec.initContainers.1` (at most 63 characters).
+fn annotation_key(path: &str) -> String {
+    let key: String = path
+        .chars()
+        .filter_map(|c| match c {
+            '[' => Some('.'),
+            ']' => None,
+            c if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') => Some(c),
+            _ => Some('-'),
+        })
+        .take(63)
+        .collect();
+    key.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// JSON form of a decision (stable field names).
+#[derive(Debug, Serialize)]
+pub struct DecisionReport {
+    /// Would the object be admitted?
+    pub allowed: bool,
+    /// The denial message, if denied.
+    pub message: Option<String>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+    /// One entry per image use.
+    pub images: Vec<ImageReport>,
+}
+
+/// JSON form of one image verdict.
+#[derive(Debug, Serialize)]
+pub struct ImageReport {
+    /// JSON path of the container.
+    pub path: String,
+    /// Container name.
+    pub container: String,
+    /// The image as written.
+    pub image: String,
+    /// The digest that was verified.
+    pub digest: Option<String>,
+    /// admit, warn or deny.
+    pub outcome: &'static str,
+    /// Stable reason code, when not admitted.
+    pub reason: Option<&'static str>,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+impl From<&ImageVerdict> for ImageReport {
+    fn from(v: &ImageVerdict) -> Self {
+        let detail = match &v.outcome {
+            Outcome::Admit(note) => note.clone(),
+            Outcome::Warn(r) | Outcome::Deny(r) => r.to_string(),
+        };
+        Self {
+            path: v.usage.path.clone(),
+            container: v.usage.container.clone(),
+            image: v.usage.image.clone(),
+            digest: v.digest.as_ref().map(ToString::to_string),
+            outcome: v.outcome.label(),
+            reason: v.outcome.reason().map(Reason::code),
+            detail,
+        }
+    }
+}

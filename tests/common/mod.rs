@@ -1,0 +1,27 @@
+//! Shared integration-test harness: a real registry, fake images, cosign-style key signatures,
+//! an HTTPS test client and a fault-injecting TCP proxy. Use with `mod common;` from `tests/*.rs`.
+//!
+//! Needs Debian's `docker-registry` and `htpasswd` (apache2-utils) on PATH.
+// Each test binary uses a different subset of the harness.
+#![allow(dead_code, unused_imports)]
+
+pub mod flip;
+pub mod images;
+pub mod proxy;
+pub mod registry;
+pub mod signing;
+pub mod tls;
+pub mod webhook;
+
+pub use images::{
+    delete_manifest, digest_ref, move_tag, oci_client, pull_manifest, push_image, push_index,
+    push_manifest, push_platform_image, reference, registry_digest, retag, sha256_digest,
+};
+pub use proxy::{Mode, TcpProxy};
+pub use registry::TestRegistry;
+pub use signing::{
+    SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SigLayer, TestKey, append_signature_layers,
+    pull_signature_layers, push_signature_layers, sig_tag, sign, sign_image,
+    simple_signing_payload,
+};
+pub use tls::{https_client, install_crypto_provider};

@@ -1,0 +1,208 @@
+//! The real Signet server, started in-process over real TLS on a free port, and AdmissionReview
+//! bodies built from a review kube-apiserver really sent (kube-rs's GKE capture).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use signet::engine::{Engine, EngineSettings, NoMatchAction};
+use signet::policy::PolicySet;
+use signet::registry::{Credentials, Registry, RegistryConfig};
+use signet::server::{self, Metrics, RunningServer, ServeConfig, TlsSource};
+
+use super::tls::https_client;
+
+/// kube-apiserver's real request (GKE), from kube-rs's tests; see shared/fixtures/third_party.
+const GKE_REVIEW: &str = include_str!(
+    "../../../shared/fixtures/third_party/kube-rs/extracted/admission_review_v1_pod_create_gke.json"
+);
+
+/// How to start a test webhook.
+pub struct WebhookOptions {
+    pub policy_yaml: String,
+    pub insecure: Vec<String>,
+    pub no_match: NoMatchAction,
+    pub review_deadline: Duration,
+    pub registry_timeout: Duration,
+    pub dry_run: bool,
+    pub max_body_bytes: usize,
+    pub registry_config: Option<PathBuf>,
+}
+
+impl WebhookOptions {
+    /// A policy, plain HTTP to `insecure`, defaults for the rest.
+    pub fn new(policy_yaml: impl Into<String>, insecure: &[String]) -> Self {
+        Self {
+            policy_yaml: policy_yaml.into(),
+            insecure: insecure.to_vec(),
+            no_match: NoMatchAction::Deny,
+            review_deadline: Duration::from_secs(5),
+            registry_timeout: Duration::from_secs(2),
+            dry_run: false,
+            max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
+            registry_config: None,
+        }
+    }
+}
+
+/// A running webhook and an HTTPS client that trusts its certificate.
+pub struct TestWebhook {
+    pub addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    pub cert_pem: Vec<u8>,
+    server: Option<RunningServer>,
+}
+
+impl TestWebhook {
+    pub async fn start(options: WebhookOptions) -> TestWebhook {
+        super::tls::install_crypto_provider();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let policy = dir.path().join("policy.yaml");
+        std::fs::write(&policy, &options.policy_yaml).expect("write policy");
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .expect("self-signed certificate");
+        let cert_pem = made.cert.pem().into_bytes();
+        let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+        std::fs::write(&cert, &cert_pem).expect("write cert");
+        std::fs::write(&key, made.signing_key.serialize_pem()).expect("write key");
+        let engine = Arc::new(build_engine(&options, &policy));
+        let config = ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            metrics_listen: "127.0.0.1:0".parse().expect("addr"),
+            tls: TlsSource::Files { cert, key },
+            max_body_bytes: options.max_body_bytes,
+            dry_run: options.dry_run,
+            shutdown_grace: Duration::from_secs(10),
+            tls_reload_interval: Duration::from_millis(200),
+        };
+        let running = server::start(engine, Arc::new(Metrics::new()), config)
+            .await
+            .expect("start webhook");
+        TestWebhook {
+            addr: running.addr,
+            metrics_addr: running.metrics_addr,
+            client: https_client(&cert_pem),
+            dir,
+            cert_pem,
+            server: Some(running),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.addr.port())
+    }
+
+    /// POST raw bytes to /validate: (status, body text).
+    pub async fn post(&self, body: Vec<u8>) -> (u16, String) {
+        let response = self
+            .client
+            .post(self.url("/validate"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("POST /validate");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("response body"))
+    }
+
+    /// POST a review, expect 200 and return the whole AdmissionReview answer.
+    pub async fn review(&self, review: &Value) -> Value {
+        let (status, text) = self.post(serde_json::to_vec(review).expect("json")).await;
+        assert_eq!(status, 200, "unexpected status, body: {text}");
+        serde_json::from_str(&text).expect("answer is JSON")
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.server.as_ref().expect("running").state.engine
+    }
+
+    pub fn state(&self) -> &server::AppState {
+        &self.server.as_ref().expect("running").state
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
+
+fn build_engine(options: &WebhookOptions, policy: &PathBuf) -> Engine {
+    let policies = PolicySet::load(std::slice::from_ref(policy)).expect("test policy loads");
+    let credentials = match &options.registry_config {
+        Some(path) => Credentials::from_docker_config(path).expect("registry config"),
+        None => Credentials::default(),
+    };
+    let registry = Registry::new(
+        RegistryConfig {
+            insecure: options.insecure.clone(),
+            call_timeout: options.registry_timeout,
+            ..RegistryConfig::default()
+        },
+        credentials,
+    );
+    let settings = EngineSettings {
+        no_match: options.no_match,
+        review_deadline: options.review_deadline,
+    };
+    Engine::new(policies, registry, settings)
+}
+
+/// A ClusterImagePolicy trusting `public_pem` for images matching `glob`.
+pub fn key_policy(name: &str, glob: &str, public_pem: &str) -> String {
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n  authorities:\n  - name: release-key\n    key:\n      data: |\n{}",
+        indent(public_pem, 8)
+    )
+}
+
+pub fn indent(text: &str, spaces: usize) -> String {
+    let pad = " ".repeat(spaces);
+    text.lines().map(|l| format!("{pad}{l}\n")).collect()
+}
+
+/// A container entry with the fields kube-apiserver defaults.
+pub fn container(name: &str, image: &str) -> Value {
+    json!({
+        "name": name, "image": image, "resources": {},
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent"
+    })
+}
+
+/// The GKE capture with its pod's containers replaced.
+pub fn pod_review(uid: &str, containers: Vec<Value>, init_containers: Vec<Value>) -> Value {
+    let mut review: Value = serde_json::from_str(GKE_REVIEW).expect("fixture parses");
+    review["request"]["uid"] = json!(uid);
+    let spec = &mut review["request"]["object"]["spec"];
+    spec["containers"] = Value::Array(containers);
+    if !init_containers.is_empty() {
+        spec["initContainers"] = Value::Array(init_containers);
+    }
+    review
+}
+
+/// The `response` member of an answer.
+pub fn response(answer: &Value) -> &Value {
+    &answer["response"]
+}
+
+pub fn allowed(answer: &Value) -> bool {
+    answer["response"]["allowed"]
+        .as_bool()
+        .expect("allowed is a bool")
+}
+
+pub fn message(answer: &Value) -> String {
+    answer["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
