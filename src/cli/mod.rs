@@ -120,7 +120,9 @@ impl EngineArgs {
     /// The policy files given, or the embedded example.
     pub fn load_policies(&self) -> anyhow::Result<PolicySet> {
         if self.policy.is_empty() {
-            tracing::info!("no --policy given: using the example policy embedded in the binary");
+            tracing::warn!(
+                "no --policy given: using the example policy embedded in the binary (examples/policy.yaml)"
+            );
             return PolicySet::from_yaml(signet::EMBEDDED_POLICY, "embedded:examples/policy.yaml")
                 .context("embedded example policy");
         }

@@ -273,6 +273,18 @@ pub(super) fn trusted_key(public: &PublicKey, hash: &str) -> Result<TrustedKey, 
     })
 }
 
+impl TrustedKey {
+    /// Every public key in `pem` (one or more `PUBLIC KEY` / `RSA PUBLIC KEY` blocks), verified
+    /// with `hash` (`sha256` … `sha512`), as `key.data` is read. For other policy formats
+    /// (containers-policy.json) and tests that build authorities directly.
+    pub fn from_pem(pem: &str, hash: &str) -> Result<Vec<TrustedKey>, String> {
+        parse_public_keys(pem)?
+            .iter()
+            .map(|public| trusted_key(public, hash))
+            .collect()
+    }
+}
+
 fn unsupported_scheme(algorithm: &str, hash: &str) -> String {
     let hint = match algorithm {
         a if a.starts_with("RSA") => "RSA keys verify with sha256 only",
