@@ -225,3 +225,36 @@ async fn forged_owner_reference_and_verification_annotation_do_not_skip_the_chec
     assert!(!allowed(&answer), "{answer}");
     assert!(message(&answer).contains("no signature exists"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multi_platform_tag_resolves_to_the_index_digest_which_cosign_signs() {
+    let registry = TestRegistry::start();
+    let key = TestKey::generate();
+    let (index, children) = common::push_index(
+        &registry,
+        "demo/multi:v1",
+        &[("linux", "amd64"), ("linux", "arm64")],
+    )
+    .await;
+    sign_image(&registry, "demo/multi", &index, &key).await;
+    let policy = key_policy("demo", &format!("{}/**", registry.host()), &key.public_pem);
+    let webhook = TestWebhook::start(WebhookOptions::new(policy, &[registry.host()])).await;
+    let image = format!("{}/demo/multi:v1", registry.host());
+    let answer = webhook
+        .review(&pod_review("u", vec![container("app", &image)], vec![]))
+        .await;
+    assert!(allowed(&answer), "{answer}");
+    let note = response(&answer)["auditAnnotations"]["spec.containers.0"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.contains(&index), "verified the index digest: {note}");
+    let child = format!("{}/demo/multi@{}", registry.host(), children[0]);
+    let answer = webhook
+        .review(&pod_review("u", vec![container("app", &child)], vec![]))
+        .await;
+    assert!(
+        !allowed(&answer),
+        "a child digest has no signature of its own"
+    );
+}

@@ -379,3 +379,29 @@ async fn health_readiness_and_metrics_answer() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn images_no_policy_covers_and_static_pass_images_never_touch_the_network() {
+    let registry = TestRegistry::start();
+    let proxy = TcpProxy::start(registry.addr(), Duration::ZERO);
+    let host = proxy.host();
+    let policy = static_policy("trusted", &format!("{host}/trusted/**"), "pass");
+    let mut options = WebhookOptions::new(policy, std::slice::from_ref(&host));
+    options.no_match = NoMatchAction::Allow;
+    let webhook = TestWebhook::start(options).await;
+    let review = pod_review(
+        "u",
+        vec![
+            container("a", &format!("{host}/trusted/app:1")),
+            container("b", &format!("{host}/other/app:1")),
+        ],
+        vec![],
+    );
+    let answer = webhook.review(&review).await;
+    assert!(allowed(&answer), "{answer}");
+    assert_eq!(
+        proxy.connections(),
+        0,
+        "no registry call for static pass or no-match images"
+    );
+}

@@ -12,6 +12,10 @@ use super::{Registry, RegistryError};
 use crate::reference::{Digest, ImageReference};
 use crate::signature::SignatureLayer;
 
+/// The media type of a cosign signature layer. Other layers under the `.sig` tag (attachments)
+/// are not signatures and are not downloaded, as containers/image ignores them.
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+
 /// The tag cosign stores signatures of `digest` under.
 pub fn signature_tag(digest: &Digest) -> String {
     format!("{}.sig", digest.tag_prefix())
@@ -30,6 +34,8 @@ struct SignatureManifest {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LayerDescriptor {
+    #[serde(default)]
+    media_type: String,
     digest: String,
     size: u64,
     #[serde(default)]
@@ -54,7 +60,11 @@ impl Registry {
             return Ok(Vec::new());
         };
         let mut layers = Vec::with_capacity(manifest.layers.len());
-        for descriptor in manifest.layers {
+        let signatures = manifest
+            .layers
+            .into_iter()
+            .filter(|d| d.media_type == SIMPLE_SIGNING_MEDIA_TYPE);
+        for descriptor in signatures {
             layers.push(self.signature_layer(&sig_ref, descriptor).await?);
         }
         Ok(layers)
