@@ -56,34 +56,65 @@ pub fn print(format: Output, reviewed: &[Reviewed]) -> anyhow::Result<()> {
 }
 
 fn print_table(out: &mut impl std::io::Write, reviewed: &[Reviewed]) -> anyhow::Result<()> {
-    writeln!(
-        out,
-        "{:<7} {:<28} {:<36} {:<48} REASON",
-        "OUTCOME", "OBJECT", "CONTAINER", "IMAGE"
-    )?;
+    let mut rows = vec![[
+        "OUTCOME".to_string(),
+        "OBJECT".to_string(),
+        "CONTAINER".to_string(),
+        "IMAGE".to_string(),
+        "REASON".to_string(),
+    ]];
     for r in reviewed {
-        let report = r.decision.report();
-        if let Some(message) = &report.message
-            && report.images.is_empty()
-        {
-            writeln!(out, "{:<7} {:<28} {message}", "deny", r.object)?;
+        rows.extend(table_rows(r));
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|c| {
+            rows.iter()
+                .map(|row| row[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in &rows {
+        for (cell, width) in row.iter().zip(&widths) {
+            write!(out, "{cell:<width$}  ")?;
         }
-        for image in &report.images {
+        writeln!(out, "{}", row[4])?;
+    }
+    Ok(())
+}
+
+/// One row per image of a reviewed object, or one row for an object that could not be read.
+fn table_rows(r: &Reviewed) -> Vec<[String; 5]> {
+    let report = r.decision.report();
+    if report.images.is_empty() {
+        let (outcome, reason) = match &report.message {
+            Some(message) => ("deny", message.clone()),
+            None => ("admit", "no images".to_string()),
+        };
+        return vec![[
+            outcome.into(),
+            r.object.clone(),
+            "-".into(),
+            "-".into(),
+            reason,
+        ]];
+    }
+    report
+        .images
+        .iter()
+        .map(|image| {
             let shown = match &image.digest {
                 Some(d) if !image.image.contains('@') => format!("{}@{d}", image.image),
                 _ => image.image.clone(),
             };
-            let reason = image.reason.unwrap_or("Verified");
-            writeln!(
-                out,
-                "{:<7} {:<28} {:<36} {:<48} {reason}: {}",
-                image.outcome,
-                r.object,
+            let reason = format!("{}: {}", image.reason.unwrap_or("Verified"), image.detail);
+            [
+                image.outcome.to_string(),
+                r.object.clone(),
                 format!("{} ({})", image.path, image.container),
                 shown,
-                image.detail
-            )?;
-        }
-    }
-    Ok(())
+                reason,
+            ]
+        })
+        .collect()
 }
