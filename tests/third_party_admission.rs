@@ -144,3 +144,67 @@ async fn gke_capture_from_kube_rs_parses_and_its_image_is_found() {
     .unwrap();
     assert_eq!(check(&body, "gke", &engine()).await, 1);
 }
+
+/// kubernetes/website's documented request (a `deployments/scale` UPDATE, YAML) parses and is
+/// admitted untouched: a Scale cannot change an image.
+#[tokio::test]
+async fn kubernetes_docs_scale_request_is_admitted_without_review() {
+    let text =
+        std::fs::read_to_string(Path::new(FIXTURES).join(
+            "kubernetes-website/docs-examples/admissionreview-request-scale-subresource.yaml",
+        ))
+        .unwrap();
+    let value: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+    let request = parse_review(value.to_string().as_bytes()).unwrap();
+    assert_eq!(request.sub_resource.as_deref(), Some("scale"));
+    let decision = decide(&engine(), &request).await;
+    assert!(decision.allowed());
+    assert!(decision.verdicts.is_empty());
+}
+
+/// Signet's deny answer has the shape kubernetes/website documents (`response.uid`, `allowed`,
+/// `status.code`, `status.message`), plus `status.reason`; its warn answer carries `warnings`.
+#[tokio::test]
+async fn answers_have_the_documented_response_shape() {
+    use signet::admission::respond;
+    let docs = Path::new(FIXTURES).join("kubernetes-website/docs-examples");
+    let documented: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(docs.join("admissionreview-response-deny-with-status.json")).unwrap(),
+    )
+    .unwrap();
+    let body = std::fs::read(
+        Path::new(FIXTURES).join("kube-rs/extracted/admission_review_v1_pod_create_gke.json"),
+    )
+    .unwrap();
+    let request = parse_review(&body).unwrap();
+    let fail = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: none}\nspec:\n  images: [{glob: \"**\"}]\n  authorities: [{static: {action: fail}}]\n";
+    let engine = Engine::new(
+        PolicySet::from_yaml(fail, "test").unwrap(),
+        Registry::new(RegistryConfig::default(), Credentials::default()),
+        EngineSettings::default(),
+    );
+    let answer =
+        serde_json::to_value(respond(&request, &decide(&engine, &request).await, false)).unwrap();
+    assert_eq!(answer["apiVersion"], documented["apiVersion"]);
+    assert_eq!(answer["kind"], documented["kind"]);
+    assert_eq!(answer["response"]["uid"], serde_json::json!(request.uid));
+    assert_eq!(answer["response"]["allowed"], false);
+    assert_eq!(
+        answer["response"]["status"]["code"],
+        documented["response"]["status"]["code"]
+    );
+    assert!(answer["response"]["status"]["message"].is_string());
+    assert_eq!(
+        answer["response"]["status"]["reason"],
+        "SignatureValidationFailed"
+    );
+    let warned =
+        serde_json::to_value(respond(&request, &decide(&engine, &request).await, true)).unwrap();
+    assert_eq!(warned["response"]["allowed"], true);
+    assert!(
+        warned["response"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("dry-run, would deny")
+    );
+}
