@@ -8,7 +8,7 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 
 use crate::engine::Engine;
-use crate::policy::PolicySet;
+use crate::policy::{LoadError, PolicySet, TrustRoots};
 
 /// Hash of the bytes of every policy file under `paths` (directories listed, sorted).
 pub fn content_hash(paths: &[PathBuf]) -> String {
@@ -43,14 +43,27 @@ pub async fn watch_policies(
     interval: Duration,
     report: impl Fn(bool) + Send + 'static,
 ) {
-    let mut last = content_hash(&paths);
+    watch_policy_sources(paths, Vec::new(), engine, interval, report).await;
+}
+
+/// [`watch_policies`] for policies that may name trust roots: a change to a policy file or to
+/// a `--trust-root` file reloads both.
+pub async fn watch_policy_sources(
+    paths: Vec<PathBuf>,
+    trust_roots: Vec<PathBuf>,
+    engine: Arc<Engine>,
+    interval: Duration,
+    report: impl Fn(bool) + Send + 'static,
+) {
+    let watched: Vec<PathBuf> = paths.iter().chain(&trust_roots).cloned().collect();
+    let mut last = content_hash(&watched);
     loop {
         tokio::time::sleep(interval).await;
-        let now = content_hash(&paths);
+        let now = content_hash(&watched);
         if now == last {
             continue;
         }
-        match PolicySet::load(&paths) {
+        match load(&paths, &trust_roots) {
             Ok(policies) => {
                 engine.replace_policies(policies);
                 tracing::info!("policy reloaded");
@@ -64,4 +77,8 @@ pub async fn watch_policies(
             }
         }
     }
+}
+
+fn load(paths: &[PathBuf], trust_roots: &[PathBuf]) -> Result<PolicySet, LoadError> {
+    PolicySet::load_with_trust_roots(paths, &TrustRoots::load(trust_roots)?)
 }

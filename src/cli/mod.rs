@@ -1,6 +1,7 @@
 //! Command-line shells over the engine: `serve`, `review`, `verify`. Every command builds the
 //! engine from the same [`EngineArgs`], so all of them give the same verdicts.
 
+mod certs;
 mod output;
 mod review;
 mod serve;
@@ -15,7 +16,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
-use signet::policy::PolicySet;
+use signet::policy::{PolicySet, TrustRoots};
 use signet::registry::{Credentials, Registry, RegistryConfig};
 
 /// Signet: admit only signed container images.
@@ -54,6 +55,9 @@ pub enum Command {
     Review(review::ReviewArgs),
     /// Verify one image and print what was found.
     Verify(verify::VerifyArgs),
+    /// Serving certificates for the webhook.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
 }
 
 /// Options every command shares: they build the engine.
@@ -63,6 +67,11 @@ pub struct EngineArgs {
     /// policy embedded in the binary is used.
     #[arg(long = "policy", env = "SIGNET_POLICY", value_delimiter = ',')]
     pub policy: Vec<PathBuf>,
+    /// Trust root for keyless authorities (repeatable): a policy-controller TrustRoot file
+    /// (named by metadata.name) or a sigstore trusted_root.json (named by file stem), or a
+    /// directory of them. Read once at start and on reload; never fetched.
+    #[arg(long = "trust-root", env = "SIGNET_TRUST_ROOT", value_delimiter = ',')]
+    pub trust_root: Vec<PathBuf>,
     /// Registry reached over plain HTTP, `host[:port]` (repeatable).
     #[arg(long = "insecure-registry", value_delimiter = ',')]
     pub insecure_registry: Vec<String>,
@@ -89,6 +98,7 @@ impl EngineArgs {
     pub fn build(&self) -> anyhow::Result<Engine> {
         let Self {
             policy: _,
+            trust_root: _,
             insecure_registry,
             registry_config,
             no_match,
@@ -117,16 +127,18 @@ impl EngineArgs {
         Ok(Engine::new(policies, registry, settings))
     }
 
-    /// The policy files given, or the embedded example.
+    /// The policy files given, or the embedded example, with the trust roots given.
     pub fn load_policies(&self) -> anyhow::Result<PolicySet> {
+        let roots = TrustRoots::load(&self.trust_root).context("loading trust roots")?;
         if self.policy.is_empty() {
             tracing::warn!(
                 "no --policy given: using the example policy embedded in the binary (examples/policy.yaml)"
             );
-            return PolicySet::from_yaml(signet::EMBEDDED_POLICY, "embedded:examples/policy.yaml")
+            let source = "embedded:examples/policy.yaml";
+            return PolicySet::from_yaml_with_trust_roots(signet::EMBEDDED_POLICY, source, &roots)
                 .context("embedded example policy");
         }
-        PolicySet::load(&self.policy).context("loading policy")
+        PolicySet::load_with_trust_roots(&self.policy, &roots).context("loading policy")
     }
 }
 
@@ -157,6 +169,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args).await,
         Command::Review(args) => review::run(args).await,
         Command::Verify(args) => verify::run(args).await,
+        Command::Certs(command) => certs::run(command),
     }
 }
 

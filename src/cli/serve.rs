@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use signet::reload::watch_policies;
+use signet::reload::watch_policy_sources;
 use signet::server::{self, DEFAULT_MAX_BODY_BYTES, Metrics, ServeConfig, TlsSource};
 
 use super::EngineArgs;
@@ -74,8 +74,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     if !args.engine.policy.is_empty() {
         let reload_metrics = metrics.clone();
-        let watcher = watch_policies(
+        let watcher = watch_policy_sources(
             args.engine.policy.clone(),
+            args.engine.trust_root.clone(),
             engine.clone(),
             interval,
             move |ok| reload_metrics.policy_reload(ok),

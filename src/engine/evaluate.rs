@@ -9,7 +9,7 @@ use crate::policy::{
 };
 use crate::reference::{Digest, ImageReference};
 use crate::registry::{Registry, RegistryError};
-use crate::signature::{self, SignatureLayer, Subject};
+use crate::signature::{self, Acceptance, Mismatch, SignatureLayer, Subject};
 use crate::verdict::{AuthorityCause, AuthorityFailure, Outcome, Reason};
 
 use super::{EngineSettings, NoMatchAction};
@@ -93,7 +93,7 @@ fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
                 authority: a.name.clone(),
                 cause: AuthorityCause::StaticFail(s.message.clone()),
             }),
-            AuthorityKind::Key(_) => None,
+            AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => None,
         })
         .collect();
     PolicyResult::Failed(Reason::PolicyFailed {
@@ -163,7 +163,7 @@ async fn judge(
                 ));
             }
             AuthorityKind::Static(s) => AuthorityCause::StaticFail(s.message.clone()),
-            AuthorityKind::Key(key) => {
+            AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
                 let repository = signature_repository(authority, image);
                 let layers = match fetched.get(registry, &repository, digest).await {
                     Ok(layers) => layers,
@@ -173,11 +173,13 @@ async fn judge(
                     }
                 };
                 let subject = Subject { image, digest };
-                match signature::check_key_authority(key, subject, layers) {
+                match check_signatures(&authority.kind, subject, layers) {
                     Ok(accepted) => {
                         return PolicyResult::Satisfied(format!(
-                            "signed by key {} ({}/{})",
-                            accepted.key_fingerprint, policy.name, authority.name
+                            "{} ({}/{})",
+                            signer_note(&accepted),
+                            policy.name,
+                            authority.name
                         ));
                     }
                     Err(mismatch) => AuthorityCause::Signature(mismatch),
@@ -195,6 +197,33 @@ async fn judge(
             policy: policy.name.clone(),
             authorities: failures,
         }),
+    }
+}
+
+/// The signature check of a key or keyless authority (static ones never get here).
+fn check_signatures(
+    kind: &AuthorityKind,
+    subject: Subject<'_>,
+    layers: &[SignatureLayer],
+) -> Result<Acceptance, Mismatch> {
+    match kind {
+        AuthorityKind::Key(key) => signature::check_key_authority(key, subject, layers),
+        AuthorityKind::Keyless(keyless) => {
+            signature::check_keyless_authority(keyless, subject, layers)
+        }
+        AuthorityKind::Static(_) => Err(Mismatch::NoSignature),
+    }
+}
+
+/// `signed by key sha256:…` or `signed by certificate issuer "…" subject "…" (Rekor entry N)`.
+fn signer_note(accepted: &Acceptance) -> String {
+    match &accepted.certificate {
+        Some(signer) => format!(
+            "signed by certificate {} (Rekor entry {})",
+            signer.identity.describe(),
+            signer.log_index
+        ),
+        None => format!("signed by key {}", accepted.key_fingerprint),
     }
 }
 

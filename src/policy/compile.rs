@@ -3,6 +3,7 @@
 //! lost an authority or an attestation would admit what its author meant to deny.
 
 use super::cluster_image_policy as wire;
+use super::compile_keyless::compile_keyless;
 use super::field_error::join;
 use super::glob::ImageGlob;
 use super::key::{self, Algorithm, Curve};
@@ -11,6 +12,7 @@ use super::model::{
     SignatureSource, StaticAction, StaticAuthority, TrustedKey,
 };
 use super::syntax::{repository_name, repository_prefix};
+use super::trust_root::TrustRoots;
 use super::validate::normalise_hash;
 
 /// At most this many authorities per policy.
@@ -26,10 +28,10 @@ pub(super) struct Finding {
 }
 
 #[derive(Default)]
-struct Findings(Vec<Finding>);
+pub(super) struct Findings(Vec<Finding>);
 
 impl Findings {
-    fn add(&mut self, field: &str, reason: impl Into<String>) {
+    pub(super) fn add(&mut self, field: &str, reason: impl Into<String>) {
         self.0.push(Finding {
             field: field.to_string(),
             reason: reason.into(),
@@ -37,8 +39,13 @@ impl Findings {
     }
 }
 
-/// Compile one validated document; `source` is the file it came from.
-pub(super) fn compile(doc: &wire::Document, source: &str) -> Result<ImagePolicy, Vec<Finding>> {
+/// Compile one validated document; `source` is the file it came from and `roots` the trust roots
+/// keyless authorities may refer to.
+pub(super) fn compile(
+    doc: &wire::Document,
+    source: &str,
+    roots: &TrustRoots,
+) -> Result<ImagePolicy, Vec<Finding>> {
     let mut findings = Findings::default();
     let spec = &doc.spec;
     spec_findings(spec, &mut findings);
@@ -52,7 +59,7 @@ pub(super) fn compile(doc: &wire::Document, source: &str) -> Result<ImagePolicy,
         .authorities
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| compile_authority(a, i, &mut findings))
+        .filter_map(|(i, a)| compile_authority(a, i, roots, &mut findings))
         .collect();
     if !findings.0.is_empty() {
         return Err(findings.0);
@@ -105,7 +112,12 @@ fn compile_glob(glob: &str, i: usize, findings: &mut Findings) -> Option<ImageGl
         .ok()
 }
 
-fn compile_authority(a: &wire::Authority, i: usize, findings: &mut Findings) -> Option<Authority> {
+fn compile_authority(
+    a: &wire::Authority,
+    i: usize,
+    roots: &TrustRoots,
+    findings: &mut Findings,
+) -> Option<Authority> {
     let at = format!("spec.authorities[{i}]");
     companion_findings(a, &at, findings);
     let source = compile_sources(&a.sources, &at, findings);
@@ -115,11 +127,10 @@ fn compile_authority(a: &wire::Authority, i: usize, findings: &mut Findings) -> 
         let identity = compile_identity(a.signed_identity.as_ref(), &at, findings);
         compile_key(k, &join(&at, "key"), findings)
             .map(|keys| AuthorityKind::Key(KeyAuthority { keys, identity }))
+    } else if let Some(k) = &a.keyless {
+        let identity = compile_identity(a.signed_identity.as_ref(), &at, findings);
+        compile_keyless(a, k, &at, roots, identity, findings).map(AuthorityKind::Keyless)
     } else {
-        findings.add(
-            &join(&at, "keyless"),
-            "keyless (Fulcio certificate) authorities are not supported yet; use a key authority",
-        );
         None
     };
     let name = match a.name.is_empty() {
@@ -141,7 +152,7 @@ fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
             "attestation verification is not supported yet",
         );
     }
-    if a.ctlog.is_some() {
+    if a.ctlog.is_some() && a.keyless.is_none() {
         findings.add(
             &join(at, "ctlog"),
             "transparency log (Rekor) settings are not supported yet; key authorities are checked without Rekor",

@@ -7,8 +7,10 @@ use sha2::{Digest, Sha256};
 use sigstore::crypto::CosignVerificationKey;
 
 use super::model::{
-    Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, Mode, StaticAction,
+    Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeylessAuthority, Matcher,
+    Mode, StaticAction,
 };
+use super::trust::{KeylessTrust, LogKey, TimeRange};
 
 /// Bump when the serialisation changes, so old cache keys can never collide with new ones.
 const FORMAT: &str = "signet-policy-set/v1";
@@ -30,6 +32,11 @@ impl Canonical {
     fn text(&mut self, s: &str) {
         self.count(s.len());
         self.0.update(s.as_bytes());
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.count(b.len());
+        self.0.update(b);
     }
 
     fn count(&mut self, n: usize) {
@@ -89,6 +96,66 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
                 c.text(scheme(&key.key));
             }
         }
+        AuthorityKind::Keyless(k) => write_keyless(c, k),
+    }
+}
+
+/// Identities, the payload identity rule, and every byte of trust material.
+fn write_keyless(c: &mut Canonical, k: &KeylessAuthority) {
+    c.text("keyless");
+    write_identity(c, &k.identity);
+    c.count(k.identities.len());
+    for id in &k.identities {
+        write_matcher(c, &id.issuer);
+        write_matcher(c, &id.subject);
+    }
+    write_trust(c, &k.trust);
+}
+
+fn write_matcher(c: &mut Canonical, m: &Matcher) {
+    match m {
+        Matcher::Exact(value) => {
+            c.text("exact");
+            c.text(value);
+        }
+        Matcher::Regex { pattern, .. } => {
+            c.text("regex");
+            c.text(pattern);
+        }
+    }
+}
+
+fn write_trust(c: &mut Canonical, t: &KeylessTrust) {
+    c.count(t.certificate_authorities.len());
+    for ca in &t.certificate_authorities {
+        c.bytes(&ca.root);
+        c.count(ca.intermediates.len());
+        for der in &ca.intermediates {
+            c.bytes(der);
+        }
+        write_range(c, ca.valid_for);
+    }
+    for logs in [&t.rekor_keys, &t.ct_keys] {
+        c.count(logs.len());
+        for LogKey {
+            log_id,
+            spki,
+            key,
+            valid_for,
+            ..
+        } in logs.values()
+        {
+            c.text(log_id);
+            c.bytes(spki);
+            c.text(scheme(key));
+            write_range(c, *valid_for);
+        }
+    }
+}
+
+fn write_range(c: &mut Canonical, range: TimeRange) {
+    for bound in [range.start, range.end] {
+        c.optional(bound.map(|t| t.to_string()).as_deref());
     }
 }
 

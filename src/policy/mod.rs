@@ -9,6 +9,7 @@
 
 mod cluster_image_policy;
 mod compile;
+mod compile_keyless;
 mod error;
 mod field_error;
 mod fingerprint;
@@ -17,6 +18,9 @@ mod key;
 mod model;
 mod parse;
 mod syntax;
+mod trust;
+mod trust_root;
+mod trust_root_formats;
 mod validate;
 
 use std::collections::HashMap;
@@ -29,9 +33,14 @@ use crate::reference::ImageReference;
 pub use error::{LoadError, LoadErrorKind};
 pub use glob::{GlobError, ImageGlob};
 pub use model::{
-    Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, Mode,
-    SignatureSource, StaticAction, StaticAuthority, TrustedKey,
+    Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
+    KeyAuthority, KeylessAuthority, Matcher, Mode, SignatureSource, StaticAction, StaticAuthority,
+    TrustedKey,
 };
+pub use trust::{
+    CertificateAuthority, KeylessTrust, LogKey, MAX_CHAIN_CERTIFICATES, TimeRange, TrustError,
+};
+pub use trust_root::{DEFAULT_TRUST_ROOT, TrustRoots};
 
 /// A policy file larger than this is refused.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -61,7 +70,15 @@ impl PolicySet {
     /// entries such as Kubernetes' `..data` skipped, sorted). Files are multi-document YAML;
     /// documents of other kinds are an error naming the file and kind.
     pub fn load(paths: &[PathBuf]) -> Result<PolicySet, LoadError> {
-        let mut builder = Builder::default();
+        Self::load_with_trust_roots(paths, &TrustRoots::default())
+    }
+
+    /// [`PolicySet::load`] with the trust roots keyless authorities may name.
+    pub fn load_with_trust_roots(
+        paths: &[PathBuf],
+        roots: &TrustRoots,
+    ) -> Result<PolicySet, LoadError> {
+        let mut builder = Builder::with_roots(roots);
         for path in paths {
             for file in policy_files(path)? {
                 let name = file.display().to_string();
@@ -73,9 +90,18 @@ impl PolicySet {
 
     /// Load policies from YAML `text`; `source` names it in errors (a path, or `"embedded"`).
     pub fn from_yaml(text: &str, source: &str) -> Result<PolicySet, LoadError> {
+        Self::from_yaml_with_trust_roots(text, source, &TrustRoots::default())
+    }
+
+    /// [`PolicySet::from_yaml`] with the trust roots keyless authorities may name.
+    pub fn from_yaml_with_trust_roots(
+        text: &str,
+        source: &str,
+        roots: &TrustRoots,
+    ) -> Result<PolicySet, LoadError> {
         let source = if source.is_empty() { EMBEDDED } else { source };
         check_size(text.len() as u64, source)?;
-        let mut builder = Builder::default();
+        let mut builder = Builder::with_roots(roots);
         builder.add(text, source)?;
         Ok(builder.finish())
     }
@@ -126,9 +152,17 @@ pub fn validate_document(text: &str, source: &str) -> Result<(), LoadError> {
 struct Builder {
     policies: Vec<ImagePolicy>,
     seen: HashMap<String, String>,
+    roots: TrustRoots,
 }
 
 impl Builder {
+    fn with_roots(roots: &TrustRoots) -> Self {
+        Self {
+            roots: roots.clone(),
+            ..Self::default()
+        }
+    }
+
     fn add(&mut self, text: &str, source: &str) -> Result<(), LoadError> {
         for doc in parse::parse_documents(text, source)? {
             check_valid(&doc, source)?;
@@ -142,7 +176,8 @@ impl Builder {
                 let kind = LoadErrorKind::Unsupported(message);
                 return Err(LoadError::object(source, Some(object), None, kind));
             }
-            self.policies.push(compile_document(&doc, source)?);
+            self.policies
+                .push(compile_document(&doc, source, &self.roots)?);
         }
         Ok(())
     }
@@ -172,8 +207,9 @@ fn check_valid(doc: &cluster_image_policy::Document, source: &str) -> Result<(),
 fn compile_document(
     doc: &cluster_image_policy::Document,
     source: &str,
+    roots: &TrustRoots,
 ) -> Result<ImagePolicy, LoadError> {
-    compile::compile(doc, source).map_err(|findings| {
+    compile::compile(doc, source, roots).map_err(|findings| {
         let field = findings.first().map(|f| f.field.clone());
         let mut message = findings
             .first()

@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
+use regex::Regex;
 use sigstore::crypto::CosignVerificationKey;
 
 use super::glob::ImageGlob;
+use super::trust::KeylessTrust;
 
 /// One compiled policy: the images it covers and the authorities any of which may admit them.
 #[derive(Debug, Clone)]
@@ -71,6 +73,9 @@ pub struct Authority {
 pub enum AuthorityKind {
     /// A signature by one of these keys, with an acceptable signed identity.
     Key(KeyAuthority),
+    /// A signature by a short-lived certificate from a trusted CA, proven in a trusted
+    /// transparency log, for one of the allowed certificate identities.
+    Keyless(KeylessAuthority),
     /// A fixed answer without looking at signatures.
     Static(StaticAuthority),
 }
@@ -82,6 +87,79 @@ pub struct KeyAuthority {
     pub keys: Vec<TrustedKey>,
     /// What the signed `critical.identity.docker-reference` must be.
     pub identity: IdentityRule,
+}
+
+/// `keyless:` authority: who may sign (certificate identities), what they must chain to and
+/// which logs must have recorded it, and the identity rule for the signed payload.
+#[derive(Debug, Clone)]
+pub struct KeylessAuthority {
+    /// `keyless.identities`: any one of them is enough. Never empty.
+    pub identities: Vec<CertificateIdentity>,
+    /// Fulcio CAs, Rekor keys and CT keys, resolved at load from `trustRootRef`/`ca-cert`.
+    pub trust: Arc<KeylessTrust>,
+    /// What the signed `critical.identity.docker-reference` must be.
+    pub identity: IdentityRule,
+}
+
+/// One `keyless.identities[]` entry: both the OIDC issuer and the certificate subject (SAN email
+/// or URI) must match.
+#[derive(Debug, Clone)]
+pub struct CertificateIdentity {
+    /// `issuer` or `issuerRegExp`.
+    pub issuer: Matcher,
+    /// `subject` or `subjectRegExp`.
+    pub subject: Matcher,
+}
+
+/// How one certificate field is matched.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// Byte-for-byte equality.
+    Exact(String),
+    /// A regular expression that must match the whole value (compiled as `^(?:pattern)$`).
+    Regex {
+        /// The pattern as written in the policy.
+        pattern: String,
+        /// The anchored, compiled form.
+        regex: Regex,
+    },
+}
+
+impl Matcher {
+    /// A full-match regular expression; fails like `Regex::new` (and above 1 MiB compiled).
+    pub fn regex(pattern: &str) -> Result<Matcher, regex::Error> {
+        let regex = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .size_limit(1 << 20)
+            .build()?;
+        Ok(Matcher::Regex {
+            pattern: pattern.to_string(),
+            regex,
+        })
+    }
+
+    /// Whether `value` satisfies the matcher.
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Exact(expected) => expected == value,
+            Self::Regex { regex, .. } => regex.is_match(value),
+        }
+    }
+}
+
+impl CertificateIdentity {
+    /// `issuer "…" subject "…"`, naming `issuerRegExp`/`subjectRegExp` for patterns, as the
+    /// policy spells them; used in deny messages.
+    pub fn describe(&self) -> String {
+        let field = |name: &str, m: &Matcher| match m {
+            Matcher::Exact(value) => format!("{name} {value:?}"),
+            Matcher::Regex { pattern, .. } => format!("{name}RegExp {pattern:?}"),
+        };
+        format!(
+            "{} {}",
+            field("issuer", &self.issuer),
+            field("subject", &self.subject)
+        )
+    }
 }
 
 /// `static:` authority.

@@ -131,7 +131,9 @@ fn check_kind(value: &Value, what: &str, file: &str) -> Result<(), LoadError> {
     }
     let found = format!("{what} is kind {kind:?} ({api_version:?})");
     let error = if api_version.starts_with(GROUP) && kind == "TrustRoot" {
-        LoadErrorKind::Unsupported(format!("{found}: TrustRoot objects are not supported yet"))
+        LoadErrorKind::Unsupported(format!(
+            "{found}: TrustRoot objects are read from --trust-root files, not policy files"
+        ))
     } else {
         LoadErrorKind::Invalid(format!(
             "{found}, not a ClusterImagePolicy or ImagePolicy of {GROUP}/v1alpha1 or v1beta1"

@@ -16,7 +16,7 @@ use crate::reference::{Digest, ImageReference};
 
 pub use auth::{Credentials, CredentialsError};
 pub use error::RegistryError;
-pub use signatures::{SIMPLE_SIGNING_MEDIA_TYPE, signature_tag};
+pub use signatures::{SIMPLE_SIGNING_MEDIA_TYPE, SignatureLayer, signature_tag};
 
 /// Limits and settings for all registry traffic.
 #[derive(Debug, Clone)]

@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::{Registry, RegistryError};
 use crate::reference::{Digest, ImageReference};
-use crate::signature::SignatureLayer;
 
 /// The media type of a cosign signature layer. Other layers under the `.sig` tag (attachments)
 /// are not signatures and are not downloaded, as containers/image ignores them.
@@ -19,6 +18,17 @@ pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesi
 /// The tag cosign stores signatures of `digest` under.
 pub fn signature_tag(digest: &Digest) -> String {
     format!("{}.sig", digest.tag_prefix())
+}
+
+/// One cosign signature layer as fetched: the payload blob (checked against its descriptor
+/// digest) and the layer's descriptor annotations (`dev.cosignproject.cosign/signature`,
+/// certificate, chain, bundle). The signature stage decides what it proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLayer {
+    /// The layer blob: a simple-signing JSON document, exactly as signed.
+    pub payload: Vec<u8>,
+    /// Descriptor annotations.
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// The parts of a signature manifest we read. `manifests` is only there to refuse an index.

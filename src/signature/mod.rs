@@ -1,8 +1,10 @@
-//! Signature stage: does the signature material fetched for one digest satisfy a key authority?
+//! Signature stage: does the signature material fetched for one digest satisfy an authority?
+//! Key authorities are checked here; keyless ones (Fulcio certificate + Rekor proof) in
+//! `keyless.rs`, with `certificate.rs` and `rekor.rs`.
 //!
-//! A pure function over bytes the registry stage already fetched and bounded: no network, no clock.
-//! The sigstore crate is used for the cryptography only. Everything it does not check for us is
-//! checked here, in this order, for every signature layer:
+//! Pure functions over bytes the registry stage already fetched and bounded: no network, no
+//! clock. The sigstore crate is used for the cryptography only. Everything it does not check for
+//! us is checked here, in this order, for every signature layer of a key authority:
 //!
 //! 1. the layer's signature verifies over the exact payload bytes with one of the trusted keys;
 //! 2. the payload is a cosign simple-signing document of the right type;
@@ -12,31 +14,36 @@
 //! Failures are returned as [`Mismatch`] values that say what was required and what was found,
 //! never as a bare `false`.
 
+mod certificate;
 mod identity;
+mod keyless;
+mod mismatch;
 mod payload;
-
-use std::collections::BTreeMap;
+mod rekor;
 
 use sigstore::crypto::Signature;
 
 use crate::policy::{KeyAuthority, TrustedKey};
 use crate::reference::{Digest, ImageReference};
+pub use crate::registry::SignatureLayer;
 
+pub use certificate::{
+    CertificateError, FulcioIdentity, SigningCertificate, parse_signing_certificate,
+};
 pub use identity::identity_accepts;
+pub use keyless::check_keyless_authority;
+pub use mismatch::Mismatch;
 pub use payload::{PayloadError, SimpleSigningPayload};
+pub use rekor::{LogEntry, RekorError, VerifiedEntry, verify_bundle};
 
 /// Annotation on a cosign signature layer that holds the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
-
-/// One cosign signature layer as fetched from the registry: the payload blob and the layer's
-/// descriptor annotations.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignatureLayer {
-    /// The layer blob: a simple-signing JSON document, verified against its descriptor digest.
-    pub payload: Vec<u8>,
-    /// Descriptor annotations (`dev.cosignproject.cosign/signature`, certificate, bundle …).
-    pub annotations: BTreeMap<String, String>,
-}
+/// Annotation holding the PEM signing certificate of a keyless signature.
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// Annotation holding the PEM intermediate (and root) certificates of a keyless signature.
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// Annotation holding the Rekor bundle (signed entry timestamp and entry body).
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 
 /// What the image to be checked is: the reference as the pod names it and the digest this review
 /// resolved it to. Every check uses this digest, never a second lookup.
@@ -51,91 +58,24 @@ pub struct Subject<'a> {
 /// A signature that satisfied an authority.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acceptance {
-    /// Fingerprint of the key that verified the signature.
+    /// Fingerprint (`sha256:` of the SubjectPublicKeyInfo DER) of the key that verified the
+    /// signature: the trusted key, or the signing certificate's key.
     pub key_fingerprint: String,
     /// The `docker-reference` the signer claimed.
     pub signed_reference: String,
+    /// For keyless signatures: who the certificate names and where the log recorded it.
+    pub certificate: Option<CertifiedSigner>,
 }
 
-/// Why the signatures of an image did not satisfy an authority.
+/// The signer of an accepted keyless signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mismatch {
-    /// The image has no signature at all.
-    NoSignature,
-    /// Signatures exist, but none verifies with any trusted key.
-    UntrustedSigner {
-        /// How many keys the authority trusts.
-        trusted_keys: usize,
-        /// How many signatures were examined.
-        signatures: usize,
-    },
-    /// A trusted key signed a payload for another digest (a copied signature).
-    DigestMismatch {
-        /// The digest this review resolved.
-        expected: Digest,
-        /// The digest the signed payload names.
-        found: String,
-    },
-    /// A trusted key signed this digest under another name.
-    IdentityMismatch {
-        /// What the identity rule requires, in words.
-        required: String,
-        /// The `docker-reference` the payload carries.
-        found: String,
-    },
-    /// A trusted key signed something that is not a cosign simple-signing payload.
-    MalformedPayload {
-        /// What was wrong with it.
-        detail: String,
-    },
-}
-
-impl Mismatch {
-    /// Stable code for messages, annotations and metric labels.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::NoSignature => "NoSignature",
-            Self::UntrustedSigner { .. } => "UntrustedSigner",
-            Self::DigestMismatch { .. } => "DigestMismatch",
-            Self::IdentityMismatch { .. } => "IdentityMismatch",
-            Self::MalformedPayload { .. } => "MalformedSignature",
-        }
-    }
-
-    /// How far a layer got before it failed; the furthest failure is the most useful to report.
-    fn depth(&self) -> u8 {
-        match self {
-            Self::NoSignature => 0,
-            Self::UntrustedSigner { .. } => 1,
-            Self::MalformedPayload { .. } => 2,
-            Self::DigestMismatch { .. } => 3,
-            Self::IdentityMismatch { .. } => 4,
-        }
-    }
-}
-
-impl std::fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NoSignature => f.write_str("A signature was required, but no signature exists"),
-            Self::UntrustedSigner {
-                trusted_keys,
-                signatures,
-            } => write!(
-                f,
-                "signed by none of the {trusted_keys} trusted key(s) ({signatures} signature(s) examined)"
-            ),
-            Self::DigestMismatch { expected, found } => write!(
-                f,
-                "signature payload digest mismatch: signed {found}, image is {expected}"
-            ),
-            Self::IdentityMismatch { required, found } => write!(
-                f,
-                "signature identity mismatch: signed for {found:?}, required {required}"
-            ),
-            Self::MalformedPayload { detail } => write!(f, "malformed signature payload: {detail}"),
-        }
-    }
+pub struct CertifiedSigner {
+    /// Issuer, SANs and Fulcio extensions of the certificate.
+    pub identity: FulcioIdentity,
+    /// The Rekor log index of the entry.
+    pub log_index: i64,
+    /// When the log recorded it (Unix seconds).
+    pub integrated_time: i64,
 }
 
 /// Does any layer satisfy `authority` for `subject`? Returns the first acceptance, or the most
@@ -155,8 +95,7 @@ pub fn check_key_authority(
     for layer in layers {
         match check_layer(authority, subject, layer) {
             Ok(acceptance) => return Ok(acceptance),
-            Err(mismatch) if mismatch.depth() > best.depth() => best = mismatch,
-            Err(_) => {}
+            Err(mismatch) => best = best.merge(mismatch),
         }
     }
     Err(best)
@@ -195,6 +134,7 @@ fn check_layer(
     Ok(Acceptance {
         key_fingerprint: key.fingerprint.clone(),
         signed_reference: payload.docker_reference,
+        certificate: None,
     })
 }
 

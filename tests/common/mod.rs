@@ -7,6 +7,8 @@
 
 pub mod flip;
 pub mod images;
+pub mod keyless;
+pub mod keyless_webhook;
 pub mod proxy;
 pub mod registry;
 pub mod signing;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
-use signet::policy::PolicySet;
+use signet::policy::{PolicySet, TrustRoots};
 use signet::registry::{Credentials, Registry, RegistryConfig};
 use signet::server::{self, Metrics, RunningServer, ServeConfig, TlsSource};
 
@@ -31,6 +31,8 @@ pub struct WebhookOptions {
     pub dry_run: bool,
     pub max_body_bytes: usize,
     pub registry_config: Option<PathBuf>,
+    /// `--trust-root` files to write next to the policy: (file name, content).
+    pub trust_roots: Vec<(String, String)>,
 }
 
 impl WebhookOptions {
@@ -45,6 +47,7 @@ impl WebhookOptions {
             dry_run: false,
             max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
             registry_config: None,
+            trust_roots: Vec::new(),
         }
     }
 }
@@ -71,7 +74,16 @@ impl TestWebhook {
         let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
         std::fs::write(&cert, &cert_pem).expect("write cert");
         std::fs::write(&key, made.signing_key.serialize_pem()).expect("write key");
-        let engine = Arc::new(build_engine(&options, &policy));
+        let roots: Vec<PathBuf> = options
+            .trust_roots
+            .iter()
+            .map(|(name, text)| {
+                let path = dir.path().join(name);
+                std::fs::write(&path, text).expect("write trust root");
+                path
+            })
+            .collect();
+        let engine = Arc::new(build_engine(&options, &policy, &roots));
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             metrics_listen: "127.0.0.1:0".parse().expect("addr"),
@@ -134,8 +146,10 @@ impl TestWebhook {
     }
 }
 
-fn build_engine(options: &WebhookOptions, policy: &PathBuf) -> Engine {
-    let policies = PolicySet::load(std::slice::from_ref(policy)).expect("test policy loads");
+fn build_engine(options: &WebhookOptions, policy: &PathBuf, roots: &[PathBuf]) -> Engine {
+    let roots = TrustRoots::load(roots).expect("test trust roots load");
+    let policies = PolicySet::load_with_trust_roots(std::slice::from_ref(policy), &roots)
+        .expect("test policy loads");
     let credentials = match &options.registry_config {
         Some(path) => Credentials::from_docker_config(path).expect("registry config"),
         None => Credentials::default(),

@@ -1,0 +1,180 @@
+//! Serving certificates for the webhook Service: a CA and a leaf for
+//! `<service>.<namespace>.svc[.cluster.local]`, plus the kustomize patch that puts the CA into
+//! the `ValidatingWebhookConfiguration`'s `caBundle`. An existing CA is reused so that renewing
+//! the serving certificate never changes `caBundle`.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use time::{Duration, OffsetDateTime};
+
+/// What to issue.
+#[derive(Debug, Clone)]
+pub struct CertRequest {
+    /// The Service name (`signet`).
+    pub service: String,
+    /// Its namespace (`signet-system`).
+    pub namespace: String,
+    /// Validity of the serving certificate, in days.
+    pub days: u32,
+    /// Validity of a new CA, in days.
+    pub ca_days: u32,
+}
+
+/// Why certificates could not be made or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CertsError {
+    /// rcgen refused the parameters or the existing CA.
+    #[error("certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// The files written, for the caller to print.
+#[derive(Debug)]
+pub struct Written {
+    /// Was an existing CA reused?
+    pub reused_ca: bool,
+    /// The DNS names of the serving certificate.
+    pub dns_names: Vec<String>,
+    /// The output directory.
+    pub dir: PathBuf,
+}
+
+/// Issue `ca.crt`/`ca.key` (unless present), `tls.crt`/`tls.key`, `caBundle.patch.yaml` and a
+/// `kustomization.yaml` over `manifests` into `out`.
+pub fn generate(
+    request: &CertRequest,
+    out: &Path,
+    manifests: &Path,
+) -> Result<Written, CertsError> {
+    std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
+    let (ca_pem, ca_key, reused_ca) = load_or_make_ca(request, out)?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, &ca_key)?;
+    let dns_names = dns_names(request);
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let cert = serving_params(request, &dns_names)?.signed_by(&key, &issuer)?;
+    write(&out.join("tls.crt"), cert.pem().as_bytes(), false)?;
+    write(&out.join("tls.key"), key.serialize_pem().as_bytes(), true)?;
+    write(
+        &out.join("caBundle.patch.yaml"),
+        ca_bundle_patch(&ca_pem).as_bytes(),
+        false,
+    )?;
+    write(
+        &out.join("kustomization.yaml"),
+        kustomization(manifests).as_bytes(),
+        false,
+    )?;
+    Ok(Written {
+        reused_ca,
+        dns_names,
+        dir: out.to_path_buf(),
+    })
+}
+
+fn dns_names(request: &CertRequest) -> Vec<String> {
+    let base = format!("{}.{}.svc", request.service, request.namespace);
+    vec![base.clone(), format!("{base}.cluster.local")]
+}
+
+fn load_or_make_ca(
+    request: &CertRequest,
+    out: &Path,
+) -> Result<(String, KeyPair, bool), CertsError> {
+    let (cert_path, key_path) = (out.join("ca.crt"), out.join("ca.key"));
+    if cert_path.exists() && key_path.exists() {
+        let cert = read(&cert_path)?;
+        let key = KeyPair::from_pem(&read(&key_path)?)?;
+        return Ok((cert, key, true));
+    }
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name("signet-ca");
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    (params.not_before, params.not_after) = validity(request.ca_days);
+    let cert = params.self_signed(&key)?;
+    write(&cert_path, cert.pem().as_bytes(), false)?;
+    write(&key_path, key.serialize_pem().as_bytes(), true)?;
+    Ok((cert.pem(), key, false))
+}
+
+fn serving_params(
+    request: &CertRequest,
+    dns_names: &[String],
+) -> Result<CertificateParams, CertsError> {
+    let mut params = CertificateParams::new(dns_names.to_vec())?;
+    params.distinguished_name = name(&dns_names[0]);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    (params.not_before, params.not_after) = validity(request.days);
+    Ok(params)
+}
+
+fn name(common_name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, common_name);
+    dn
+}
+
+/// From an hour ago (clock skew) for `days` days.
+fn validity(days: u32) -> (OffsetDateTime, OffsetDateTime) {
+    let now = OffsetDateTime::now_utc();
+    (
+        now - Duration::hours(1),
+        now + Duration::days(i64::from(days)),
+    )
+}
+
+fn ca_bundle_patch(ca_pem: &str) -> String {
+    let bundle = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    format!(
+        "# Written by `signet certs generate`: the CA of Signet's serving certificate.\n- op: test\n  path: /webhooks/0/name\n  value: images.signet.dev\n- op: add\n  path: /webhooks/0/clientConfig/caBundle\n  value: {bundle}\n"
+    )
+}
+
+fn kustomization(manifests: &Path) -> String {
+    format!(
+        "# Written by `signet certs generate`: Signet with this directory's CA in the webhook.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {}\npatches:\n  - path: caBundle.patch.yaml\n    target:\n      group: admissionregistration.k8s.io\n      version: v1\n      kind: ValidatingWebhookConfiguration\n      name: signet\n",
+        manifests.display()
+    )
+}
+
+fn read(path: &Path) -> Result<String, CertsError> {
+    std::fs::read_to_string(path).map_err(|e| io(path, e))
+}
+
+/// Write a file; private keys are created readable by the owner only.
+fn write(path: &Path, bytes: &[u8], private: bool) -> Result<(), CertsError> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(path).map_err(|e| io(path, e))?;
+    file.write_all(bytes).map_err(|e| io(path, e))
+}
+
+fn io(path: &Path, source: std::io::Error) -> CertsError {
+    CertsError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}

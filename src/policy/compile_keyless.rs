@@ -1,0 +1,260 @@
+//! `keyless:` authorities compiled into [`KeylessAuthority`]: identities as full-match matchers
+//! and trust material resolved, offline, from the trust roots given at start. Whatever would
+//! need the network (Fulcio or Rekor by URL only, TUF), a Secret, or a check Signet does not do
+//! (SCTs) is reported by field, never dropped; so is a keyless authority whose trust material
+//! cannot be found or whose identity would match any certificate.
+
+use std::sync::Arc;
+
+use super::cluster_image_policy as wire;
+use super::compile::Findings;
+use super::field_error::join;
+use super::model::{CertificateIdentity, IdentityRule, KeylessAuthority, Matcher};
+use super::trust::{self, CertificateAuthority, KeylessTrust};
+use super::trust_root::{DEFAULT_TRUST_ROOT, TrustRoots};
+
+/// At most this many identities per keyless authority.
+pub(super) const MAX_IDENTITIES: usize = 100;
+
+/// Compile `a.keyless` (the authority at `at`).
+pub(super) fn compile_keyless(
+    a: &wire::Authority,
+    k: &wire::KeylessRef,
+    at: &str,
+    roots: &TrustRoots,
+    identity: IdentityRule,
+    findings: &mut Findings,
+) -> Option<KeylessAuthority> {
+    let keyless_at = join(at, "keyless");
+    let identities = compile_identities(k, &keyless_at, findings);
+    if k.insecure_ignore_sct == Some(false) {
+        findings.add(
+            &join(&keyless_at, "insecureIgnoreSCT"),
+            "SCT verification is not implemented yet: Signet checks every keyless signature as with \
+             insecureIgnoreSCT: true (the Rekor entry is required instead); remove the field or set it to true",
+        );
+    }
+    let trust = compile_trust(a, k, at, roots, findings);
+    Some(KeylessAuthority {
+        identities: identities?,
+        trust: Arc::new(trust?),
+        identity,
+    })
+}
+
+fn compile_identities(
+    k: &wire::KeylessRef,
+    at: &str,
+    findings: &mut Findings,
+) -> Option<Vec<CertificateIdentity>> {
+    let identities = k.identities.as_deref().unwrap_or_default();
+    let path = join(at, "identities");
+    if identities.is_empty() {
+        findings.add(&path, "a keyless authority needs at least one identity");
+        return None;
+    }
+    if identities.len() > MAX_IDENTITIES {
+        let reason = format!(
+            "{} identities exceed Signet's limit of {MAX_IDENTITIES}",
+            identities.len()
+        );
+        findings.add(&path, reason);
+        return None;
+    }
+    let compiled: Vec<CertificateIdentity> = identities
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| compile_identity(id, &format!("{path}[{i}]"), findings))
+        .collect();
+    (compiled.len() == identities.len()).then_some(compiled)
+}
+
+/// Both the issuer and the subject must be constrained (policy-controller requires both); an
+/// identity constraining neither would admit any certificate the CA ever issued.
+fn compile_identity(
+    id: &wire::Identity,
+    at: &str,
+    findings: &mut Findings,
+) -> Option<CertificateIdentity> {
+    let issuer = matcher(
+        &id.issuer,
+        &id.issuer_reg_exp,
+        &join(at, "issuerRegExp"),
+        findings,
+    );
+    let subject = matcher(
+        &id.subject,
+        &id.subject_reg_exp,
+        &join(at, "subjectRegExp"),
+        findings,
+    );
+    match (issuer, subject) {
+        (Ok(issuer), Ok(subject)) => Some(CertificateIdentity { issuer, subject }),
+        (Err(true), Err(true)) => {
+            findings.add(
+                at,
+                "an identity needs a subject and an issuer constraint; without them it would match any certificate",
+            );
+            None
+        }
+        (Err(true), _) => missing(at, "issuer", findings),
+        (_, Err(true)) => missing(at, "subject", findings),
+        _ => None,
+    }
+}
+
+fn missing(at: &str, what: &str, findings: &mut Findings) -> Option<CertificateIdentity> {
+    let reason = format!("an identity needs a {what} or {what}RegExp constraint");
+    findings.add(at, reason);
+    None
+}
+
+/// `Err(true)` when neither form is given, `Err(false)` when the pattern is refused.
+fn matcher(
+    exact: &str,
+    pattern: &str,
+    pattern_at: &str,
+    findings: &mut Findings,
+) -> Result<Matcher, bool> {
+    match (exact.is_empty(), pattern.is_empty()) {
+        (false, _) => Ok(Matcher::Exact(exact.to_string())),
+        (true, false) => Matcher::regex(pattern).map_err(|e| {
+            findings.add(pattern_at, format!("regex is not usable: {e}"));
+            false
+        }),
+        (true, true) => Err(true),
+    }
+}
+
+/// Fulcio CAs from `keyless.trustRootRef` or `keyless.ca-cert.data`; Rekor keys from
+/// `ctlog.trustRootRef`, else the keyless trust root, else the trust root named `default`.
+fn compile_trust(
+    a: &wire::Authority,
+    k: &wire::KeylessRef,
+    at: &str,
+    roots: &TrustRoots,
+    findings: &mut Findings,
+) -> Option<KeylessTrust> {
+    let keyless_at = join(at, "keyless");
+    let keyless_root = lookup(
+        roots,
+        &k.trust_root_ref,
+        &join(&keyless_at, "trustRootRef"),
+        findings,
+    );
+    let authorities = certificate_authorities(k, &keyless_at, keyless_root.as_ref(), findings);
+    let ctlog_name = a.ctlog.as_ref().map_or("", |c| c.trust_root_ref.as_str());
+    let (rekor_root, reported) = if !ctlog_name.is_empty() {
+        let found = lookup(roots, ctlog_name, &join(at, "ctlog.trustRootRef"), findings);
+        let reported = found.is_none();
+        (found, reported)
+    } else if !k.trust_root_ref.is_empty() {
+        (keyless_root.clone(), keyless_root.is_none())
+    } else {
+        (roots.get(DEFAULT_TRUST_ROOT).cloned(), false)
+    };
+    let rekor = rekor_root.filter(|r| !r.rekor_keys.is_empty());
+    if rekor.is_none() && !reported {
+        findings.add(
+            &keyless_at,
+            "no Rekor public key: keyless signatures are verified offline against their Rekor bundle; \
+             give a trust root with tLogs (keyless.trustRootRef, ctlog.trustRootRef, or a --trust-root named default)",
+        );
+    }
+    let (authorities, rekor) = (authorities?, rekor?);
+    let ct_keys = keyless_root
+        .as_ref()
+        .or(roots.get(DEFAULT_TRUST_ROOT))
+        .map(|r| r.ct_keys.clone())
+        .unwrap_or_default();
+    let ca_origin = keyless_root.map_or("keyless.ca-cert.data".to_string(), |r| r.origin.clone());
+    let origin = match ca_origin == rekor.origin {
+        true => ca_origin,
+        false => format!("{ca_origin} with the Rekor keys of {}", rekor.origin),
+    };
+    Some(KeylessTrust {
+        origin,
+        certificate_authorities: authorities,
+        rekor_keys: rekor.rekor_keys.clone(),
+        ct_keys,
+    })
+}
+
+fn certificate_authorities(
+    k: &wire::KeylessRef,
+    at: &str,
+    keyless_root: Option<&Arc<KeylessTrust>>,
+    findings: &mut Findings,
+) -> Option<Vec<CertificateAuthority>> {
+    match (&k.ca_cert, k.trust_root_ref.is_empty()) {
+        (Some(_), false) => {
+            findings.add(at, "give either trustRootRef or ca-cert, not both");
+            None
+        }
+        (None, false) => {
+            let root = keyless_root?;
+            if root.certificate_authorities.is_empty() {
+                let reason = format!("{} has no certificateAuthorities", root.origin);
+                findings.add(&join(at, "trustRootRef"), reason);
+                return None;
+            }
+            Some(root.certificate_authorities.clone())
+        }
+        (Some(ca), true) => ca_cert(ca, &join(at, "ca-cert"), findings),
+        (None, true) => {
+            findings.add(
+                at,
+                "keyless without trustRootRef or ca-cert would need Fulcio's roots from TUF (network); \
+                 Signet is offline: set trustRootRef (for public Sigstore, the examples/ trust root) or ca-cert.data",
+            );
+            None
+        }
+    }
+}
+
+fn ca_cert(
+    ca: &wire::KeyRef,
+    at: &str,
+    findings: &mut Findings,
+) -> Option<Vec<CertificateAuthority>> {
+    if ca.secret_ref.is_some() {
+        findings.add(
+            &join(at, "secretRef"),
+            "CA certificates in Secrets are not supported (no cluster access in file mode); put the PEM in ca-cert.data",
+        );
+        return None;
+    }
+    if !ca.kms.is_empty() {
+        findings.add(
+            &join(at, "kms"),
+            "a KMS key is not a CA certificate; put the PEM in ca-cert.data",
+        );
+        return None;
+    }
+    trust::anchors_from_pem(ca.data.as_bytes())
+        .map_err(|e| findings.add(&join(at, "data"), e.to_string()))
+        .ok()
+}
+
+fn lookup(
+    roots: &TrustRoots,
+    name: &str,
+    at: &str,
+    findings: &mut Findings,
+) -> Option<Arc<KeylessTrust>> {
+    if name.is_empty() {
+        return None;
+    }
+    let found = roots.get(name).cloned();
+    if found.is_none() {
+        let known = match roots.names() {
+            names if names.is_empty() => "none was given (--trust-root)".to_string(),
+            names => format!("known: {}", names.join(", ")),
+        };
+        findings.add(at, format!("no trust root named {name:?}; {known}"));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests;

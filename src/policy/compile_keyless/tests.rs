@@ -1,0 +1,153 @@
+//! Keyless authorities at load: what resolves, and what is refused by field.
+
+use crate::policy::{AuthorityKind, LoadErrorKind, Matcher, PolicySet, TrustRoots};
+
+const FIXTURES: &str = "../shared/fixtures/third_party";
+
+fn roots() -> TrustRoots {
+    let text = std::fs::read_to_string(format!(
+        "{FIXTURES}/sigstore-rs/trust_root/prod/trusted_root.json"
+    ))
+    .unwrap();
+    let mut roots = TrustRoots::from_text(&text, "pg.json", "sigstore-public-good").unwrap();
+    let ca = std::fs::read(format!(
+        "{FIXTURES}/containers-image/signature/fixtures/fulcio_v1.crt.pem"
+    ))
+    .unwrap();
+    let rekor = std::fs::read(format!(
+        "{FIXTURES}/containers-image/signature/fixtures/rekor.pub"
+    ))
+    .unwrap();
+    let trust = crate::policy::KeylessTrust::from_pem("crio", &ca, &[&rekor]).unwrap();
+    roots.insert("default", trust);
+    roots
+}
+
+fn policy(keyless: &str) -> String {
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: p}}\n\
+         spec:\n  images: [{{glob: '**'}}]\n  authorities:\n  - keyless:\n{keyless}"
+    )
+}
+
+const IDENTITY: &str =
+    "      identities: [{issuer: https://accounts.google.com, subject: a@b.c}]\n";
+
+fn load(keyless: &str) -> Result<PolicySet, crate::policy::LoadError> {
+    PolicySet::from_yaml_with_trust_roots(&policy(keyless), "p.yaml", &roots())
+}
+
+fn refused(keyless: &str) -> (String, String) {
+    let err = load(keyless).unwrap_err();
+    assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+    (err.field.clone().unwrap_or_default(), err.to_string())
+}
+
+#[test]
+fn trust_root_ref_resolves_fulcio_rekor_and_ct_material() {
+    let set = load(&format!(
+        "{IDENTITY}      trustRootRef: sigstore-public-good\n"
+    ))
+    .unwrap();
+    let AuthorityKind::Keyless(k) = &set.policies()[0].authorities[0].kind else {
+        panic!("keyless expected")
+    };
+    assert_eq!(k.trust.certificate_authorities.len(), 2);
+    assert_eq!(k.trust.rekor_keys.len(), 1);
+    assert_eq!(k.trust.ct_keys.len(), 2);
+    assert!(
+        matches!(&k.identities[0].issuer, Matcher::Exact(i) if i == "https://accounts.google.com")
+    );
+}
+
+#[test]
+fn ca_cert_takes_rekor_keys_from_the_default_trust_root() {
+    let pem = std::fs::read_to_string(format!(
+        "{FIXTURES}/containers-image/signature/fixtures/fulcio_v1.crt.pem"
+    ))
+    .unwrap();
+    let indented: String = pem.lines().map(|l| format!("          {l}\n")).collect();
+    let keyless = format!("{IDENTITY}      ca-cert:\n        data: |\n{indented}");
+    let set = load(&keyless).unwrap();
+    let AuthorityKind::Keyless(k) = &set.policies()[0].authorities[0].kind else {
+        panic!("keyless expected")
+    };
+    assert!(
+        k.trust.origin.contains("Rekor keys of crio"),
+        "{}",
+        k.trust.origin
+    );
+    let without_default =
+        PolicySet::from_yaml_with_trust_roots(&policy(&keyless), "p.yaml", &TrustRoots::default())
+            .unwrap_err();
+    assert!(
+        without_default.to_string().contains("no Rekor public key"),
+        "{without_default}"
+    );
+}
+
+#[test]
+fn missing_trust_material_is_refused_naming_the_field() {
+    let (field, shown) = refused(&format!("{IDENTITY}      trustRootRef: nope\n"));
+    assert_eq!(field, "spec.authorities[0].keyless.trustRootRef");
+    assert!(
+        shown.contains("known: default, sigstore-public-good"),
+        "{shown}"
+    );
+    let (field, shown) = refused(IDENTITY);
+    assert_eq!(field, "spec.authorities[0].keyless");
+    assert!(shown.contains("Signet is offline"), "{shown}");
+    let (field, _) = refused(&format!(
+        "{IDENTITY}      url: https://fulcio.sigstore.dev\n"
+    ));
+    assert_eq!(field, "spec.authorities[0].keyless");
+    let (field, _) = refused(&format!(
+        "{IDENTITY}      trustRootRef: sigstore-public-good\n    ctlog: {{trustRootRef: gone}}\n"
+    ));
+    assert_eq!(field, "spec.authorities[0].ctlog.trustRootRef");
+}
+
+#[test]
+fn an_identity_that_constrains_nothing_is_refused_at_load() {
+    let err =
+        load("      identities: [{}]\n      trustRootRef: sigstore-public-good\n").unwrap_err();
+    assert!(matches!(err.kind, LoadErrorKind::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("subject"), "{err}");
+    let err = load("      identities: []\n      trustRootRef: sigstore-public-good\n").unwrap_err();
+    assert!(err.to_string().contains("identities"), "{err}");
+}
+
+#[test]
+fn sct_secret_and_kms_settings_that_cannot_be_honoured_are_refused() {
+    let root = "      trustRootRef: sigstore-public-good\n";
+    let (field, _) = refused(&format!("{IDENTITY}{root}      insecureIgnoreSCT: false\n"));
+    assert_eq!(field, "spec.authorities[0].keyless.insecureIgnoreSCT");
+    assert!(load(&format!("{IDENTITY}{root}      insecureIgnoreSCT: true\n")).is_ok());
+    let (field, _) = refused(&format!(
+        "{IDENTITY}      ca-cert: {{secretRef: {{name: s}}}}\n"
+    ));
+    assert_eq!(field, "spec.authorities[0].keyless.ca-cert.secretRef");
+    let with_url = format!("{IDENTITY}{root}      url: https://fulcio.sigstore.dev\n");
+    assert!(
+        load(&with_url).is_ok(),
+        "url is informational next to trustRootRef"
+    );
+}
+
+#[test]
+fn keyless_material_changes_the_fingerprint() {
+    let a = load(&format!(
+        "{IDENTITY}      trustRootRef: sigstore-public-good\n"
+    ))
+    .unwrap();
+    let b = load(&format!(
+        "{IDENTITY}      trustRootRef: sigstore-public-good\n    ctlog: {{trustRootRef: default}}\n"
+    ))
+    .unwrap();
+    let c = load(
+        "      identities: [{issuer: https://accounts.google.com, subjectRegExp: 'a@b.c'}]\n      trustRootRef: sigstore-public-good\n",
+    )
+    .unwrap();
+    assert_ne!(a.fingerprint(), b.fingerprint());
+    assert_ne!(a.fingerprint(), c.fingerprint());
+}

@@ -1,0 +1,80 @@
+//! The flow goes one way: a stage may use earlier stages only. This test reads `src/` and fails
+//! on any `crate::<later stage>` path in a stage module, so the rule in the conventions cannot
+//! drift silently.
+
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+/// Pipeline order. The edges (admission, manifest, reload, server) may use any of these.
+const STAGES: [&str; 8] = [
+    "workload",
+    "reference",
+    "policy",
+    "registry",
+    "signature",
+    "verdict",
+    "engine",
+    "admission",
+];
+
+/// Modules that sit on top of the engine and are used by no stage.
+const EDGES: [&str; 4] = ["admission", "manifest", "reload", "server"];
+
+fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push((
+                path.display().to_string(),
+                std::fs::read_to_string(&path).unwrap(),
+            ));
+        }
+    }
+}
+
+/// The stage a source file belongs to: `src/<stage>.rs` or `src/<stage>/...`.
+fn stage_of(file: &str) -> Option<&'static str> {
+    let rel = file.split("/src/").nth(1)?;
+    let first = rel.split('/').next()?.trim_end_matches(".rs");
+    STAGES
+        .iter()
+        .chain(EDGES.iter())
+        .find(|s| **s == first)
+        .copied()
+}
+
+#[test]
+fn no_stage_uses_a_later_stage_or_an_edge() {
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut violations = Vec::new();
+    for (file, text) in &files {
+        let Some(stage) = stage_of(file) else {
+            continue;
+        };
+        let Some(position) = STAGES.iter().position(|s| *s == stage) else {
+            continue;
+        };
+        let later = STAGES[position + 1..]
+            .iter()
+            .chain(EDGES.iter().filter(|e| **e != stage));
+        for forbidden in later {
+            if text.contains(&format!("crate::{forbidden}")) {
+                violations.push(format!("{file} ({stage}) uses crate::{forbidden}"));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "backward dependencies:\n{}",
+        violations.join("\n")
+    );
+    assert!(files.len() > 20, "read the sources");
+}
