@@ -7,6 +7,7 @@
 //! network. Every image of a review is decided concurrently under one deadline; an image still
 //! undecided at the deadline is denied (or warned, where its policies say so), never admitted.
 
+pub mod cache;
 mod evaluate;
 
 use std::collections::HashMap;
@@ -20,8 +21,10 @@ use tokio::time::Instant;
 use crate::policy::PolicySet;
 use crate::reference::ImageReference;
 use crate::registry::Registry;
+
 use crate::verdict::{Decision, ImageVerdict, Outcome, Reason};
 use crate::workload::ImageUse;
+use cache::{CacheSettings, CachedRegistry};
 
 pub use evaluate::ImageResult;
 
@@ -43,6 +46,8 @@ pub struct EngineSettings {
     pub no_match: NoMatchAction,
     /// The whole-review deadline; keep it below the webhook's `timeoutSeconds`.
     pub review_deadline: Duration,
+    /// Registry cache sizes and lifetimes.
+    pub cache: CacheSettings,
 }
 
 impl Default for EngineSettings {
@@ -50,6 +55,7 @@ impl Default for EngineSettings {
         Self {
             no_match: NoMatchAction::Deny,
             review_deadline: Duration::from_secs(8),
+            cache: CacheSettings::default(),
         }
     }
 }
@@ -57,7 +63,7 @@ impl Default for EngineSettings {
 /// The review pipeline with its current policy set and registry client.
 pub struct Engine {
     policies: ArcSwap<PolicySet>,
-    registry: Registry,
+    registry: CachedRegistry,
     settings: EngineSettings,
 }
 
@@ -66,7 +72,7 @@ impl Engine {
     pub fn new(policies: PolicySet, registry: Registry, settings: EngineSettings) -> Self {
         Self {
             policies: ArcSwap::from_pointee(policies),
-            registry,
+            registry: CachedRegistry::new(registry, &settings.cache),
             settings,
         }
     }
@@ -79,6 +85,11 @@ impl Engine {
     /// Swap in a new policy set; reviews already running finish with the old one.
     pub fn replace_policies(&self, policies: PolicySet) {
         self.policies.store(Arc::new(policies));
+    }
+
+    /// The registry behind its caches (for cache metrics).
+    pub fn registry(&self) -> &CachedRegistry {
+        &self.registry
     }
 
     /// The engine's settings.

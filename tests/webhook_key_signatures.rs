@@ -147,12 +147,36 @@ async fn another_repository_is_admitted_when_the_policy_relaxes_identity() {
     assert!(allowed(&answer), "{answer}");
 }
 
+/// The tag cache (`--tag-cache-ttl`) lets a moved tag be verified at its old digest for at
+/// most the TTL; after that the new, unsigned digest is resolved and denied.
 #[tokio::test(flavor = "multi_thread")]
 async fn tag_moved_to_a_new_unsigned_digest_after_signing_is_denied() {
-    let s = setup(true).await;
-    assert!(allowed(&s.webhook.review(&app_review(&s)).await));
-    let moved = move_tag(&s.registry, "demo/app", "v1", "app-v1-replaced").await;
-    let answer = s.webhook.review(&app_review(&s)).await;
+    let registry = TestRegistry::start();
+    let key = TestKey::generate();
+    let signed = push_image(&registry, "demo/app:v1", "app-v1").await;
+    sign_image(&registry, "demo/app", &signed, &key).await;
+    let policy = key_policy("demo", &format!("{}/**", registry.host()), &key.public_pem);
+    let mut options = WebhookOptions::new(policy, &[registry.host()]);
+    options.cache.tag_ttl = std::time::Duration::from_millis(300);
+    let webhook = TestWebhook::start(options).await;
+    let review = pod_review(
+        "u",
+        vec![container(
+            "app",
+            &format!("{}/demo/app:v1", registry.host()),
+        )],
+        vec![],
+    );
+    assert!(allowed(&webhook.review(&review).await));
+    let moved = move_tag(&registry, "demo/app", "v1", "app-v1-replaced").await;
+    let within_ttl = webhook.review(&review).await;
+    assert!(
+        allowed(&within_ttl),
+        "inside the tag TTL the verified digest is reused"
+    );
+    assert!(within_ttl.to_string().contains(&signed));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let answer = webhook.review(&review).await;
     assert!(!allowed(&answer));
     let msg = message(&answer);
     assert!(msg.contains(&moved), "names the new digest: {msg}");

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use signet::engine::cache::CacheSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
 use signet::policy::{PolicySet, TrustRoots};
 use signet::registry::{Credentials, Registry, RegistryConfig};
@@ -90,6 +91,17 @@ pub struct EngineArgs {
     /// Most signatures examined per image; more is a denial.
     #[arg(long = "max-signatures", default_value = "64")]
     pub max_signatures: usize,
+    /// Seconds a tag's digest is reused without asking the registry: a moved tag may be
+    /// verified at its old digest for at most this long.
+    #[arg(long = "tag-cache-ttl", default_value = "30")]
+    pub tag_cache_ttl: f64,
+    /// Seconds fetched signatures are reused.
+    #[arg(long = "signature-cache-ttl", default_value = "300")]
+    pub signature_cache_ttl: f64,
+    /// Seconds "no signature exists" is reused (an image signed after a denial is admitted
+    /// after at most this long).
+    #[arg(long = "negative-cache-ttl", default_value = "10")]
+    pub negative_cache_ttl: f64,
 }
 
 impl EngineArgs {
@@ -105,6 +117,9 @@ impl EngineArgs {
             review_timeout,
             registry_timeout,
             max_signatures,
+            tag_cache_ttl,
+            signature_cache_ttl,
+            negative_cache_ttl,
         } = self;
         let policies = self.load_policies()?;
         let credentials = match registry_config {
@@ -120,9 +135,16 @@ impl EngineArgs {
             },
             credentials,
         );
+        let cache = CacheSettings {
+            tag_ttl: seconds(*tag_cache_ttl, "--tag-cache-ttl")?,
+            signature_ttl: seconds(*signature_cache_ttl, "--signature-cache-ttl")?,
+            negative_ttl: seconds(*negative_cache_ttl, "--negative-cache-ttl")?,
+            ..CacheSettings::default()
+        };
         let settings = EngineSettings {
             no_match: *no_match,
             review_deadline: seconds(*review_timeout, "--review-timeout")?,
+            cache,
         };
         Ok(Engine::new(policies, registry, settings))
     }

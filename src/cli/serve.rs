@@ -52,7 +52,7 @@ pub struct ServeArgs {
 /// Run the webhook.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = super::engine(&args.engine)?;
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::for_engine(engine.clone()));
     let interval = Duration::from_secs(args.reload_interval.max(1));
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files { cert, key },

@@ -1,6 +1,7 @@
 //! Deciding one image: which policies apply, what the registry says, which authorities accept.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
@@ -8,10 +9,11 @@ use crate::policy::{
     Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, PolicySet, StaticAction,
 };
 use crate::reference::{Digest, ImageReference};
-use crate::registry::{Registry, RegistryError};
+use crate::registry::RegistryError;
 use crate::signature::{self, Acceptance, Mismatch, SignatureLayer, Subject};
 use crate::verdict::{AuthorityCause, AuthorityFailure, Outcome, Reason};
 
+use super::cache::CachedRegistry;
 use super::{EngineSettings, NoMatchAction};
 
 /// The decision for one distinct image reference.
@@ -34,7 +36,7 @@ enum PolicyResult {
 
 /// Decide `image` under every policy that covers it, within `deadline`.
 pub(super) async fn decide_image(
-    registry: &Registry,
+    registry: &CachedRegistry,
     policies: &PolicySet,
     settings: &EngineSettings,
     namespace: Option<&str>,
@@ -104,7 +106,7 @@ fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
 
 /// Resolve once, fetch each signature repository once, judge every policy.
 async fn verify(
-    registry: &Registry,
+    registry: &CachedRegistry,
     matching: &[&ImagePolicy],
     image: &ImageReference,
 ) -> ImageResult {
@@ -112,7 +114,7 @@ async fn verify(
         Ok(digest) => digest,
         Err(e) => return unverifiable(matching, None, Reason::Registry(e)),
     };
-    let mut fetched = SignatureCache::default();
+    let mut fetched = ReviewSignatures::default();
     let mut results = Vec::with_capacity(matching.len());
     for policy in matching {
         let result = judge(registry, &mut fetched, policy, image, &digest).await;
@@ -121,20 +123,20 @@ async fn verify(
     fold(Some(digest), results)
 }
 
-/// Signature layers fetched during this review, by repository name, so that every authority
-/// sees the same material and no repository is fetched twice.
+/// Signature layers as this review saw them, by repository name: every authority of the review
+/// judges the same material, even if the shared cache changes meanwhile.
 #[derive(Default)]
-struct SignatureCache {
-    by_repository: HashMap<String, Result<Vec<SignatureLayer>, RegistryError>>,
+struct ReviewSignatures {
+    by_repository: HashMap<String, Result<Arc<Vec<SignatureLayer>>, RegistryError>>,
 }
 
-impl SignatureCache {
+impl ReviewSignatures {
     async fn get(
         &mut self,
-        registry: &Registry,
+        registry: &CachedRegistry,
         repository: &ImageReference,
         digest: &Digest,
-    ) -> &Result<Vec<SignatureLayer>, RegistryError> {
+    ) -> &Result<Arc<Vec<SignatureLayer>>, RegistryError> {
         let key = repository.name();
         if !self.by_repository.contains_key(&key) {
             let layers = registry.fetch_signatures(repository, digest).await;
@@ -146,8 +148,8 @@ impl SignatureCache {
 
 /// Any-of over the policy's authorities.
 async fn judge(
-    registry: &Registry,
-    fetched: &mut SignatureCache,
+    registry: &CachedRegistry,
+    fetched: &mut ReviewSignatures,
     policy: &ImagePolicy,
     image: &ImageReference,
     digest: &Digest,

@@ -1,7 +1,13 @@
 //! Prometheus metrics, served on their own plain-HTTP listener. Labels carry stable codes only,
 //! never image names, namespaces or error text.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -10,6 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::engine::Engine;
 use crate::verdict::{Decision, Reason};
 
 /// Labels of a review decision.
@@ -101,6 +108,15 @@ impl Metrics {
         self.duration.observe(seconds);
     }
 
+    /// The metrics, plus the registry cache counters of `engine`, read at each scrape.
+    pub fn for_engine(engine: Arc<Engine>) -> Self {
+        let mut metrics = Self::new();
+        metrics
+            .registry
+            .register_collector(Box::new(CacheCollector(engine)));
+        metrics
+    }
+
     /// A review started (returns a guard that ends it).
     pub fn start_review(&self) -> InFlight<'_> {
         self.in_flight.inc();
@@ -131,5 +147,45 @@ pub struct InFlight<'a>(&'a Metrics);
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.dec();
+    }
+}
+
+/// Labels of a cache lookup.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+    result: &'static str,
+}
+
+/// `signet_cache_requests_total{cache, result}` from the engine's cache statistics.
+struct CacheCollector(Arc<Engine>);
+
+impl std::fmt::Debug for CacheCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheCollector")
+    }
+}
+
+impl Collector for CacheCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.registry().stats();
+        let rows = [
+            ("digest", "hit", &stats.digest_hits),
+            ("digest", "miss", &stats.digest_misses),
+            ("signatures", "hit", &stats.signature_hits),
+            ("signatures", "miss", &stats.signature_misses),
+        ];
+        let mut metric = encoder.encode_descriptor(
+            "cache_requests",
+            "Registry cache lookups by cache and result (joining a fetch under way is a hit)",
+            None,
+            MetricType::Counter,
+        )?;
+        for (cache, result, value) in rows {
+            let labels = CacheLabels { cache, result };
+            let family = metric.encode_family(&labels)?;
+            ConstCounter::new(value.load(Ordering::Relaxed)).encode(family)?;
+        }
+        Ok(())
     }
 }

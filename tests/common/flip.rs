@@ -3,8 +3,8 @@
 //! second lookup" (Kyverno's CVE-2022-47633 class).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -18,6 +18,7 @@ struct Flip {
     then: String,
     repo: String,
     tag_lookups: AtomicUsize,
+    requests: Mutex<Vec<String>>,
     http: reqwest::Client,
 }
 
@@ -44,6 +45,7 @@ impl FlipRegistry {
             then: then.to_owned(),
             repo: repo.to_owned(),
             tag_lookups: AtomicUsize::new(0),
+            requests: Mutex::new(Vec::new()),
             http: reqwest::Client::builder()
                 .no_proxy()
                 .build()
@@ -64,6 +66,12 @@ impl FlipRegistry {
         format!("127.0.0.1:{}", self.addr.port())
     }
 
+    /// How many requests (`METHOD /path`) contained `needle`.
+    pub fn requests_containing(&self, needle: &str) -> usize {
+        let requests = self.state.requests.lock().expect("request log");
+        requests.iter().filter(|r| r.contains(needle)).count()
+    }
+
     /// How often the tag itself was looked up.
     pub fn tag_lookups(&self) -> usize {
         self.state.tag_lookups.load(Ordering::SeqCst)
@@ -78,6 +86,10 @@ impl Drop for FlipRegistry {
 
 async fn forward(State(flip): State<Arc<Flip>>, request: Request) -> Response<Body> {
     let mut path = request.uri().path().to_owned();
+    flip.requests
+        .lock()
+        .expect("request log")
+        .push(format!("{} {path}", request.method()));
     if path == flip.tag_path {
         let n = flip.tag_lookups.fetch_add(1, Ordering::SeqCst);
         let digest = if n == 0 { &flip.first } else { &flip.then };

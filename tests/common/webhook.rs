@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use signet::engine::cache::CacheSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
 use signet::policy::{PolicySet, TrustRoots};
 use signet::registry::{Credentials, Registry, RegistryConfig};
@@ -31,6 +32,7 @@ pub struct WebhookOptions {
     pub dry_run: bool,
     pub max_body_bytes: usize,
     pub registry_config: Option<PathBuf>,
+    pub cache: CacheSettings,
     /// `--trust-root` files to write next to the policy: (file name, content).
     pub trust_roots: Vec<(String, String)>,
 }
@@ -47,6 +49,7 @@ impl WebhookOptions {
             dry_run: false,
             max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
             registry_config: None,
+            cache: CacheSettings::default(),
             trust_roots: Vec::new(),
         }
     }
@@ -93,9 +96,13 @@ impl TestWebhook {
             shutdown_grace: Duration::from_secs(10),
             tls_reload_interval: Duration::from_millis(200),
         };
-        let running = server::start(engine, Arc::new(Metrics::new()), config)
-            .await
-            .expect("start webhook");
+        let running = server::start(
+            engine.clone(),
+            Arc::new(Metrics::for_engine(engine)),
+            config,
+        )
+        .await
+        .expect("start webhook");
         TestWebhook {
             addr: running.addr,
             metrics_addr: running.metrics_addr,
@@ -165,6 +172,7 @@ fn build_engine(options: &WebhookOptions, policy: &PathBuf, roots: &[PathBuf]) -
     let settings = EngineSettings {
         no_match: options.no_match,
         review_deadline: options.review_deadline,
+        cache: options.cache.clone(),
     };
     Engine::new(policies, registry, settings)
 }

@@ -1,0 +1,202 @@
+//! Caches around the registry stage. The stages stay cache-free; this wiring decides what may be
+//! remembered and for how long:
+//!
+//! * tag -> digest, for `tag_ttl` only: it widens the window in which a moved tag is still
+//!   verified at its old digest by at most that long (a reference with a digest is never cached
+//!   or re-resolved);
+//! * signature layers by (repository, digest): `signature_ttl` when signatures exist,
+//!   `negative_ttl` when none do, so an image signed after a denial is admitted soon after.
+//!
+//! Errors are never cached. Concurrent misses for one key share a single registry fetch
+//! (single-flight), so a burst of reviews for one new image costs one round of registry calls.
+//! Both caches are bounded in entries and weighed in bytes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+
+use crate::reference::{Digest, ImageReference};
+use crate::registry::{Registry, RegistryError, SignatureLayer};
+
+/// Cache sizes and lifetimes.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// How long a tag's digest is trusted without asking the registry again.
+    pub tag_ttl: Duration,
+    /// How long fetched signatures are reused.
+    pub signature_ttl: Duration,
+    /// How long "no signature exists" is reused.
+    pub negative_ttl: Duration,
+    /// Most bytes of signature material held.
+    pub max_signature_bytes: u64,
+    /// Most tag resolutions held.
+    pub max_tags: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            tag_ttl: Duration::from_secs(30),
+            signature_ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(10),
+            max_signature_bytes: 64 * 1024 * 1024,
+            max_tags: 100_000,
+        }
+    }
+}
+
+/// Hits and misses per cache, for metrics.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// Tag resolutions served from the cache (or joined to a fetch under way).
+    pub digest_hits: AtomicU64,
+    /// Tag resolutions that went to the registry.
+    pub digest_misses: AtomicU64,
+    /// Signature sets served from the cache (or joined to a fetch under way).
+    pub signature_hits: AtomicU64,
+    /// Signature sets fetched from the registry.
+    pub signature_misses: AtomicU64,
+}
+
+type Layers = Arc<Vec<SignatureLayer>>;
+
+/// The registry stage behind its caches: what the engine calls.
+pub struct CachedRegistry {
+    registry: Registry,
+    digests: Cache<String, Digest>,
+    signatures: Cache<(String, Digest), Layers>,
+    stats: CacheStats,
+}
+
+/// Expire empty signature sets after the negative TTL, others after the positive one.
+struct SignatureExpiry {
+    positive: Duration,
+    negative: Duration,
+}
+
+impl Expiry<(String, Digest), Layers> for SignatureExpiry {
+    fn expire_after_create(
+        &self,
+        _: &(String, Digest),
+        layers: &Layers,
+        _: Instant,
+    ) -> Option<Duration> {
+        Some(if layers.is_empty() {
+            self.negative
+        } else {
+            self.positive
+        })
+    }
+}
+
+impl CachedRegistry {
+    /// `registry` behind empty caches with these limits.
+    pub fn new(registry: Registry, settings: &CacheSettings) -> Self {
+        let digests = Cache::builder()
+            .max_capacity(settings.max_tags)
+            .time_to_live(settings.tag_ttl)
+            .build();
+        let signatures = Cache::builder()
+            .max_capacity(settings.max_signature_bytes)
+            .weigher(|key: &(String, Digest), layers: &Layers| weight(key, layers))
+            .expire_after(SignatureExpiry {
+                positive: settings.signature_ttl,
+                negative: settings.negative_ttl,
+            })
+            .build();
+        Self {
+            registry,
+            digests,
+            signatures,
+            stats: CacheStats::default(),
+        }
+    }
+
+    /// Cache hits and misses so far.
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    /// [`Registry::resolve_digest`] through the tag cache.
+    pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
+        if image.digest().is_some() {
+            return self.registry.resolve_digest(image).await;
+        }
+        let entry = self
+            .digests
+            .entry(image.to_string())
+            .or_try_insert_with(self.registry.resolve_digest(image))
+            .await;
+        let (hits, misses) = (&self.stats.digest_hits, &self.stats.digest_misses);
+        match entry {
+            Ok(entry) => {
+                count(entry.is_fresh(), hits, misses);
+                Ok(entry.into_value())
+            }
+            Err(error) => {
+                count(true, hits, misses);
+                Err(RegistryError::clone(&error))
+            }
+        }
+    }
+
+    /// [`Registry::fetch_signatures`] through the signature cache.
+    pub async fn fetch_signatures(
+        &self,
+        repository: &ImageReference,
+        digest: &Digest,
+    ) -> Result<Layers, RegistryError> {
+        let fetch = async {
+            self.registry
+                .fetch_signatures(repository, digest)
+                .await
+                .map(Arc::new)
+        };
+        let entry = self
+            .signatures
+            .entry((repository.name(), digest.clone()))
+            .or_try_insert_with(fetch)
+            .await;
+        let (hits, misses) = (&self.stats.signature_hits, &self.stats.signature_misses);
+        match entry {
+            Ok(entry) => {
+                count(entry.is_fresh(), hits, misses);
+                Ok(entry.into_value())
+            }
+            Err(error) => {
+                count(true, hits, misses);
+                Err(RegistryError::clone(&error))
+            }
+        }
+    }
+
+    /// Entries held now (approximate; for metrics and the memory benchmark).
+    pub fn entry_counts(&self) -> (u64, u64) {
+        (self.digests.entry_count(), self.signatures.entry_count())
+    }
+}
+
+/// A fresh entry was fetched by this caller: a miss. Anything else was served or joined.
+fn count(fresh: bool, hits: &AtomicU64, misses: &AtomicU64) {
+    let counter = if fresh { misses } else { hits };
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Approximate bytes an entry holds.
+fn weight(key: &(String, Digest), layers: &Layers) -> u32 {
+    let annotations: usize = layers
+        .iter()
+        .map(|l| {
+            l.payload.len()
+                + l.annotations
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>()
+        })
+        .sum();
+    let total = key.0.len() + key.1.as_str().len() + annotations + 64;
+    u32::try_from(total).unwrap_or(u32::MAX)
+}

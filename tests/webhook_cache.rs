@@ -1,0 +1,145 @@
+//! The registry caches in front of the engine: a burst of reviews for one new image costs one
+//! round of registry calls, "no signature" is forgotten after the negative TTL, and a policy
+//! change is judged at once against cached signatures (nothing stale passes).
+
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::flip::FlipRegistry;
+use common::webhook::{
+    TestWebhook, WebhookOptions, allowed, container, key_policy, message, pod_review,
+};
+use common::{TestKey, TestRegistry, push_image, sign_image};
+use signet::policy::PolicySet;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_hundred_concurrent_reviews_of_one_new_image_cost_one_resolution_and_one_signature_fetch()
+ {
+    let registry = TestRegistry::start();
+    let key = TestKey::generate();
+    let digest = push_image(&registry, "demo/app:v1", "herd").await;
+    sign_image(&registry, "demo/app", &digest, &key).await;
+    let front = FlipRegistry::start(&registry.host(), "demo/app", "v1", &digest, &digest).await;
+    // Signed at the registry's own address, reviewed through the counting front.
+    let policy = key_policy("demo", &format!("{}/**", front.host()), &key.public_pem)
+        + "    signedIdentity:\n      type: anyRepository\n";
+    let mut options = WebhookOptions::new(policy, &[front.host()]);
+    options.review_deadline = Duration::from_secs(20);
+    let webhook = std::sync::Arc::new(TestWebhook::start(options).await);
+    let review = pod_review(
+        "herd",
+        vec![container("app", &format!("{}/demo/app:v1", front.host()))],
+        vec![],
+    );
+    let mut reviews = Vec::new();
+    for _ in 0..500 {
+        let (webhook, review) = (webhook.clone(), review.clone());
+        reviews.push(tokio::spawn(async move { webhook.review(&review).await }));
+    }
+    let mut admitted = 0;
+    for r in reviews {
+        admitted += usize::from(allowed(&r.await.unwrap()));
+    }
+    assert_eq!(admitted, 500);
+    assert_eq!(front.tag_lookups(), 1, "one digest resolution");
+    assert_eq!(
+        front.requests_containing(".sig"),
+        1,
+        "one signature manifest fetch"
+    );
+    assert_eq!(
+        front.requests_containing("/blobs/"),
+        1,
+        "one signature blob fetch"
+    );
+    let metrics = reqwest::get(format!("http://{}/metrics", webhook.metrics_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("signet_cache_requests_total{cache=\"digest\",result=\"miss\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("signet_cache_requests_total{cache=\"digest\",result=\"hit\"} 499"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_signed_after_a_denial_is_admitted_once_the_negative_ttl_passes() {
+    let registry = TestRegistry::start();
+    let key = TestKey::generate();
+    let digest = push_image(&registry, "demo/app:v1", "late").await;
+    let policy = key_policy("demo", &format!("{}/**", registry.host()), &key.public_pem);
+    let mut options = WebhookOptions::new(policy, &[registry.host()]);
+    options.cache.negative_ttl = Duration::from_millis(400);
+    let webhook = TestWebhook::start(options).await;
+    let review = pod_review(
+        "u",
+        vec![container(
+            "app",
+            &format!("{}/demo/app:v1", registry.host()),
+        )],
+        vec![],
+    );
+    assert!(!allowed(&webhook.review(&review).await));
+    sign_image(&registry, "demo/app", &digest, &key).await;
+    let cached = webhook.review(&review).await;
+    assert!(
+        !allowed(&cached),
+        "inside the negative TTL the cached absence is reused"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(allowed(&webhook.review(&review).await));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_change_is_judged_at_once_against_cached_signatures() {
+    let registry = TestRegistry::start();
+    let (key, other) = (TestKey::generate(), TestKey::generate());
+    let digest = push_image(&registry, "demo/app:v1", "policy").await;
+    sign_image(&registry, "demo/app", &digest, &key).await;
+    let glob = format!("{}/**", registry.host());
+    let webhook = TestWebhook::start(WebhookOptions::new(
+        key_policy("demo", &glob, &key.public_pem),
+        &[registry.host()],
+    ))
+    .await;
+    let review = pod_review(
+        "u",
+        vec![container(
+            "app",
+            &format!("{}/demo/app:v1", registry.host()),
+        )],
+        vec![],
+    );
+    assert!(allowed(&webhook.review(&review).await));
+    let rotated =
+        PolicySet::from_yaml(&key_policy("demo", &glob, &other.public_pem), "rotated").unwrap();
+    webhook.engine().replace_policies(rotated);
+    let answer = webhook.review(&review).await;
+    assert!(
+        !allowed(&answer),
+        "the old key no longer admits, cache or not"
+    );
+    assert!(
+        message(&answer).contains("signed by none of the 1 trusted key(s)"),
+        "{}",
+        message(&answer)
+    );
+    let stats = webhook.engine().registry().stats();
+    assert!(
+        stats
+            .signature_hits
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1,
+        "the signatures came from the cache"
+    );
+}
