@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs the real parts the tests start (Debian's docker-registry, the
-# CNCF distribution server; htpasswd from apache2-utils) when they are missing, then runs
-# `cargo test`. Extra arguments go to cargo test.
+# CNCF distribution server; htpasswd from apache2-utils; openssl for the certificate script)
+# when they are missing, validates the deployment manifests offline against the Kubernetes
+# schemas, then runs `cargo test`. Extra arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
@@ -15,5 +17,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+mkdir -p target
+if ! scripts/validate-manifests.sh >target/validate-manifests.log 2>&1; then
+  cat target/validate-manifests.log
+  exit 1
+fi
+tail -n 3 target/validate-manifests.log
 
 exec cargo test --locked "$@"
