@@ -2,14 +2,14 @@
 //! Used by the webhook server and by the dry-run CLI for AdmissionReview files, so both answer
 //! the same way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::{DynamicObject, Status};
 
 use crate::engine::Engine;
-use crate::verdict::{DENY_REASON, Decision};
-use crate::workload::{WorkloadKind, extract_images};
+use crate::verdict::{DENY_REASON, Decision, ImageVerdict, Outcome};
+use crate::workload::{ImageUse, WorkloadKind, extract_images};
 
 /// Why a body is not an AdmissionReview we can answer.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +42,9 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Admi
 
 /// Decide one admission request. Operations and subresources that cannot add or change an image
 /// (DELETE, CONNECT, `status`, `scale` …) and kinds without a pod template are admitted
-/// untouched; everything else goes through the engine with the whole object.
+/// untouched. An UPDATE is judged on what it adds or changes: an image the stored object
+/// (`oldObject`) already runs is not verified again, so scaling or relabelling never fails on
+/// a registry outage, while a changed or added image is verified as on CREATE.
 pub async fn decide(engine: &Engine, request: &AdmissionRequest<DynamicObject>) -> Decision {
     if matches!(request.operation, Operation::Delete | Operation::Connect) {
         return Decision::default();
@@ -57,9 +59,40 @@ pub async fn decide(engine: &Engine, request: &AdmissionRequest<DynamicObject>) 
     let Some(object) = &request.object else {
         return Decision::invalid_object("the request carries no object");
     };
-    match extract_images(kind, &object.data) {
-        Ok(uses) => engine.review(request.namespace.as_deref(), &uses).await,
-        Err(e) => Decision::invalid_object(e.to_string()),
+    let uses = match extract_images(kind, &object.data) {
+        Ok(uses) => uses,
+        Err(e) => return Decision::invalid_object(e.to_string()),
+    };
+    let unchanged = images_already_running(kind, request);
+    let (known, changed): (Vec<ImageUse>, Vec<ImageUse>) =
+        uses.into_iter().partition(|u| unchanged.contains(&u.image));
+    let mut decision = engine.review(request.namespace.as_deref(), &changed).await;
+    decision.verdicts.extend(known.into_iter().map(unchanged_verdict));
+    decision
+}
+
+/// The images the stored object runs, for an UPDATE; empty otherwise (or when the old object
+/// cannot be read, so that everything is verified).
+fn images_already_running(kind: WorkloadKind, request: &AdmissionRequest<DynamicObject>) -> HashSet<String> {
+    let old = match (&request.operation, &request.old_object) {
+        (Operation::Update, Some(old)) => old,
+        _ => return HashSet::new(),
+    };
+    extract_images(kind, &old.data)
+        .map(|uses| uses.into_iter().map(|u| u.image).collect())
+        .unwrap_or_default()
+}
+
+fn unchanged_verdict(usage: ImageUse) -> ImageVerdict {
+    ImageVerdict {
+        usage,
+        reference: None,
+        digest: None,
+        outcome: Outcome::Admit(
+            "Unchanged",
+            "already run by the stored object; an UPDATE verifies only what it adds or changes"
+                .to_string(),
+        ),
     }
 }
 

@@ -127,8 +127,9 @@ impl std::fmt::Display for AuthorityCause {
 /// The outcome for one image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Admitted; the note says why (which authority, or the no-match action).
-    Admit(String),
+    /// Admitted: a stable code (`Verified`, `NoPolicyMatch`, `Unchanged`) and a note that says
+    /// why (which authority or key, the no-match action, an unchanged image of an UPDATE).
+    Admit(&'static str, String),
     /// Admitted with a warning (warn mode, or a failure the policy turns into a warning).
     Warn(Reason),
     /// Denied.
@@ -139,7 +140,7 @@ impl Outcome {
     /// `admit`, `warn` or `deny`.
     pub fn label(&self) -> &'static str {
         match self {
-            Self::Admit(_) => "admit",
+            Self::Admit(..) => "admit",
             Self::Warn(_) => "warn",
             Self::Deny(_) => "deny",
         }
@@ -148,8 +149,16 @@ impl Outcome {
     /// The reason, for warn and deny.
     pub fn reason(&self) -> Option<&Reason> {
         match self {
-            Self::Admit(_) => None,
+            Self::Admit(..) => None,
             Self::Warn(r) | Self::Deny(r) => Some(r),
+        }
+    }
+
+    /// Stable code for annotations, JSON output and metric labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Admit(code, _) => code,
+            Self::Warn(r) | Self::Deny(r) => r.code(),
         }
     }
 }
@@ -244,7 +253,7 @@ impl Decision {
             out.insert("object".to_string(), format!("deny:{}", reason.code()));
         }
         for v in &self.verdicts {
-            let code = v.outcome.reason().map(Reason::code).unwrap_or("Verified");
+            let code = v.outcome.code();
             let image = v.reference.as_deref().unwrap_or(&v.usage.image);
             let digest = v
                 .digest
@@ -322,8 +331,8 @@ pub struct ImageReport {
     pub digest: Option<String>,
     /// admit, warn or deny.
     pub outcome: &'static str,
-    /// Stable reason code, when not admitted.
-    pub reason: Option<&'static str>,
+    /// Stable code: `Verified`, `NoPolicyMatch`, `Unchanged` when admitted, else the reason.
+    pub reason: &'static str,
     /// Human-readable detail.
     pub detail: String,
 }
@@ -331,7 +340,7 @@ pub struct ImageReport {
 impl From<&ImageVerdict> for ImageReport {
     fn from(v: &ImageVerdict) -> Self {
         let detail = match &v.outcome {
-            Outcome::Admit(note) => note.clone(),
+            Outcome::Admit(_, note) => note.clone(),
             Outcome::Warn(r) | Outcome::Deny(r) => r.to_string(),
         };
         Self {
@@ -340,7 +349,7 @@ impl From<&ImageVerdict> for ImageReport {
             image: v.usage.image.clone(),
             digest: v.digest.as_ref().map(ToString::to_string),
             outcome: v.outcome.label(),
-            reason: v.outcome.reason().map(Reason::code),
+            reason: v.outcome.code(),
             detail,
         }
     }

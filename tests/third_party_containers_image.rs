@@ -707,7 +707,7 @@ fn check_remapped(
 /// Whether the engine's outcome is the pure check's verdict.
 fn same_verdict(outcome: &Outcome, pure: &Result<Acceptance, Mismatch>) -> bool {
     match (outcome, pure) {
-        (Outcome::Admit(note), Ok(accepted)) => note.contains(&accepted.key_fingerprint),
+        (Outcome::Admit(_, note), Ok(accepted)) => note.contains(&accepted.key_fingerprint),
         (Outcome::Deny(Reason::PolicyFailed { authorities, .. }), Err(mismatch)) => {
             let expected = AuthorityCause::Signature(mismatch.clone());
             matches!(authorities.as_slice(), [one] if one.cause == expected)

@@ -405,3 +405,46 @@ async fn images_no_policy_covers_and_static_pass_images_never_touch_the_network(
         "no registry call for static pass or no-match images"
     );
 }
+
+/// An UPDATE is judged on what it changes: scaling a Deployment while its registry is down is
+/// admitted (its image is already running), adding a new image fails closed.
+#[tokio::test(flavor = "multi_thread")]
+async fn update_verifies_only_added_or_changed_images() {
+    let mut registry = TestRegistry::start();
+    let key = TestKey::generate();
+    let digest = push_image(&registry, "demo/app:v1", "a").await;
+    sign_image(&registry, "demo/app", &digest, &key).await;
+    let policy = key_policy("demo", &format!("{}/**", registry.host()), &key.public_pem);
+    let webhook = TestWebhook::start(WebhookOptions::new(policy, &[registry.host()])).await;
+    let app = format!("{}/demo/app:v1", registry.host());
+    let mut review = one_image_review(&app);
+    review["request"]["operation"] = json!("UPDATE");
+    review["request"]["oldObject"] = review["request"]["object"].clone();
+    review["request"]["object"]["metadata"]["labels"] = json!({"scaled": "yes"});
+    registry.stop();
+
+    let unchanged = webhook.review(&review).await;
+    assert!(allowed(&unchanged), "{unchanged}");
+    let note = response(&unchanged)["auditAnnotations"]["spec.containers.0"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.starts_with("admit:Unchanged"), "{note}");
+
+    let added = format!("{}/demo/new:v1", registry.host());
+    review["request"]["object"]["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(container("new", &added));
+    let changed = webhook.review(&review).await;
+    assert!(
+        !allowed(&changed),
+        "a new image is verified and fails closed"
+    );
+    let msg = message(&changed);
+    assert!(
+        msg.contains("spec.containers[1] (new)") && msg.contains("unavailable"),
+        "{msg}"
+    );
+    assert!(!msg.contains("spec.containers[0]"), "{msg}");
+}

@@ -107,7 +107,7 @@ fn table_rows(r: &Reviewed) -> Vec<[String; 5]> {
                 Some(d) if !image.image.contains('@') => format!("{}@{d}", image.image),
                 _ => image.image.clone(),
             };
-            let reason = format!("{}: {}", image.reason.unwrap_or("Verified"), image.detail);
+            let reason = format!("{}: {}", image.reason, image.detail);
             [
                 image.outcome.to_string(),
                 r.object.clone(),

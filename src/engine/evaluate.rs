@@ -63,7 +63,7 @@ fn no_match(action: NoMatchAction) -> ImageResult {
         NoMatchAction::Deny => Outcome::Deny(Reason::NoPolicyMatch),
         NoMatchAction::Warn => Outcome::Warn(Reason::NoPolicyMatch),
         NoMatchAction::Allow => {
-            Outcome::Admit("no policy covers this image (no-match: allow)".into())
+            Outcome::Admit("NoPolicyMatch", "no policy covers this image (no-match: allow)".into())
         }
     };
     ImageResult {
@@ -262,7 +262,7 @@ fn fold(digest: Option<Digest>, results: Vec<(&ImagePolicy, PolicyResult)>) -> I
     }
     let outcome = match warned {
         Some(reason) => Outcome::Warn(reason),
-        None => Outcome::Admit(admitted.join(", ")),
+        None => Outcome::Admit("Verified", admitted.join(", ")),
     };
     ImageResult { digest, outcome }
 }

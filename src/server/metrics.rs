@@ -17,7 +17,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::engine::Engine;
-use crate::verdict::{Decision, Reason};
+use crate::verdict::Decision;
 
 /// Labels of a review decision.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -98,7 +98,7 @@ impl Metrics {
             .get_or_create(&DecisionLabels { decision: label })
             .inc();
         for v in &decision.verdicts {
-            let reason = v.outcome.reason().map(Reason::code).unwrap_or("Verified");
+            let reason = v.outcome.code();
             let labels = ImageLabels {
                 outcome: v.outcome.label(),
                 reason,
