@@ -67,13 +67,18 @@ pub async fn decide(engine: &Engine, request: &AdmissionRequest<DynamicObject>) 
     let (known, changed): (Vec<ImageUse>, Vec<ImageUse>) =
         uses.into_iter().partition(|u| unchanged.contains(&u.image));
     let mut decision = engine.review(request.namespace.as_deref(), &changed).await;
-    decision.verdicts.extend(known.into_iter().map(unchanged_verdict));
+    decision
+        .verdicts
+        .extend(known.into_iter().map(unchanged_verdict));
     decision
 }
 
 /// The images the stored object runs, for an UPDATE; empty otherwise (or when the old object
 /// cannot be read, so that everything is verified).
-fn images_already_running(kind: WorkloadKind, request: &AdmissionRequest<DynamicObject>) -> HashSet<String> {
+fn images_already_running(
+    kind: WorkloadKind,
+    request: &AdmissionRequest<DynamicObject>,
+) -> HashSet<String> {
     let old = match (&request.operation, &request.old_object) {
         (Operation::Update, Some(old)) => old,
         _ => return HashSet::new(),

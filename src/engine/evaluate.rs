@@ -62,9 +62,10 @@ fn no_match(action: NoMatchAction) -> ImageResult {
     let outcome = match action {
         NoMatchAction::Deny => Outcome::Deny(Reason::NoPolicyMatch),
         NoMatchAction::Warn => Outcome::Warn(Reason::NoPolicyMatch),
-        NoMatchAction::Allow => {
-            Outcome::Admit("NoPolicyMatch", "no policy covers this image (no-match: allow)".into())
-        }
+        NoMatchAction::Allow => Outcome::Admit(
+            "NoPolicyMatch",
+            "no policy covers this image (no-match: allow)".into(),
+        ),
     };
     ImageResult {
         digest: None,
