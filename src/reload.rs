@@ -1,5 +1,7 @@
-//! Policy files are re-read when their content changes. A broken new file is refused, logged
-//! and counted; the policy in force stays.
+//! Policy files are re-read when their content changes: the `--policy` files, the trust roots,
+//! and the per-namespace directory (`--signature-policy-dir`: a file added, changed or removed
+//! there changes the hash too). A broken new file is refused, logged and counted; the policy in
+//! force stays.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +11,46 @@ use sha2::{Digest as _, Sha256};
 
 use crate::engine::Engine;
 use crate::policy::{LoadError, PolicySet, TrustRoots};
+
+/// Where a policy set comes from.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySources {
+    /// `--policy` files or directories; empty: the embedded example.
+    pub paths: Vec<PathBuf>,
+    /// `--trust-root` files or directories.
+    pub trust_roots: Vec<PathBuf>,
+    /// `--signature-policy-dir`: `<dir>/<namespace>.json` per namespace.
+    pub namespace_dir: Option<PathBuf>,
+}
+
+impl PolicySources {
+    /// Every path whose content is watched.
+    pub fn watched(&self) -> Vec<PathBuf> {
+        let dir = self.namespace_dir.iter().cloned();
+        self.paths
+            .iter()
+            .chain(&self.trust_roots)
+            .cloned()
+            .chain(dir)
+            .collect()
+    }
+
+    /// Load the set: the files (or `embedded`, `(text, source)`, when there are none), the
+    /// trust roots, and the per-namespace files.
+    pub fn load(&self, embedded: Option<(&str, &str)>) -> Result<PolicySet, LoadError> {
+        let roots = TrustRoots::load(&self.trust_roots)?;
+        let set = match (self.paths.is_empty(), embedded) {
+            (true, Some((text, source))) => {
+                PolicySet::from_yaml_with_trust_roots(text, source, &roots)?
+            }
+            _ => PolicySet::load_with_trust_roots(&self.paths, &roots)?,
+        };
+        match &self.namespace_dir {
+            Some(dir) => set.with_namespace_dir(dir, &roots),
+            None => Ok(set),
+        }
+    }
+}
 
 /// Hash of the bytes of every policy file under `paths` (directories listed, sorted).
 pub fn content_hash(paths: &[PathBuf]) -> String {
@@ -55,7 +97,24 @@ pub async fn watch_policy_sources(
     interval: Duration,
     report: impl Fn(bool) + Send + 'static,
 ) {
-    let watched: Vec<PathBuf> = paths.iter().chain(&trust_roots).cloned().collect();
+    let sources = PolicySources {
+        paths,
+        trust_roots,
+        namespace_dir: None,
+    };
+    watch_sources(sources, None, engine, interval, report).await;
+}
+
+/// Poll every path of `sources` every `interval`; on a content change load the whole set again
+/// (with `embedded` when there are no policy files) and swap it in, or keep the one in force.
+pub async fn watch_sources(
+    sources: PolicySources,
+    embedded: Option<(&'static str, &'static str)>,
+    engine: Arc<Engine>,
+    interval: Duration,
+    report: impl Fn(bool) + Send + 'static,
+) {
+    let watched = sources.watched();
     let mut last = content_hash(&watched);
     loop {
         tokio::time::sleep(interval).await;
@@ -63,22 +122,17 @@ pub async fn watch_policy_sources(
         if now == last {
             continue;
         }
-        match load(&paths, &trust_roots) {
+        last = now;
+        match sources.load(embedded) {
             Ok(policies) => {
                 engine.replace_policies(policies);
                 tracing::info!("policy reloaded");
-                last = now;
                 report(true);
             }
             Err(error) => {
                 tracing::warn!(%error, "new policy refused; keeping the policy in force");
-                last = now;
                 report(false);
             }
         }
     }
-}
-
-fn load(paths: &[PathBuf], trust_roots: &[PathBuf]) -> Result<PolicySet, LoadError> {
-    PolicySet::load_with_trust_roots(paths, &TrustRoots::load(trust_roots)?)
 }

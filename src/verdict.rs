@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::policy::REJECT_MESSAGE;
 use crate::reference::Digest;
 use crate::registry::RegistryError;
 use crate::signature::Mismatch;
@@ -116,6 +117,7 @@ impl std::fmt::Display for AuthorityCause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Signature(m) => write!(f, "{m}"),
+            Self::StaticFail(Some(message)) if message == REJECT_MESSAGE => f.write_str(message),
             Self::StaticFail(Some(message)) => {
                 write!(f, "rejected by a static authority: {message}")
             }
@@ -177,6 +179,22 @@ pub struct ImageVerdict {
 }
 
 impl ImageVerdict {
+    /// The text of `reason` for this image. A containers-policy.json `reject` names the image
+    /// as containers/image does: `Running image docker://quay.io/x:latest is rejected by policy.`
+    pub fn reason_text(&self, reason: &Reason) -> String {
+        let text = reason.to_string();
+        let rejected = matches!(reason, Reason::PolicyFailed { authorities, .. }
+        if authorities.iter().any(|a| {
+            matches!(&a.cause, AuthorityCause::StaticFail(Some(m)) if m == REJECT_MESSAGE)
+        }));
+        if !rejected {
+            return text;
+        }
+        let image = self.reference.as_deref().unwrap_or(&self.usage.image);
+        let sentence = REJECT_MESSAGE.replace("{image}", &transport_name(image));
+        text.replace(REJECT_MESSAGE, &sentence)
+    }
+
     /// `spec.containers[0] (app) image r/x:1@sha256:…`, the prefix of every message line.
     pub fn subject(&self) -> String {
         let image = self.reference.as_deref().unwrap_or(&self.usage.image);
@@ -228,7 +246,9 @@ impl Decision {
             .verdicts
             .iter()
             .filter_map(|v| match &v.outcome {
-                Outcome::Deny(reason) => Some(format!("{}: {reason}", v.subject())),
+                Outcome::Deny(reason) => {
+                    Some(format!("{}: {}", v.subject(), v.reason_text(reason)))
+                }
                 _ => None,
             })
             .collect();
@@ -240,7 +260,9 @@ impl Decision {
         self.verdicts
             .iter()
             .filter_map(|v| match &v.outcome {
-                Outcome::Warn(reason) => Some(format!("{}: {reason}", v.subject())),
+                Outcome::Warn(reason) => {
+                    Some(format!("{}: {}", v.subject(), v.reason_text(reason)))
+                }
                 _ => None,
             })
             .collect()
@@ -275,6 +297,30 @@ impl Decision {
             images: self.verdicts.iter().map(ImageReport::from).collect(),
         }
     }
+}
+
+/// containers/image's `transports.ImageName` of a `docker:` image: `docker://` and the familiar
+/// form of the reference (`busybox:latest`, `quay.io/x@sha256:…`; a tag beside a digest is
+/// dropped, as CRI-O drops it).
+fn transport_name(reference: &str) -> String {
+    let without_tag = match reference.split_once('@') {
+        Some((name, digest)) => {
+            let last = name.rsplit('/').next().unwrap_or(name);
+            match last.rfind(':') {
+                Some(i) => format!("{}@{digest}", &name[..name.len() - last.len() + i]),
+                None => reference.to_string(),
+            }
+        }
+        None => reference.to_string(),
+    };
+    let familiar = match without_tag.strip_prefix("docker.io/") {
+        Some(rest) => match rest.strip_prefix("library/") {
+            Some(official) if !official.contains('/') => official.to_string(),
+            _ => rest.to_string(),
+        },
+        None => without_tag,
+    };
+    format!("docker://{familiar}")
 }
 
 /// kube-apiserver keeps an audit annotation only when `<webhook>/<key>` is a qualified name, so
@@ -341,7 +387,7 @@ impl From<&ImageVerdict> for ImageReport {
     fn from(v: &ImageVerdict) -> Self {
         let detail = match &v.outcome {
             Outcome::Admit(_, note) => note.clone(),
-            Outcome::Warn(r) | Outcome::Deny(r) => r.to_string(),
+            Outcome::Warn(r) | Outcome::Deny(r) => v.reason_text(r),
         };
         Self {
             path: v.usage.path.clone(),

@@ -15,11 +15,12 @@
 //! i.e. one cosign layer: the decoded payload is the layer blob, `annotations` the descriptor's.
 //! The image is `ImageReference::parse(<identity the upstream test uses>)`.
 //!
-//! Identity rules: containers/image `matchRepository` is Signet's `MatchRepository` (same
-//! semantics: the signed and the image repository names must be equal, tags ignored). Signet has
-//! no exact-tag rule, so upstream `matchExact` is mapped to `MatchRepository`, Signet's default
-//! and closest rule (marked ≈ below), and `exactReference` to `ExactRepository` with the tag
-//! dropped. Where that changes the verdict the row says **DIVERGES**.
+//! Identity rules: each upstream rule is the Signet rule of the same name, implemented as
+//! containers/image's `policy_reference_match.go` (`matchRepository` → `MatchRepository`,
+//! `matchExact` → `MatchExact`, `exactReference` → `ExactReference`). Rows 1–23 build the
+//! authority directly; the same rows loaded from containers-policy.json text, the fixture
+//! `policy.json` files and the keyless (Fulcio) cases are rows 24–41 in
+//! `tests/third_party_containers_policy.rs`.
 //!
 //! | #  | fixture (signatures)                          | key(s)                                        | identity used by the test (upstream rule → Signet rule)                                       | containers/image expects                                  | Signet (this file)                              | source: test, case |
 //! |----|-----------------------------------------------|-----------------------------------------------|------------------------------------------------------------------------------------------------|-----------------------------------------------------------|-------------------------------------------------|--------------------|
@@ -27,37 +28,66 @@
 //! | 2  | dir-img-cosign-valid/signature-1              | cosign.pub; [cosign, cosign2]; [cosign2, cosign] (path and data forms) | same (matchRepository → MatchRepository)                                              | accepted                                                  | accepted ✔                                      | SA "Successful validation, with KeyPath/KeyPaths/KeyData/KeyDatas" |
 //! | 3  | dir-img-cosign-valid-2 (signature-1, -2)      | cosign.pub                                    | same (matchRepository → MatchRepository)                                                       | allowed                                                   | accepted ✔                                      | RIA "2 valid signatures" |
 //! | 4  | dir-img-cosign-mixed (1 = unknown key, 2 = valid) | cosign.pub                                | same (matchRepository → MatchRepository)                                                       | allowed                                                   | accepted ✔ (signature-1 alone: UntrustedSigner) | RIA "One invalid, one valid signature (in this order)" |
-//! | 5  | dir-img-cosign-key-rekor-valid/signature-1    | cosign2.pub; [cosign2, cosign]; [cosign, cosign2] (+ rekor.pub upstream) | `192.168.64.2:5000/cosign-signed/key-1` (matchRepository → MatchRepository)         | accepted                                                  | accepted ✔ — key part only, the Rekor SET is not checked yet | SA "Successful key+Rekor use" |
-//! | 6  | dir-img-cosign-valid-with-tag (signature-1)   | cosign.pub                                    | `192.168.64.2:5000/skopeo-signed:tag` (matchExact → ≈ MatchRepository)                         | allowed                                                   | accepted ✔                                      | RIA "Signatures with a matching tag work" |
-//! | 7  | dir-img-cosign-valid-with-tag/signature-1     | cosign.pub                                    | same (matchExact → ≈ MatchRepository)                                                          | accepted                                                  | accepted ✔                                      | SA "Signatures with a matching tag work" |
+//! | 5  | dir-img-cosign-key-rekor-valid/signature-1    | cosign2.pub; [cosign2, cosign]; [cosign, cosign2] (+ rekor.pub upstream) | `192.168.64.2:5000/cosign-signed/key-1` (matchRepository → MatchRepository)         | accepted                                                  | accepted ✔ — key part here; with the Rekor SET checked: row 46 | SA "Successful key+Rekor use" |
+//! | 6  | dir-img-cosign-valid-with-tag (signature-1)   | cosign.pub                                    | `192.168.64.2:5000/skopeo-signed:tag` (matchExact → MatchExact)                                 | allowed                                                   | accepted ✔                                      | RIA "Signatures with a matching tag work" |
+//! | 7  | dir-img-cosign-valid-with-tag/signature-1     | cosign.pub                                    | same (matchExact → MatchExact)                                                                 | accepted                                                  | accepted ✔                                      | SA "Signatures with a matching tag work" |
 //! | 8  | dir-img-unsigned (none; manifest = image.manifest.json) | cosign.pub                          | `testing/manifest:latest` (matchRepository → MatchRepository)                                  | rejected: "A signature was required, but no signature exists" | NoSignature ✔                              | RIA "No signatures" |
 //! | 9  | dir-img-valid (signature-1 is GPG, not sigstore) | cosign.pub                                 | `testing/manifest:latest` (matchRepository → MatchRepository)                                  | rejected: no signature exists (1 non-sigstore signature)   | NoSignature ✔ (a GPG signature is never a cosign `.sig` layer, so Signet sees none) | RIA "Only non-sigstore signatures" |
 //! | 10 | dir-img-cosign-other-attachment (mimeType `text/plain`) | cosign.pub                          | `testing/manifest:latest` (matchRepository → MatchRepository)                                  | rejected (code path: no signature exists, 1 non-signature attachment) | rejected ✔ — NoSignature: the registry stage drops non-signature media types | RIA "Only non-signature sigstore attachments" |
 //! | 11 | dir-img-cosign-valid                          | cosign.pub                                    | `testing/manifest:notlatest` (matchRepository → MatchRepository)                               | rejected, PolicyRequirementError (identity)               | IdentityMismatch ✔                              | RIA "1 invalid signature: use dir-img-valid, but a non-matching Docker reference" |
-//! | 12 | dir-img-cosign-valid-2                        | cosign.pub                                    | `this/does-not:match` (matchRepository → MatchRepository)                                      | rejected, PolicyRequirementError (identity)               | IdentityMismatch ✔                              | RIA "2 invalid signajtures (sic): … non-matching Docker reference" |
-//! | 13 | dir-img-cosign-valid/signature-1              | cosign.pub                                    | `…/cosign-signed-single-sample` (exactReference `this/does-not:match` → ExactRepository `docker.io/this/does-not`) | rejected (identity)                  | IdentityMismatch ✔                              | SA "A valid signature with a rejected identity" |
+//! | 12 | dir-img-cosign-valid-2                        | cosign.pub                                    | `this/does-not:match` (matchRepository → MatchRepository)                                      | rejected, PolicyRequirementError (identity)               | IdentityMismatch ✔ ("None of the signatures were accepted, reasons: …", one per signature) | RIA "2 invalid signajtures (sic): … non-matching Docker reference" |
+//! | 13 | dir-img-cosign-valid/signature-1              | cosign.pub                                    | `…/cosign-signed-single-sample` (exactReference `this/does-not:match` → ExactReference `docker.io/this/does-not:match`) | rejected (identity)             | IdentityMismatch ✔                              | SA "A valid signature with a rejected identity" |
 //! | 14 | dir-img-cosign-valid/signature-1, annotations removed | cosign.pub                            | image not consulted upstream (nil); Signet: `…/cosign-signed-single-sample`                    | rejected: missing signature annotation                    | UntrustedSigner ✔                               | SA "Signature has no cryptographic signature" |
 //! | 15 | dir-img-cosign-valid/signature-1, signature = base64("invalid signature") | cosign.pub        | image nil upstream; Signet: `…/cosign-signed-single-sample`                                    | rejected: signature does not verify                       | UntrustedSigner ✔                               | SA "A signature which does not verify" |
 //! | 16 | unknown-cosign-key.signature (= dir-img-cosign-mixed/signature-1) | cosign.pub                | image nil upstream; Signet: dir-img-cosign-valid's digest, `…/cosign-signed-single-sample`     | rejected: unknown key                                     | UntrustedSigner ✔                               | SA "A valid signature using an unknown key." |
 //! | 17 | dir-img-cosign-manifest-digest-error (schema1 with invalid JWS = v2s1-invalid-signatures.manifest.json) | cosign.pub | `…/cosign-signed-single-sample` (matchRepository → MatchRepository)            | rejected: error computing the manifest digest             | DigestMismatch ✔ (Signet digests the bytes as served, sha256:dc6d2c1a…) | SA "Error computing manifest digest" |
 //! | 18 | dir-img-cosign-modified-manifest (sha256:d9dcafdb…, signed sha256:634a8f35…) | cosign.pub     | `…/cosign-signed-single-sample` (matchRepository → MatchRepository)                            | rejected: "Signature for digest … does not match"         | DigestMismatch ✔                                | SA "A valid signature with a non-matching manifest" |
 //! | 19 | dir-img-cosign-no-manifest (signature only)   | cosign.pub                                    | `…/cosign-signed-single-sample` (matchRepository → MatchRepository)                            | rejected: error reading the image manifest                | denied, ImageNotFound ✔ (real registry: no manifest, no digest, the signature stage is never reached) | SA "Error reading image manifest" |
-//! | 20 | dir-img-cosign-valid-with-tag/signature-1     | cosign.pub                                    | `192.168.64.2:5000/skopeo-signed:othertag` (matchExact → ≈ MatchRepository)                    | rejected                                                  | **DIVERGES: accepted** (no exact-tag rule)      | SA "Signatures with a non-matching tag are rejected" |
-//! | 21 | dir-img-cosign-valid-with-tag                 | cosign.pub                                    | same (matchExact → ≈ MatchRepository)                                                          | rejected, PolicyRequirementError                          | **DIVERGES: accepted** (no exact-tag rule)      | RIA "Signatures with a non-matching tag are rejected" |
-//! | 22 | dir-img-cosign-valid/signature-1              | cosign.pub                                    | `192.168.64.2:5000/cosign-signed-single-sample`, signed without a tag (matchExact → ≈ MatchRepository) | rejected (matchExact refuses name-only references) | **DIVERGES: accepted** (no exact-tag rule)      | SA "Cosign-created signatures are rejected" |
-//! | 23 | dir-img-cosign-valid                          | cosign.pub                                    | same (matchExact → ≈ MatchRepository)                                                          | rejected, PolicyRequirementError                          | **DIVERGES: accepted** (no exact-tag rule)      | RIA "Cosign-created signatures are rejected" |
+//! | 20 | dir-img-cosign-valid-with-tag/signature-1     | cosign.pub                                    | `192.168.64.2:5000/skopeo-signed:othertag` (matchExact → MatchExact)                           | rejected                                                  | IdentityMismatch ✔                              | SA "Signatures with a non-matching tag are rejected" |
+//! | 21 | dir-img-cosign-valid-with-tag                 | cosign.pub                                    | same (matchExact → MatchExact)                                                                 | rejected, PolicyRequirementError                          | IdentityMismatch ✔                              | RIA "Signatures with a non-matching tag are rejected" |
+//! | 22 | dir-img-cosign-valid/signature-1              | cosign.pub                                    | `192.168.64.2:5000/cosign-signed-single-sample`, signed without a tag (matchExact → MatchExact) | rejected (matchExact refuses name-only references) | IdentityMismatch ✔                              | SA "Cosign-created signatures are rejected" |
+//! | 23 | dir-img-cosign-valid                          | cosign.pub                                    | same (matchExact → MatchExact)                                                                 | rejected, PolicyRequirementError                          | IdentityMismatch ✔                              | RIA "Cosign-created signatures are rejected" |
 //!
-//! Rows 20–23 are `#[ignore]`d tests that assert containers/image's expectation (they fail when
-//! run with `--ignored`); they are not bent to Signet's answer.
+//! Rows 24–50: the same fixtures under requirements written as containers-policy.json, loaded by
+//! `PolicySet` as `--policy policy.json` loads them (tests in `third_party_containers_policy.rs`).
+//! RIA/SA as above; "load" = `policy_config_test.go` / `policy_config_sigstore_test.go` parsing.
+//!
+//! | #  | input | containers/image expects | Signet | source |
+//! |----|-------|--------------------------|--------|--------|
+//! | 24 | fixture `policy.json` (signedBy GPG, signedBaseLayer, sigstoreSigned scopes) | parses | **refused by design**: `transports.docker["example.com/production"][0].type: signedBy (GPG "simple signing" signatures) is not supported` (Unsupported) | load |
+//! | 25 | fixture `default-policy.json` (`default` insecureAcceptAnything, `docker-daemon` section) | parses; every image allowed | loads; every image admitted; `docker-daemon` noted as ignored ✔ | load |
+//! | 26 | `policy.json` without its GPG/base-layer scopes: `keyData: "bm9uc2Vuc2U="` ("nonsense") | parses; images of that scope rejected at pull time | **refused at load** (`…["example.com/sigstore/key-data-example"][0].keyData: no PEM block found`): the whole file, where containers/image rejects only that scope's images | load |
+//! | 27 | row 2 via `keyPath`, `keyPaths`, `keyData`, `keyDatas` (cosign.pub, cosign2.pub), matchRepository | accepted | accepted ✔ | SA "Successful validation, with KeyPath/KeyPaths/KeyData/KeyDatas" |
+//! | 28 | rows 6/20 via policy.json, `matchExact` | tag: accepted; other tag: rejected | ✔ | SA/RIA matching / non-matching tag |
+//! | 29 | row 22 via policy.json, `matchExact` | rejected | ✔ | SA "Cosign-created signatures are rejected" |
+//! | 30 | no `signedIdentity` (default `matchRepoDigestOrExact`): cosign signature / skopeo `:tag` signature | rejected / accepted | ✔ | policy_config.go default; policy_reference_match_test.go |
+//! | 31 | unknown-cosign-key.signature, keyPath cosign.pub | rejected | ✔ | SA "A valid signature using an unknown key." |
+//! | 32 | dir-img-cosign-fulcio-rekor-valid, `fulcio {caPath fulcio_v1.crt.pem, oidcIssuer https://github.com/login/oauth, subjectEmail mitr@redhat.com}`, `rekorPublicKeyPath rekor.pub`, matchRepository | accepted | accepted ✔ | SA "Successful Fulcio certificate use" |
+//! | 33 | same, `caData`, `rekorPublicKeyData` / `Paths` [cosign, rekor] / `Datas` [rekor, cosign] | accepted | ✔ | SA Fulcio, Rekor key lists |
+//! | 34 | SET annotation removed | rejected | TransparencyLogMissing ✔ | SA "Fulcio: missing Rekor SET annotation" |
+//! | 35 | subjectEmail this-does-not-match@example.com | rejected: `Required email … not found (got []string{"mitr@redhat.com"})` | same words ✔ | SA "Fulcio: Invalid subject email" |
+//! | 36 | oidcIssuer https://accounts.google.com | rejected: `Unexpected Fulcio OIDC issuer` | same words ✔ | fulcio_cert.go |
+//! | 37 | the signature's chain as `caData`, chain annotation removed | accepted | ✔ | SA "Fulcio: chain used as CA" |
+//! | 38–41 | certificate removed / chain removed / certificate "this is not a valid certificate" / SET "this is not a valid SET" | rejected | ✔ | SA Fulcio missing/invalid cases |
+//! | 42 | cosign.pub as the Rekor key | rejected | ✔ | SA "Fulcio: A Rekor SET which we don’t accept" |
+//! | 43 | `fulcio` without `rekorPublicKey*` | refused at load | refused ✔ | policy_config_sigstore.go |
+//! | 44 | some-rsa-key.pub as the Rekor key | refused | refused at load ✔ | TestPRSigstoreSignedPrepareTrustRoot |
+//! | 45 | `pki` (pki_root_crts.pem, qiwan@redhat.com) | accepted | **refused by design** at load (`…[0].pki: … not supported yet`) | SA "Successful PKI certificate use" |
+//! | 46 | dir-img-cosign-key-rekor-valid, keyPaths cosign2.pub; [cosign2, cosign]; [cosign, cosign2] + rekorPublicKeyPath rekor.pub | accepted | accepted ✔ (the Rekor SET is checked: row 5 in full) | SA "Successful key+Rekor use" |
+//! | 47 | SET annotation removed | rejected | TransparencyLogMissing ✔ | SA "key+Rekor, missing Rekor SET annotation" |
+//! | 48 | SET "this is not a valid SET" | rejected | ✔ | SA "Invalid Rekor SET" |
+//! | 49 | cosign.pub as the Rekor key | rejected | ✔ | SA "A Rekor SET which we don’t accept" |
+//! | 50 | key-1's SET on dir-img-cosign-valid's signature, keys [cosign, cosign2] | rejected | ✔ | SA "A valid Rekor SET for one accepted key, but a signature with a _different_ accepted key" |
+//!
+//! Counts: rows 1–23: 23/23 agree. Rows 24–50: 24/27 agree; 24 and 45 are refused by design
+//! (GPG `signedBy`, `pki`), 26 differs in timing (the file is refused at load, where
+//! containers/image rejects that scope's images at pull time). In all, 47 of 50 agree.
 //!
 //! Out of scope, skipped explicitly (`#[ignore]`d, no assertion made):
 //!
 //! | fixture / files | key or trust root | identity | containers/image expects | status | source |
 //! |-----------------|-------------------|----------|--------------------------|--------|--------|
-//! | dir-img-cosign-key-rekor-valid/signature-1 with the SET annotation removed / replaced by "this is not a valid SET" / checked against cosign.pub as Rekor key (3 key sets) / SET moved onto dir-img-cosign-valid's signature | cosign2.pub (+cosign.pub) + rekor.pub | `…/cosign-signed/key-1` | rejected (each) | next milestone (keyless: Rekor SET) | SA "key+Rekor, missing Rekor SET annotation", "Invalid Rekor SET", "A Rekor SET which we don’t accept", "A valid Rekor SET for one accepted key, but a signature with a _different_ accepted key" |
-//! | dir-img-cosign-fulcio-rekor-valid/signature-1 (cert, chain, SET) | fulcio_v1.crt.pem, mitr@redhat.com, https://github.com/login/oauth, rekor.pub (3 Rekor key lists) | `192.168.64.2:5000/cosign-signed/fulcio-rekor-1` | accepted; chain used as CA: accepted; no Rekor key / missing SET / missing cert / missing chain / invalid cert / other email / invalid SET / wrong Rekor key: rejected | next milestone (keyless) | SA "Successful Fulcio certificate use" … "Fulcio: A Rekor SET which we don’t accept" |
-//! | dir-img-cosign-pki-valid/signature-1 (pki-cert, pki-chain) | pki_root_crts.pem + pki_intermediate_crts.pem, qiwan@redhat.com, myhost.example.com | `localhost:5000/test` | accepted; missing cert: rejected; missing chain: accepted with intermediates, rejected with root only | next milestone (keyless: private PKI) | SA "Successful PKI certificate use" … "PKI, missing certificate chain annotation causes … rejected" |
-//! | loose fulcio-cert, fulcio-chain, rekor-set, rekor-sig, rekor-payload, rekor.pub, some-rsa-key.pub | — | — | used by `rekor_set_test.go`, `fulcio_cert_test.go` and the Rekor-key configuration checks | next milestone (keyless) | — |
+//! | dir-img-cosign-pki-valid/signature-1 (pki-cert, pki-chain) | pki_root_crts.pem + pki_intermediate_crts.pem, qiwan@redhat.com, myhost.example.com | `localhost:5000/test` | accepted; missing cert: rejected; missing chain: accepted with intermediates, rejected with root only | `pki` is refused at load (row 45) | SA "Successful PKI certificate use" … "PKI, missing certificate chain annotation causes … rejected" |
 //!
 //! Not applicable (no verdict over fixture data): SA "prepareTrustRoot fails", "None of the public
 //! key, Fulcio, or PKI is specified", "Both a public key and Fulcio is specified", "Both Fulcio and
@@ -83,31 +113,22 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use serde::Deserialize;
 
 use signet::engine::{Engine, EngineSettings};
 use signet::policy::{IdentityRule, KeyAuthority, PolicySet, TrustedKey};
 use signet::reference::{Digest, ImageReference};
-use signet::registry::{
-    Credentials, Registry, RegistryConfig, RegistryError, SIMPLE_SIGNING_MEDIA_TYPE,
-};
+use signet::registry::{Credentials, Registry, RegistryConfig, RegistryError};
 use signet::signature::{
     Acceptance, Mismatch, SIGNATURE_ANNOTATION, SignatureLayer, Subject, check_key_authority,
 };
 use signet::verdict::{AuthorityCause, Outcome, Reason};
 use signet::workload::ImageUse;
 
+use common::containers_image::{
+    FIXTURES, SIGSTORE_JSON_PREFIX, layers, manifest_digest, read, signature, signatures,
+};
 use common::webhook::key_policy;
 use common::{SigLayer, TestRegistry, pull_signature_layers, push_signature_layers};
-
-/// containers/image `signature/fixtures` (see the module docs for provenance).
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/third_party/containers-image/signature/fixtures"
-);
-
-/// containers/image's prefix of a sigstore signature blob (`internal/signature/signature.go`).
-const SIGSTORE_JSON_PREFIX: &[u8] = b"\x00sigstore-json\n";
 
 const COSIGN_PUB: &str = "cosign.pub";
 const COSIGN2_PUB: &str = "cosign2.pub";
@@ -147,72 +168,6 @@ const WITH_COSIGN2: &[&[&str]] = &[
     &[COSIGN_PUB, COSIGN2_PUB],
 ];
 
-/// The JSON after the prefix (`sigstoreJSONRepresentation` upstream; `payload` is Go `[]byte`,
-/// so standard base64).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SigstoreJson {
-    mime_type: String,
-    payload: String,
-    annotations: Option<BTreeMap<String, String>>,
-}
-
-/// One fixture signature: the cosign layer and the media type it would have in a `.sig` manifest.
-struct FixtureSignature {
-    mime_type: String,
-    layer: SignatureLayer,
-}
-
-fn read(relative: &str) -> Vec<u8> {
-    let path = format!("{FIXTURES}/{relative}");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Parse one `\x00sigstore-json\n{…}` blob.
-fn signature(relative: &str) -> FixtureSignature {
-    let blob = read(relative);
-    let json = blob
-        .strip_prefix(SIGSTORE_JSON_PREFIX)
-        .unwrap_or_else(|| panic!("{relative} is not a sigstore-json blob"));
-    let parsed: SigstoreJson =
-        serde_json::from_slice(json).unwrap_or_else(|e| panic!("{relative}: {e}"));
-    let payload = BASE64
-        .decode(&parsed.payload)
-        .unwrap_or_else(|e| panic!("{relative}: payload is not base64: {e}"));
-    FixtureSignature {
-        mime_type: parsed.mime_type,
-        layer: SignatureLayer {
-            payload,
-            annotations: parsed.annotations.unwrap_or_default(),
-        },
-    }
-}
-
-/// Every `signature-N` of a `dir:` image, N = 1, 2, … up to the first missing one, which is how
-/// containers/image's `dir:` transport reads them.
-fn signatures(fixture: &str) -> Vec<FixtureSignature> {
-    (1..)
-        .map(|n| format!("{fixture}/signature-{n}"))
-        .take_while(|file| Path::new(&format!("{FIXTURES}/{file}")).exists())
-        .map(|file| signature(&file))
-        .collect()
-}
-
-/// The signature layers as Signet's registry stage returns them: attachments of other media
-/// types are not signatures and are dropped there, as containers/image skips them.
-fn layers(fixture: &str) -> Vec<SignatureLayer> {
-    signatures(fixture)
-        .into_iter()
-        .filter(|s| s.mime_type == SIMPLE_SIGNING_MEDIA_TYPE)
-        .map(|s| s.layer)
-        .collect()
-}
-
-/// The image digest of a `dir:` fixture: sha256 of `manifest.json` as stored.
-fn manifest_digest(fixture: &str) -> Digest {
-    Digest::sha256_of(&read(&format!("{fixture}/manifest.json")))
-}
-
 fn pem(keys: &[&str]) -> String {
     keys.iter()
         .map(|k| String::from_utf8(read(k)).unwrap())
@@ -224,6 +179,8 @@ fn authority(keys: &[&str], identity: IdentityRule) -> KeyAuthority {
     KeyAuthority {
         keys: TrustedKey::from_pem(&pem(keys), "sha256").unwrap(),
         identity,
+        rekor: None,
+        threshold: 1,
     }
 }
 
@@ -398,22 +355,17 @@ fn key_signed_signature_carrying_a_rekor_bundle_is_accepted_on_its_key() {
     }
 }
 
-/// Rows 6 and 7: upstream uses `matchExact`; Signet's closest rule is `MatchRepository`.
+/// Rows 6 and 7: upstream `matchExact`.
 #[test]
 fn signature_naming_a_tag_is_accepted_for_that_tag() {
     let fixture = "dir-img-cosign-valid-with-tag";
-    let row6 = check_image(
-        fixture,
-        &[COSIGN_PUB],
-        IdentityRule::MatchRepository,
-        SKOPEO_TAG,
-    );
+    let row6 = check_image(fixture, &[COSIGN_PUB], IdentityRule::MatchExact, SKOPEO_TAG);
     assert_accepted("row 6", row6, COSIGN_PUB, SKOPEO_TAG);
     let row7 = check_signature(
         fixture,
         "dir-img-cosign-valid-with-tag/signature-1",
         &[COSIGN_PUB],
-        IdentityRule::MatchRepository,
+        IdentityRule::MatchExact,
         SKOPEO_TAG,
     );
     assert_accepted("row 7", row7, COSIGN_PUB, SKOPEO_TAG);
@@ -484,16 +436,35 @@ fn signature_for_another_repository_is_rejected_as_identity_mismatch() {
         IdentityRule::MatchRepository,
         DOES_NOT_MATCH,
     );
-    assert_identity_mismatch("row 12", row12, "docker.io/this/does-not");
-    // Upstream: NewPRMExactReference("this/does-not:match"); Signet compares repositories only.
+    // Two signatures, each refused for its identity: containers/image's "None of the
+    // signatures were accepted, reasons: …", one reason per signature.
+    let Err(Mismatch::NoneAccepted { best, reasons }) = row12 else {
+        panic!("row 12: {row12:?}");
+    };
+    let mismatch = Mismatch::IdentityMismatch {
+        required: "repository docker.io/this/does-not".into(),
+        found: SINGLE_SAMPLE.into(),
+    };
+    assert_eq!(
+        (*best, reasons),
+        (mismatch.clone(), vec![mismatch.clone(), mismatch])
+    );
+    // Upstream: NewPRMExactReference("this/does-not:match").
     let row13 = check_signature(
         "dir-img-cosign-valid",
         "dir-img-cosign-valid/signature-1",
         &[COSIGN_PUB],
-        IdentityRule::ExactRepository("docker.io/this/does-not".into()),
+        IdentityRule::ExactReference("this/does-not:match".into()),
         SINGLE_SAMPLE,
     );
-    assert_identity_mismatch("row 13", row13, "docker.io/this/does-not");
+    assert_eq!(
+        row13,
+        Err(Mismatch::IdentityMismatch {
+            required: "exactly docker.io/this/does-not:match (exactReference)".into(),
+            found: SINGLE_SAMPLE.into(),
+        }),
+        "row 13"
+    );
 }
 
 /// Rows 14 and 15: the fixture's signature-1 with its signature annotation removed, or replaced
@@ -578,66 +549,56 @@ fn signature_of_a_modified_manifest_is_rejected_as_digest_mismatch() {
 
 /// Rows 20 and 21. containers/image `matchExact` requires the signed tag to equal the image's.
 #[test]
-#[ignore = "DIVERGES from containers/image (table rows 20-21): Signet has no exact-tag identity rule"]
 fn signature_for_another_tag_is_rejected_under_exact_matching() {
     let fixture = "dir-img-cosign-valid-with-tag";
     let row20 = check_signature(
         fixture,
         "dir-img-cosign-valid-with-tag/signature-1",
         &[COSIGN_PUB],
-        IdentityRule::MatchRepository,
+        IdentityRule::MatchExact,
         SKOPEO_OTHERTAG,
     );
     let row21 = check_image(
         fixture,
         &[COSIGN_PUB],
-        IdentityRule::MatchRepository,
+        IdentityRule::MatchExact,
         SKOPEO_OTHERTAG,
     );
-    assert!(
-        row20.is_err() && matches!(row21, Err(Mismatch::IdentityMismatch { .. })),
-        "rows 20-21: upstream rejects both (row 21 as an identity failure); Signet: {row20:?} / {row21:?}"
-    );
+    let expected = Err(Mismatch::IdentityMismatch {
+        required: format!("exactly {SKOPEO_OTHERTAG} (matchExact)"),
+        found: SKOPEO_TAG.into(),
+    });
+    assert_eq!(row20, expected, "row 20");
+    assert_eq!(row21, expected, "row 21");
 }
 
 /// Rows 22 and 23. containers/image `matchExact` refuses signatures that name no tag, which is
 /// what `cosign sign` writes.
 #[test]
-#[ignore = "DIVERGES from containers/image (table rows 22-23): Signet has no exact-tag identity rule"]
 fn cosign_signature_without_a_tag_is_rejected_under_exact_matching() {
     let row22 = check_signature(
         "dir-img-cosign-valid",
         "dir-img-cosign-valid/signature-1",
         &[COSIGN_PUB],
-        IdentityRule::MatchRepository,
+        IdentityRule::MatchExact,
         SINGLE_SAMPLE,
     );
     let row23 = check_image(
         "dir-img-cosign-valid",
         &[COSIGN_PUB],
-        IdentityRule::MatchRepository,
+        IdentityRule::MatchExact,
         SINGLE_SAMPLE,
     );
-    assert!(
-        row22.is_err() && matches!(row23, Err(Mismatch::IdentityMismatch { .. })),
-        "rows 22-23: upstream rejects both (row 23 as an identity failure); Signet: {row22:?} / {row23:?}"
-    );
+    let expected = Err(Mismatch::IdentityMismatch {
+        required: format!("exactly {SINGLE_SAMPLE}:latest (matchExact)"),
+        found: SINGLE_SAMPLE.into(),
+    });
+    assert_eq!(row22, expected, "row 22");
+    assert_eq!(row23, expected, "row 23");
 }
 
 #[test]
-#[ignore = "next milestone (keyless): Rekor SET checks of dir-img-cosign-key-rekor-valid"]
-fn key_signature_without_an_acceptable_rekor_set_is_rejected() {
-    unimplemented!("Signet does not verify Rekor SETs yet; see the out-of-scope table");
-}
-
-#[test]
-#[ignore = "next milestone (keyless): Fulcio + Rekor cases of dir-img-cosign-fulcio-rekor-valid"]
-fn fulcio_signed_image_is_judged_by_certificate_identity_and_rekor_set() {
-    unimplemented!("Signet has no keyless authority yet; see the out-of-scope table");
-}
-
-#[test]
-#[ignore = "next milestone (keyless): private-PKI cases of dir-img-cosign-pki-valid"]
+#[ignore = "not supported: containers-policy.json `pki` is refused at load (table row 45)"]
 fn pki_signed_image_is_judged_by_certificate_chain_and_subject() {
     unimplemented!("Signet has no PKI authority yet; see the out-of-scope table");
 }
@@ -696,7 +657,7 @@ fn check_remapped(
     image: &str,
     fixture: &str,
 ) -> Result<Acceptance, Mismatch> {
-    let rule = IdentityRule::RemapIdentity {
+    let rule = IdentityRule::RemapRepository {
         prefix: registry.host(),
         signed_prefix: SIGNED_REGISTRY.into(),
     };

@@ -85,6 +85,7 @@ fn authority(trust: KeylessTrust, identity: CertificateIdentity) -> KeylessAutho
         identities: vec![identity],
         trust: Arc::new(trust),
         identity: IdentityRule::MatchRepository,
+        threshold: 1,
     }
 }
 

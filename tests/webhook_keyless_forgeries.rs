@@ -90,7 +90,7 @@ async fn replayed_certificate_and_bundle_forgery_is_denied() {
     s.push("demo/app", &s.digest, vec![layer]).await;
     denied_with(
         s.review("demo/app:v1").await,
-        "keyless: invalid transparency-log proof: the log entry records another signature",
+        "invalid transparency-log proof: the log entry records another signature",
     );
 }
 
@@ -138,7 +138,7 @@ async fn certificate_signed_signature_without_a_rekor_bundle_is_denied() {
     s.push("demo/app", &s.digest, vec![layer]).await;
     denied_with(
         s.review("demo/app:v1").await,
-        "keyless: the signature has no Rekor bundle",
+        "the signature has no Rekor bundle",
     );
 }
 

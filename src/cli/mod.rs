@@ -1,8 +1,11 @@
-//! Command-line shells over the engine: `serve`, `review`, `verify`. Every command builds the
-//! engine from the same [`EngineArgs`], so all of them give the same verdicts.
+//! Command-line shells over the engine: `serve`, `review`, `verify`, and the policy tools
+//! `policy check` and `export crio`. Every command builds the engine (or loads the policy) from
+//! the same [`EngineArgs`], so all of them give the same verdicts.
 
 mod certs;
+mod export;
 mod output;
+mod policy;
 mod review;
 mod serve;
 mod verify;
@@ -17,8 +20,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use signet::engine::cache::CacheSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
-use signet::policy::{PolicySet, TrustRoots};
+use signet::policy::PolicySet;
 use signet::registry::{Credentials, Registry, RegistryConfig};
+use signet::reload::PolicySources;
 
 /// Signet: admit only signed container images.
 #[derive(Parser, Debug)]
@@ -59,15 +63,27 @@ pub enum Command {
     /// Serving certificates for the webhook.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// Check policy files (either format) and print what Signet understood.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Write Signet's policies in another tool's format.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
 }
 
 /// Options every command shares: they build the engine.
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
-    /// ClusterImagePolicy file or directory of YAML files (repeatable). Without it, the example
+    /// ClusterImagePolicy file or directory of YAML files (repeatable), or one
+    /// containers-policy.json (CRI-O's policy.json; detected by content). Without it, the example
     /// policy embedded in the binary is used.
     #[arg(long = "policy", env = "SIGNET_POLICY", value_delimiter = ',')]
     pub policy: Vec<PathBuf>,
+    /// Per-namespace policies as CRI-O's signature_policy_dir: `<DIR>/<namespace>.json` (either
+    /// format) governs that namespace instead of --policy; namespaces without a file use
+    /// --policy. Re-read when the directory changes.
+    #[arg(long = "signature-policy-dir", env = "SIGNET_SIGNATURE_POLICY_DIR")]
+    pub signature_policy_dir: Option<PathBuf>,
     /// Trust root for keyless authorities (repeatable): a policy-controller TrustRoot file
     /// (named by metadata.name) or a sigstore trusted_root.json (named by file stem), or a
     /// directory of them. Read once at start and on reload; never fetched.
@@ -110,6 +126,7 @@ impl EngineArgs {
     pub fn build(&self) -> anyhow::Result<Engine> {
         let Self {
             policy: _,
+            signature_policy_dir: _,
             trust_root: _,
             insecure_registry,
             registry_config,
@@ -149,20 +166,31 @@ impl EngineArgs {
         Ok(Engine::new(policies, registry, settings))
     }
 
-    /// The policy files given, or the embedded example, with the trust roots given.
+    /// The policy files given (or the embedded example), with the trust roots given and the
+    /// per-namespace files of `--signature-policy-dir`.
     pub fn load_policies(&self) -> anyhow::Result<PolicySet> {
-        let roots = TrustRoots::load(&self.trust_root).context("loading trust roots")?;
         if self.policy.is_empty() {
             tracing::warn!(
                 "no --policy given: using the example policy embedded in the binary (examples/policy.yaml)"
             );
-            let source = "embedded:examples/policy.yaml";
-            return PolicySet::from_yaml_with_trust_roots(signet::EMBEDDED_POLICY, source, &roots)
-                .context("embedded example policy");
         }
-        PolicySet::load_with_trust_roots(&self.policy, &roots).context("loading policy")
+        self.sources()
+            .load(Some(EMBEDDED))
+            .context("loading policy")
+    }
+
+    /// Where the policy comes from, for loading and for the reload watcher.
+    pub fn sources(&self) -> PolicySources {
+        PolicySources {
+            paths: self.policy.clone(),
+            trust_roots: self.trust_root.clone(),
+            namespace_dir: self.signature_policy_dir.clone(),
+        }
     }
 }
+
+/// The example policy compiled into the binary, and the name it has in messages.
+pub const EMBEDDED: (&str, &str) = (signet::EMBEDDED_POLICY, "embedded:examples/policy.yaml");
 
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(value)
@@ -192,6 +220,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Review(args) => review::run(args).await,
         Command::Verify(args) => verify::run(args).await,
         Command::Certs(command) => certs::run(command),
+        Command::Policy(command) => policy::run(command),
+        Command::Export(command) => export::run(command),
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use signet::reload::watch_policy_sources;
+use signet::reload::watch_sources;
 use signet::server::{self, DEFAULT_MAX_BODY_BYTES, Metrics, ServeConfig, TlsSource};
 
 use super::EngineArgs;
@@ -72,11 +72,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         tls_reload_interval: interval,
     };
-    if !args.engine.policy.is_empty() {
+    if !args.engine.policy.is_empty() || args.engine.signature_policy_dir.is_some() {
         let reload_metrics = metrics.clone();
-        let watcher = watch_policy_sources(
-            args.engine.policy.clone(),
-            args.engine.trust_root.clone(),
+        let watcher = watch_sources(
+            args.engine.sources(),
+            Some(super::EMBEDDED),
             engine.clone(),
             interval,
             move |ok| reload_metrics.policy_reload(ok),

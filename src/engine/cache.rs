@@ -4,7 +4,8 @@
 //! * tag -> digest, for `tag_ttl` only: it widens the window in which a moved tag is still
 //!   verified at its old digest by at most that long (a reference with a digest is never cached
 //!   or re-resolved);
-//! * signature layers by (repository, digest): `signature_ttl` when signatures exist,
+//! * signature material (`.sig` layers and Sigstore bundles) by (repository, digest):
+//!   `signature_ttl` when signatures exist,
 //!   `negative_ttl` when none do, so an image signed after a denial is admitted soon after.
 //!
 //! Errors are never cached. Concurrent misses for one key share a single registry fetch
@@ -19,7 +20,7 @@ use moka::Expiry;
 use moka::future::Cache;
 
 use crate::reference::{Digest, ImageReference};
-use crate::registry::{Registry, RegistryError, SignatureLayer};
+use crate::registry::{Registry, RegistryError, SignatureMaterial};
 
 /// Cache sizes and lifetimes.
 #[derive(Debug, Clone)]
@@ -61,7 +62,7 @@ pub struct CacheStats {
     pub signature_misses: AtomicU64,
 }
 
-type Layers = Arc<Vec<SignatureLayer>>;
+type Layers = Arc<SignatureMaterial>;
 
 /// The registry stage behind its caches: what the engine calls.
 pub struct CachedRegistry {
@@ -143,7 +144,7 @@ impl CachedRegistry {
         }
     }
 
-    /// [`Registry::fetch_signatures`] through the signature cache.
+    /// [`Registry::fetch_signature_material`] through the signature cache.
     pub async fn fetch_signatures(
         &self,
         repository: &ImageReference,
@@ -151,7 +152,7 @@ impl CachedRegistry {
     ) -> Result<Layers, RegistryError> {
         let fetch = async {
             self.registry
-                .fetch_signatures(repository, digest)
+                .fetch_signature_material(repository, digest)
                 .await
                 .map(Arc::new)
         };
@@ -187,16 +188,6 @@ fn count(fresh: bool, hits: &AtomicU64, misses: &AtomicU64) {
 
 /// Approximate bytes an entry holds.
 fn weight(key: &(String, Digest), layers: &Layers) -> u32 {
-    let annotations: usize = layers
-        .iter()
-        .map(|l| {
-            l.payload.len()
-                + l.annotations
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len())
-                    .sum::<usize>()
-        })
-        .sum();
-    let total = key.0.len() + key.1.as_str().len() + annotations + 64;
+    let total = key.0.len() + key.1.as_str().len() + layers.byte_size() + 64;
     u32::try_from(total).unwrap_or(u32::MAX)
 }

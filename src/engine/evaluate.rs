@@ -10,7 +10,8 @@ use crate::policy::{
 };
 use crate::reference::{Digest, ImageReference};
 use crate::registry::RegistryError;
-use crate::signature::{self, Acceptance, Mismatch, SignatureLayer, Subject};
+use crate::registry::SignatureMaterial;
+use crate::signature::{self, Acceptance, Mismatch, Subject};
 use crate::verdict::{AuthorityCause, AuthorityFailure, Outcome, Reason};
 
 use super::cache::CachedRegistry;
@@ -124,11 +125,11 @@ async fn verify(
     fold(Some(digest), results)
 }
 
-/// Signature layers as this review saw them, by repository name: every authority of the review
+/// Signature material as this review saw it, by repository name: every authority of the review
 /// judges the same material, even if the shared cache changes meanwhile.
 #[derive(Default)]
 struct ReviewSignatures {
-    by_repository: HashMap<String, Result<Arc<Vec<SignatureLayer>>, RegistryError>>,
+    by_repository: HashMap<String, Result<Arc<SignatureMaterial>, RegistryError>>,
 }
 
 impl ReviewSignatures {
@@ -137,7 +138,7 @@ impl ReviewSignatures {
         registry: &CachedRegistry,
         repository: &ImageReference,
         digest: &Digest,
-    ) -> &Result<Arc<Vec<SignatureLayer>>, RegistryError> {
+    ) -> &Result<Arc<SignatureMaterial>, RegistryError> {
         let key = repository.name();
         if !self.by_repository.contains_key(&key) {
             let layers = registry.fetch_signatures(repository, digest).await;
@@ -207,12 +208,12 @@ async fn judge(
 fn check_signatures(
     kind: &AuthorityKind,
     subject: Subject<'_>,
-    layers: &[SignatureLayer],
+    material: &SignatureMaterial,
 ) -> Result<Acceptance, Mismatch> {
     match kind {
-        AuthorityKind::Key(key) => signature::check_key_authority(key, subject, layers),
+        AuthorityKind::Key(key) => signature::check_key_material(key, subject, material),
         AuthorityKind::Keyless(keyless) => {
-            signature::check_keyless_authority(keyless, subject, layers)
+            signature::check_keyless_material(keyless, subject, material)
         }
         AuthorityKind::Static(_) => Err(Mismatch::NoSignature),
     }

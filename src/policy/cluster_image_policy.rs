@@ -133,6 +133,9 @@ pub struct KeyRef {
     /// `sha224`, `sha256` (default), `sha384` or `sha512`.
     #[serde(default, deserialize_with = "nullable")]
     pub hash_algorithm: String,
+    /// Signet extension: distinct keys of `data` that must have signed (default 1).
+    #[serde(default)]
+    pub threshold: Option<i64>,
 }
 
 /// A Secret reference.
@@ -169,6 +172,9 @@ pub struct KeylessRef {
     #[allow(dead_code, reason = "part of the closed schema; not read by Signet")]
     #[serde(default, rename = "insecureIgnoreSCT")]
     pub insecure_ignore_sct: Option<bool>,
+    /// Signet extension: distinct `identities` that must have signed (default 1).
+    #[serde(default)]
+    pub threshold: Option<i64>,
 }
 
 /// `keyless.identities[]`.

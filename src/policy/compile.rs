@@ -69,6 +69,7 @@ pub(super) fn compile(
         namespace: doc.is_namespaced().then(|| doc.metadata.namespace.clone()),
         source: source.to_string(),
         images,
+        scope: None,
         authorities,
         mode: if spec.mode == "warn" {
             Mode::Warn
@@ -125,8 +126,16 @@ fn compile_authority(
         Some(AuthorityKind::Static(compile_static(s)))
     } else if let Some(k) = &a.key {
         let identity = compile_identity(a.signed_identity.as_ref(), &at, findings);
-        compile_key(k, &join(&at, "key"), findings)
-            .map(|keys| AuthorityKind::Key(KeyAuthority { keys, identity }))
+        let key_at = join(&at, "key");
+        compile_key(k, &key_at, findings).and_then(|keys| {
+            let threshold = compile_threshold(k.threshold, keys.len(), "keys", &key_at, findings)?;
+            Some(AuthorityKind::Key(KeyAuthority {
+                keys,
+                identity,
+                rekor: None,
+                threshold,
+            }))
+        })
     } else if let Some(k) = &a.keyless {
         let identity = compile_identity(a.signed_identity.as_ref(), &at, findings);
         compile_keyless(a, k, &at, roots, identity, findings).map(AuthorityKind::Keyless)
@@ -222,6 +231,31 @@ fn compile_key(k: &wire::KeyRef, at: &str, findings: &mut Findings) -> Option<Ve
     (keys.len() == public_keys.len()).then_some(keys)
 }
 
+/// Signet's `threshold` (at `at`.threshold): absent is 1; otherwise 1 to `available` (the
+/// number of keys or identities, named `what`).
+pub(super) fn compile_threshold(
+    threshold: Option<i64>,
+    available: usize,
+    what: &str,
+    at: &str,
+    findings: &mut Findings,
+) -> Option<usize> {
+    let Some(k) = threshold else { return Some(1) };
+    let path = join(at, "threshold");
+    match usize::try_from(k) {
+        Ok(k) if k >= 1 && k <= available => Some(k),
+        Ok(k) if k >= 1 => {
+            let reason = format!("{k} signers required, but only {available} {what} are trusted");
+            findings.add(&path, reason);
+            None
+        }
+        _ => {
+            findings.add(&path, format!("must be at least 1, got {k}"));
+            None
+        }
+    }
+}
+
 /// Blame `hashAlgorithm` when the key type is supported and only the hash is not.
 fn key_field(at: &str, algorithm: Algorithm) -> String {
     match algorithm {
@@ -294,7 +328,7 @@ fn compile_identity(
         }
         "remapIdentity" => repository_prefix(&value(&id.prefix)).and_then(|prefix| {
             let signed_prefix = repository_prefix(&value(&id.signed_prefix))?;
-            Ok(IdentityRule::RemapIdentity {
+            Ok(IdentityRule::RemapRepository {
                 prefix,
                 signed_prefix,
             })

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::cluster_image_policy as wire;
-use super::compile::Findings;
+use super::compile::{Findings, compile_threshold};
 use super::field_error::join;
 use super::model::{CertificateIdentity, IdentityRule, KeylessAuthority, Matcher};
 use super::trust::{self, CertificateAuthority, KeylessTrust};
@@ -35,10 +35,19 @@ pub(super) fn compile_keyless(
         );
     }
     let trust = compile_trust(a, k, at, roots, findings);
+    let identities = identities?;
+    let threshold = compile_threshold(
+        k.threshold,
+        identities.len(),
+        "identities",
+        &keyless_at,
+        findings,
+    );
     Some(KeylessAuthority {
-        identities: identities?,
+        identities,
         trust: Arc::new(trust?),
         identity,
+        threshold: threshold?,
     })
 }
 
@@ -221,6 +230,13 @@ fn ca_cert(
         findings.add(
             &join(at, "secretRef"),
             "CA certificates in Secrets are not supported (no cluster access in file mode); put the PEM in ca-cert.data",
+        );
+        return None;
+    }
+    if ca.threshold.is_some() {
+        findings.add(
+            &join(at, "threshold"),
+            "a threshold belongs to keyless (distinct identities), not to ca-cert",
         );
         return None;
     }

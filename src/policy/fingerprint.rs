@@ -13,15 +13,27 @@ use super::model::{
 use super::trust::{KeylessTrust, LogKey, TimeRange};
 
 /// Bump when the serialisation changes, so old cache keys can never collide with new ones.
-const FORMAT: &str = "signet-policy-set/v1";
+const FORMAT: &str = "signet-policy-set/v2";
 
-/// Hex sha256 of the canonical form of `policies`.
-pub(super) fn fingerprint(policies: &[ImagePolicy]) -> String {
+/// Hex sha256 of the canonical form of `policies`, selected by scope (containers-policy.json)
+/// or by glob, with the fingerprints of the per-namespace sets (`namespaces`: name and
+/// fingerprint, sorted).
+pub(super) fn fingerprint(
+    policies: &[ImagePolicy],
+    by_scope: bool,
+    namespaces: &[(&str, &str)],
+) -> String {
     let mut c = Canonical(Sha256::new());
     c.text(FORMAT);
+    c.text(if by_scope { "scopes" } else { "globs" });
     c.count(policies.len());
     for policy in policies {
         write_policy(&mut c, policy);
+    }
+    c.count(namespaces.len());
+    for (namespace, fingerprint) in namespaces {
+        c.text(namespace);
+        c.text(fingerprint);
     }
     hex::encode(c.0.finalize())
 }
@@ -61,6 +73,7 @@ fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
     for glob in &p.images {
         c.text(glob.normalised());
     }
+    c.optional(p.scope.as_ref().map(ToString::to_string).as_deref());
     c.text(match p.mode {
         Mode::Enforce => "enforce",
         Mode::Warn => "warn",
@@ -90,10 +103,18 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
         AuthorityKind::Key(k) => {
             c.text("key");
             write_identity(c, &k.identity);
+            c.count(k.threshold);
             c.count(k.keys.len());
             for key in &k.keys {
                 c.text(&key.fingerprint);
                 c.text(scheme(&key.key));
+            }
+            match &k.rekor {
+                Some(trust) => {
+                    c.text("rekor");
+                    write_trust(c, trust);
+                }
+                None => c.text("no-rekor"),
             }
         }
         AuthorityKind::Keyless(k) => write_keyless(c, k),
@@ -104,6 +125,7 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
 fn write_keyless(c: &mut Canonical, k: &KeylessAuthority) {
     c.text("keyless");
     write_identity(c, &k.identity);
+    c.count(k.threshold);
     c.count(k.identities.len());
     for id in &k.identities {
         write_matcher(c, &id.issuer);
@@ -116,6 +138,10 @@ fn write_matcher(c: &mut Canonical, m: &Matcher) {
     match m {
         Matcher::Exact(value) => {
             c.text("exact");
+            c.text(value);
+        }
+        Matcher::Email(value) => {
+            c.text("email");
             c.text(value);
         }
         Matcher::Regex { pattern, .. } => {
@@ -162,7 +188,13 @@ fn write_range(c: &mut Canonical, range: TimeRange) {
 fn write_identity(c: &mut Canonical, rule: &IdentityRule) {
     match rule {
         IdentityRule::MatchRepository => c.text("matchRepository"),
+        IdentityRule::MatchExact => c.text("matchExact"),
+        IdentityRule::MatchRepoDigestOrExact => c.text("matchRepoDigestOrExact"),
         IdentityRule::AnyRepository => c.text("anyRepository"),
+        IdentityRule::ExactReference(r) => {
+            c.text("exactReference");
+            c.text(r);
+        }
         IdentityRule::ExactRepository(r) => {
             c.text("exactRepository");
             c.text(r);
@@ -172,6 +204,14 @@ fn write_identity(c: &mut Canonical, rule: &IdentityRule) {
             signed_prefix,
         } => {
             c.text("remapIdentity");
+            c.text(prefix);
+            c.text(signed_prefix);
+        }
+        IdentityRule::RemapRepository {
+            prefix,
+            signed_prefix,
+        } => {
+            c.text("remapRepository");
             c.text(prefix);
             c.text(signed_prefix);
         }

@@ -274,6 +274,18 @@ pub(super) fn trusted_key(public: &PublicKey, hash: &str) -> Result<TrustedKey, 
 }
 
 impl TrustedKey {
+    /// The key's SubjectPublicKeyInfo DER.
+    pub fn spki(&self) -> &[u8] {
+        match self.key.as_ref() {
+            CosignVerificationKey::RSA_PSS_SHA256(k)
+            | CosignVerificationKey::RSA_PKCS1_SHA256(k)
+            | CosignVerificationKey::ECDSA_P256_SHA256_ASN1(k)
+            | CosignVerificationKey::ECDSA_P384_SHA384_ASN1(k)
+            | CosignVerificationKey::ECDSA_P521_SHA512_ASN1(k)
+            | CosignVerificationKey::ED25519(k) => k,
+        }
+    }
+
     /// Every public key in `pem` (one or more `PUBLIC KEY` / `RSA PUBLIC KEY` blocks), verified
     /// with `hash` (`sha256` … `sha512`), as `key.data` is read. For other policy formats
     /// (containers-policy.json) and tests that build authorities directly.

@@ -1,50 +1,67 @@
-//! Policies: sigstore policy-controller `ClusterImagePolicy` / `ImagePolicy` files loaded into
-//! Signet's typed model, and the choice of policies that cover an image.
+//! Policies: sigstore policy-controller `ClusterImagePolicy` / `ImagePolicy` files and CRI-O's
+//! containers-policy.json, loaded into Signet's typed model, and the choice of policies that
+//! cover an image.
 //!
-//! Loading has two steps. *Parse and validate* applies policy-controller's own rules (and the
-//! API server's CRD schema before them) and refuses what a cluster would refuse, with the same
-//! field paths (`LoadErrorKind::Invalid`). *Compile* turns a valid policy into the model and
-//! refuses, by field, whatever Signet cannot enforce yet (`LoadErrorKind::Unsupported`): nothing
-//! is silently ignored. Reads local files only; no network.
+//! Loading has two steps. *Parse and validate* applies the format's own rules (policy-controller
+//! and the API server's CRD schema; containers/image's `policy_config.go`) and refuses what they
+//! would refuse, with field paths (`LoadErrorKind::Invalid`). *Compile* turns a valid policy into
+//! the model and refuses, by field, whatever Signet cannot enforce yet
+//! (`LoadErrorKind::Unsupported`): nothing is silently ignored. Reads local files only; no
+//! network.
+//!
+//! Selection follows the format: every `ClusterImagePolicy` whose glob covers an image applies
+//! (policy-controller), but only the most specific scope of a containers-policy.json does
+//! (containers/image). Per-namespace files (`--signature-policy-dir`, CRI-O's
+//! `signature_policy_dir`) replace the global set for their namespace.
 
 mod cluster_image_policy;
 mod compile;
 mod compile_keyless;
+mod containers_compile;
+mod containers_policy;
+mod describe;
 mod error;
+mod export;
+mod export_authority;
 mod field_error;
 mod fingerprint;
 mod glob;
 mod key;
+mod load;
 mod model;
 mod parse;
+mod scope;
+mod strict_json;
 mod syntax;
 mod trust;
 mod trust_root;
 mod trust_root_formats;
 mod validate;
 
-use std::collections::HashMap;
-use std::fs;
-use std::io::Read;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::reference::ImageReference;
 
 pub use error::{LoadError, LoadErrorKind};
+pub use export::{CrioExport, ExportError, ExportFinding, Severity, Unmatched, export_crio};
 pub use glob::{GlobError, ImageGlob};
+pub use load::{Format, MAX_NAMESPACE_FILES, detect_format};
 pub use model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
-    KeyAuthority, KeylessAuthority, Matcher, Mode, SignatureSource, StaticAction, StaticAuthority,
-    TrustedKey,
+    KeyAuthority, KeylessAuthority, Matcher, Mode, REJECT_MESSAGE, Scope, SignatureSource,
+    StaticAction, StaticAuthority, TrustedKey,
 };
 pub use trust::{
     CertificateAuthority, KeylessTrust, LogKey, MAX_CHAIN_CERTIFICATES, TimeRange, TrustError,
 };
 pub use trust_root::{DEFAULT_TRUST_ROOT, TrustRoots};
 
+use load::{Builder, check_size, check_valid, policy_files, read_limited};
+
 /// A policy file larger than this is refused.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
-/// At most this many policies in a set.
+/// At most this many policies (containers-policy.json: requirements) in a set.
 pub const MAX_POLICIES: usize = 1000;
 
 /// The source name of policies loaded from text without a file.
@@ -56,6 +73,12 @@ const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
 #[derive(Debug, Clone)]
 pub struct PolicySet {
     policies: Vec<ImagePolicy>,
+    /// Selected by containers-policy.json scope rather than by glob.
+    by_scope: bool,
+    /// Per-namespace sets that replace this one in their namespace.
+    namespaces: BTreeMap<String, PolicySet>,
+    /// What was read but does not apply (transports other than `docker`), for `policy check`.
+    notes: Vec<String>,
     fingerprint: String,
 }
 
@@ -67,7 +90,8 @@ impl Default for PolicySet {
 
 impl PolicySet {
     /// Load files or directories (`*.yaml`, `*.yml`, `*.json` inside, not recursive, hidden
-    /// entries such as Kubernetes' `..data` skipped, sorted). Files are multi-document YAML;
+    /// entries such as Kubernetes' `..data` skipped, sorted). Each file is either a
+    /// containers-policy.json (then the only file) or multi-document YAML of policy objects;
     /// documents of other kinds are an error naming the file and kind.
     pub fn load(paths: &[PathBuf]) -> Result<PolicySet, LoadError> {
         Self::load_with_trust_roots(paths, &TrustRoots::default())
@@ -88,7 +112,8 @@ impl PolicySet {
         Ok(builder.finish())
     }
 
-    /// Load policies from YAML `text`; `source` names it in errors (a path, or `"embedded"`).
+    /// Load policies from `text` (YAML policy objects, or a containers-policy.json); `source`
+    /// names it in errors (a path, or `"embedded"`).
     pub fn from_yaml(text: &str, source: &str) -> Result<PolicySet, LoadError> {
         Self::from_yaml_with_trust_roots(text, source, &TrustRoots::default())
     }
@@ -106,18 +131,66 @@ impl PolicySet {
         Ok(builder.finish())
     }
 
-    /// The policies, in load order.
+    /// This set with the per-namespace files of `dir` (CRI-O's `signature_policy_dir`):
+    /// `<dir>/<namespace>.json`, in either format, governs its namespace instead of this set.
+    pub fn with_namespace_dir(
+        self,
+        dir: &Path,
+        roots: &TrustRoots,
+    ) -> Result<PolicySet, LoadError> {
+        let namespaces = load::namespace_sets(dir, roots)?;
+        Ok(self.with_namespaces(namespaces))
+    }
+
+    fn with_namespaces(mut self, namespaces: BTreeMap<String, PolicySet>) -> PolicySet {
+        let pairs: Vec<(&str, &str)> = namespaces
+            .iter()
+            .map(|(ns, set)| (ns.as_str(), set.fingerprint()))
+            .collect();
+        self.fingerprint = fingerprint::fingerprint(&self.policies, self.by_scope, &pairs);
+        self.namespaces = namespaces;
+        self
+    }
+
+    /// The policies, in load order (for a containers-policy.json: `default`, then each scope's
+    /// requirements). Per-namespace sets are in [`PolicySet::namespace_sets`].
     pub fn policies(&self) -> &[ImagePolicy] {
         &self.policies
     }
 
-    /// Policies whose globs match `image` (and, for namespaced `ImagePolicy`, whose namespace
-    /// equals `namespace`).
+    /// Whether this set came from a containers-policy.json (selected by scope).
+    pub fn is_containers_policy(&self) -> bool {
+        self.by_scope
+    }
+
+    /// The per-namespace sets, by namespace.
+    pub fn namespace_sets(&self) -> impl Iterator<Item = (&str, &PolicySet)> {
+        self.namespaces.iter().map(|(ns, set)| (ns.as_str(), set))
+    }
+
+    /// The policies that apply to `image` in `namespace`: those of the namespace's own file if
+    /// it has one, else this set's. In a `ClusterImagePolicy` set, every policy whose glob
+    /// matches (namespaced `ImagePolicy` objects only in their namespace); in a
+    /// containers-policy.json, the requirements of the most specific scope.
     pub fn matching<'a>(
         &'a self,
         image: &ImageReference,
         namespace: Option<&str>,
     ) -> Vec<&'a ImagePolicy> {
+        match namespace.and_then(|ns| self.namespaces.get(ns)) {
+            Some(set) => set.select(image, namespace),
+            None => self.select(image, namespace),
+        }
+    }
+
+    fn select<'a>(
+        &'a self,
+        image: &ImageReference,
+        namespace: Option<&str>,
+    ) -> Vec<&'a ImagePolicy> {
+        if self.by_scope {
+            return scope::select(&self.policies, image);
+        }
         self.policies
             .iter()
             .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == namespace)
@@ -125,8 +198,9 @@ impl PolicySet {
             .collect()
     }
 
-    /// Hex sha256 over a canonical serialisation of everything that affects a verdict, so caches
-    /// keyed by it never serve a stale verdict after a policy change.
+    /// Hex sha256 over a canonical serialisation of everything that affects a verdict (the
+    /// per-namespace sets included), so caches keyed by it never serve a stale verdict after a
+    /// policy change.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
@@ -145,147 +219,6 @@ pub fn validate_document(text: &str, source: &str) -> Result<(), LoadError> {
         check_valid(&doc, source)?;
     }
     Ok(())
-}
-
-/// Accumulates policies file by file, refusing duplicates and enforcing the set limit.
-#[derive(Default)]
-struct Builder {
-    policies: Vec<ImagePolicy>,
-    seen: HashMap<String, String>,
-    roots: TrustRoots,
-}
-
-impl Builder {
-    fn with_roots(roots: &TrustRoots) -> Self {
-        Self {
-            roots: roots.clone(),
-            ..Self::default()
-        }
-    }
-
-    fn add(&mut self, text: &str, source: &str) -> Result<(), LoadError> {
-        for doc in parse::parse_documents(text, source)? {
-            check_valid(&doc, source)?;
-            let object = doc.object_id();
-            if let Some(first) = self.seen.insert(object.clone(), source.to_string()) {
-                let message = format!("defined twice (first in {first})");
-                return Err(invalid(source, &object, None, message));
-            }
-            if self.policies.len() == MAX_POLICIES {
-                let message = format!("more than {MAX_POLICIES} policies (Signet's limit)");
-                let kind = LoadErrorKind::Unsupported(message);
-                return Err(LoadError::object(source, Some(object), None, kind));
-            }
-            self.policies
-                .push(compile_document(&doc, source, &self.roots)?);
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> PolicySet {
-        let fingerprint = fingerprint::fingerprint(&self.policies);
-        PolicySet {
-            policies: self.policies,
-            fingerprint,
-        }
-    }
-}
-
-fn check_valid(doc: &cluster_image_policy::Document, source: &str) -> Result<(), LoadError> {
-    let errs = validate::validate(doc);
-    if errs.is_empty() {
-        return Ok(());
-    }
-    Err(invalid(
-        source,
-        &doc.object_id(),
-        errs.first_path(),
-        errs.render(),
-    ))
-}
-
-fn compile_document(
-    doc: &cluster_image_policy::Document,
-    source: &str,
-    roots: &TrustRoots,
-) -> Result<ImagePolicy, LoadError> {
-    compile::compile(doc, source, roots).map_err(|findings| {
-        let field = findings.first().map(|f| f.field.clone());
-        let mut message = findings
-            .first()
-            .map(|f| f.reason.clone())
-            .unwrap_or_default();
-        let others: Vec<&str> = findings.iter().skip(1).map(|f| f.field.as_str()).collect();
-        if !others.is_empty() {
-            message.push_str(&format!(" (also not supported: {})", others.join(", ")));
-        }
-        LoadError::object(
-            source,
-            Some(doc.object_id()),
-            field,
-            LoadErrorKind::Unsupported(message),
-        )
-    })
-}
-
-fn invalid(source: &str, object: &str, field: Option<String>, message: String) -> LoadError {
-    LoadError::object(
-        source,
-        Some(object.to_string()),
-        field,
-        LoadErrorKind::Invalid(message),
-    )
-}
-
-/// The files to read for one configured path.
-fn policy_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let io = |e| LoadError::file(&path.display().to_string(), LoadErrorKind::Io(e));
-    if !fs::metadata(path).map_err(io)?.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut files = Vec::new();
-    for entry in fs::read_dir(path).map_err(io)? {
-        let file = entry.map_err(io)?.path();
-        if is_policy_file(&file) {
-            files.push(file);
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-fn is_policy_file(file: &Path) -> bool {
-    let visible = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| !n.starts_with('.'));
-    let extension = file
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-    visible && extension && file.is_file()
-}
-
-/// Read a file of at most `MAX_FILE_BYTES` as UTF-8.
-fn read_limited(file: &Path, name: &str) -> Result<String, LoadError> {
-    let io = |e| LoadError::file(name, LoadErrorKind::Io(e));
-    let mut bytes = Vec::new();
-    fs::File::open(file)
-        .map_err(io)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    check_size(bytes.len() as u64, name)?;
-    String::from_utf8(bytes)
-        .map_err(|_| LoadError::file(name, LoadErrorKind::Yaml("file is not UTF-8".into())))
-}
-
-fn check_size(len: u64, source: &str) -> Result<(), LoadError> {
-    if len <= MAX_FILE_BYTES {
-        return Ok(());
-    }
-    let message = format!("policy file larger than {MAX_FILE_BYTES} bytes (Signet's limit)");
-    Err(LoadError::file(source, LoadErrorKind::Unsupported(message)))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The compiled policy model: what the rest of Signet evaluates. Built once at load from
-//! validated `ClusterImagePolicy`/`ImagePolicy` documents; holds parsed keys and compiled globs,
-//! never wire text that still needs interpreting.
+//! validated `ClusterImagePolicy`/`ImagePolicy` documents or from a containers-policy.json (one
+//! [`ImagePolicy`] per requirement of a scope); holds parsed keys and compiled globs, never wire
+//! text that still needs interpreting.
 
 use std::sync::Arc;
 
@@ -19,8 +20,12 @@ pub struct ImagePolicy {
     pub namespace: Option<String>,
     /// The file the policy came from, or `"embedded"`.
     pub source: String,
-    /// `spec.images[].glob`: the policy covers an image when any glob matches it.
+    /// `spec.images[].glob`: the policy covers an image when any glob matches it. Empty for a
+    /// containers-policy.json requirement, which is selected by its [`Scope`] instead.
     pub images: Vec<ImageGlob>,
+    /// For a containers-policy.json requirement: the scope it belongs to. `None` for
+    /// `ClusterImagePolicy`/`ImagePolicy` documents.
+    pub scope: Option<Scope>,
     /// `spec.authorities`: any one of them admits an image (policy-controller semantics).
     pub authorities: Vec<Authority>,
     /// `spec.mode`: deny on failure (`enforce`) or only warn.
@@ -30,11 +35,37 @@ pub struct ImagePolicy {
 }
 
 impl ImagePolicy {
-    /// `ClusterImagePolicy <name>` or `ImagePolicy <namespace>/<name>`, for messages.
+    /// `ClusterImagePolicy <name>`, `ImagePolicy <namespace>/<name>` or
+    /// `containers-policy.json requirement <scope>[i]`, for messages.
     pub fn display_name(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("ImagePolicy {ns}/{}", self.name),
-            None => format!("ClusterImagePolicy {}", self.name),
+        match (&self.scope, &self.namespace) {
+            (Some(_), _) => format!("containers-policy.json requirement {}", self.name),
+            (None, Some(ns)) => format!("ImagePolicy {ns}/{}", self.name),
+            (None, None) => format!("ClusterImagePolicy {}", self.name),
+        }
+    }
+}
+
+/// Where a containers-policy.json requirement applies. Only the most specific scope that covers
+/// an image applies to it (containers/image `requirementsForImageRef`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// `transports.docker["<scope>"]`: `host[:port][/ns…][/repo][:tag|@digest]` or `*.domain`.
+    Docker(String),
+    /// `transports.docker[""]`: every `docker:` image no named scope covers.
+    DockerDefault,
+    /// `default`: every image no transport section covers.
+    Default,
+}
+
+impl std::fmt::Display for Scope {
+    /// `transports.docker['quay.io/crio']`, `transports.docker['']` or `default`, as the scope is
+    /// spelled in the file (single quotes, so messages need no escaping).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Docker(scope) => write!(f, "transports.docker['{scope}']"),
+            Self::DockerDefault => f.write_str("transports.docker['']"),
+            Self::Default => f.write_str("default"),
         }
     }
 }
@@ -87,6 +118,13 @@ pub struct KeyAuthority {
     pub keys: Vec<TrustedKey>,
     /// What the signed `critical.identity.docker-reference` must be.
     pub identity: IdentityRule,
+    /// When set, the signature must also carry a Rekor bundle from one of these logs recording
+    /// it with the key that verified it (containers-policy.json `keyPath` +
+    /// `rekorPublicKeyPath`). Only the Rekor keys of the trust are used.
+    pub rekor: Option<Arc<KeylessTrust>>,
+    /// Signet extension `key.threshold`: how many distinct keys of `keys` must have signed
+    /// (1, the default, is policy-controller's any-of). Validated `1..=keys.len()` at load.
+    pub threshold: usize,
 }
 
 /// `keyless:` authority: who may sign (certificate identities), what they must chain to and
@@ -99,6 +137,10 @@ pub struct KeylessAuthority {
     pub trust: Arc<KeylessTrust>,
     /// What the signed `critical.identity.docker-reference` must be.
     pub identity: IdentityRule,
+    /// Signet extension `keyless.threshold`: how many distinct `identities` must have signed,
+    /// each by a different certificate identity (1, the default, is any-of). Validated
+    /// `1..=identities.len()` at load.
+    pub threshold: usize,
 }
 
 /// One `keyless.identities[]` entry: both the OIDC issuer and the certificate subject (SAN email
@@ -116,6 +158,10 @@ pub struct CertificateIdentity {
 pub enum Matcher {
     /// Byte-for-byte equality.
     Exact(String),
+    /// An email SAN equal to this, and no other SAN kind (containers-policy.json's
+    /// `fulcio.subjectEmail`, which containers/image compares with the certificate's emails
+    /// only). Only ever used for the subject.
+    Email(String),
     /// A regular expression that must match the whole value (compiled as `^(?:pattern)$`).
     Regex {
         /// The pattern as written in the policy.
@@ -140,7 +186,7 @@ impl Matcher {
     /// Whether `value` satisfies the matcher.
     pub fn matches(&self, value: &str) -> bool {
         match self {
-            Self::Exact(expected) => expected == value,
+            Self::Exact(expected) | Self::Email(expected) => expected == value,
             Self::Regex { regex, .. } => regex.is_match(value),
         }
     }
@@ -152,6 +198,7 @@ impl CertificateIdentity {
     pub fn describe(&self) -> String {
         let field = |name: &str, m: &Matcher| match m {
             Matcher::Exact(value) => format!("{name} {value:?}"),
+            Matcher::Email(value) => format!("{name}Email {value:?}"),
             Matcher::Regex { pattern, .. } => format!("{name}RegExp {pattern:?}"),
         };
         format!(
@@ -161,6 +208,11 @@ impl CertificateIdentity {
         )
     }
 }
+
+/// The message of a containers-policy.json `reject` requirement. The verdict stage writes it
+/// with the image in place of `{image}`, as containers/image does: `Running image
+/// docker://quay.io/x:latest is rejected by policy.`
+pub const REJECT_MESSAGE: &str = "Running image {image} is rejected by policy.";
 
 /// `static:` authority.
 #[derive(Debug, Clone)]
@@ -199,17 +251,45 @@ pub struct TrustedKey {
     pub algorithm: String,
 }
 
-/// What the signed `critical.identity.docker-reference` must be (Signet extension
-/// `spec.authorities[].signedIdentity`, named as in containers-policy.json).
+/// What the signed `critical.identity.docker-reference` must be: containers-policy.json's
+/// `signedIdentity` rules (containers/image `policy_reference_match.go`), plus Signet's
+/// `ClusterImagePolicy` extension `spec.authorities[].signedIdentity` (whose `remapIdentity` is
+/// [`IdentityRule::RemapRepository`], and which adds `anyRepository`).
+///
+/// "Name-only" is a reference with neither tag nor digest, as `cosign sign` writes them. The
+/// image's own reference always has one (`nginx` is `nginx:latest`); when it has both, the tag
+/// is dropped and the digest kept, as CRI-O does before asking containers/image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdentityRule {
-    /// The signed repository must be the image's own repository (the default).
+    /// The signed repository must be the image's own repository, tags ignored (Signet's
+    /// default; containers-policy.json `matchRepository`).
     MatchRepository,
-    /// The signed repository must be exactly this normalised `registry/repo`.
+    /// `matchExact`: the signed reference must be exactly the image's reference (same tag, or
+    /// same digest); name-only signatures are refused.
+    MatchExact,
+    /// `matchRepoDigestOrExact` (containers-policy.json's default): an image named by tag needs
+    /// exactly that tag signed; an image named by digest needs its repository signed with any
+    /// tag or digest. Name-only signatures are refused.
+    MatchRepoDigestOrExact,
+    /// `exactReference`: the signed reference must be exactly this normalised
+    /// `registry/repo:tag` or `registry/repo@digest`, whatever the image.
+    ExactReference(String),
+    /// `exactRepository`: the signed repository must be exactly this normalised
+    /// `registry/repo`.
     ExactRepository(String),
-    /// An image under `prefix` must be signed under `signed_prefix` instead (mirrors).
+    /// containers-policy.json's `remapIdentity`: an image whose repository is `prefix` or under
+    /// it is expected under `signed_prefix` instead, then `matchRepoDigestOrExact` applies.
     RemapIdentity {
         /// The prefix of the image's repository, such as `mirror.example.com/team`.
+        prefix: String,
+        /// What replaces `prefix` in the reference the signature must name.
+        signed_prefix: String,
+    },
+    /// Signet's `ClusterImagePolicy` `remapIdentity`: the prefix is replaced as above, then the
+    /// repositories must be equal (tags ignored), so cosign's name-only signatures of the
+    /// original repository admit the mirror.
+    RemapRepository {
+        /// The prefix of the image's repository.
         prefix: String,
         /// What replaces `prefix` in the repository the signature must name.
         signed_prefix: String,

@@ -1,5 +1,7 @@
 //! Loading, selection and fingerprint tests for the policy set.
 
+use std::fs;
+
 use super::*;
 
 const KEY: &str = "
@@ -106,7 +108,7 @@ fn extensions_compile_to_identity_rules_and_failure_actions() {
     };
     assert_eq!(
         key.identity,
-        IdentityRule::RemapIdentity {
+        IdentityRule::RemapRepository {
             prefix: "mirror.example.com/team".into(),
             signed_prefix: "ghcr.io/team".into()
         }

@@ -117,6 +117,15 @@ impl KeylessTrust {
         rekor_pems: &[&[u8]],
     ) -> Result<KeylessTrust, TrustError> {
         let certificate_authorities = anchors_from_pem(ca_pem)?;
+        Ok(KeylessTrust {
+            certificate_authorities,
+            ..Self::rekor_only(origin, rekor_pems)?
+        })
+    }
+
+    /// Rekor public keys only (containers-policy.json `rekorPublicKey*` beside `keyPath`): each
+    /// PEM of `rekor_pems` holds one or more keys; at least one is required.
+    pub fn rekor_only(origin: &str, rekor_pems: &[&[u8]]) -> Result<KeylessTrust, TrustError> {
         let mut rekor_keys = BTreeMap::new();
         for pem in rekor_pems {
             for spki in public_keys_from_pem(pem)? {
@@ -129,7 +138,7 @@ impl KeylessTrust {
         }
         Ok(KeylessTrust {
             origin: origin.to_string(),
-            certificate_authorities,
+            certificate_authorities: Vec::new(),
             rekor_keys,
             ct_keys: BTreeMap::new(),
         })

@@ -58,6 +58,12 @@ pub enum RegistryError {
         /// The cap.
         limit: usize,
     },
+    /// A referrers index listing more entries than Signet examines.
+    #[error("the referrers index lists more than {limit} entries (Signet's limit)")]
+    TooManyReferrers {
+        /// The cap.
+        limit: usize,
+    },
     /// An answer that breaks the distribution spec or does not match its digest.
     #[error("registry {registry} sent invalid content: {detail}")]
     Invalid {
@@ -77,7 +83,9 @@ impl RegistryError {
             Self::RateLimited { .. } => "RegistryRateLimited",
             Self::Timeout { .. } => "Timeout",
             Self::Unavailable { .. } => "RegistryUnavailable",
-            Self::TooLarge { .. } | Self::TooManySignatures { .. } => "LimitExceeded",
+            Self::TooLarge { .. }
+            | Self::TooManySignatures { .. }
+            | Self::TooManyReferrers { .. } => "LimitExceeded",
             Self::Invalid { .. } => "RegistryInvalidResponse",
         }
     }
@@ -153,7 +161,7 @@ fn from_codes<'a>(
 }
 
 /// A short transport description without URLs that might carry credentials.
-fn transport_detail(error: &reqwest::Error) -> String {
+pub(super) fn transport_detail(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {

@@ -1,9 +1,12 @@
-//! Registry stage: resolve a tag to the digest the runtime would pull, and fetch the cosign
-//! signature layers stored for a digest. Every call has a deadline and every body a size limit;
-//! nothing here decides a verdict.
+//! Registry stage: resolve a tag to the digest the runtime would pull, and fetch the signature
+//! material stored for a digest: cosign `.sig` layers and Sigstore bundles attached as OCI
+//! referrers. Every call has a deadline and every body a size limit; nothing here decides a
+//! verdict.
 
 mod auth;
 mod error;
+mod http;
+mod referrers;
 mod signatures;
 
 use std::time::Duration;
@@ -16,7 +19,10 @@ use crate::reference::{Digest, ImageReference};
 
 pub use auth::{Credentials, CredentialsError};
 pub use error::RegistryError;
-pub use signatures::{SIMPLE_SIGNING_MEDIA_TYPE, SignatureLayer, signature_tag};
+pub use referrers::{
+    MAX_BUNDLE_BYTES, SIGSTORE_BUNDLE_MEDIA_TYPE, SIGSTORE_BUNDLE_TYPES, SignatureBundle,
+};
+pub use signatures::{SIMPLE_SIGNING_MEDIA_TYPE, SignatureLayer, SignatureMaterial, signature_tag};
 
 /// Limits and settings for all registry traffic.
 #[derive(Debug, Clone)]
@@ -29,8 +35,12 @@ pub struct RegistryConfig {
     pub max_manifest_bytes: usize,
     /// Largest signature layer (payload) accepted, in bytes.
     pub max_layer_bytes: usize,
-    /// Most signature layers examined for one image; more is refused, not truncated.
+    /// Most signature layers (and, separately, Sigstore bundles) examined for one image; more is
+    /// refused, not truncated.
     pub max_signatures: usize,
+    /// Most entries of a referrers index examined (bundles, SBOMs, attestations, ...); more is
+    /// refused, not truncated.
+    pub max_referrers: usize,
 }
 
 impl Default for RegistryConfig {
@@ -41,6 +51,7 @@ impl Default for RegistryConfig {
             max_manifest_bytes: 256 * 1024,
             max_layer_bytes: 64 * 1024,
             max_signatures: 64,
+            max_referrers: 256,
         }
     }
 }
@@ -48,6 +59,8 @@ impl Default for RegistryConfig {
 /// A pooled client for all registries (connections are kept alive per host).
 pub struct Registry {
     client: Client,
+    /// For bounded GETs oci-client would read whole (referrers indexes and manifests).
+    http: Result<reqwest::Client, String>,
     credentials: Credentials,
     config: RegistryConfig,
 }
@@ -65,6 +78,7 @@ impl Registry {
         });
         Self {
             client,
+            http: http::client(&config),
             credentials,
             config,
         }

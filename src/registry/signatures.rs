@@ -1,5 +1,6 @@
 //! Fetch the cosign signature layers stored under `<repo>:sha256-<hex>.sig`, bounded in count and
-//! size, each blob checked against the digest its descriptor names.
+//! size, each blob checked against the digest its descriptor names; and, with the Sigstore bundles
+//! attached as referrers (`referrers.rs`), all the signature material of one digest.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use oci_client::Reference;
 use oci_client::manifest::{IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE, OciDescriptor};
 use serde::Deserialize;
 
-use super::{Registry, RegistryError};
+use super::{Registry, RegistryError, SignatureBundle};
 use crate::reference::{Digest, ImageReference};
 
 /// The media type of a cosign signature layer. Other layers under the `.sig` tag (attachments)
@@ -29,6 +30,46 @@ pub struct SignatureLayer {
     pub payload: Vec<u8>,
     /// Descriptor annotations.
     pub annotations: BTreeMap<String, String>,
+}
+
+/// Everything that may sign one digest in one repository: cosign `.sig` layers and Sigstore
+/// bundles (cosign 3). Either kind may satisfy an authority.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignatureMaterial {
+    /// The layers under the `.sig` tag.
+    pub layers: Vec<SignatureLayer>,
+    /// The bundles attached as referrers.
+    pub bundles: Vec<SignatureBundle>,
+}
+
+impl SignatureMaterial {
+    /// No signature of either kind.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty() && self.bundles.is_empty()
+    }
+
+    /// Approximate bytes held (payloads, annotations, bundles), for cache weights.
+    pub fn byte_size(&self) -> usize {
+        let map = |m: &BTreeMap<String, String>| -> usize {
+            m.iter().map(|(k, v)| k.len() + v.len()).sum()
+        };
+        let layers: usize = self
+            .layers
+            .iter()
+            .map(|l| l.payload.len() + map(&l.annotations))
+            .sum();
+        let bundles: usize = self
+            .bundles
+            .iter()
+            .map(|b| {
+                b.bytes.len()
+                    + b.artifact_type.len()
+                    + b.manifest_digest.len()
+                    + map(&b.annotations)
+            })
+            .sum();
+        layers + bundles
+    }
 }
 
 /// The parts of a signature manifest we read. `manifests` is only there to refuse an index.
@@ -53,6 +94,23 @@ struct LayerDescriptor {
 }
 
 impl Registry {
+    /// The `.sig` layers and the Sigstore bundles of `digest` in `repository`, fetched
+    /// concurrently; a failure of either fails the whole (never a partial view).
+    pub async fn fetch_signature_material(
+        &self,
+        repository: &ImageReference,
+        digest: &Digest,
+    ) -> Result<SignatureMaterial, RegistryError> {
+        let (layers, bundles) = futures::join!(
+            self.fetch_signatures(repository, digest),
+            self.fetch_bundles(repository, digest)
+        );
+        Ok(SignatureMaterial {
+            layers: layers?,
+            bundles: bundles?,
+        })
+    }
+
     /// Every signature layer stored for `digest` in `repository` (the image's own repository, or
     /// the authority's separate signature repository). No `.sig` manifest means no signatures:
     /// an empty list, which the signature stage turns into a denial.
@@ -169,7 +227,7 @@ impl Registry {
     }
 
     /// Stream a blob, stopping with an error as soon as it passes `limit` bytes.
-    async fn read_blob(
+    pub(super) async fn read_blob(
         &self,
         reference: &Reference,
         digest: &Digest,

@@ -144,6 +144,17 @@ pub fn parse_signing_certificate(pem: &str) -> Result<SigningCertificate, Certif
         [one] => one.clone(),
         _ => return Err(malformed("want exactly one PEM certificate")),
     };
+    signing_certificate_from_der(der)
+}
+
+/// Parse a DER signing certificate (a Sigstore bundle's `verificationMaterial.certificate`).
+pub fn signing_certificate_from_der(der: Vec<u8>) -> Result<SigningCertificate, CertificateError> {
+    if der.len() > MAX_CERTIFICATE_PEM_BYTES {
+        return Err(CertificateError::TooLarge {
+            what: "certificate",
+            limit: MAX_CERTIFICATE_PEM_BYTES,
+        });
+    }
     let cert = Certificate::from_der(&der).map_err(|e| malformed(format!("not X.509: {e}")))?;
     let tbs = cert.tbs_certificate();
     let spki = tbs.subject_public_key_info();
@@ -328,6 +339,13 @@ fn fulcio_extension(
         name.unwrap_or_else(|| oid.to_string()),
         text.to_string(),
     )))
+}
+
+/// Whether a DER certificate is self-issued (subject equals issuer): a root, which only the
+/// trust root may supply.
+pub fn is_self_issued(der: &[u8]) -> bool {
+    Certificate::from_der(der)
+        .is_ok_and(|c| c.tbs_certificate().subject() == c.tbs_certificate().issuer())
 }
 
 fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, CertificateError> {

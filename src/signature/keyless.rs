@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sigstore::crypto::Signature;
 
-use crate::policy::{CertificateIdentity, KeylessAuthority};
+use crate::policy::{CertificateIdentity, KeylessAuthority, Matcher};
 
 use super::certificate::{self, FulcioIdentity};
 use super::rekor::{self, RekorError};
@@ -35,25 +35,9 @@ use super::{
 /// Largest base64 signature annotation accepted (ECDSA signatures are under 200 bytes).
 pub const MAX_SIGNATURE_BYTES: usize = 8 * 1024;
 
-/// Does any layer satisfy the keyless `authority` for `subject`? The first acceptance, or the
-/// most informative mismatch across all layers (identities found on several are listed together).
-pub fn check_keyless_authority(
-    authority: &KeylessAuthority,
-    subject: Subject<'_>,
-    layers: &[SignatureLayer],
-) -> Result<Acceptance, Mismatch> {
-    let mut best = Mismatch::NoSignature;
-    for layer in layers {
-        match check_layer(authority, subject, layer) {
-            Ok(acceptance) => return Ok(acceptance),
-            Err(mismatch) => best = best.merge(mismatch),
-        }
-    }
-    Err(best)
-}
-
-/// Steps 1 to 11 of the module documentation for one layer.
-fn check_layer(
+/// Steps 1 to 11 of the module documentation for one layer. Which layers are examined, and how
+/// many distinct signers are needed, is decided in `mod.rs` (with `threshold.rs`).
+pub(super) fn check_layer(
     authority: &KeylessAuthority,
     subject: Subject<'_>,
     layer: &SignatureLayer,
@@ -97,14 +81,7 @@ fn check_layer(
         .iter()
         .any(|id| identity_allowed(id, &cert.identity))
     {
-        return Err(Mismatch::IdentityNotAllowed {
-            required: authority
-                .identities
-                .iter()
-                .map(CertificateIdentity::describe)
-                .collect(),
-            found: vec![cert.identity.describe()],
-        });
+        return Err(identity_not_allowed(&authority.identities, &cert.identity));
     }
     // 9.–11. The payload, as for key authorities.
     let payload =
@@ -135,11 +112,45 @@ fn check_layer(
 
 /// Does the certificate satisfy `id`? The issuer must match (a certificate without one is
 /// matched as the empty string, so only a pattern that accepts "" admits it), and so must one
-/// of its SAN emails or URIs.
+/// of its SAN emails or URIs (only its emails for a containers-policy.json `subjectEmail`).
 pub(super) fn identity_allowed(id: &CertificateIdentity, found: &FulcioIdentity) -> bool {
-    id.issuer
-        .matches(found.issuer.as_deref().unwrap_or_default())
-        && found.subjects().any(|s| id.subject.matches(s))
+    let issuer_ok = id
+        .issuer
+        .matches(found.issuer.as_deref().unwrap_or_default());
+    issuer_ok
+        && match &id.subject {
+            Matcher::Email(email) => found.emails.iter().any(|e| e == email),
+            subject => found.subjects().any(|s| subject.matches(s)),
+        }
+}
+
+/// Why a valid certificate is not allowed: containers/image's words for a containers-policy.json
+/// `fulcio` identity (issuer first, then email), the allowed and found identities otherwise.
+pub(super) fn identity_not_allowed(
+    allowed: &[CertificateIdentity],
+    found: &FulcioIdentity,
+) -> Mismatch {
+    if let [
+        CertificateIdentity {
+            issuer,
+            subject: Matcher::Email(email),
+        },
+    ] = allowed
+    {
+        if !issuer.matches(found.issuer.as_deref().unwrap_or_default()) {
+            return Mismatch::UnexpectedIssuer {
+                found: found.issuer.clone(),
+            };
+        }
+        return Mismatch::EmailNotFound {
+            required: email.clone(),
+            found: found.emails.clone(),
+        };
+    }
+    Mismatch::IdentityNotAllowed {
+        required: allowed.iter().map(CertificateIdentity::describe).collect(),
+        found: vec![found.describe()],
+    }
 }
 
 /// A layer without a signature is no signature; one that is not bounded base64 is malformed.

@@ -1,11 +1,14 @@
 //! Why the signatures of an image did not satisfy an authority: one value per failure, carrying
 //! what was required and what was found, with a stable code and the message text. It never
-//! decides anything; the checks in `mod.rs` and `keyless.rs` produce these values.
+//! decides anything; the checks in `mod.rs`, `keyless.rs`, `bundle.rs` and `threshold.rs`
+//! produce these values.
 
 use crate::reference::Digest;
 
 /// Most identities listed as found in one message.
 const MAX_FOUND: usize = 8;
+/// Most per-signature reasons listed in one message.
+const MAX_REASONS: usize = 8;
 
 /// Why the signatures of an image did not satisfy an authority.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +41,11 @@ pub enum Mismatch {
         /// What was wrong with it.
         detail: String,
     },
-    /// Keyless: the signature carries no Rekor bundle, so nothing proves it was logged.
+    /// Keyless, or a key authority that requires Rekor: the signature carries no Rekor bundle,
+    /// so nothing proves it was logged.
     TransparencyLogMissing,
-    /// Keyless: the Rekor bundle is not valid proof for this signature (unknown log, bad SET,
-    /// or an entry that records another signature, payload or certificate).
+    /// The Rekor bundle is not valid proof for this signature (unknown log, bad SET, or an entry
+    /// that records another signature, payload, certificate or key).
     TransparencyLogInvalid {
         /// What was wrong.
         detail: String,
@@ -68,6 +72,52 @@ pub enum Mismatch {
         /// Each identity found on a valid certificate, in the same words.
         found: Vec<String>,
     },
+    /// Keyless, containers-policy.json `fulcio`: the certificate was issued for another OIDC
+    /// issuer than `oidcIssuer` (`None`: it names none).
+    UnexpectedIssuer {
+        /// The issuer the certificate names.
+        found: Option<String>,
+    },
+    /// Keyless, containers-policy.json `fulcio`: no email SAN of the certificate is
+    /// `subjectEmail`.
+    EmailNotFound {
+        /// `subjectEmail`.
+        required: String,
+        /// The certificate's email SANs.
+        found: Vec<String>,
+    },
+    /// Several signatures, none accepted: why each one was not (containers/image's words).
+    NoneAccepted {
+        /// The most informative of them, which gives the stable code.
+        best: Box<Mismatch>,
+        /// Each signature's reason, in the order the signatures were examined.
+        reasons: Vec<Mismatch>,
+    },
+    /// A Sigstore bundle that cannot be read (bad JSON, unknown version, inconsistent material).
+    BundleInvalid {
+        /// What was wrong.
+        detail: String,
+    },
+    /// A Sigstore bundle that needs what Signet does not verify (TSA-only time, Rekor v2).
+    BundleUnsupported {
+        /// What it needs.
+        detail: String,
+    },
+    /// A valid signature over something that is not an image signature (an attestation, a blob).
+    NotAnImageSignature {
+        /// What it signs.
+        detail: String,
+    },
+    /// Signet extension `threshold`: valid signatures, but from fewer distinct signers than
+    /// required.
+    ThresholdNotMet {
+        /// Distinct signers required.
+        required: usize,
+        /// Each distinct signer found (`key sha256:…` or an identity), at most a few.
+        found: Vec<String>,
+        /// How many distinct signers were found.
+        count: usize,
+    },
 }
 
 impl Mismatch {
@@ -84,7 +134,31 @@ impl Mismatch {
             Self::CertificateInvalid { .. } => "CertificateInvalid",
             Self::CertificateKeyMismatch => "CertificateKeyMismatch",
             Self::CertificateUntrusted { .. } => "CertificateUntrusted",
-            Self::IdentityNotAllowed { .. } => "IdentityNotAllowed",
+            Self::IdentityNotAllowed { .. }
+            | Self::UnexpectedIssuer { .. }
+            | Self::EmailNotFound { .. } => "IdentityNotAllowed",
+            Self::NoneAccepted { best, .. } => best.code(),
+            Self::BundleInvalid { .. } => "BundleInvalid",
+            Self::BundleUnsupported { .. } => "BundleUnsupported",
+            Self::NotAnImageSignature { .. } => "NotAnImageSignature",
+            Self::ThresholdNotMet { .. } => "ThresholdNotMet",
+        }
+    }
+
+    /// The verdict over every examined layer: no layer is no signature; one layer is its own
+    /// reason; several are [`Mismatch::NoneAccepted`] around the most informative one.
+    pub(super) fn over_layers(reasons: Vec<Mismatch>, empty: Mismatch) -> Mismatch {
+        let mut iter = reasons.iter().cloned();
+        let Some(first) = iter.next() else {
+            return empty;
+        };
+        let best = iter.fold(first, Mismatch::merge);
+        match reasons.len() {
+            1 => best,
+            _ => Self::NoneAccepted {
+                best: Box::new(best),
+                reasons,
+            },
         }
     }
 
@@ -93,15 +167,22 @@ impl Mismatch {
     pub(super) fn depth(&self) -> u8 {
         match self {
             Self::NoSignature => 0,
-            Self::UntrustedSigner { .. } | Self::TransparencyLogMissing => 1,
+            Self::UntrustedSigner { .. }
+            | Self::TransparencyLogMissing
+            | Self::BundleInvalid { .. }
+            | Self::BundleUnsupported { .. } => 1,
             Self::TransparencyLogInvalid { .. } => 2,
             Self::CertificateInvalid { .. } => 3,
             Self::CertificateKeyMismatch => 4,
             Self::CertificateUntrusted { .. } => 5,
-            Self::IdentityNotAllowed { .. } => 6,
-            Self::MalformedPayload { .. } => 7,
+            Self::IdentityNotAllowed { .. }
+            | Self::UnexpectedIssuer { .. }
+            | Self::EmailNotFound { .. } => 6,
+            Self::NoneAccepted { best, .. } => best.depth(),
+            Self::MalformedPayload { .. } | Self::NotAnImageSignature { .. } => 7,
             Self::DigestMismatch { .. } => 8,
             Self::IdentityMismatch { .. } => 9,
+            Self::ThresholdNotMet { .. } => 10,
         }
     }
 
@@ -148,11 +229,11 @@ impl std::fmt::Display for Mismatch {
             ),
             Self::MalformedPayload { detail } => write!(f, "malformed signature payload: {detail}"),
             Self::TransparencyLogMissing => f.write_str(
-                "keyless: the signature has no Rekor bundle (dev.sigstore.cosign/bundle); \
-                 a keyless signature needs proof of its transparency-log entry",
+                "the signature has no Rekor bundle (dev.sigstore.cosign/bundle); \
+                 the policy needs proof of its transparency-log entry",
             ),
             Self::TransparencyLogInvalid { detail } => {
-                write!(f, "keyless: invalid transparency-log proof: {detail}")
+                write!(f, "invalid transparency-log proof: {detail}")
             }
             Self::CertificateInvalid { detail } => {
                 write!(f, "keyless: unusable signing certificate: {detail}")
@@ -170,8 +251,61 @@ impl std::fmt::Display for Mismatch {
                 required.join(" or "),
                 found.join(", ")
             ),
+            Self::UnexpectedIssuer {
+                found: Some(issuer),
+            } => {
+                write!(f, "Unexpected Fulcio OIDC issuer {issuer:?}")
+            }
+            Self::UnexpectedIssuer { found: None } => {
+                f.write_str("Fulcio certificate is missing the issuer extension")
+            }
+            Self::EmailNotFound { required, found } => write!(
+                f,
+                "Required email {required} not found (got {})",
+                go_string_slice(found)
+            ),
+            Self::NoneAccepted { reasons, .. } => write_none_accepted(f, reasons),
+            Self::BundleInvalid { detail } => write!(f, "invalid Sigstore bundle: {detail}"),
+            Self::BundleUnsupported { detail } => {
+                write!(f, "Sigstore bundle not supported: {detail}")
+            }
+            Self::NotAnImageSignature { detail } => {
+                write!(f, "signature is not an image signature: it signs {detail}")
+            }
+            Self::ThresholdNotMet {
+                required,
+                found,
+                count,
+            } => write!(
+                f,
+                "signed by {count} of {required} required signers ({}); each signer counts once",
+                found.join(", ")
+            ),
         }
     }
+}
+
+/// containers/image's `None of the signatures were accepted, reasons: r1; r2`, listing at most
+/// [`MAX_REASONS`].
+fn write_none_accepted(f: &mut std::fmt::Formatter<'_>, reasons: &[Mismatch]) -> std::fmt::Result {
+    f.write_str("None of the signatures were accepted, reasons: ")?;
+    for (i, reason) in reasons.iter().take(MAX_REASONS).enumerate() {
+        let sep = if i == 0 { "" } else { "; " };
+        write!(f, "{sep}{reason}")?;
+    }
+    if reasons.len() > MAX_REASONS {
+        write!(f, "; and {} more", reasons.len() - MAX_REASONS)?;
+    }
+    Ok(())
+}
+
+/// Go's `%#v` of a `[]string`, as containers/image prints the emails it found.
+fn go_string_slice(items: &[String]) -> String {
+    if items.is_empty() {
+        return "[]string(nil)".into();
+    }
+    let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+    format!("[]string{{{}}}", quoted.join(", "))
 }
 
 #[cfg(test)]
@@ -194,6 +328,41 @@ mod tests {
              \"https://github.com/login/oauth\" subject \"mitr@redhat.com\")"
         );
         assert_eq!(m.code(), "IdentityNotAllowed");
+    }
+
+    #[test]
+    fn cri_o_words_for_fulcio_identities_and_several_signatures() {
+        let email = Mismatch::EmailNotFound {
+            required: "wrong@mail.com".into(),
+            found: vec!["sgrunert@redhat.com".into()],
+        };
+        assert_eq!(
+            email.to_string(),
+            r#"Required email wrong@mail.com not found (got []string{"sgrunert@redhat.com"})"#
+        );
+        let issuer = Mismatch::UnexpectedIssuer {
+            found: Some("https://accounts.google.com".into()),
+        };
+        assert_eq!(
+            issuer.to_string(),
+            r#"Unexpected Fulcio OIDC issuer "https://accounts.google.com""#
+        );
+        let several = Mismatch::over_layers(vec![email.clone(), issuer], Mismatch::NoSignature);
+        assert_eq!(several.code(), "IdentityNotAllowed");
+        assert!(
+            several
+                .to_string()
+                .starts_with("None of the signatures were accepted, reasons: Required email"),
+            "{several}"
+        );
+        assert_eq!(
+            Mismatch::over_layers(vec![email.clone()], Mismatch::NoSignature),
+            email
+        );
+        assert_eq!(
+            Mismatch::over_layers(Vec::new(), Mismatch::NoSignature),
+            Mismatch::NoSignature
+        );
     }
 
     #[test]

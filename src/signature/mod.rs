@@ -1,12 +1,16 @@
 //! Signature stage: does the signature material fetched for one digest satisfy an authority?
 //! Key authorities are checked here; keyless ones (Fulcio certificate + Rekor proof) in
-//! `keyless.rs`, with `certificate.rs` and `rekor.rs`.
+//! `keyless.rs`, with `certificate.rs` and `rekor.rs`; Sigstore bundles (cosign 3) in
+//! `bundle.rs`. `.sig` layers and bundles are judged alike and either may satisfy an authority;
+//! how many distinct signers must have signed (Signet's `threshold`) is counted in
+//! `threshold.rs`.
 //!
 //! Pure functions over bytes the registry stage already fetched and bounded: no network, no
 //! clock. The sigstore crate is used for the cryptography only. Everything it does not check for
 //! us is checked here, in this order, for every signature layer of a key authority:
 //!
-//! 1. the layer's signature verifies over the exact payload bytes with one of the trusted keys;
+//! 1. the layer's signature verifies over the exact payload bytes with one of the trusted keys
+//!    (and, where the authority requires Rekor, its bundle records that signature and key);
 //! 2. the payload is a cosign simple-signing document of the right type;
 //! 3. `critical.image.docker-manifest-digest` equals the digest this review resolved;
 //! 4. `critical.identity.docker-reference` satisfies the authority's identity rule.
@@ -14,27 +18,34 @@
 //! Failures are returned as [`Mismatch`] values that say what was required and what was found,
 //! never as a bare `false`.
 
+pub mod bundle;
 mod certificate;
 mod identity;
 mod keyless;
 mod mismatch;
 mod payload;
 mod rekor;
+mod threshold;
 
 use sigstore::crypto::Signature;
 
-use crate::policy::{KeyAuthority, TrustedKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::policy::{
+    CertificateIdentity, KeyAuthority, KeylessAuthority, KeylessTrust, TrustedKey,
+};
 use crate::reference::{Digest, ImageReference};
-pub use crate::registry::SignatureLayer;
+pub use crate::registry::{SignatureBundle, SignatureLayer, SignatureMaterial};
 
 pub use certificate::{
     CertificateError, FulcioIdentity, SigningCertificate, parse_signing_certificate,
 };
 pub use identity::identity_accepts;
-pub use keyless::check_keyless_authority;
 pub use mismatch::Mismatch;
 pub use payload::{PayloadError, SimpleSigningPayload};
 pub use rekor::{LogEntry, RekorError, VerifiedEntry, verify_bundle};
+use threshold::Tally;
 
 /// Annotation on a cosign signature layer that holds the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
@@ -78,27 +89,95 @@ pub struct CertifiedSigner {
     pub integrated_time: i64,
 }
 
-/// Does any layer satisfy `authority` for `subject`? Returns the first acceptance, or the most
-/// informative mismatch across all layers.
+/// Do the `.sig` layers and bundles of `material` satisfy the key `authority` for `subject`:
+/// valid signatures by `threshold` distinct trusted keys? Returns the first acceptance, or why
+/// not: too few signers, the one signature's reason, or [`Mismatch::NoneAccepted`] with each
+/// signature's reason (and the most informative one for the code).
+pub fn check_key_material(
+    authority: &KeyAuthority,
+    subject: Subject<'_>,
+    material: &SignatureMaterial,
+) -> Result<Acceptance, Mismatch> {
+    check_key(authority, subject, &material.layers, &material.bundles)
+}
+
+/// [`check_key_material`] for `.sig` layers alone.
 pub fn check_key_authority(
     authority: &KeyAuthority,
     subject: Subject<'_>,
     layers: &[SignatureLayer],
 ) -> Result<Acceptance, Mismatch> {
-    if layers.is_empty() {
-        return Err(Mismatch::NoSignature);
-    }
-    let mut best = Mismatch::UntrustedSigner {
-        trusted_keys: authority.keys.len(),
-        signatures: layers.len(),
-    };
+    check_key(authority, subject, layers, &[])
+}
+
+/// Do the `.sig` layers and bundles of `material` satisfy the keyless `authority`: valid
+/// signatures from `threshold` distinct allowed identities?
+pub fn check_keyless_material(
+    authority: &KeylessAuthority,
+    subject: Subject<'_>,
+    material: &SignatureMaterial,
+) -> Result<Acceptance, Mismatch> {
+    check_keyless(authority, subject, &material.layers, &material.bundles)
+}
+
+/// [`check_keyless_material`] for `.sig` layers alone.
+pub fn check_keyless_authority(
+    authority: &KeylessAuthority,
+    subject: Subject<'_>,
+    layers: &[SignatureLayer],
+) -> Result<Acceptance, Mismatch> {
+    check_keyless(authority, subject, layers, &[])
+}
+
+/// Every signature until `threshold` distinct keys are found.
+fn check_key(
+    authority: &KeyAuthority,
+    subject: Subject<'_>,
+    layers: &[SignatureLayer],
+    bundles: &[SignatureBundle],
+) -> Result<Acceptance, Mismatch> {
+    let mut tally = Tally::new();
+    let enough = |t: &Tally| t.keys().len() >= authority.threshold.max(1);
     for layer in layers {
-        match check_layer(authority, subject, layer) {
-            Ok(acceptance) => return Ok(acceptance),
-            Err(mismatch) => best = best.merge(mismatch),
+        tally.add(check_layer(authority, subject, layer));
+        if enough(&tally) {
+            break;
         }
     }
-    Err(best)
+    for bundle in bundles {
+        if enough(&tally) {
+            break;
+        }
+        tally.add(bundle::check_key_bundle(authority, subject, bundle));
+    }
+    let signers = tally.keys();
+    tally.decide(signers, authority.threshold, |k: &str| format!("key {k}"))
+}
+
+/// Every signature until `threshold` distinct identities are filled.
+fn check_keyless(
+    authority: &KeylessAuthority,
+    subject: Subject<'_>,
+    layers: &[SignatureLayer],
+    bundles: &[SignatureBundle],
+) -> Result<Acceptance, Mismatch> {
+    let mut tally = Tally::new();
+    let ids: &[CertificateIdentity] = &authority.identities;
+    let enough = |t: &Tally| t.identities(ids).len() >= authority.threshold.max(1);
+    for layer in layers {
+        tally.add(keyless::check_layer(authority, subject, layer));
+        if enough(&tally) {
+            break;
+        }
+    }
+    for bundle in bundles {
+        if enough(&tally) {
+            break;
+        }
+        tally.add(bundle::check_keyless_bundle(authority, subject, bundle));
+    }
+    let signers = tally.identities(ids);
+    tally.decide(signers, authority.threshold, |s: &str| s.to_string())
 }
 
 /// Steps 1 to 4 of the module documentation for one layer.
@@ -116,6 +195,9 @@ fn check_layer(
         .get(SIGNATURE_ANNOTATION)
         .ok_or(untrusted.clone())?;
     let key = trusted_signer(&authority.keys, signature, &layer.payload).ok_or(untrusted)?;
+    if let Some(trust) = &authority.rekor {
+        logged_with_key(trust, key, signature, layer)?;
+    }
     let payload =
         SimpleSigningPayload::parse(&layer.payload).map_err(|e| Mismatch::MalformedPayload {
             detail: e.to_string(),
@@ -136,6 +218,35 @@ fn check_layer(
         signed_reference: payload.docker_reference,
         certificate: None,
     })
+}
+
+/// Step 1b, for authorities that require Rekor (containers-policy.json `keyPath` +
+/// `rekorPublicKeyPath`): the layer's Rekor bundle verifies with a trusted log and records this
+/// signature over this payload, made with `key` (containers/image `VerifyRekorSET`).
+fn logged_with_key(
+    trust: &KeylessTrust,
+    key: &TrustedKey,
+    signature: &str,
+    layer: &SignatureLayer,
+) -> Result<(), Mismatch> {
+    let invalid = |e: RekorError| Mismatch::TransparencyLogInvalid {
+        detail: e.to_string(),
+    };
+    let bundle = layer
+        .annotations
+        .get(BUNDLE_ANNOTATION)
+        .ok_or(Mismatch::TransparencyLogMissing)?;
+    let logged = rekor::verify_bundle(bundle, trust).map_err(invalid)?;
+    let bytes = BASE64
+        .decode(signature.trim())
+        .map_err(|_| Mismatch::MalformedPayload {
+            detail: "the signature annotation is not base64".into(),
+        })?;
+    logged
+        .entry
+        .binds(&bytes, &layer.payload)
+        .map_err(invalid)?;
+    logged.entry.binds_public_key(key.spki()).map_err(invalid)
 }
 
 /// The first trusted key under which `signature` (base64) verifies over `payload`.

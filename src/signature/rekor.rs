@@ -165,21 +165,30 @@ fn trusted_log<'t>(trust: &'t KeylessTrust, log_id: &str) -> Result<&'t LogKey, 
         .ok_or_else(|| RekorError::UnknownLog(log_id.chars().take(64).collect()))
 }
 
-/// `{"body":…,"integratedTime":…,"logID":…,"logIndex":…}`: RFC 8785 canonical JSON of the
-/// payload (keys sorted, no whitespace; integers and JSON-escaped strings need nothing more).
 fn canonical_payload(p: &Payload) -> Result<Vec<u8>, RekorError> {
+    canonical_set_payload(&p.body, p.integrated_time, &p.log_id, p.log_index)
+}
+
+/// `{"body":…,"integratedTime":…,"logID":…,"logIndex":…}`: RFC 8785 canonical JSON of what a
+/// SET signs (keys sorted, no whitespace; integers and JSON-escaped strings need nothing more).
+/// Shared with Sigstore bundles, whose inclusion promise is the same SET.
+pub(super) fn canonical_set_payload(
+    body: &str,
+    integrated_time: i64,
+    log_id: &str,
+    log_index: i64,
+) -> Result<Vec<u8>, RekorError> {
     let text = |s: &str| serde_json::to_string(s).map_err(|e| RekorError::Malformed(e.to_string()));
     Ok(format!(
-        r#"{{"body":{},"integratedTime":{},"logID":{},"logIndex":{}}}"#,
-        text(&p.body)?,
-        p.integrated_time,
-        text(&p.log_id)?,
-        p.log_index
+        r#"{{"body":{},"integratedTime":{integrated_time},"logID":{},"logIndex":{log_index}}}"#,
+        text(body)?,
+        text(log_id)?,
     )
     .into_bytes())
 }
 
-fn parse_entry(body: &str) -> Result<LogEntry, RekorError> {
+/// A base64 `hashedrekord` or `rekord` v0.0.1 entry body.
+pub(super) fn parse_entry(body: &str) -> Result<LogEntry, RekorError> {
     let bad = |detail: String| RekorError::Body(detail);
     let json = BASE64
         .decode(body)
@@ -232,6 +241,22 @@ impl LogEntry {
             return Err(RekorError::NotBound("the digest of another payload"));
         }
         Ok(())
+    }
+
+    /// Does the entry record exactly the public key `spki` (SubjectPublicKeyInfo DER)?
+    pub fn binds_public_key(&self, spki: &[u8]) -> Result<(), RekorError> {
+        let mut reader = self.public_key_pem.as_slice();
+        let logged: Vec<_> = rustls_pemfile::read_all(&mut reader).collect();
+        match logged.as_slice() {
+            [Ok(rustls_pemfile::Item::SubjectPublicKeyInfo(one))] if one.as_ref() == spki => Ok(()),
+            [Ok(rustls_pemfile::Item::SubjectPublicKeyInfo(_))] => {
+                Err(RekorError::NotBound("another public key"))
+            }
+            [Ok(rustls_pemfile::Item::X509Certificate(_))] => {
+                Err(RekorError::NotBound("a certificate, not this key"))
+            }
+            _ => Err(RekorError::Body("unreadable verification material".into())),
+        }
     }
 
     /// Does the entry record exactly the certificate `der` (not another one, not a bare key)?

@@ -249,6 +249,16 @@ impl TestRekor {
         hex::encode(Sha256::digest(self.key.subject_public_key_info()))
     }
 
+    /// A raw (ASN.1 DER) signature by the log key: for SETs and checkpoints of Sigstore bundles.
+    pub fn sign_raw(&self, message: &[u8]) -> Vec<u8> {
+        self.key.sign(message).expect("sign with the log key")
+    }
+
+    /// The next log index this log hands out.
+    pub fn next_index(&self) -> i64 {
+        self.next_index.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// The `dev.sigstore.cosign/bundle` for a `hashedrekord` entry recording `signature`
     /// (base64) by `verifier_pem` (certificate or public key PEM) over `payload`, at `time`.
     pub fn log(&self, signature: &str, verifier_pem: &str, payload: &[u8], time: i64) -> String {

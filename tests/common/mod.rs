@@ -5,11 +5,15 @@
 // Each test binary uses a different subset of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod bundles;
+pub mod containers_image;
+pub mod crio;
 pub mod flip;
 pub mod images;
 pub mod keyless;
 pub mod keyless_webhook;
 pub mod proxy;
+pub mod referrers;
 pub mod registry;
 pub mod signing;
 pub mod tls;

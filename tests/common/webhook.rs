@@ -35,6 +35,9 @@ pub struct WebhookOptions {
     pub cache: CacheSettings,
     /// `--trust-root` files to write next to the policy: (file name, content).
     pub trust_roots: Vec<(String, String)>,
+    /// `--signature-policy-dir` files: (namespace, content of `<namespace>.json`). When empty,
+    /// no directory is given.
+    pub namespace_policies: Vec<(String, String)>,
 }
 
 impl WebhookOptions {
@@ -51,6 +54,7 @@ impl WebhookOptions {
             registry_config: None,
             cache: CacheSettings::default(),
             trust_roots: Vec::new(),
+            namespace_policies: Vec::new(),
         }
     }
 }
@@ -86,7 +90,16 @@ impl TestWebhook {
                 path
             })
             .collect();
-        let engine = Arc::new(build_engine(&options, &policy, &roots));
+        let namespaces = (!options.namespace_policies.is_empty()).then(|| {
+            let dir = dir.path().join("namespaces");
+            std::fs::create_dir(&dir).expect("namespace dir");
+            for (namespace, text) in &options.namespace_policies {
+                std::fs::write(dir.join(format!("{namespace}.json")), text)
+                    .expect("write namespace policy");
+            }
+            dir
+        });
+        let engine = Arc::new(build_engine(&options, &policy, &roots, namespaces));
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             metrics_listen: "127.0.0.1:0".parse().expect("addr"),
@@ -153,10 +166,20 @@ impl TestWebhook {
     }
 }
 
-fn build_engine(options: &WebhookOptions, policy: &PathBuf, roots: &[PathBuf]) -> Engine {
+fn build_engine(
+    options: &WebhookOptions,
+    policy: &PathBuf,
+    roots: &[PathBuf],
+    namespaces: Option<PathBuf>,
+) -> Engine {
     let roots = TrustRoots::load(roots).expect("test trust roots load");
-    let policies = PolicySet::load_with_trust_roots(std::slice::from_ref(policy), &roots)
+    let mut policies = PolicySet::load_with_trust_roots(std::slice::from_ref(policy), &roots)
         .expect("test policy loads");
+    if let Some(dir) = namespaces {
+        policies = policies
+            .with_namespace_dir(&dir, &roots)
+            .expect("test namespace policies load");
+    }
     let credentials = match &options.registry_config {
         Some(path) => Credentials::from_docker_config(path).expect("registry config"),
         None => Credentials::default(),
@@ -208,6 +231,14 @@ pub fn pod_review(uid: &str, containers: Vec<Value>, init_containers: Vec<Value>
     if !init_containers.is_empty() {
         spec["initContainers"] = Value::Array(init_containers);
     }
+    review
+}
+
+/// [`pod_review`] for a pod in `namespace`.
+pub fn pod_review_in(namespace: &str, uid: &str, containers: Vec<Value>) -> Value {
+    let mut review = pod_review(uid, containers, Vec::new());
+    review["request"]["namespace"] = json!(namespace);
+    review["request"]["object"]["metadata"]["namespace"] = json!(namespace);
     review
 }
 

@@ -3,6 +3,7 @@
 //! Forgeries that need a private Fulcio and Rekor are in `tests/webhook_keyless.rs`.
 
 use super::*;
+use crate::signature::check_keyless_authority;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -128,6 +129,7 @@ fn authority(identity: CertificateIdentity) -> KeylessAuthority {
         identities: vec![identity],
         trust: Arc::new(KeylessTrust::from_pem("fulcio_v1", &ca, &[&rekor]).unwrap()),
         identity: IdentityRule::MatchRepository,
+        threshold: 1,
     }
 }
 
