@@ -172,7 +172,9 @@ impl Registry {
             // A stale index entry (the referrer was deleted) is no signature, not an error.
             Answer::NotFound => return Ok(None),
             Answer::Unsupported => {
-                return Err(invalid(format!("referrer {manifest_digest} cannot be fetched")));
+                return Err(invalid(format!(
+                    "referrer {manifest_digest} cannot be fetched"
+                )));
             }
         };
         if !manifest_digest.matches(&bytes) {
