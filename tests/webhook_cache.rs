@@ -79,7 +79,8 @@ async fn an_image_signed_after_a_denial_is_admitted_once_the_negative_ttl_passes
     let digest = push_image(&registry, "demo/app:v1", "late").await;
     let policy = key_policy("demo", &format!("{}/**", registry.host()), &key.public_pem);
     let mut options = WebhookOptions::new(policy, &[registry.host()]);
-    options.cache.negative_ttl = Duration::from_millis(400);
+    // Long enough that signing (a few hundred ms, more on a loaded machine) ends inside it.
+    options.cache.negative_ttl = Duration::from_secs(3);
     let webhook = TestWebhook::start(options).await;
     let review = pod_review(
         "u",
@@ -89,14 +90,22 @@ async fn an_image_signed_after_a_denial_is_admitted_once_the_negative_ttl_passes
         )],
         vec![],
     );
+    let denied_at = std::time::Instant::now();
     assert!(!allowed(&webhook.review(&review).await));
     sign_image(&registry, "demo/app", &digest, &key).await;
+    assert!(
+        denied_at.elapsed() < Duration::from_secs(3),
+        "signing took longer than the negative TTL; the test cannot tell a cached absence"
+    );
     let cached = webhook.review(&review).await;
     assert!(
         !allowed(&cached),
         "inside the negative TTL the cached absence is reused"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(
+        Duration::from_secs(3).saturating_sub(denied_at.elapsed()) + Duration::from_millis(100),
+    )
+    .await;
     assert!(allowed(&webhook.review(&review).await));
 }
 
