@@ -5,6 +5,7 @@
 // Each test binary uses a different subset of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod apiserver;
 pub mod bundles;
 pub mod containers_image;
 pub mod crio;
