@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs the real parts the tests start (Debian's docker-registry, the
-# CNCF distribution server; htpasswd from apache2-utils; openssl for the certificate script)
+# CNCF distribution server; htpasswd from apache2-utils; openssl for the certificate script;
+# chromium renders the HTML audit report)
 # when they are missing, validates the deployment manifests offline against the Kubernetes
 # schemas, then runs `cargo test`. Extra arguments go to cargo test.
 set -euo pipefail
@@ -10,6 +11,7 @@ missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

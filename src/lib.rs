@@ -2,10 +2,11 @@
 //!
 //! Modules are declared in pipeline order. A stage may import earlier stages only:
 //! workload -> reference -> policy -> registry -> signature -> verdict -> engine; the edges
-//! (admission, manifest, server) sit on top of the engine.
+//! (admission, audit, manifest, server) sit on top of the engine.
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod audit;
 pub mod certs;
 pub mod engine;
 pub mod manifest;

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-/// Pipeline order. The edges (admission, manifest, reload, server) may use any of these.
+/// Pipeline order. The edges (admission, audit, manifest, reload, server) may use any of these.
 const STAGES: [&str; 8] = [
     "workload",
     "reference",
@@ -20,7 +20,7 @@ const STAGES: [&str; 8] = [
 ];
 
 /// Modules that sit on top of the engine and are used by no stage.
-const EDGES: [&str; 4] = ["admission", "manifest", "reload", "server"];
+const EDGES: [&str; 5] = ["admission", "audit", "manifest", "reload", "server"];
 
 fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
     for entry in std::fs::read_dir(dir).unwrap() {

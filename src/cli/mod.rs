@@ -1,7 +1,8 @@
-//! Command-line shells over the engine: `serve`, `review`, `verify`, and the policy tools
+//! Command-line shells over the engine: `serve`, `review`, `verify`, `audit`, and the policy tools
 //! `policy check` and `export crio`. Every command builds the engine (or loads the policy) from
 //! the same [`EngineArgs`], so all of them give the same verdicts.
 
+mod audit;
 mod certs;
 mod export;
 mod output;
@@ -58,6 +59,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Review Kubernetes manifests or AdmissionReview files; exit 1 if anything would be denied.
     Review(review::ReviewArgs),
+    /// Audit a cluster, a GitOps repository or the webhook's warn-mode log: what enforce mode
+    /// would refuse; exit 1 if anything.
+    Audit(audit::AuditArgs),
     /// Verify one image and print what was found.
     Verify(verify::VerifyArgs),
     /// Serving certificates for the webhook.
@@ -219,6 +223,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args).await,
         Command::Review(args) => review::run(args).await,
         Command::Verify(args) => verify::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
         Command::Certs(command) => certs::run(command),
         Command::Policy(command) => policy::run(command),
         Command::Export(command) => export::run(command),

@@ -5,6 +5,7 @@ use std::io::Write as _;
 use clap::ValueEnum;
 use serde::Serialize;
 
+use signet::audit::table::write_aligned;
 use signet::verdict::{Decision, DecisionReport};
 
 /// Output format.
@@ -56,30 +57,11 @@ pub fn print(format: Output, reviewed: &[Reviewed]) -> anyhow::Result<()> {
 }
 
 fn print_table(out: &mut impl std::io::Write, reviewed: &[Reviewed]) -> anyhow::Result<()> {
-    let mut rows = vec![[
-        "OUTCOME".to_string(),
-        "OBJECT".to_string(),
-        "CONTAINER".to_string(),
-        "IMAGE".to_string(),
-        "REASON".to_string(),
-    ]];
+    let mut rows = vec![["OUTCOME", "OBJECT", "CONTAINER", "IMAGE", "REASON"].map(String::from)];
     for r in reviewed {
         rows.extend(table_rows(r));
     }
-    let widths: Vec<usize> = (0..4)
-        .map(|c| {
-            rows.iter()
-                .map(|row| row[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in &rows {
-        for (cell, width) in row.iter().zip(&widths) {
-            write!(out, "{cell:<width$}  ")?;
-        }
-        writeln!(out, "{}", row[4])?;
-    }
+    write_aligned(out, &rows)?;
     Ok(())
 }
 

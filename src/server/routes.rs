@@ -11,9 +11,12 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use kube::core::DynamicObject;
+use kube::core::admission::AdmissionRequest;
 
 use super::{AppState, ServeError};
 use crate::admission;
+use crate::audit::logs::{self as audit_log, Subject};
 
 /// The HTTPS router.
 pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
@@ -57,8 +60,24 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         message = decision.deny_message().unwrap_or_default(),
         "review"
     );
+    audit_log::record(&subject(&request), &decision, state.dry_run);
     let review = admission::respond(&request, &decision, state.dry_run);
     axum::Json(review).into_response()
+}
+
+/// The object of a request, for the would-deny log lines.
+fn subject(request: &AdmissionRequest<DynamicObject>) -> Subject {
+    let kind = &request.kind;
+    let api_version = match kind.group.as_str() {
+        "" => kind.version.clone(),
+        group => format!("{group}/{}", kind.version),
+    };
+    Subject {
+        api_version,
+        kind: kind.kind.clone(),
+        name: request.name.clone(),
+        namespace: request.namespace.clone(),
+    }
 }
 
 fn json_error(status: StatusCode, message: &str) -> Response {

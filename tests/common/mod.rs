@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod apiserver;
+pub mod audit;
 pub mod bundles;
 pub mod containers_image;
 pub mod crio;

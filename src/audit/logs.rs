@@ -1,0 +1,178 @@
+//! The webhook's would-deny log lines: written by the server for every image a warn-mode policy
+//! or `--dry-run` let through that enforce mode would refuse, and folded back into an audit
+//! report by `signet audit --from-logs`. Writer and reader live here so the format has one owner.
+//!
+//! A line is a `tracing` event with target [`LOG_TARGET`] and message [`WOULD_DENY`]; with
+//! `--log-format json` it reads
+//! `{"timestamp":…,"level":"WARN","fields":{"message":"would deny","namespace":…,"kind":…,
+//! "name":…,"container":…,"image":…,"digest":…,"code":…,"reason":…,"answer":…},
+//! "target":"signet::audit"}`, where `answer` is the line the webhook sent back as a warning.
+//! Any other line (text logs, other events) is ignored by the reader.
+
+use std::collections::HashSet;
+use std::io::BufRead;
+
+use serde_json::Value;
+
+use super::{Finding, Status, Target};
+use crate::verdict::{Decision, Outcome};
+
+/// The `tracing` target of would-deny lines.
+pub const LOG_TARGET: &str = "signet::audit";
+/// The message of would-deny lines.
+pub const WOULD_DENY: &str = "would deny";
+/// The `source` of findings read from log lines.
+pub const LOG_SOURCE: &str = "webhook-log";
+/// Longest line read; longer ones are skipped.
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
+
+/// The object an admission request was about.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// `apps/v1`.
+    pub api_version: String,
+    /// `Deployment`.
+    pub kind: String,
+    /// metadata.name (may be empty for generateName).
+    pub name: String,
+    /// The request's namespace.
+    pub namespace: Option<String>,
+}
+
+/// Log one line per image the webhook let through but enforce mode would refuse: warnings
+/// always, denials when `dry_run` turned them into warnings.
+pub fn record(subject: &Subject, decision: &Decision, dry_run: bool) {
+    for finding in would_deny(subject, decision, dry_run) {
+        tracing::warn!(
+            target: LOG_TARGET,
+            namespace = finding.namespace.as_deref().unwrap_or(""),
+            api_version = %finding.api_version,
+            kind = %finding.kind,
+            name = %finding.name,
+            path = %finding.path,
+            container = %finding.container,
+            image = %finding.image,
+            digest = finding.digest.as_deref().unwrap_or(""),
+            outcome = finding.outcome.label(),
+            code = %finding.code,
+            policy = finding.policy.as_deref().unwrap_or(""),
+            reason = %finding.reason,
+            answer = finding.message.as_deref().unwrap_or(""),
+            "{WOULD_DENY}"
+        );
+    }
+}
+
+/// The findings [`record`] logs.
+pub fn would_deny(subject: &Subject, decision: &Decision, dry_run: bool) -> Vec<Finding> {
+    let target = Target {
+        source: LOG_SOURCE.to_string(),
+        api_version: subject.api_version.clone(),
+        kind: subject.kind.clone(),
+        name: subject.name.clone(),
+        namespace: subject.namespace.clone(),
+        uses: Ok(Vec::new()),
+        running: false,
+        owner: None,
+    };
+    let mut out = Vec::new();
+    if let (true, Some(reason)) = (dry_run, &decision.object_failure) {
+        out.push(Finding::unreadable(&target, &reason_detail(reason)));
+    }
+    for verdict in &decision.verdicts {
+        let logged = match verdict.outcome {
+            Outcome::Warn(_) => true,
+            Outcome::Deny(_) => dry_run,
+            Outcome::Admit(..) => false,
+        };
+        if logged {
+            out.push(Finding::from_verdict(&target, verdict.clone()));
+        }
+    }
+    out
+}
+
+fn reason_detail(reason: &crate::verdict::Reason) -> String {
+    match reason {
+        crate::verdict::Reason::InvalidObject(detail) => detail.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Findings read from a log, distinct, and how many would-deny lines held them.
+#[derive(Debug, Default)]
+pub struct Folded {
+    /// One per distinct (object, container, image, digest, code).
+    pub findings: Vec<Finding>,
+    /// Would-deny lines read.
+    pub lines: usize,
+}
+
+/// Read would-deny lines from `reader`, ignoring everything else.
+pub fn fold(mut reader: impl BufRead) -> std::io::Result<Folded> {
+    let mut folded = Folded::default();
+    let mut seen = HashSet::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(folded);
+        }
+        if line.len() > MAX_LINE_BYTES {
+            continue;
+        }
+        let Some(finding) = parse_line(&line) else {
+            continue;
+        };
+        folded.lines += 1;
+        let key = (
+            finding.namespace.clone(),
+            finding.object(),
+            finding.path.clone(),
+            finding.image.clone(),
+            finding.digest.clone(),
+            finding.code.clone(),
+        );
+        if seen.insert(key) {
+            folded.findings.push(finding);
+        }
+    }
+}
+
+/// One would-deny line as a finding; `None` for any other line.
+pub fn parse_line(line: &[u8]) -> Option<Finding> {
+    let value: Value = serde_json::from_slice(line).ok()?;
+    if value.get("target")?.as_str()? != LOG_TARGET {
+        return None;
+    }
+    let fields = value.get("fields").unwrap_or(&value);
+    let text = |key: &str| fields.get(key).and_then(Value::as_str).unwrap_or("");
+    let optional = |key: &str| Some(text(key).to_string()).filter(|s| !s.is_empty());
+    if text("message") != WOULD_DENY {
+        return None;
+    }
+    let outcome = match text("outcome") {
+        "warn" => Status::Warn,
+        "error" => Status::Error,
+        _ => Status::Deny,
+    };
+    let reason = text("reason").to_string();
+    Some(Finding {
+        namespace: optional("namespace"),
+        api_version: text("api_version").to_string(),
+        kind: text("kind").to_string(),
+        name: text("name").to_string(),
+        source: LOG_SOURCE.to_string(),
+        path: text("path").to_string(),
+        container: text("container").to_string(),
+        image: text("image").to_string(),
+        digest: optional("digest"),
+        running: false,
+        pods: 0,
+        outcome,
+        code: text("code").to_string(),
+        policy: optional("policy"),
+        reason,
+        message: optional("answer"),
+    })
+}

@@ -1,0 +1,115 @@
+//! Warn and dry-run modes leave a trail: the real webhook logs one JSON line per image it let
+//! through that enforce mode would refuse, and `signet audit --from-logs` folds those lines into
+//! a report with the webhook's own words.
+
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use common::audit::{signet, text};
+use common::webhook::{
+    TestWebhook, WebhookOptions, allowed, container, key_policy, pod_review_in, response,
+};
+use common::{TestKey, TestRegistry, push_image, sign_image};
+
+/// Everything the process logs, as `signet serve --log-format json` writes it.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_json_logs() -> Captured {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("info")
+        .with_writer(move || writer.clone())
+        .init();
+    captured
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_would_deny_lines_fold_into_an_audit_report() {
+    let logs = capture_json_logs();
+    let registry = TestRegistry::start();
+    let key = TestKey::generate();
+    let signed = push_image(&registry, "demo/app:v1", "app").await;
+    sign_image(&registry, "demo/app", &signed, &key).await;
+    let unsigned = push_image(&registry, "demo/tool:v1", "tool").await;
+    let policy = key_policy("demo", &format!("{}/**", registry.host()), &key.public_pem);
+    let mut options = WebhookOptions::new(policy, &[registry.host()]);
+    options.dry_run = true;
+    let webhook = TestWebhook::start(options).await;
+
+    let app = format!("{}/demo/app:v1", registry.host());
+    let tool = format!("{}/demo/tool:v1", registry.host());
+    let review = pod_review_in(
+        "shop",
+        "uid-1",
+        vec![container("app", &app), container("tool", &tool)],
+    );
+    let answer = webhook.review(&review).await;
+    assert!(allowed(&answer), "dry-run admits");
+    let warning = response(&answer)["warnings"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The same pod twice: one finding, two lines.
+    let mut again = review.clone();
+    again["request"]["uid"] = "uid-2".into();
+    webhook.review(&again).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("signet.log");
+    std::fs::write(&file, logs.0.lock().unwrap().as_slice()).unwrap();
+    let out = signet(&[
+        "audit",
+        "--from-logs",
+        file.to_str().unwrap(),
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(
+        findings.len(),
+        1,
+        "only the unsigned image, once: {report:#}"
+    );
+    let tool_finding = &findings[0];
+    assert_eq!(tool_finding["namespace"], "shop");
+    assert_eq!(tool_finding["kind"], "Pod");
+    assert_eq!(tool_finding["container"], "tool");
+    assert_eq!(tool_finding["outcome"], "deny");
+    assert_eq!(tool_finding["code"], "NoSignature");
+    assert_eq!(tool_finding["digest"], unsigned.as_str());
+    assert_eq!(tool_finding["source"], "webhook-log");
+    let answer_line = tool_finding["message"].as_str().unwrap();
+    assert_eq!(
+        format!("dry-run, would deny: {answer_line}"),
+        warning,
+        "the finding carries the webhook's answer word for word"
+    );
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("2 would-deny log lines folded into 1 findings"),
+        "{notes}"
+    );
+}
