@@ -9,6 +9,7 @@
 //! uses it. The renderers ([`table`], [`html`], [`policy_report`], and the JSON [`Report`]) only
 //! present findings.
 
+pub mod cluster;
 mod evaluate;
 pub mod html;
 pub mod logs;

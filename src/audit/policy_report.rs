@@ -6,10 +6,12 @@
 //! `signet`, `rule` the stable code (`NoSignature`, `Verified` …), `message` the webhook's reason
 //! text, and the container, image, digest and refusing policy go in `properties`. A report holds
 //! at most [`MAX_RESULTS`] results (objects must stay well below etcd's 1.5 MiB); more spill into
-//! `signet-audit-2`, `-3` ….
+//! `signet-audit-2`, `-3` …. [`write`] creates them in a cluster, or replaces the ones an earlier
+//! audit wrote.
 
 use std::collections::BTreeMap;
 
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde::{Deserialize, Serialize};
 
 use super::{Finding, Report, Status};
@@ -148,6 +150,42 @@ pub fn to_yaml(report: &Report, seconds: i64) -> Result<String, serde_yaml::Erro
         out.push_str(&serde_yaml::to_string(&object)?);
     }
     Ok(out)
+}
+
+/// Where PolicyReports live.
+fn resource(namespaced: bool) -> ApiResource {
+    let (kind, plural) = match namespaced {
+        true => ("PolicyReport", "policyreports"),
+        false => ("ClusterPolicyReport", "clusterpolicyreports"),
+    };
+    let gvk = GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", kind);
+    ApiResource::from_gvk_with_plural(&gvk, plural)
+}
+
+/// Create each report in the cluster, or replace the one Signet wrote before. Returns how many
+/// were written.
+pub async fn write(client: &kube::Client, reports: &[PolicyReport]) -> Result<usize, kube::Error> {
+    for report in reports {
+        let resource = resource(report.metadata.namespace.is_some());
+        let api: Api<DynamicObject> = match &report.metadata.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        let mut object: DynamicObject = serde_json::to_value(report)
+            .and_then(serde_json::from_value)
+            .map_err(kube::Error::SerdeError)?;
+        match api.get_opt(&report.metadata.name).await? {
+            Some(existing) => {
+                object.metadata.resource_version = existing.metadata.resource_version;
+                api.replace(&report.metadata.name, &PostParams::default(), &object)
+                    .await?;
+            }
+            None => {
+                api.create(&PostParams::default(), &object).await?;
+            }
+        }
+    }
+    Ok(reports.len())
 }
 
 fn kind_for(namespace: Option<&str>) -> &'static str {

@@ -5,6 +5,7 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
@@ -38,6 +39,26 @@ pub struct AuditArgs {
     /// Progress bar on stderr: on a terminal only (auto), always, or never.
     #[arg(long, value_enum, default_value = "auto")]
     progress: ProgressMode,
+    /// Audit the cluster too when --manifests or --from-logs are given (without them the
+    /// cluster is what is audited).
+    #[arg(long)]
+    cluster: bool,
+    /// Only this namespace of the cluster.
+    #[arg(long)]
+    namespace: Option<String>,
+    /// The kubeconfig context to use (default: the current one, or the in-cluster config).
+    #[arg(long)]
+    context: Option<String>,
+    /// Create (or replace) the PolicyReports of this audit in the cluster.
+    #[arg(long = "write-reports")]
+    write_reports: bool,
+}
+
+impl AuditArgs {
+    /// The cluster is read when asked for, or when nothing else is.
+    fn audits_cluster(&self) -> bool {
+        self.cluster || (self.manifests.is_none() && self.from_logs.is_empty())
+    }
 }
 
 /// Output formats of `signet audit`.
@@ -66,8 +87,19 @@ pub enum ProgressMode {
 
 /// Run the audit, write the report, exit 1 if anything would be denied.
 pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let report = collect(&args).await?;
+    let cluster = match args.audits_cluster() || args.write_reports {
+        true => Some(connect(&args).await?),
+        false => None,
+    };
+    let report = collect(&args, cluster.as_ref()).await?;
     write_output(&args, &report)?;
+    if let (true, Some((client, url))) = (args.write_reports, &cluster) {
+        let reports = audit::policy_report::reports(&report, now_seconds());
+        let written = audit::policy_report::write(client, &reports)
+            .await
+            .with_context(|| format!("writing PolicyReports to {url}"))?;
+        tracing::info!(written, "PolicyReports written");
+    }
     Ok(if report.refuses_anything() {
         ExitCode::from(1)
     } else {
@@ -75,22 +107,56 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// A kube client from the kubeconfig (or in-cluster), with deadlines, and the cluster's URL.
+async fn connect(args: &AuditArgs) -> anyhow::Result<(kube::Client, String)> {
+    let mut config = match &args.context {
+        Some(context) => {
+            let options = kube::config::KubeConfigOptions {
+                context: Some(context.clone()),
+                ..Default::default()
+            };
+            kube::Config::from_kubeconfig(&options).await?
+        }
+        None => kube::Config::infer().await?,
+    };
+    config.connect_timeout = Some(Duration::from_secs(10));
+    config.read_timeout = Some(Duration::from_secs(60));
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
+    Ok((client, url))
+}
+
 /// Gather targets from the sources given, evaluate them, and fold in the log lines.
-async fn collect(args: &AuditArgs) -> anyhow::Result<Report> {
+async fn collect(
+    args: &AuditArgs,
+    cluster: Option<&(kube::Client, String)>,
+) -> anyhow::Result<Report> {
     let mut sources = Vec::new();
     let mut targets: Vec<Target> = Vec::new();
     let mut notes = Vec::new();
+    let listed = match (args.audits_cluster(), cluster) {
+        (true, Some((client, url))) => {
+            let objects = audit::cluster::list(client, args.namespace.as_deref())
+                .await
+                .with_context(|| format!("reading the cluster at {url}"))?;
+            let (found, skipped) = audit::cluster::targets(&objects);
+            targets.extend(found);
+            notes.extend(skipped);
+            sources.push(format!("cluster:{url}"));
+            true
+        }
+        _ => false,
+    };
     if let Some(dir) = &args.manifests {
         let (found, skipped) = audit::manifests::scan(dir)?;
         targets.extend(found);
         notes.extend(skipped);
         sources.push(format!("manifests:{}", dir.display()));
     }
-    anyhow::ensure!(
-        args.manifests.is_some() || !args.from_logs.is_empty(),
-        "give --manifests DIR or --from-logs FILE"
-    );
     let mut findings = evaluate(args, &targets).await?;
+    if listed {
+        notes.extend(audit::cluster::covered_pods_note(&findings));
+    }
     for file in &args.from_logs {
         let (folded, note) = read_logs(file)?;
         findings.extend(folded);
