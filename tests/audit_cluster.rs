@@ -15,7 +15,7 @@ mod common;
 use serde_json::{Value, json};
 
 use common::apiserver::TestApiServer;
-use common::audit::{AuditRepo, SIGNET, text};
+use common::audit::{AuditRepo, SIGNET, find, object_of, text};
 use common::push_image;
 
 const FIXTURES: &str = concat!(
@@ -198,21 +198,6 @@ impl Cluster {
     }
 }
 
-fn find<'a>(report: &'a Value, object: &str) -> &'a Value {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| {
-            format!(
-                "{}/{}",
-                f["kind"].as_str().unwrap(),
-                f["name"].as_str().unwrap()
-            ) == object
-        })
-        .unwrap_or_else(|| panic!("no finding for {object}: {report:#}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn cluster_audit_reports_what_runs_and_counts_pods_under_their_workload() {
     let cluster = cluster().await;
@@ -223,13 +208,7 @@ async fn cluster_audit_reports_what_runs_and_counts_pods_under_their_workload() 
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| {
-            format!(
-                "{}/{}",
-                f["kind"].as_str().unwrap(),
-                f["name"].as_str().unwrap()
-            )
-        })
+        .map(object_of)
         .collect();
     assert_eq!(
         objects,
@@ -242,13 +221,13 @@ async fn cluster_audit_reports_what_runs_and_counts_pods_under_their_workload() 
         ],
         "{report:#}"
     );
-    let web = find(&report, "Deployment/web");
+    let web = find(&report, "Deployment/web", None);
     assert_eq!(
         (&web["outcome"], &web["pods"]),
         (&json!("admit"), &json!(2))
     );
     assert_eq!(web["running"], false);
-    let stray = find(&report, "Pod/web-1-c");
+    let stray = find(&report, "Pod/web-1-c", None);
     assert_eq!(
         (&stray["outcome"], &stray["code"]),
         (&json!("deny"), &json!("NoSignature"))
@@ -259,13 +238,13 @@ async fn cluster_audit_reports_what_runs_and_counts_pods_under_their_workload() 
         cluster.old.as_str(),
         "the digest that runs, not the tag's"
     );
-    assert_eq!(find(&report, "DaemonSet/agent")["pods"], 1);
-    let debug = find(&report, "Pod/debug");
+    assert_eq!(find(&report, "DaemonSet/agent", None)["pods"], 1);
+    let debug = find(&report, "Pod/debug", None);
     assert_eq!(
         (&debug["outcome"], &debug["running"]),
         (&json!("deny"), &json!(true))
     );
-    assert_eq!(find(&report, "CronJob/nightly")["outcome"], "admit");
+    assert_eq!(find(&report, "CronJob/nightly", None)["outcome"], "admit");
     let notes = report["notes"].to_string();
     assert!(notes.contains("2 ReplicaSets and Jobs"), "{notes}");
     assert!(notes.contains("1 finished Pods"), "{notes}");

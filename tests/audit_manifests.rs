@@ -9,7 +9,7 @@ mod common;
 
 use serde_json::Value;
 
-use common::audit::{AuditRepo, deployment, signet, text};
+use common::audit::{AuditRepo, deployment, find, signet, text};
 
 /// A repository with a signed Deployment, an unsigned CronJob, a Pod whose init container's
 /// image does not exist, a Helm template and a `.git` directory.
@@ -48,17 +48,7 @@ fn findings(report: &Value) -> Vec<&Value> {
 }
 
 fn finding<'a>(report: &'a Value, object: &str, container: &str) -> &'a Value {
-    findings(report)
-        .into_iter()
-        .find(|f| {
-            format!(
-                "{}/{}",
-                f["kind"].as_str().unwrap(),
-                f["name"].as_str().unwrap()
-            ) == object
-                && f["container"] == container
-        })
-        .unwrap_or_else(|| panic!("no finding for {object} {container}: {report:#}"))
+    find(report, object, Some(container))
 }
 
 #[tokio::test(flavor = "multi_thread")]

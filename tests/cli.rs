@@ -9,23 +9,9 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
+use common::audit::{signet, text};
 use common::webhook::{container, key_policy, pod_review};
 use common::{TestKey, TestRegistry, push_image, sign_image};
-
-const SIGNET: &str = env!("CARGO_BIN_EXE_signet");
-
-async fn signet(args: &[&str]) -> Output {
-    tokio::process::Command::new(SIGNET)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .expect("run signet")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 struct Repo {
     registry: TestRegistry,

@@ -11,7 +11,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use signet::engine::{Engine, EngineSettings};
 use signet::policy::{AuthorityKind, Matcher, PolicySet};
@@ -21,6 +20,7 @@ use signet::reload::PolicySources;
 use signet::signature::{Mismatch, Subject, check_keyless_authority};
 use signet::workload::ImageUse;
 
+use common::audit::{signet, text};
 use common::containers_image::{manifest_digest, signature};
 use common::keyless::{GITHUB_ISSUER, Leaf, TestFulcio, TestRekor, signed_layer, trust_root_yaml};
 use common::webhook::{indent, key_policy};
@@ -28,21 +28,7 @@ use common::{
     TestKey, TestRegistry, push_image, push_signature_layers, sign_image, simple_signing_payload,
 };
 
-const SIGNET: &str = env!("CARGO_BIN_EXE_signet");
 const EMAIL: &str = "release@example.com";
-
-async fn signet(args: &[&str]) -> Output {
-    tokio::process::Command::new(SIGNET)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .expect("run signet")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn engine(policies: PolicySet, host: &str) -> Engine {
     let config = RegistryConfig {

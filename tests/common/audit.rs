@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use serde_json::Value;
 use tempfile::TempDir;
 
 use super::webhook::key_policy;
@@ -24,6 +25,25 @@ pub async fn signet(args: &[&str]) -> Output {
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `Kind/name` of a finding of the JSON report.
+pub fn object_of(finding: &Value) -> String {
+    format!(
+        "{}/{}",
+        finding["kind"].as_str().unwrap(),
+        finding["name"].as_str().unwrap()
+    )
+}
+
+/// The first finding of `object` (and of `container`, when given) in the JSON report.
+pub fn find<'a>(report: &'a Value, object: &str, container: Option<&str>) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| object_of(f) == object && container.is_none_or(|c| f["container"] == c))
+        .unwrap_or_else(|| panic!("no finding for {object} {container:?}: {report:#}"))
 }
 
 /// A registry with signed and unsigned images, a key policy for it, and a directory for
