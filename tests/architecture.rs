@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-/// Pipeline order. The edges (admission, audit, manifest, reload, server) may use any of these.
+/// Pipeline order. The edges (admission, audit, cluster, manifest, reload, server) may use any of these.
 const STAGES: [&str; 8] = [
     "workload",
     "reference",
@@ -19,8 +19,16 @@ const STAGES: [&str; 8] = [
     "admission",
 ];
 
-/// Modules that sit on top of the engine and are used by no stage.
-const EDGES: [&str; 5] = ["admission", "audit", "manifest", "reload", "server"];
+/// Modules that sit on top of the engine and are used by no stage (`cluster`: the Kubernetes
+/// client, a shell beside `server`).
+const EDGES: [&str; 6] = [
+    "admission",
+    "audit",
+    "cluster",
+    "manifest",
+    "reload",
+    "server",
+];
 
 fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -77,4 +85,31 @@ fn no_stage_uses_a_later_stage_or_an_edge() {
         violations.join("\n")
     );
     assert!(files.len() > 20, "read the sources");
+}
+
+/// The Kubernetes API client lives in `cluster` (and the CLI that starts it): the engine and
+/// its stages never talk to the API server, so the same verdict comes out with or without one.
+#[test]
+fn only_the_cluster_shell_uses_the_kubernetes_client() {
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let client_paths = [
+        "kube::Client",
+        "kube::api",
+        "kube::runtime",
+        "kube::discovery",
+    ];
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|(file, _)| !file.contains("/src/cluster/") && !file.contains("/src/cli/"))
+        .filter(|(_, text)| client_paths.iter().any(|p| text.contains(p)))
+        .map(|(file, _)| file.clone())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "Kubernetes client outside src/cluster: {offenders:?}"
+    );
 }

@@ -9,8 +9,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use signet::reload::watch_sources;
-use signet::server::{self, DEFAULT_MAX_BODY_BYTES, Metrics, ServeConfig, TlsSource};
+use signet::cluster::{PolicySync, watch_policies};
+use signet::engine::Engine;
+use signet::reload::{PolicyComposer, watch_sources};
+use signet::server::{
+    self, DEFAULT_MAX_BODY_BYTES, Metrics, ReadinessGate, ServeConfig, TlsSource,
+};
 
 use super::EngineArgs;
 
@@ -47,6 +51,11 @@ pub struct ServeArgs {
     /// Seconds in-flight reviews may take to finish after SIGTERM.
     #[arg(long = "shutdown-grace", default_value = "20")]
     shutdown_grace: u64,
+    /// Watch ClusterImagePolicy and ImagePolicy objects in the cluster (in-cluster config or
+    /// kubeconfig) and apply them live, with the --policy files. Not ready until listed.
+    /// Without --policy, the embedded example is then not used.
+    #[arg(long = "watch-policies", env = "SIGNET_WATCH_POLICIES")]
+    watch_policies: bool,
 }
 
 /// Run the webhook.
@@ -63,7 +72,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             TlsSource::SelfSigned
         }
     };
-    let config = ServeConfig {
+    let mut config = ServeConfig {
         listen: args.listen,
         metrics_listen: args.metrics_listen,
         tls,
@@ -71,8 +80,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         tls_reload_interval: interval,
+        readiness: Vec::new(),
     };
-    if !args.engine.policy.is_empty() || args.engine.signature_policy_dir.is_some() {
+    if args.watch_policies {
+        config
+            .readiness
+            .push(watch_cluster_policies(&args.engine, &engine, &metrics, interval).await?);
+    } else if !args.engine.policy.is_empty() || args.engine.signature_policy_dir.is_some() {
         let reload_metrics = metrics.clone();
         let watcher = watch_sources(
             args.engine.sources(),
@@ -94,6 +108,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("server stopped with an error")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Start the policy-object watchers and the file watcher over one composer; the returned gate
+/// opens when every policy kind has been listed once.
+async fn watch_cluster_policies(
+    args: &EngineArgs,
+    engine: &Arc<Engine>,
+    metrics: &Arc<Metrics>,
+    interval: Duration,
+) -> anyhow::Result<Arc<dyn ReadinessGate>> {
+    let client = kube::Client::try_default()
+        .await
+        .context("--watch-policies: no Kubernetes client configuration")?;
+    let composer = Arc::new(PolicyComposer::new(args.sources(), engine.clone()));
+    composer
+        .update(|_| {})
+        .context("loading the --policy files")?;
+    let sync = Arc::new(PolicySync::default());
+    let (files, objects) = (metrics.clone(), metrics.clone());
+    tokio::spawn(
+        composer
+            .clone()
+            .watch_files(interval, move |ok| files.policy_reload(ok)),
+    );
+    tokio::spawn(watch_policies(client, composer, sync.clone(), move |ok| {
+        objects.policy_reload(ok)
+    }));
+    Ok(sync)
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C.

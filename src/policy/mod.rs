@@ -102,12 +102,27 @@ impl PolicySet {
         paths: &[PathBuf],
         roots: &TrustRoots,
     ) -> Result<PolicySet, LoadError> {
+        Self::load_with_documents(paths, [], roots)
+    }
+
+    /// [`PolicySet::load_with_trust_roots`] plus policy `documents` given as `(source, text)`
+    /// (for example the cluster's policy objects): one set, so a name defined twice across
+    /// files and documents is refused like a name defined twice in one file.
+    pub fn load_with_documents<'a>(
+        paths: &[PathBuf],
+        documents: impl IntoIterator<Item = (&'a str, &'a str)>,
+        roots: &TrustRoots,
+    ) -> Result<PolicySet, LoadError> {
         let mut builder = Builder::with_roots(roots);
         for path in paths {
             for file in policy_files(path)? {
                 let name = file.display().to_string();
                 builder.add(&read_limited(&file, &name)?, &name)?;
             }
+        }
+        for (source, text) in documents {
+            check_size(text.len() as u64, source)?;
+            builder.add(text, source)?;
         }
         Ok(builder.finish())
     }

@@ -11,6 +11,9 @@ use super::error::{LoadError, LoadErrorKind};
 
 /// The API group of policy-controller's CRDs.
 const GROUP: &str = "policy.sigstore.dev";
+/// Signet's own API group: the same kinds and schema, for clusters where policy-controller owns
+/// its group, and the namespaced `ImagePolicy`.
+pub const SIGNET_GROUP: &str = "signet.dev";
 
 /// A list of policies, as exported by `kubectl get clusterimagepolicies -o yaml`.
 #[derive(Debug, Deserialize)]
@@ -117,10 +120,11 @@ fn shape(value: &Value, index: usize, file: &str) -> Result<Shape, LoadError> {
 }
 
 fn policy_version(api_version: &str) -> bool {
-    let version = api_version
-        .strip_prefix(GROUP)
-        .and_then(|v| v.strip_prefix('/'));
-    matches!(version, Some("v1alpha1" | "v1beta1"))
+    match api_version.split_once('/') {
+        Some((GROUP, version)) => matches!(version, "v1alpha1" | "v1beta1"),
+        Some((SIGNET_GROUP, version)) => version == "v1alpha1",
+        _ => false,
+    }
 }
 
 fn check_kind(value: &Value, what: &str, file: &str) -> Result<(), LoadError> {
@@ -136,7 +140,7 @@ fn check_kind(value: &Value, what: &str, file: &str) -> Result<(), LoadError> {
         ))
     } else {
         LoadErrorKind::Invalid(format!(
-            "{found}, not a ClusterImagePolicy or ImagePolicy of {GROUP}/v1alpha1 or v1beta1"
+            "{found}, not a ClusterImagePolicy or ImagePolicy of {GROUP}/v1alpha1 or v1beta1 or {SIGNET_GROUP}/v1alpha1"
         ))
     };
     let object = Some(value_object_id(value));
@@ -187,6 +191,19 @@ mod tests {
         let err = parse_documents(&text, "list.yaml").unwrap_err();
         assert_eq!(err.object.as_deref(), Some("ClusterImagePolicy/b"));
         assert_eq!(err.field.as_deref(), Some("items[1].spec.images[0]"));
+    }
+
+    #[test]
+    fn signets_own_group_is_read_like_policy_controllers() {
+        let text = POLICY.replace("policy.sigstore.dev/v1beta1", "signet.dev/v1alpha1");
+        assert_eq!(
+            parse_documents(&text.replace("NAME", "s"), "s.yaml")
+                .unwrap()
+                .len(),
+            1
+        );
+        let other = POLICY.replace("policy.sigstore.dev/v1beta1", "signet.dev/v1beta1");
+        assert!(parse_documents(&other.replace("NAME", "s"), "s.yaml").is_err());
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// How often certificate files are checked for new content.
     pub tls_reload_interval: Duration,
+    /// More conditions `/readyz` waits for (for example: the cluster's policies listed).
+    pub readiness: Vec<Arc<dyn ReadinessGate>>,
+}
+
+/// A condition the server must meet before it reports ready.
+pub trait ReadinessGate: Send + Sync + std::fmt::Debug {
+    /// Whether the condition holds now.
+    fn is_ready(&self) -> bool;
 }
 
 /// Why the server could not start.
@@ -62,8 +70,17 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Ready to serve: policy and certificate loaded, not shutting down.
     pub ready: AtomicBool,
+    /// Further conditions for readiness, all of which must hold.
+    pub readiness: Vec<Arc<dyn ReadinessGate>>,
     /// Dry-run: always admit.
     pub dry_run: bool,
+}
+
+impl AppState {
+    /// Serving, not shutting down, and every readiness gate open.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && self.readiness.iter().all(|g| g.is_ready())
+    }
 }
 
 /// A started server: its addresses and a way to stop it.
@@ -108,6 +125,7 @@ pub async fn start(
         engine,
         metrics,
         ready: AtomicBool::new(true),
+        readiness: config.readiness.clone(),
         dry_run: config.dry_run,
     });
     let metrics_addr = routes::serve_metrics(state.clone(), config.metrics_listen).await?;

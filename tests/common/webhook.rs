@@ -108,6 +108,7 @@ impl TestWebhook {
             dry_run: options.dry_run,
             shutdown_grace: Duration::from_secs(10),
             tls_reload_interval: Duration::from_millis(200),
+            readiness: Vec::new(),
         };
         let running = server::start(
             engine.clone(),
