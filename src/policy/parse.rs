@@ -195,15 +195,17 @@ mod tests {
 
     #[test]
     fn signets_own_group_is_read_like_policy_controllers() {
-        let text = POLICY.replace("policy.sigstore.dev/v1beta1", "signet.dev/v1alpha1");
-        assert_eq!(
-            parse_documents(&text.replace("NAME", "s"), "s.yaml")
-                .unwrap()
-                .len(),
-            1
-        );
-        let other = POLICY.replace("policy.sigstore.dev/v1beta1", "signet.dev/v1beta1");
-        assert!(parse_documents(&other.replace("NAME", "s"), "s.yaml").is_err());
+        let list = |version: &str| {
+            let item = POLICY.replace("policy.sigstore.dev/v1beta1", version);
+            format!(
+                "apiVersion: v1\nkind: List\nitems:\n- {}\n",
+                item.replace("NAME", "s")
+            )
+        };
+        let docs = parse_documents(&list("signet.dev/v1alpha1"), "s.yaml").unwrap();
+        assert_eq!(docs[0].metadata.name, "s");
+        let err = parse_documents(&list("signet.dev/v1beta1"), "s.yaml").unwrap_err();
+        assert!(err.to_string().contains("signet.dev/v1alpha1"), "{err}");
     }
 
     #[test]
