@@ -171,10 +171,10 @@ fn compile_trust(
         );
     }
     let (authorities, rekor) = (authorities?, rekor?);
-    let ct_keys = keyless_root
-        .as_ref()
-        .or(roots.get(DEFAULT_TRUST_ROOT))
-        .map(|r| r.ct_keys.clone())
+    let material_root = keyless_root.as_ref().or(roots.get(DEFAULT_TRUST_ROOT));
+    let ct_keys = material_root.map(|r| r.ct_keys.clone()).unwrap_or_default();
+    let timestamp_authorities = material_root
+        .map(|r| r.timestamp_authorities.clone())
         .unwrap_or_default();
     let ca_origin = keyless_root.map_or("keyless.ca-cert.data".to_string(), |r| r.origin.clone());
     let origin = match ca_origin == rekor.origin {
@@ -186,6 +186,7 @@ fn compile_trust(
         certificate_authorities: authorities,
         rekor_keys: rekor.rekor_keys.clone(),
         ct_keys,
+        timestamp_authorities,
     })
 }
 

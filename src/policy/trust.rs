@@ -33,6 +33,9 @@ pub struct KeylessTrust {
     /// Certificate-transparency log keys by log ID. Loaded and fingerprinted; Signet does not
     /// verify SCTs yet.
     pub ct_keys: BTreeMap<String, LogKey>,
+    /// RFC 3161 timestamp authorities: each chain's root is the anchor, its first certificate
+    /// normally the TSA's signing certificate (`timestampAuthorities` in `trusted_root.json`).
+    pub timestamp_authorities: Vec<CertificateAuthority>,
 }
 
 /// One certificate authority: a trust anchor and the intermediates it issued.
@@ -140,7 +143,7 @@ impl KeylessTrust {
             origin: origin.to_string(),
             certificate_authorities: Vec::new(),
             rekor_keys,
-            ct_keys: BTreeMap::new(),
+            ..KeylessTrust::default()
         })
     }
 }
@@ -243,12 +246,18 @@ pub fn log_key(
         ));
     }
     Ok(LogKey {
-        log_id: hex::encode(Sha256::digest(spki)),
+        log_id: spki_log_id(spki),
         base_url,
         spki: spki.to_vec(),
         key: Arc::new(key),
         valid_for,
     })
+}
+
+/// The log ID of a key as Rekor v1 and CT logs derive it: hex SHA-256 of the SPKI DER. (A
+/// Rekor v2 log's ID is its signed-note key ID, which `trusted_root.json` states.)
+pub fn spki_log_id(spki: &[u8]) -> String {
+    hex::encode(Sha256::digest(spki))
 }
 
 /// A certificate must parse as X.509 and be usable as a webpki trust anchor.

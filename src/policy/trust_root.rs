@@ -240,6 +240,33 @@ mod tests {
         assert_eq!(trust.ct_keys.len(), 2);
     }
 
+    // sigstore-conformance bundle-verify/rekor2-happy-path/trusted_root.json (staging root) and
+    // trust-root-tlog-missing-validity-start_fail/trusted_root.json.
+    #[test]
+    fn staging_root_loads_rekor_v2_log_ids_tsas_and_skips_the_pkcs1_ct_key() {
+        let dir = "sigstore-conformance/test/assets/bundle-verify";
+        let text = read(&format!("{dir}/rekor2-happy-path/trusted_root.json"));
+        let roots = TrustRoots::from_text(&text, "t.json", "staging").unwrap();
+        let trust = roots.get("staging").unwrap();
+        // The Ed25519 Rekor v2 log is found by its stated signed-note key ID.
+        let v2 = "f30d5a999d92e662484244263f174cb8eacbfe8264bc583d32741799e3825dc9";
+        assert_eq!(trust.rekor_keys.get(v2).unwrap().log_id, v2);
+        assert_eq!(trust.rekor_keys.len(), 2);
+        // Of three CT logs, the PKCS#1 RSA one is skipped.
+        assert_eq!(trust.ct_keys.len(), 2);
+        assert_eq!(trust.timestamp_authorities.len(), 1);
+        assert_eq!(trust.timestamp_authorities[0].intermediates.len(), 1);
+        let text = read(&format!(
+            "{dir}/trust-root-tlog-missing-validity-start_fail/trusted_root.json"
+        ));
+        let err = TrustRoots::from_text(&text, "t.json", "t").unwrap_err();
+        assert_eq!(
+            err.field.as_deref(),
+            Some("tlogs[1].publicKey.validFor.start"),
+            "{err}"
+        );
+    }
+
     // policy-controller test/testdata/trustroot/valid/valid-sigstore-keys.yaml.
     #[test]
     fn policy_controller_trust_root_object_loads_by_metadata_name() {

@@ -43,10 +43,6 @@ pub(super) struct SigstoreKeys {
     #[serde(default, rename = "ctLogs")]
     ct_logs: Vec<CrLog>,
     #[serde(default)]
-    #[allow(
-        dead_code,
-        reason = "part of the closed schema; Signet verifies no timestamps"
-    )]
     timestamp_authorities: Vec<CrCertificateAuthority>,
 }
 
@@ -83,25 +79,35 @@ pub(super) fn from_sigstore_keys(
     origin: &str,
 ) -> Result<KeylessTrust, FieldFailure> {
     let at = "spec.sigstoreKeys";
-    limit(
-        keys.certificate_authorities.len(),
-        at,
-        "certificateAuthorities",
-    )?;
-    let mut certificate_authorities = Vec::new();
-    for (i, ca) in keys.certificate_authorities.iter().enumerate() {
-        let field = format!("{at}.certificateAuthorities[{i}].certChain");
+    Ok(KeylessTrust {
+        origin: origin.to_string(),
+        certificate_authorities: cr_authorities(
+            &keys.certificate_authorities,
+            &format!("{at}.certificateAuthorities"),
+        )?,
+        rekor_keys: cr_logs(&keys.t_logs, &format!("{at}.tLogs"))?,
+        ct_keys: cr_logs(&keys.ct_logs, &format!("{at}.ctLogs"))?,
+        timestamp_authorities: cr_authorities(
+            &keys.timestamp_authorities,
+            &format!("{at}.timestampAuthorities"),
+        )?,
+    })
+}
+
+fn cr_authorities(
+    authorities: &[CrCertificateAuthority],
+    at: &str,
+) -> Result<Vec<CertificateAuthority>, FieldFailure> {
+    limit(authorities.len(), at, "")?;
+    let mut out = Vec::new();
+    for (i, ca) in authorities.iter().enumerate() {
+        let field = format!("{at}[{i}].certChain");
         let pem = pem_field(&ca.cert_chain).map_err(|e| (field.clone(), e))?;
         let chain = trust::certificates_from_pem(&pem).map_err(|e| (field.clone(), e))?;
         let authority = trust::authority_from_chain(chain, ca.uri.clone(), TimeRange::default());
-        certificate_authorities.push(authority.map_err(|e| (field, e))?);
+        out.push(authority.map_err(|e| (field, e))?);
     }
-    Ok(KeylessTrust {
-        origin: origin.to_string(),
-        certificate_authorities,
-        rekor_keys: cr_logs(&keys.t_logs, &format!("{at}.tLogs"))?,
-        ct_keys: cr_logs(&keys.ct_logs, &format!("{at}.ctLogs"))?,
-    })
+    Ok(out)
 }
 
 fn cr_logs(logs: &[CrLog], at: &str) -> Result<BTreeMap<String, LogKey>, FieldFailure> {
@@ -147,6 +153,8 @@ pub(super) struct TrustedRoot {
     certificate_authorities: Vec<JsonCertificateAuthority>,
     #[serde(default)]
     ctlogs: Vec<TransparencyLog>,
+    #[serde(default)]
+    timestamp_authorities: Vec<JsonCertificateAuthority>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +163,15 @@ struct TransparencyLog {
     #[serde(default)]
     base_url: Option<String>,
     public_key: JsonPublicKey,
+    #[serde(default)]
+    log_id: Option<JsonLogId>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonLogId {
+    #[serde(default)]
+    key_id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,22 +218,31 @@ pub(super) fn from_trusted_root(
     root: &TrustedRoot,
     origin: &str,
 ) -> Result<KeylessTrust, FieldFailure> {
-    limit(
-        root.certificate_authorities.len(),
-        "",
-        "certificateAuthorities",
-    )?;
-    let mut certificate_authorities = Vec::new();
-    for (i, ca) in root.certificate_authorities.iter().enumerate() {
-        let at = format!("certificateAuthorities[{i}]");
-        certificate_authorities.push(json_authority(ca, &at)?);
-    }
     Ok(KeylessTrust {
         origin: origin.to_string(),
-        certificate_authorities,
+        certificate_authorities: json_authorities(
+            &root.certificate_authorities,
+            "certificateAuthorities",
+        )?,
         rekor_keys: json_logs(&root.tlogs, "tlogs")?,
-        ct_keys: json_logs(&root.ctlogs, "ctlogs")?,
+        ct_keys: json_ct_logs(&root.ctlogs, origin)?,
+        timestamp_authorities: json_authorities(
+            &root.timestamp_authorities,
+            "timestampAuthorities",
+        )?,
     })
+}
+
+fn json_authorities(
+    authorities: &[JsonCertificateAuthority],
+    at: &str,
+) -> Result<Vec<CertificateAuthority>, FieldFailure> {
+    limit(authorities.len(), at, "")?;
+    authorities
+        .iter()
+        .enumerate()
+        .map(|(i, ca)| json_authority(ca, &format!("{at}[{i}]")))
+        .collect()
 }
 
 fn json_authority(
@@ -233,21 +259,61 @@ fn json_authority(
     trust::authority_from_chain(chain, ca.uri.clone(), valid_for).map_err(|e| (field, e))
 }
 
+/// Transparency logs (`tlogs`), strictly: every key must be usable. A log is found by the
+/// `logId.keyId` the trust root states (a Rekor v2 log's ID is its signed-note key ID, not a hash
+/// of the key), else by the hash of its key.
 fn json_logs(logs: &[TransparencyLog], at: &str) -> Result<BTreeMap<String, LogKey>, FieldFailure> {
     limit(logs.len(), at, "")?;
     let mut out = BTreeMap::new();
     for (i, log) in logs.iter().enumerate() {
-        let field = format!("{at}[{i}].publicKey");
-        let valid_for = time_range(
-            log.public_key.valid_for.as_ref(),
-            &format!("{field}.validFor"),
-        )?;
-        let key = der_field(&log.public_key.raw_bytes)
-            .and_then(|spki| trust::log_key(&spki, log.base_url.clone(), valid_for))
-            .map_err(|e| (format!("{field}.rawBytes"), e))?;
+        let key = json_log(log, &format!("{at}[{i}]"))?;
         out.insert(key.log_id.clone(), key);
     }
     Ok(out)
+}
+
+/// Certificate-transparency logs (`ctlogs`). Signet verifies no SCTs, so a CT log key it cannot
+/// use (an RSA key in PKCS#1 form, as the staging roots carry) is skipped with a logged note
+/// instead of making the whole trust root unusable; the transparency-log and CA entries stay
+/// strict.
+fn json_ct_logs(
+    logs: &[TransparencyLog],
+    origin: &str,
+) -> Result<BTreeMap<String, LogKey>, FieldFailure> {
+    limit(logs.len(), "ctlogs", "")?;
+    let mut out = BTreeMap::new();
+    for (i, log) in logs.iter().enumerate() {
+        match json_log(log, &format!("ctlogs[{i}]")) {
+            Ok(key) => {
+                out.insert(key.log_id.clone(), key);
+            }
+            Err((field, e)) => {
+                tracing::warn!(trust_root = origin, %field, error = %e, "CT log key skipped");
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn json_log(log: &TransparencyLog, at: &str) -> Result<LogKey, FieldFailure> {
+    let field = format!("{at}.publicKey");
+    let valid_for = time_range(
+        log.public_key.valid_for.as_ref(),
+        &format!("{field}.validFor"),
+    )?;
+    let key = der_field(&log.public_key.raw_bytes)
+        .and_then(|spki| trust::log_key(&spki, log.base_url.clone(), valid_for))
+        .map_err(|e| (format!("{field}.rawBytes"), e))?;
+    match log.log_id.as_ref().filter(|id| !id.key_id.is_empty()) {
+        Some(id) => {
+            let declared = der_field(&id.key_id).map_err(|e| (format!("{at}.logId.keyId"), e))?;
+            Ok(LogKey {
+                log_id: hex::encode(declared),
+                ..key
+            })
+        }
+        None => Ok(key),
+    }
 }
 
 fn der_field(value: &str) -> Result<Vec<u8>, TrustError> {
@@ -273,8 +339,13 @@ fn time_range(range: Option<&JsonTimeRange>, at: &str) -> Result<TimeRange, Fiel
             })
             .transpose()
     };
+    // A TimeRange's start is required: a range without one is malformed, not unbounded.
+    let start = parse(&range.start, "start")?.ok_or_else(|| {
+        let detail = TrustError::Missing("validFor has no start".into());
+        (format!("{at}.start"), detail)
+    })?;
     Ok(TimeRange {
-        start: parse(&range.start, "start")?,
+        start: Some(start),
         end: parse(&range.end, "end")?,
     })
 }

@@ -6,7 +6,8 @@
 //! image signature must say, in this order, for every bundle:
 //!
 //! 1. the bundle verifies (`verify.rs` steps 1–8) with a trusted key, or with a certificate from
-//!    a trusted CA logged in a trusted Rekor log at a time the certificate was valid;
+//!    a trusted CA logged in a trusted Rekor log, valid at every trusted time (the SET's
+//!    integratedTime, verified RFC 3161 timestamps);
 //! 2. keyless: the certificate's issuer and subject match an allowed identity;
 //! 3. the content is an in-toto statement with the cosign image-signature predicate (an
 //!    attestation is recognised as one and refused as a signature);
@@ -58,6 +59,9 @@ pub enum BundleError {
     /// The certificate is not trusted at the signing time.
     #[error("untrusted signing certificate: {0}")]
     Untrusted(String),
+    /// An RFC 3161 timestamp does not verify, or no trusted signing time exists.
+    #[error("untrusted timestamp: {0}")]
+    Timestamp(String),
     /// The signed content is not what was asked for.
     #[error("{0}")]
     Content(String),
@@ -199,6 +203,9 @@ fn mismatch(e: BundleError) -> Mismatch {
         },
         BundleError::Signature(_) => Mismatch::CertificateKeyMismatch,
         BundleError::Untrusted(detail) => Mismatch::CertificateUntrusted { detail },
+        BundleError::Timestamp(detail) => Mismatch::CertificateUntrusted {
+            detail: format!("untrusted timestamp: {detail}"),
+        },
         BundleError::Content(detail) => Mismatch::NotAnImageSignature { detail },
     }
 }

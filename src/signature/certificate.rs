@@ -20,7 +20,7 @@ use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName};
 
-use crate::policy::{KeylessTrust, MAX_CHAIN_CERTIFICATES};
+use crate::policy::{CertificateAuthority, KeylessTrust, MAX_CHAIN_CERTIFICATES};
 
 /// Largest certificate annotation accepted (real ones are about 1 KiB).
 pub const MAX_CERTIFICATE_PEM_BYTES: usize = 16 * 1024;
@@ -210,11 +210,27 @@ pub fn verify_chain(
             rfc3339(at)
         ));
     }
-    let authorities: Vec<_> = trust
+    let authorities: Vec<&CertificateAuthority> = trust
         .certificate_authorities
         .iter()
         .filter(|ca| ca.valid_for.contains(at))
         .collect();
+    let usage = KeyUsage::required_if_present(CODE_SIGNING_DER);
+    chains_to(&cert.der, presented, &authorities, at, usage)
+        .map_err(|e| chain_error(&e, &trust.origin, at))
+}
+
+/// Does the certificate `leaf` chain, through the authorities' intermediates and the
+/// `presented` ones, to one of `authorities`' roots, every certificate valid at `at` (Unix
+/// seconds), for `usage`? Shared by signing certificates (code signing) and timestamp authorities (time
+/// stamping).
+pub(crate) fn chains_to(
+    leaf: &[u8],
+    presented: &[Vec<u8>],
+    authorities: &[&CertificateAuthority],
+    at: i64,
+    usage: KeyUsage,
+) -> Result<(), webpki::Error> {
     let roots: Vec<CertificateDer<'_>> = authorities
         .iter()
         .map(|ca| CertificateDer::from(ca.root.as_slice()))
@@ -229,8 +245,8 @@ pub fn verify_chain(
         .chain(presented)
         .map(|der| CertificateDer::from(der.as_slice()))
         .collect();
-    let leaf = CertificateDer::from(cert.der.as_slice());
-    let end_entity = EndEntityCert::try_from(&leaf).map_err(|e| e.to_string())?;
+    let leaf = CertificateDer::from(leaf);
+    let end_entity = EndEntityCert::try_from(&leaf)?;
     let when = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(at).unwrap_or(0)));
     end_entity
         .verify_for_usage(
@@ -238,12 +254,11 @@ pub fn verify_chain(
             &anchors,
             &intermediates,
             when,
-            KeyUsage::required_if_present(CODE_SIGNING_DER),
+            usage,
             None,
             None,
         )
         .map(|_| ())
-        .map_err(|e| chain_error(&e, &trust.origin, at))
 }
 
 /// Signature algorithms a certificate chain may use.

@@ -1,6 +1,7 @@
 //! The transparency-log entry of a Sigstore bundle, checked offline against the trusted Rekor
-//! keys: the signed entry timestamp (the same SET as cosign's legacy bundle annotation), the
-//! inclusion proof up to a checkpoint signed by the same log, and the entry body, read so the
+//! keys: the signed entry timestamp (the same SET as cosign's legacy bundle annotation) of a
+//! Rekor v1 entry, the inclusion proof up to a checkpoint signed by the same log (all a Rekor v2
+//! entry has: its time comes from an RFC 3161 timestamp), and the entry body, read so the
 //! caller can compare it with the bundle's signature, verifier and content. It does not decide
 //! whether the entry is *this* signature's; `bundle.rs` does, with [`LoggedBody`].
 
@@ -14,13 +15,19 @@ use crate::policy::KeylessTrust;
 use super::super::rekor::{self, LogEntry};
 use super::BundleError;
 use super::merkle;
+
+mod v2;
 use super::wire::{InclusionProof, KindVersion, TlogEntry, Version};
 
 /// A verified log entry.
 #[derive(Debug)]
 pub(super) struct Logged {
-    /// When the log recorded it (Unix seconds), as the SET vouches.
-    pub integrated_time: i64,
+    /// When the log recorded it (Unix seconds), as the SET vouches; `None` for an entry proved
+    /// by its inclusion proof alone (Rekor v2), whose time must come from a timestamp.
+    pub integrated_time: Option<i64>,
+    /// When the log's key is trusted (checked here against a SET's time; the caller checks it
+    /// against timestamp times for an entry without one).
+    pub key_valid_for: crate::policy::TimeRange,
     /// The entry's index in the log.
     pub log_index: i64,
     /// What the entry records.
@@ -45,26 +52,18 @@ pub(super) struct EnvelopeEntry {
     pub signatures: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-/// Steps: 1. the entry has a SET (required: it is the only trusted time Signet reads; RFC 3161
-/// timestamps are not verified, so Rekor v2 entries, which have none, are not supported); 2. the
-/// log is trusted (by log ID) and its key valid at the entry's time, the index and time sane;
-/// 3. the SET verifies; 4. an inclusion proof (required from bundle
-/// v0.2) leads from the entry to a root hash that 5. a checkpoint signed by the same log states
-/// for the same tree size; 6. the body is read.
+/// Steps: 1. the log is trusted (by log ID) and the index sane; 2. with a signed entry
+/// timestamp (Rekor v1), the log's key is valid at the entry's integratedTime and the SET
+/// verifies; without one (Rekor v2) the entry carries no trusted time, and an inclusion proof is
+/// its only proof; 3. an inclusion proof (required from bundle v0.2, and always without a SET)
+/// leads from the entry to a root hash that 4. a checkpoint signed by the same log states for
+/// the same tree size; 5. the body is read.
 pub(super) fn verify_entry(
     entry: &TlogEntry,
     version: Version,
     trust: &KeylessTrust,
 ) -> Result<Logged, BundleError> {
-    // 1. A signed entry timestamp.
-    let promise = entry.inclusion_promise.as_ref().ok_or_else(|| {
-        BundleError::Unsupported(
-            "the log entry has no signed entry timestamp (a Rekor v2 entry or an RFC 3161 \
-             timestamp would be needed; Signet does not verify those)"
-                .into(),
-        )
-    })?;
-    // 2. The log, the index and the time.
+    // 1. The log and the index.
     let log_id = hex::encode(&entry.log_id.key_id);
     let key = trust
         .rekor_keys
@@ -73,6 +72,44 @@ pub(super) fn verify_entry(
     if entry.log_index < 0 {
         return Err(log("negative log index".into()));
     }
+    // 2. The signed entry timestamp, when there is one.
+    let body_text = BASE64.encode(&entry.canonicalized_body);
+    let integrated_time = match &entry.inclusion_promise {
+        Some(promise) => {
+            verify_set(
+                entry,
+                &body_text,
+                &promise.signed_entry_timestamp,
+                &log_id,
+                key,
+            )?;
+            Some(entry.integrated_time)
+        }
+        None => None,
+    };
+    // 3.–4. Inclusion in a tree the log signed.
+    match (&entry.inclusion_proof, version, integrated_time) {
+        (Some(proof), _, _) => verify_inclusion(proof, &entry.canonicalized_body, &log_id, key)?,
+        (None, Version::V01, Some(_)) => {}
+        (None, _, _) => return Err(log("the entry has no inclusion proof".into())),
+    }
+    // 5. The body.
+    Ok(Logged {
+        integrated_time,
+        key_valid_for: key.valid_for,
+        log_index: entry.log_index,
+        body: parse_body(&entry.kind_version, &body_text, &entry.canonicalized_body)?,
+    })
+}
+
+/// The SET over the entry, by the log's key valid at the entry's integratedTime.
+fn verify_set(
+    entry: &TlogEntry,
+    body_text: &str,
+    set: &[u8],
+    log_id: &str,
+    key: &crate::policy::LogKey,
+) -> Result<(), BundleError> {
     if entry.integrated_time <= 0 {
         return Err(log("the entry has no integratedTime".into()));
     }
@@ -81,30 +118,16 @@ pub(super) fn verify_entry(
             "log {log_id} was not trusted at the entry's integratedTime"
         )));
     }
-    // 3. The signed entry timestamp.
-    let body_text = BASE64.encode(&entry.canonicalized_body);
     let signed =
-        rekor::canonical_set_payload(&body_text, entry.integrated_time, &log_id, entry.log_index)
+        rekor::canonical_set_payload(body_text, entry.integrated_time, log_id, entry.log_index)
             .map_err(|e| log(e.to_string()))?;
     key.key
-        .verify_signature(Signature::Raw(&promise.signed_entry_timestamp), &signed)
+        .verify_signature(Signature::Raw(set), &signed)
         .map_err(|_| {
             log(format!(
                 "the signed entry timestamp does not verify with the key of log {log_id}"
             ))
-        })?;
-    // 4.–5. Inclusion in a tree the log signed.
-    match (&entry.inclusion_proof, version) {
-        (Some(proof), _) => verify_inclusion(proof, &entry.canonicalized_body, &log_id, key)?,
-        (None, Version::V01) => {}
-        (None, _) => return Err(log("the entry has no inclusion proof".into())),
-    }
-    // 6. The body.
-    Ok(Logged {
-        integrated_time: entry.integrated_time,
-        log_index: entry.log_index,
-        body: parse_body(&entry.kind_version, &body_text, &entry.canonicalized_body)?,
-    })
+        })
 }
 
 fn verify_inclusion(
@@ -211,9 +234,14 @@ fn parse_body(
             "the entry's kind differs from the one the bundle names".into(),
         ));
     }
-    if matches!(entry.kind.as_str(), "hashedrekord" | "rekord") {
-        let entry = rekor::parse_entry(body_text).map_err(|e| log(e.to_string()))?;
-        return Ok(LoggedBody::Rekord(entry));
+    match (entry.kind.as_str(), entry.api_version.as_str()) {
+        ("hashedrekord", "0.0.2") => return v2::hashedrekord(entry.spec),
+        ("dsse", "0.0.2") => return v2::dsse(entry.spec),
+        ("hashedrekord" | "rekord", _) => {
+            let entry = rekor::parse_entry(body_text).map_err(|e| log(e.to_string()))?;
+            return Ok(LoggedBody::Rekord(entry));
+        }
+        _ => {}
     }
     let decode = |text: &str| BASE64.decode(text).map_err(|e| bad(e.to_string()));
     let (hash, signatures) = match (entry.kind.as_str(), entry.api_version.as_str()) {
@@ -259,6 +287,6 @@ fn parse_body(
     }))
 }
 
-fn log(detail: String) -> BundleError {
+pub(super) fn log(detail: String) -> BundleError {
     BundleError::Log(detail)
 }

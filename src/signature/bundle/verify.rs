@@ -2,8 +2,8 @@
 //! and Rekor trust root, for any artifact: what was signed, by whom, and proof that the log
 //! recorded exactly that. What the signed content must say about an image (statement type,
 //! subject digest, identity) is checked by the caller (`bundle.rs`), as are the allowed
-//! certificate identities. Pure: no network, no clock (certificates are judged at the SET's
-//! integratedTime).
+//! certificate identities. Pure: no network, no clock (certificates are judged at every trusted
+//! time: the SET's integratedTime and each verified RFC 3161 timestamp).
 
 use sha2::{Digest, Sha256};
 use sigstore::crypto::{CosignVerificationKey, Signature};
@@ -40,7 +40,8 @@ pub struct VerifiedBundle {
     pub certificate: Option<SigningCertificate>,
     /// `sha256:` fingerprint of the key that verified the signature.
     pub key_fingerprint: String,
-    /// The log entry's index and integrated time, when a log was checked.
+    /// The log entry's index and the signing time (the earliest trusted time: the SET's
+    /// integratedTime or a verified RFC 3161 timestamp), when a log was checked.
     pub log: Option<(i64, i64)>,
 }
 
@@ -119,23 +120,22 @@ pub fn verify_sigstore_bundle(
     if let Some(logged) = &logged {
         bind(logged, &content, &verifier, &signed)?;
     }
-    // 6. The certificate chains to a trusted CA at the log's time.
-    if let (Verifier::Certificate(cert), Some(trust), Some(logged)) =
-        (&verifier, log_trust, &logged)
-    {
-        let presented = presented_intermediates(material);
-        certificate::verify_chain(cert, &presented, trust, logged.integrated_time)
-            .map_err(BundleError::Untrusted)?;
+    // 6. Trusted times: the SET's integratedTime and each verified RFC 3161 timestamp.
+    let times = match (&logged, log_trust) {
+        (Some(logged), Some(trust)) => trusted_times(logged, material, trust, signature(&content))?,
+        _ => Vec::new(),
+    };
+    // 7. The certificate chains to a trusted CA at every trusted time (there is at least one).
+    if let Verifier::Certificate(_) = &verifier {
+        if times.is_empty() {
+            return Err(BundleError::Timestamp("no trusted signing time".into()));
+        }
     }
-    // 7. Timestamps the bundle carries must not contradict the certificate (they are not
-    //    verified: the SET is the trusted time).
-    if let Verifier::Certificate(cert) = &verifier {
-        let stamps = material.timestamp_verification_data.as_ref();
-        for stamp in stamps
-            .map(|d| &d.rfc3161_timestamps[..])
-            .unwrap_or_default()
-        {
-            timestamp::check_within(&stamp.signed_timestamp, cert.not_before, cert.not_after)?;
+    if let (Verifier::Certificate(cert), Some(trust)) = (&verifier, log_trust) {
+        let presented = presented_intermediates(material);
+        for at in &times {
+            certificate::verify_chain(cert, &presented, trust, *at)
+                .map_err(BundleError::Untrusted)?;
         }
     }
     // 8. What was signed.
@@ -171,7 +171,7 @@ pub fn verify_sigstore_bundle(
         content,
         certificate,
         key_fingerprint,
-        log: logged.map(|l| (l.log_index, l.integrated_time)),
+        log: logged.and_then(|l| Some((l.log_index, *times.iter().min()?))),
     })
 }
 
@@ -198,6 +198,57 @@ fn content(
             "a bundle carries exactly one of messageSignature and dsseEnvelope".into(),
         )),
     }
+}
+
+/// The SET's integratedTime, if the entry has one, and the time of every RFC 3161 timestamp,
+/// each verified against the trust root's timestamp authorities. A trust root without any
+/// timestamp authority cannot verify a timestamp, so there timestamps are ignored (never a
+/// reason to accept); otherwise every timestamp must verify. An entry without a SET (Rekor v2)
+/// needs at least one verified timestamp, and its log's key must be valid at each.
+fn trusted_times(
+    logged: &Logged,
+    material: &wire::VerificationMaterial,
+    trust: &KeylessTrust,
+    signature: &[u8],
+) -> Result<Vec<i64>, BundleError> {
+    let data = material.timestamp_verification_data.as_ref();
+    let stamps = data.map(|d| &d.rfc3161_timestamps[..]).unwrap_or_default();
+    if stamps.len() > timestamp::MAX_TIMESTAMPS {
+        return Err(BundleError::Malformed(
+            "too many RFC 3161 timestamps".into(),
+        ));
+    }
+    let mut stamp_times = Vec::new();
+    if !trust.timestamp_authorities.is_empty() {
+        for stamp in stamps {
+            stamp_times.push(timestamp::verify(
+                &stamp.signed_timestamp,
+                signature,
+                trust,
+            )?);
+        }
+    }
+    let Some(integrated_time) = logged.integrated_time else {
+        if stamp_times.is_empty() {
+            return Err(BundleError::Timestamp(
+                "the log entry has no signed entry timestamp (Rekor v2) and the bundle no \
+                 verified RFC 3161 timestamp: no trusted signing time"
+                    .into(),
+            ));
+        }
+        if let Some(at) = stamp_times
+            .iter()
+            .find(|t| !logged.key_valid_for.contains(**t))
+        {
+            return Err(BundleError::Log(format!(
+                "the log's key was not trusted at the timestamp's time {}",
+                certificate::rfc3339(*at)
+            )));
+        }
+        return Ok(stamp_times);
+    };
+    stamp_times.push(integrated_time);
+    Ok(stamp_times)
 }
 
 fn one_entry(
@@ -306,9 +357,11 @@ fn bind(
 ) -> Result<(), BundleError> {
     let not_bound = |what: &str| BundleError::Log(format!("the log entry records {what}"));
     match (&logged.body, content) {
-        (LoggedBody::Rekord(entry), Content::Message { signature, .. }) => {
+        // A hashedrekord entry records a signature over the signed bytes' digest: the
+        // artifact's, or (as Rekor v2 logs DSSE signatures) the envelope's PAE.
+        (LoggedBody::Rekord(entry), content) => {
             entry
-                .binds(signature, signed)
+                .binds(signature(content), signed)
                 .map_err(|e| BundleError::Log(e.to_string()))?;
             match verifier {
                 Verifier::Certificate(cert) => entry

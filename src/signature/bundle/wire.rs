@@ -192,10 +192,15 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Bundle, String> {
     serde_json::from_slice(bytes).map_err(|e| format!("not a Sigstore bundle: {e}"))
 }
 
+/// Base64 bytes; line breaks are skipped, as Go's decoder (protojson, cosign) skips them.
 fn base64_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     let text = String::deserialize(d)?;
+    let compact: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b'\r' | b'\n'))
+        .collect();
     BASE64
-        .decode(text.as_bytes())
+        .decode(&compact)
         .map_err(|e| serde::de::Error::custom(format!("invalid base64: {e}")))
 }
 
