@@ -506,8 +506,9 @@ def check_wiring(label, objects):
     grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
     pre_stop = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
     shutdown = int(flag(args, "--shutdown-grace") or 20)
-    check(grace > pre_stop + shutdown,
-          f"[{label}] terminationGracePeriodSeconds {grace} > preStop {pre_stop} + shutdown-grace {shutdown}")
+    delay = int(flag(args, "--shutdown-delay") or 5)
+    check(grace > pre_stop + delay + shutdown,
+          f"[{label}] terminationGracePeriodSeconds {grace} > preStop {pre_stop} + shutdown-delay {delay} + shutdown-grace {shutdown}")
     priority = pod["spec"].get("priorityClassName", "")
     if priority in ("system-cluster-critical", "system-node-critical"):
         quotas = [q for q in objects if q["kind"] == "ResourceQuota"

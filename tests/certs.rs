@@ -75,6 +75,7 @@ async fn generated_certificate_serves_the_service_name_and_renewal_keeps_the_ca(
         },
         max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
         dry_run: false,
+        shutdown_delay: Duration::ZERO,
         shutdown_grace: Duration::from_secs(1),
         tls_reload_interval: Duration::from_secs(60),
         readiness: Vec::new(),

@@ -11,9 +11,9 @@ mod common;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::load::Load;
 use common::tls::{https_client, install_crypto_provider};
 use common::webhook::{container, pod_review};
 use signet::engine::{Engine, EngineSettings};
@@ -75,6 +75,7 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
         },
         max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
         dry_run: false,
+        shutdown_delay: Duration::ZERO,
         shutdown_grace: Duration::from_secs(5),
         tls_reload_interval: Duration::from_millis(100),
         readiness: Vec::new(),
@@ -86,22 +87,7 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
     let both = format!("{}{}", old.cert, new.cert);
     let review = pod_review("load", vec![container("a", "ghcr.io/org/app:1")], vec![]);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let mut workers = Vec::new();
-    for _ in 0..4 {
-        let (client, url, review) = (https_client(both.as_bytes()), url.clone(), review.clone());
-        let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
-        workers.push(tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                let sent = client.post(&url).json(&review).send().await;
-                match sent {
-                    Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::SeqCst),
-                    _ => failed.fetch_add(1, Ordering::SeqCst),
-                };
-            }
-        }));
-    }
+    let load = Load::start(|| https_client(both.as_bytes()), &url, &review, 200, 4);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let new_only = https_client(new.cert.as_bytes());
     assert!(
@@ -124,16 +110,12 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, Ordering::SeqCst);
-    for w in workers {
-        w.await.unwrap();
-    }
+    let (ok, failed) = load.finish().await;
     let old_only = https_client(old.cert.as_bytes());
     assert!(
         old_only.post(&url).json(&review).send().await.is_err(),
         "the old certificate is no longer served"
     );
-    let (ok, failed) = (ok.load(Ordering::SeqCst), failed.load(Ordering::SeqCst));
     println!("reviews during rotation: {ok} answered, {failed} failed");
     assert!(ok > 50, "the load really ran: {ok}");
     assert_eq!(failed, 0);

@@ -48,7 +48,11 @@ pub struct ServeArgs {
     /// Seconds between checks of the policy and certificate files for changes.
     #[arg(long = "reload-interval", default_value = "5")]
     reload_interval: u64,
-    /// Seconds in-flight reviews may take to finish after SIGTERM.
+    /// Seconds the server keeps answering after SIGTERM while /readyz already fails, so that
+    /// the endpoint is removed before the listener closes.
+    #[arg(long = "shutdown-delay", default_value = "5")]
+    shutdown_delay: u64,
+    /// Seconds in-flight reviews may take to finish once the listener is closed.
     #[arg(long = "shutdown-grace", default_value = "20")]
     shutdown_grace: u64,
     /// Watch ClusterImagePolicy and ImagePolicy objects in the cluster (in-cluster config or
@@ -78,6 +82,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tls,
         max_body_bytes: args.max_body_bytes,
         dry_run: args.dry_run,
+        shutdown_delay: Duration::from_secs(args.shutdown_delay),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         tls_reload_interval: interval,
         readiness: Vec::new(),
@@ -102,7 +107,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("starting the server")?;
     tracing::info!(addr = %running.addr, metrics = %running.metrics_addr, dry_run = args.dry_run, "signet is serving");
     shutdown_signal().await;
-    tracing::info!("shutting down: finishing in-flight reviews");
+    tracing::info!(
+        delay_seconds = args.shutdown_delay,
+        "shutting down: readiness fails now; in-flight reviews finish after the delay"
+    );
     running
         .shutdown()
         .await

@@ -64,7 +64,31 @@ pub enum RegistryError {
         /// The cap.
         limit: usize,
     },
-    /// An answer that breaks the distribution spec or does not match its digest.
+    /// The registry's TLS certificate is not valid for it (there is no insecure fallback).
+    #[error("registry {registry} has an invalid TLS certificate: {detail}")]
+    Tls {
+        /// The registry host.
+        registry: String,
+        /// What rustls said.
+        detail: String,
+    },
+    /// The registry redirected to a place Signet does not go (`redirect.rs`).
+    #[error("registry {registry} sent a refused redirect: {detail}")]
+    RedirectRefused {
+        /// The registry host.
+        registry: String,
+        /// Where to, and which rule refused it.
+        detail: String,
+    },
+    /// Content whose SHA-256 is not the digest asked for or the one the registry announced.
+    #[error("registry {registry} sent content that does not match its digest: {detail}")]
+    DigestMismatch {
+        /// The registry host.
+        registry: String,
+        /// Which digests disagree.
+        detail: String,
+    },
+    /// An answer that breaks the distribution spec.
     #[error("registry {registry} sent invalid content: {detail}")]
     Invalid {
         /// The registry host.
@@ -86,6 +110,9 @@ impl RegistryError {
             Self::TooLarge { .. }
             | Self::TooManySignatures { .. }
             | Self::TooManyReferrers { .. } => "LimitExceeded",
+            Self::Tls { .. } => "RegistryTlsInvalid",
+            Self::RedirectRefused { .. } => "RegistryRedirectRefused",
+            Self::DigestMismatch { .. } => "DigestMismatch",
             Self::Invalid { .. } => "RegistryInvalidResponse",
         }
     }
@@ -113,10 +140,7 @@ impl RegistryError {
                 registry,
                 detail: format!("HTTP {code}"),
             },
-            OciDistributionError::RequestError(e) => Self::Unavailable {
-                registry,
-                detail: transport_detail(&e),
-            },
+            OciDistributionError::RequestError(e) => from_transport(&registry, &e),
             other @ (OciDistributionError::DigestError(_)
             | OciDistributionError::RegistryNoDigestError
             | OciDistributionError::SpecViolationError(_)
@@ -158,6 +182,47 @@ fn from_codes<'a>(
             detail: "error without a code".to_string(),
         },
     }
+}
+
+/// Classify a transport failure: a certificate problem and a refused redirect have their own
+/// codes; anything else is the registry being unavailable.
+pub(super) fn from_transport(registry: &str, error: &reqwest::Error) -> RegistryError {
+    let registry = registry.to_string();
+    if let Some(refused) = find_source::<super::redirect::RedirectRefused>(error) {
+        return RegistryError::RedirectRefused {
+            registry,
+            detail: refused.to_string(),
+        };
+    }
+    if let Some(tls) = find_source::<rustls::Error>(error) {
+        return RegistryError::Tls {
+            registry,
+            detail: tls.to_string(),
+        };
+    }
+    RegistryError::Unavailable {
+        registry,
+        detail: transport_detail(error),
+    }
+}
+
+/// The first error of type `E` in `error`'s source chain, looking inside `io::Error`s too (their
+/// `source()` skips the error they wrap).
+fn find_source<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        current = wrapped.or_else(|| e.source());
+    }
+    None
 }
 
 /// A short transport description without URLs that might carry credentials.

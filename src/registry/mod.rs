@@ -4,8 +4,11 @@
 //! verdict.
 
 mod auth;
+mod backoff;
+mod content;
 mod error;
 mod http;
+mod redirect;
 mod referrers;
 mod signatures;
 
@@ -14,6 +17,9 @@ use std::time::Duration;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
+
+use backoff::Backoff;
+use http::{Answer, Get, Tokens};
 
 use crate::reference::{Digest, ImageReference};
 
@@ -41,6 +47,11 @@ pub struct RegistryConfig {
     /// Most entries of a referrers index examined (bundles, SBOMs, attestations, ...); more is
     /// refused, not truncated.
     pub max_referrers: usize,
+    /// Largest image manifest or index read to resolve a tag (when HEAD gives no digest).
+    pub max_image_manifest_bytes: usize,
+    /// Longest pause after a 429: the registry is not asked again for this long (or for its
+    /// shorter `Retry-After`); its images are denied as rate limited meanwhile.
+    pub rate_limit_pause: Duration,
 }
 
 impl Default for RegistryConfig {
@@ -52,17 +63,22 @@ impl Default for RegistryConfig {
             max_layer_bytes: 64 * 1024,
             max_signatures: 64,
             max_referrers: 256,
+            max_image_manifest_bytes: 4 * 1024 * 1024,
+            rate_limit_pause: Duration::from_secs(5),
         }
     }
 }
 
 /// A pooled client for all registries (connections are kept alive per host).
 pub struct Registry {
+    /// Only for bearer tokens (`http.rs`); every read goes through `http`.
     client: Client,
-    /// For bounded GETs oci-client would read whole (referrers indexes and manifests).
+    /// For every bounded read (manifests, API documents, blobs).
     http: Result<reqwest::Client, String>,
     credentials: Credentials,
     config: RegistryConfig,
+    tokens: Tokens,
+    backoff: Backoff,
 }
 
 impl Registry {
@@ -81,6 +97,8 @@ impl Registry {
             http: http::client(&config),
             credentials,
             config,
+            tokens: Tokens::default(),
+            backoff: Backoff::default(),
         }
     }
 
@@ -90,23 +108,53 @@ impl Registry {
     }
 
     /// The digest the runtime would pull for `image`: the digest in the reference if it has one
-    /// (never re-resolved), else the registry's manifest digest for the tag (HEAD, GET fallback).
-    /// For a multi-platform image this is the index digest, which is what cosign signs.
+    /// (never re-resolved), else the registry's manifest digest for the tag: `Docker-Content-Digest`
+    /// of a HEAD, or, when HEAD gives none, the SHA-256 of the bounded manifest GET. For a
+    /// multi-platform image this is the index digest, which is what cosign signs.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
         if let Some(digest) = image.digest() {
             return Ok(digest.clone());
         }
         let reference = oci_reference(image);
-        let auth = self.auth_for(image.registry());
-        let call = self.client.fetch_manifest_digest(&reference, &auth);
-        let text = self
-            .deadline("resolve digest", call)
-            .await?
-            .map_err(|e| RegistryError::from_oci(image.registry(), e))?;
-        Digest::parse(&text).map_err(|e| RegistryError::Invalid {
-            registry: image.registry().to_string(),
-            detail: format!("registry answered an invalid digest: {e}"),
-        })
+        let tag = reference.tag().unwrap_or("latest");
+        let mut get = Get {
+            reference: &reference,
+            path: format!("/v2/{}/manifests/{tag}", reference.repository()),
+            accept: content::MANIFEST_TYPES,
+            limit: self.config.max_image_manifest_bytes,
+            what: "image manifest",
+            head: true,
+        };
+        if let Answer::Found(head) = self.bounded_get_found(&get, image).await?
+            && let Some(announced) = head.docker_digest
+        {
+            return Digest::parse(&announced).map_err(|e| RegistryError::Invalid {
+                registry: image.registry().to_string(),
+                detail: format!("registry answered an invalid digest: {e}"),
+            });
+        }
+        get.head = false;
+        let Answer::Found(fetched) = self.bounded_get_found(&get, image).await? else {
+            return Err(RegistryError::NotFound {
+                reference: image.to_string(),
+            });
+        };
+        content::check_manifest(&fetched, None, image.registry(), "image manifest")?;
+        Ok(Digest::sha256_of(&fetched.bytes))
+    }
+
+    /// A manifest read where "not found" is an error naming `image`.
+    async fn bounded_get_found(
+        &self,
+        get: &Get<'_>,
+        image: &ImageReference,
+    ) -> Result<Answer, RegistryError> {
+        match self.bounded_get(get).await? {
+            Answer::NotFound => Err(RegistryError::NotFound {
+                reference: image.to_string(),
+            }),
+            other => Ok(other),
+        }
     }
 
     /// Credentials configured for `registry`, else anonymous. Only that registry's credentials are

@@ -14,7 +14,8 @@ use oci_client::Reference;
 use oci_client::manifest::{OCI_IMAGE_INDEX_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE};
 use serde::Deserialize;
 
-use super::http::{Answer, Credential, Get};
+use super::content;
+use super::http::{Answer, Get};
 use super::{Registry, RegistryError};
 use crate::reference::{Digest, ImageReference};
 use index::{Descriptor, parse_index};
@@ -75,11 +76,7 @@ impl Registry {
             digest.to_string(),
         );
         // 1. The index: the referrers API, else the tag schema.
-        let credential = self.credential(&reference).await?;
-        let Some(entries) = self
-            .referrers_index(&reference, &credential, digest)
-            .await?
-        else {
+        let Some(entries) = self.referrers_index(&reference, digest).await? else {
             return Ok(Vec::new());
         };
         // 2. Only bundles, and not too many of them.
@@ -96,7 +93,7 @@ impl Registry {
         // 3. Each referrer manifest and its bundle blob.
         let mut out = Vec::with_capacity(bundles.len());
         for entry in bundles {
-            if let Some(bundle) = self.bundle(&reference, &credential, digest, entry).await? {
+            if let Some(bundle) = self.bundle(&reference, digest, entry).await? {
                 out.push(bundle);
             }
         }
@@ -107,13 +104,11 @@ impl Registry {
     async fn referrers_index(
         &self,
         reference: &Reference,
-        credential: &Credential,
         digest: &Digest,
     ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
         let name = reference.repository();
         let api = Get {
             reference,
-            credential,
             path: format!(
                 "/v2/{name}/referrers/{digest}?artifactType={}",
                 SIGSTORE_BUNDLE_MEDIA_TYPE.replace('+', "%2B")
@@ -121,19 +116,20 @@ impl Registry {
             accept: &[OCI_IMAGE_INDEX_MEDIA_TYPE],
             limit: self.config.max_manifest_bytes,
             what: "referrers index",
+            head: false,
         };
-        let fetched = match self.bounded_get(api).await? {
+        let fetched = match self.bounded_get(&api).await? {
             Answer::Found(fetched) => fetched,
             Answer::NotFound | Answer::Unsupported => {
                 let tag = Get {
                     reference,
-                    credential,
                     path: format!("/v2/{name}/manifests/{}", digest.tag_prefix()),
                     accept: &[OCI_IMAGE_INDEX_MEDIA_TYPE],
                     limit: self.config.max_manifest_bytes,
                     what: "referrers tag index",
+                    head: false,
                 };
-                match self.bounded_get(tag).await? {
+                match self.bounded_get(&tag).await? {
                     Answer::Found(fetched) => fetched,
                     Answer::NotFound | Answer::Unsupported => return Ok(None),
                 }
@@ -148,7 +144,6 @@ impl Registry {
     async fn bundle(
         &self,
         reference: &Reference,
-        credential: &Credential,
         digest: &Digest,
         entry: Descriptor,
     ) -> Result<Option<SignatureBundle>, RegistryError> {
@@ -161,14 +156,14 @@ impl Registry {
             Digest::parse(&entry.digest).map_err(|e| invalid(format!("referrer digest: {e}")))?;
         let get = Get {
             reference,
-            credential,
             path: format!("/v2/{}/manifests/{manifest_digest}", reference.repository()),
             accept: &[OCI_IMAGE_MEDIA_TYPE],
             limit: self.config.max_manifest_bytes,
             what: "referrer manifest",
+            head: false,
         };
-        let bytes = match self.bounded_get(get).await? {
-            Answer::Found(fetched) => fetched.bytes,
+        let fetched = match self.bounded_get(&get).await? {
+            Answer::Found(fetched) => fetched,
             // A stale index entry (the referrer was deleted) is no signature, not an error.
             Answer::NotFound => return Ok(None),
             Answer::Unsupported => {
@@ -177,11 +172,13 @@ impl Registry {
                 )));
             }
         };
-        if !manifest_digest.matches(&bytes) {
-            return Err(invalid(format!(
-                "referrer manifest does not match {manifest_digest}"
-            )));
-        }
+        content::check_digests(
+            &fetched,
+            Some(&manifest_digest),
+            &registry,
+            "referrer manifest",
+        )?;
+        let bytes = fetched.bytes;
         let manifest: ReferrerManifest = serde_json::from_slice(&bytes)
             .map_err(|e| invalid(format!("referrer {manifest_digest} is not a manifest: {e}")))?;
         if manifest.subject.as_ref().map(|s| s.digest.as_str()) != Some(digest.as_str()) {
@@ -196,13 +193,14 @@ impl Registry {
                 limit: MAX_BUNDLE_BYTES,
             });
         }
-        let blob = self.read_blob(reference, &layer_digest, MAX_BUNDLE_BYTES);
-        let bundle = self.deadline("fetch Sigstore bundle", blob).await??;
-        if !layer_digest.matches(&bundle) {
-            return Err(invalid(format!(
-                "bundle content does not match {layer_digest}"
-            )));
-        }
+        let bundle = self
+            .read_blob(
+                reference,
+                &layer_digest,
+                MAX_BUNDLE_BYTES,
+                "Sigstore bundle",
+            )
+            .await?;
         Ok(Some(SignatureBundle {
             bytes: bundle,
             artifact_type: manifest.artifact_type.unwrap_or(manifest.config.media_type),

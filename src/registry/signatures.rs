@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
 use oci_client::Reference;
-use oci_client::manifest::{IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE, OciDescriptor};
+use oci_client::manifest::{IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE};
 use serde::Deserialize;
 
+use super::content;
+use super::http::{Answer, Get};
 use super::{Registry, RegistryError, SignatureBundle};
 use crate::reference::{Digest, ImageReference};
 
@@ -72,14 +73,12 @@ impl SignatureMaterial {
     }
 }
 
-/// The parts of a signature manifest we read. `manifests` is only there to refuse an index.
+/// The parts of a signature manifest we read (its outline was checked first).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SignatureManifest {
     #[serde(default)]
     layers: Vec<LayerDescriptor>,
-    #[serde(default)]
-    manifests: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -138,55 +137,55 @@ impl Registry {
         Ok(layers)
     }
 
-    /// The `.sig` manifest, or `None` when the tag does not exist.
+    /// The `.sig` manifest, or `None` when the tag does not exist. Read within the manifest
+    /// limit, checked (`content.rs`), and its layers counted before any is kept.
     async fn signature_manifest(
         &self,
         sig_ref: &Reference,
     ) -> Result<Option<SignatureManifest>, RegistryError> {
         let registry = sig_ref.registry();
-        let auth = self.auth_for(registry);
-        let accepted = [OCI_IMAGE_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE];
-        let call = self.client.pull_manifest_raw(sig_ref, &auth, &accepted);
-        let bytes = match self.deadline("fetch signature manifest", call).await? {
-            Ok((bytes, _digest)) => bytes,
-            Err(e) => match RegistryError::from_oci(registry, e) {
-                RegistryError::NotFound { .. } => return Ok(None),
-                other => return Err(other),
-            },
+        let what = "signature manifest";
+        let get = Get {
+            reference: sig_ref,
+            path: format!(
+                "/v2/{}/manifests/{}",
+                sig_ref.repository(),
+                sig_ref.tag().unwrap_or_default()
+            ),
+            accept: &[OCI_IMAGE_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE],
+            limit: self.config.max_manifest_bytes,
+            what,
+            head: false,
         };
-        self.parse_signature_manifest(registry, &bytes).map(Some)
-    }
-
-    fn parse_signature_manifest(
-        &self,
-        registry: &str,
-        bytes: &[u8],
-    ) -> Result<SignatureManifest, RegistryError> {
-        let limit = self.config.max_manifest_bytes;
-        if bytes.len() > limit {
-            return Err(RegistryError::TooLarge {
-                what: format!("signature manifest ({} bytes)", bytes.len()),
-                limit,
-            });
-        }
-        let manifest: SignatureManifest =
-            serde_json::from_slice(bytes).map_err(|e| RegistryError::Invalid {
-                registry: registry.to_string(),
-                detail: format!("signature manifest is not an image manifest: {e}"),
-            })?;
-        if manifest.manifests.is_some() {
+        let fetched = match self.bounded_get(&get).await? {
+            Answer::Found(fetched) => fetched,
+            Answer::NotFound => return Ok(None),
+            Answer::Unsupported => {
+                return Err(RegistryError::Invalid {
+                    registry: registry.to_string(),
+                    detail: "the signature manifest cannot be fetched".to_string(),
+                });
+            }
+        };
+        let outline = content::check_manifest(&fetched, None, registry, what)?;
+        if outline.is_index() {
             return Err(RegistryError::Invalid {
                 registry: registry.to_string(),
                 detail: "signature manifest is an index, not an image manifest".to_string(),
             });
         }
-        if manifest.layers.len() > self.config.max_signatures {
+        if outline.layer_count() > self.config.max_signatures {
             return Err(RegistryError::TooManySignatures {
-                count: manifest.layers.len(),
+                count: outline.layer_count(),
                 limit: self.config.max_signatures,
             });
         }
-        Ok(manifest)
+        serde_json::from_slice(&fetched.bytes)
+            .map(Some)
+            .map_err(|e| RegistryError::Invalid {
+                registry: registry.to_string(),
+                detail: format!("signature manifest is not an image manifest: {e}"),
+            })
     }
 
     /// One layer blob, refused before download when its declared size is over the limit, read
@@ -209,54 +208,39 @@ impl Registry {
             });
         }
         let payload = self
-            .deadline(
-                "fetch signature layer",
-                self.read_blob(sig_ref, &digest, limit),
-            )
-            .await??;
-        if !digest.matches(&payload) {
-            return Err(RegistryError::Invalid {
-                registry,
-                detail: format!("signature layer content does not match {digest}"),
-            });
-        }
+            .read_blob(sig_ref, &digest, limit, "signature layer")
+            .await?;
         Ok(SignatureLayer {
             payload,
             annotations: descriptor.annotations,
         })
     }
 
-    /// Stream a blob, stopping with an error as soon as it passes `limit` bytes.
+    /// A blob, read no further than `limit` bytes and checked against its digest.
     pub(super) async fn read_blob(
         &self,
         reference: &Reference,
         digest: &Digest,
         limit: usize,
+        what: &'static str,
     ) -> Result<Vec<u8>, RegistryError> {
         let registry = reference.registry();
-        let descriptor = OciDescriptor {
-            digest: digest.to_string(),
-            ..Default::default()
+        let get = Get {
+            reference,
+            path: format!("/v2/{}/blobs/{digest}", reference.repository()),
+            accept: &["*/*"],
+            limit,
+            what,
+            head: false,
         };
-        let mut stream = self
-            .client
-            .pull_blob_stream(reference, &descriptor)
-            .await
-            .map_err(|e| RegistryError::from_oci(registry, e))?;
-        let mut body = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| RegistryError::Unavailable {
-                registry: registry.to_string(),
-                detail: format!("reading blob {digest}: {e}"),
-            })?;
-            if body.len() + chunk.len() > limit {
-                return Err(RegistryError::TooLarge {
-                    what: format!("signature layer {digest}"),
-                    limit,
-                });
+        match self.bounded_get(&get).await? {
+            Answer::Found(fetched) => {
+                content::check_digests(&fetched, Some(digest), registry, what)?;
+                Ok(fetched.bytes)
             }
-            body.extend_from_slice(&chunk);
+            Answer::NotFound | Answer::Unsupported => Err(RegistryError::NotFound {
+                reference: format!("{what} {digest}"),
+            }),
         }
-        Ok(body)
     }
 }

@@ -37,7 +37,11 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Always admit; report the verdict as warnings.
     pub dry_run: bool,
-    /// How long in-flight reviews may take to finish after SIGTERM.
+    /// How long the server keeps answering after SIGTERM with readiness already failing, so
+    /// that the endpoint is removed before the listener closes (kube-proxy and the apiserver
+    /// learn of it only after the readiness probe and the endpoint update).
+    pub shutdown_delay: Duration,
+    /// How long in-flight reviews may take to finish once the listener is closed.
     pub shutdown_grace: Duration,
     /// How often certificate files are checked for new content.
     pub tls_reload_interval: Duration,
@@ -92,14 +96,17 @@ pub struct RunningServer {
     /// Shared state (readiness, engine).
     pub state: Arc<AppState>,
     handle: Handle<SocketAddr>,
+    delay: Duration,
     grace: Duration,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningServer {
-    /// Stop accepting, fail readiness, let in-flight reviews finish within the grace period.
+    /// Fail readiness first and keep answering for the shutdown delay; then stop accepting and
+    /// let in-flight reviews finish within the grace period.
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.state.ready.store(false, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
         self.handle.graceful_shutdown(Some(self.grace));
         self.task
             .await
@@ -144,6 +151,7 @@ pub async fn start(
         metrics_addr,
         state,
         handle,
+        delay: config.shutdown_delay,
         grace: config.shutdown_grace,
         task,
     })

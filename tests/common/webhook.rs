@@ -29,6 +29,8 @@ pub struct WebhookOptions {
     pub no_match: NoMatchAction,
     pub review_deadline: Duration,
     pub registry_timeout: Duration,
+    /// Longest pause after a registry answers 429.
+    pub rate_limit_pause: Duration,
     pub dry_run: bool,
     pub max_body_bytes: usize,
     pub registry_config: Option<PathBuf>,
@@ -49,6 +51,7 @@ impl WebhookOptions {
             no_match: NoMatchAction::Deny,
             review_deadline: Duration::from_secs(5),
             registry_timeout: Duration::from_secs(2),
+            rate_limit_pause: RegistryConfig::default().rate_limit_pause,
             dry_run: false,
             max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
             registry_config: None,
@@ -106,6 +109,7 @@ impl TestWebhook {
             tls: TlsSource::Files { cert, key },
             max_body_bytes: options.max_body_bytes,
             dry_run: options.dry_run,
+            shutdown_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(10),
             tls_reload_interval: Duration::from_millis(200),
             readiness: Vec::new(),
@@ -189,6 +193,7 @@ fn build_engine(
         RegistryConfig {
             insecure: options.insecure.clone(),
             call_timeout: options.registry_timeout,
+            rate_limit_pause: options.rate_limit_pause,
             ..RegistryConfig::default()
         },
         credentials,
