@@ -148,7 +148,7 @@ async fn a_policy_reload_under_load_fails_no_request() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (ok, failed) = load.finish().await;
     println!("reviews during the reload: {ok} answered, {failed} failed");
-    assert!(ok > 200, "the load really ran: {ok}");
+    assert!(ok > 50, "the load really ran: {ok}");
     assert_eq!(failed, 0);
 }
 
