@@ -306,6 +306,7 @@ async fn the_server_is_not_ready_until_the_policy_objects_are_listed() {
         tls: TlsSource::SelfSigned,
         max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
         dry_run: false,
+        shutdown_delay: Duration::ZERO,
         shutdown_grace: Duration::from_secs(1),
         tls_reload_interval: Duration::from_secs(60),
         readiness: vec![sync.clone()],
