@@ -87,8 +87,10 @@ fn no_stage_uses_a_later_stage_or_an_edge() {
     assert!(files.len() > 20, "read the sources");
 }
 
-/// The Kubernetes API client lives in `cluster` (and the CLI that starts it): the engine and
-/// its stages never talk to the API server, so the same verdict comes out with or without one.
+/// The Kubernetes API client lives in the shells that need it, `cluster` (policy objects, pull
+/// secrets) and `audit` (listing pods, writing PolicyReports), and the CLI that starts them: the
+/// engine and its stages never talk to the API server, so the same verdict comes out with or
+/// without one.
 #[test]
 fn only_the_cluster_shell_uses_the_kubernetes_client() {
     let mut files = Vec::new();
@@ -104,7 +106,11 @@ fn only_the_cluster_shell_uses_the_kubernetes_client() {
     ];
     let offenders: Vec<String> = files
         .iter()
-        .filter(|(file, _)| !file.contains("/src/cluster/") && !file.contains("/src/cli/"))
+        .filter(|(file, _)| {
+            !["/src/cluster/", "/src/audit/", "/src/cli/"]
+                .iter()
+                .any(|shell| file.contains(shell))
+        })
         .filter(|(_, text)| client_paths.iter().any(|p| text.contains(p)))
         .map(|(file, _)| file.clone())
         .collect();

@@ -43,11 +43,8 @@ fn static_policy(
            "spec": {"images": [{"glob": glob}], "authorities": [{"static": {"action": action}}]}})
 }
 
-async fn start(objects: Vec<(&str, Value)>) -> Cluster {
-    let api = TestApiServer::start().await;
-    for (plural, object) in objects {
-        api.apply(plural, object);
-    }
+/// An engine with no policy, fed by the policy objects of `api`.
+fn spawn_watch(api: &TestApiServer) -> (Arc<Engine>, Arc<PolicySync>) {
     let registry = Registry::new(RegistryConfig::default(), Credentials::default());
     let engine = Arc::new(Engine::new(
         PolicySet::default(),
@@ -60,6 +57,15 @@ async fn start(objects: Vec<(&str, Value)>) -> Cluster {
     ));
     let sync = Arc::new(PolicySync::default());
     tokio::spawn(watch_policies(api.client(), composer, sync.clone(), |_| {}));
+    (engine, sync)
+}
+
+async fn start(objects: Vec<(&str, Value)>) -> Cluster {
+    let api = TestApiServer::start().await;
+    for (plural, object) in objects {
+        api.apply(plural, object);
+    }
+    let (engine, sync) = spawn_watch(&api);
     let cluster = Cluster { api, engine, sync };
     eventually("the policy kinds are listed", || cluster.sync.is_synced()).await;
     cluster
@@ -288,18 +294,7 @@ async fn the_server_is_not_ready_until_the_policy_objects_are_listed() {
     common::install_crypto_provider();
     let api = TestApiServer::start().await;
     api.set_unavailable(true);
-    let registry = Registry::new(RegistryConfig::default(), Credentials::default());
-    let engine = Arc::new(Engine::new(
-        PolicySet::default(),
-        registry,
-        EngineSettings::default(),
-    ));
-    let composer = Arc::new(PolicyComposer::new(
-        PolicySources::default(),
-        engine.clone(),
-    ));
-    let sync = Arc::new(PolicySync::default());
-    tokio::spawn(watch_policies(api.client(), composer, sync.clone(), |_| {}));
+    let (engine, sync) = spawn_watch(&api);
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: "127.0.0.1:0".parse().unwrap(),

@@ -3,5 +3,7 @@
 //! only feeds the engine policy documents, as the files do.
 
 pub mod policies;
+pub mod pull_secrets;
 
 pub use policies::{POLICY_KINDS, PolicyKind, PolicySync, watch_policies};
+pub use pull_secrets::{PullIdentity, PullSecretError, PullSecrets};

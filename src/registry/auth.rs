@@ -85,6 +85,30 @@ impl Credentials {
         Ok(Self { by_registry })
     }
 
+    /// Parse a legacy `.dockercfg` (`kubernetes.io/dockercfg` secrets): the `auths` map alone.
+    pub fn from_dockercfg_json(bytes: &[u8]) -> Result<Self, String> {
+        let entries: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let wrapped = serde_json::json!({ "auths": entries });
+        Self::from_docker_config_json(wrapped.to_string().as_bytes())
+    }
+
+    /// These credentials, plus those of `other` for registries these do not name (the first
+    /// source of credentials for a registry wins, as with the kubelet's pull secrets).
+    pub fn or(mut self, other: &Credentials) -> Credentials {
+        for (registry, pair) in &other.by_registry {
+            self.by_registry
+                .entry(registry.clone())
+                .or_insert_with(|| pair.clone());
+        }
+        self
+    }
+
+    /// Whether no registry is named.
+    pub fn is_empty(&self) -> bool {
+        self.by_registry.is_empty()
+    }
+
     /// The auth to present to `registry` (a normalised host such as `docker.io`).
     pub fn auth_for(&self, registry: &str) -> RegistryAuth {
         match self.by_registry.get(registry) {
@@ -147,6 +171,21 @@ mod tests {
             creds.auth_for("evil.docker.io"),
             RegistryAuth::Anonymous
         ));
+    }
+
+    #[test]
+    fn the_first_source_for_a_registry_wins_and_others_are_added() {
+        let first = Credentials::from_docker_config_json(
+            br#"{"auths":{"a.io":{"username":"first","password":"1"}}}"#,
+        )
+        .unwrap();
+        let second = Credentials::from_dockercfg_json(
+            br#"{"a.io":{"username":"second","password":"2"},"b.io":{"username":"b","password":"3"}}"#,
+        )
+        .unwrap();
+        let merged = first.or(&second);
+        assert!(matches!(merged.auth_for("a.io"), RegistryAuth::Basic(u, _) if u == "first"));
+        assert!(matches!(merged.auth_for("b.io"), RegistryAuth::Basic(u, _) if u == "b"));
     }
 
     #[test]
