@@ -9,6 +9,7 @@
 
 pub mod cache;
 mod evaluate;
+pub mod verdicts;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::registry::Registry;
 use crate::verdict::{Decision, ImageVerdict, Outcome, Reason};
 use crate::workload::ImageUse;
 use cache::{CacheSettings, CachedRegistry};
+use verdicts::{VerdictCache, VerdictSettings};
 
 pub use evaluate::ImageResult;
 
@@ -48,6 +50,8 @@ pub struct EngineSettings {
     pub review_deadline: Duration,
     /// Registry cache sizes and lifetimes.
     pub cache: CacheSettings,
+    /// Verdict cache sizes and lifetimes.
+    pub verdicts: VerdictSettings,
 }
 
 impl Default for EngineSettings {
@@ -56,6 +60,7 @@ impl Default for EngineSettings {
             no_match: NoMatchAction::Deny,
             review_deadline: Duration::from_secs(8),
             cache: CacheSettings::default(),
+            verdicts: VerdictSettings::default(),
         }
     }
 }
@@ -64,6 +69,7 @@ impl Default for EngineSettings {
 pub struct Engine {
     policies: ArcSwap<PolicySet>,
     registry: CachedRegistry,
+    verdicts: VerdictCache,
     settings: EngineSettings,
 }
 
@@ -73,6 +79,7 @@ impl Engine {
         Self {
             policies: ArcSwap::from_pointee(policies),
             registry: CachedRegistry::new(registry, &settings.cache),
+            verdicts: VerdictCache::new(&settings.verdicts),
             settings,
         }
     }
@@ -90,6 +97,11 @@ impl Engine {
     /// The registry behind its caches (for cache metrics).
     pub fn registry(&self) -> &CachedRegistry {
         &self.registry
+    }
+
+    /// The verdict cache (for metrics).
+    pub fn verdicts(&self) -> &VerdictCache {
+        &self.verdicts
     }
 
     /// The engine's settings.
@@ -135,15 +147,7 @@ impl Engine {
             }
         }
         let decisions = distinct.iter().map(|image| async {
-            let result = evaluate::decide_image(
-                &self.registry,
-                policies,
-                &self.settings,
-                namespace,
-                image,
-                deadline,
-            )
-            .await;
+            let result = evaluate::decide_image(self, policies, namespace, image, deadline).await;
             (image.to_string(), result)
         });
         join_all(decisions).await.into_iter().collect()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::flip::FlipRegistry;
 use common::webhook::{
-    TestWebhook, WebhookOptions, allowed, container, key_policy, message, pod_review,
+    TestWebhook, WebhookOptions, allowed, container, key_policy, message, pod_review, pod_review_in,
 };
 use common::{TestKey, TestRegistry, push_image, sign_image};
 use signet::policy::PolicySet;
@@ -151,4 +151,84 @@ async fn a_policy_change_is_judged_at_once_against_cached_signatures() {
             >= 1,
         "the signatures came from the cache"
     );
+}
+
+/// `signet_cache_requests_total{cache="verdict",result=…}` from the metrics listener.
+async fn verdict_lookups(webhook: &TestWebhook, result: &str) -> String {
+    let metrics = reqwest::get(format!("http://{}/metrics", webhook.metrics_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("signet_cache_requests_total{{cache=\"verdict\",result=\"{result}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no verdict {result} counter in {metrics}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_review_reuses_the_verdict_and_a_policy_reload_judges_again() {
+    let registry = TestRegistry::start();
+    let (key, other) = (TestKey::generate(), TestKey::generate());
+    let digest = push_image(&registry, "demo/app:v1", "verdict").await;
+    sign_image(&registry, "demo/app", &digest, &key).await;
+    let glob = format!("{}/**", registry.host());
+    let webhook = TestWebhook::start(WebhookOptions::new(
+        key_policy("demo", &glob, &key.public_pem),
+        &[registry.host()],
+    ))
+    .await;
+    let image = format!("{}/demo/app:v1", registry.host());
+    let review = pod_review("u", vec![container("app", &image)], vec![]);
+    assert!(allowed(&webhook.review(&review).await));
+    assert!(allowed(&webhook.review(&review).await));
+    assert_eq!(verdict_lookups(&webhook, "hit").await, "1");
+    assert_eq!(verdict_lookups(&webhook, "miss").await, "1");
+
+    // The same content reloaded (another file name) keeps its verdicts.
+    let same = PolicySet::from_yaml(&key_policy("demo", &glob, &key.public_pem), "again").unwrap();
+    webhook.engine().replace_policies(same);
+    assert!(allowed(&webhook.review(&review).await));
+    assert_eq!(verdict_lookups(&webhook, "hit").await, "2");
+
+    // A changed key is judged again, against the cached signatures: no stale pass.
+    let rotated =
+        PolicySet::from_yaml(&key_policy("demo", &glob, &other.public_pem), "rotated").unwrap();
+    webhook.engine().replace_policies(rotated);
+    assert!(!allowed(&webhook.review(&review).await));
+    assert_eq!(verdict_lookups(&webhook, "miss").await, "2");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_namespace_with_its_own_policy_never_reuses_another_namespaces_verdict() {
+    let registry = TestRegistry::start();
+    let (key, other) = (TestKey::generate(), TestKey::generate());
+    let digest = push_image(&registry, "demo/app:v1", "scoped").await;
+    sign_image(&registry, "demo/app", &digest, &key).await;
+    let glob = format!("{}/**", registry.host());
+    // Cluster-wide: the signing key. In namespace "strict" only: another key as well.
+    let strict = key_policy("strict", &glob, &other.public_pem)
+        .replace("kind: ClusterImagePolicy", "kind: ImagePolicy")
+        .replace("v1beta1", "v1alpha1")
+        .replace("  name: strict\n", "  name: strict\n  namespace: strict\n");
+    let policy = format!(
+        "{}\n---\n{strict}",
+        key_policy("demo", &glob, &key.public_pem)
+    );
+    let webhook = TestWebhook::start(WebhookOptions::new(policy, &[registry.host()])).await;
+    let image = format!("{}/demo/app:v1", registry.host());
+    let open = pod_review_in("open", "u1", vec![container("app", &image)]);
+    let closed = pod_review_in("strict", "u2", vec![container("app", &image)]);
+    assert!(allowed(&webhook.review(&open).await));
+    let answer = webhook.review(&closed).await;
+    assert!(
+        !allowed(&answer),
+        "the namespace's own policy applies: {}",
+        message(&answer)
+    );
+    assert!(allowed(&webhook.review(&open).await));
+    assert_eq!(verdict_lookups(&webhook, "hit").await, "1");
 }

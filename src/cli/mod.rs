@@ -20,6 +20,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use signet::engine::cache::CacheSettings;
+use signet::engine::verdicts::VerdictSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
 use signet::policy::PolicySet;
 use signet::registry::{Credentials, Registry, RegistryConfig};
@@ -165,6 +166,7 @@ impl EngineArgs {
         let settings = EngineSettings {
             no_match: *no_match,
             review_deadline: seconds(*review_timeout, "--review-timeout")?,
+            verdicts: VerdictSettings::lasting_as(&cache),
             cache,
         };
         Ok(Engine::new(policies, registry, settings))

@@ -15,7 +15,8 @@ use crate::signature::{self, Acceptance, Mismatch, Subject};
 use crate::verdict::{AuthorityCause, AuthorityFailure, Outcome, Reason};
 
 use super::cache::CachedRegistry;
-use super::{EngineSettings, NoMatchAction};
+use super::verdicts::{Judged, VerdictKey};
+use super::{Engine, NoMatchAction};
 
 /// The decision for one distinct image reference.
 #[derive(Debug, Clone)]
@@ -37,13 +38,13 @@ enum PolicyResult {
 
 /// Decide `image` under every policy that covers it, within `deadline`.
 pub(super) async fn decide_image(
-    registry: &CachedRegistry,
+    engine: &Engine,
     policies: &PolicySet,
-    settings: &EngineSettings,
     namespace: Option<&str>,
     image: &ImageReference,
     deadline: Instant,
 ) -> ImageResult {
+    let settings = &engine.settings;
     let matching = policies.matching(image, namespace);
     if matching.is_empty() {
         return no_match(settings.no_match);
@@ -52,7 +53,7 @@ pub(super) async fn decide_image(
         let results = matching.iter().map(|p| (*p, judge_statically(p))).collect();
         return fold(None, results);
     }
-    let work = verify(registry, &matching, image);
+    let work = verify(engine, &matching, image);
     match tokio::time::timeout_at(deadline, work).await {
         Ok(result) => result,
         Err(_) => unverifiable(&matching, None, Reason::Timeout(settings.review_deadline)),
@@ -106,23 +107,38 @@ fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
     })
 }
 
-/// Resolve once, fetch each signature repository once, judge every policy.
-async fn verify(
-    registry: &CachedRegistry,
-    matching: &[&ImagePolicy],
-    image: &ImageReference,
-) -> ImageResult {
-    let digest = match registry.resolve_digest(image).await {
+/// Resolve once, then reuse the verdict these policies gave this digest, or judge it.
+async fn verify(engine: &Engine, matching: &[&ImagePolicy], image: &ImageReference) -> ImageResult {
+    let digest = match engine.registry.resolve_digest(image).await {
         Ok(digest) => digest,
         Err(e) => return unverifiable(matching, None, Reason::Registry(e)),
     };
+    let key = VerdictKey::new(matching, image, &digest);
+    // Boxed: registry and signature futures nested inside the cache's would be large on the stack.
+    let judging = Box::pin(judge_all(&engine.registry, matching, image, digest));
+    ImageResult::clone(&*engine.verdicts.get_or_judge(key, judging).await)
+}
+
+/// Fetch each signature repository once and judge every policy.
+async fn judge_all(
+    registry: &CachedRegistry,
+    matching: &[&ImagePolicy],
+    image: &ImageReference,
+    digest: Digest,
+) -> Judged {
     let mut fetched = ReviewSignatures::default();
     let mut results = Vec::with_capacity(matching.len());
     for policy in matching {
         let result = judge(registry, &mut fetched, policy, image, &digest).await;
         results.push((*policy, result));
     }
-    fold(Some(digest), results)
+    let cacheable = !results
+        .iter()
+        .any(|(_, r)| matches!(r, PolicyResult::Unverifiable(_)));
+    Judged {
+        result: fold(Some(digest), results),
+        cacheable,
+    }
 }
 
 /// Signature material as this review saw it, by repository name: every authority of the review

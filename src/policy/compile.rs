@@ -80,6 +80,7 @@ pub(super) fn compile(
             Some("warn") => FailureAction::Warn,
             _ => FailureAction::Deny,
         },
+        fingerprint: [0; 32],
     })
 }
 

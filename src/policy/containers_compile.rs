@@ -79,6 +79,7 @@ fn compile_requirement(
         }],
         mode: Mode::Enforce,
         on_registry_error: FailureAction::Deny,
+        fingerprint: [0; 32],
     })
 }
 

@@ -38,6 +38,14 @@ pub(super) fn fingerprint(
     hex::encode(c.0.finalize())
 }
 
+/// sha256 of the canonical form of one policy: what a verdict cache keys on.
+pub(super) fn policy_fingerprint(policy: &ImagePolicy) -> [u8; 32] {
+    let mut c = Canonical(Sha256::new());
+    c.text(FORMAT);
+    write_policy(&mut c, policy);
+    c.0.finalize().into()
+}
+
 struct Canonical(Sha256);
 
 impl Canonical {

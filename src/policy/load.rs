@@ -110,7 +110,10 @@ impl Builder {
         Ok(())
     }
 
-    pub(super) fn finish(self) -> PolicySet {
+    pub(super) fn finish(mut self) -> PolicySet {
+        for policy in &mut self.policies {
+            policy.fingerprint = fingerprint::policy_fingerprint(policy);
+        }
         let by_scope = self.containers_policy.is_some();
         let fingerprint = fingerprint::fingerprint(&self.policies, by_scope, &[]);
         PolicySet {

@@ -32,9 +32,18 @@ pub struct ImagePolicy {
     pub mode: Mode,
     /// Signet extension `spec.onRegistryError`: what a registry failure becomes.
     pub on_registry_error: FailureAction,
+    /// sha256 over everything above that can change a verdict (the source file excluded), set
+    /// when the policy set is built: verdict caches key on it, so editing a policy or its trust
+    /// material never serves a verdict the old content gave.
+    pub(crate) fingerprint: [u8; 32],
 }
 
 impl ImagePolicy {
+    /// The content fingerprint (see the field): equal fingerprints judge every image alike.
+    pub fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
+    }
+
     /// `ClusterImagePolicy <name>`, `ImagePolicy <namespace>/<name>` or
     /// `containers-policy.json requirement <scope>[i]`, for messages.
     pub fn display_name(&self) -> String {

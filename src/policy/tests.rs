@@ -383,3 +383,22 @@ fn too_many_policies_and_keys_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_policy_fingerprint_follows_content_not_file_or_neighbours() {
+    let one = key_policy("a", "registry.example/**", "");
+    let other = key_policy("b", "other.example/**", "");
+    let set = PolicySet::from_yaml(&one, "first.yaml").unwrap();
+    let moved = PolicySet::from_yaml(&format!("{one}\n---\n{other}"), "second.yaml").unwrap();
+    assert_eq!(
+        set.policies()[0].fingerprint(),
+        moved.policies()[0].fingerprint(),
+        "same content in another file, next to another policy"
+    );
+    assert_ne!(set.policies()[0].fingerprint(), &[0; 32]);
+    let warn = PolicySet::from_yaml(&one.replace("spec:\n", "spec:\n  mode: warn\n"), "w").unwrap();
+    assert_ne!(
+        set.policies()[0].fingerprint(),
+        warn.policies()[0].fingerprint()
+    );
+}

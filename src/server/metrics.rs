@@ -8,6 +8,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -169,23 +170,57 @@ impl std::fmt::Debug for CacheCollector {
 impl Collector for CacheCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.0.registry().stats();
+        let (verdict_hits, verdict_misses) = self.0.verdicts().stats();
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let rows = [
-            ("digest", "hit", &stats.digest_hits),
-            ("digest", "miss", &stats.digest_misses),
-            ("signatures", "hit", &stats.signature_hits),
-            ("signatures", "miss", &stats.signature_misses),
+            ("digest", "hit", load(&stats.digest_hits)),
+            ("digest", "miss", load(&stats.digest_misses)),
+            ("signatures", "hit", load(&stats.signature_hits)),
+            ("signatures", "miss", load(&stats.signature_misses)),
+            ("verdict", "hit", verdict_hits),
+            ("verdict", "miss", verdict_misses),
         ];
         let mut metric = encoder.encode_descriptor(
             "cache_requests",
-            "Registry cache lookups by cache and result (joining a fetch under way is a hit)",
+            "Cache lookups by cache (digest, signatures, verdict) and result (joining a fetch or check under way is a hit)",
             None,
             MetricType::Counter,
         )?;
         for (cache, result, value) in rows {
             let labels = CacheLabels { cache, result };
             let family = metric.encode_family(&labels)?;
-            ConstCounter::new(value.load(Ordering::Relaxed)).encode(family)?;
+            ConstCounter::new(value).encode(family)?;
+        }
+        self.encode_entries(&mut encoder)
+    }
+}
+
+impl CacheCollector {
+    /// `signet_cache_entries{cache}`: entries held now (approximate).
+    fn encode_entries(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (digests, signatures) = self.0.registry().entry_counts();
+        let rows = [
+            ("digest", digests),
+            ("signatures", signatures),
+            ("verdict", self.0.verdicts().entry_count()),
+        ];
+        let mut metric = encoder.encode_descriptor(
+            "cache_entries",
+            "Entries held per cache (approximate)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (cache, value) in rows {
+            let labels = EntryLabels { cache };
+            let family = metric.encode_family(&labels)?;
+            ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX)).encode(family)?;
         }
         Ok(())
     }
+}
+
+/// Labels of a cache size.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EntryLabels {
+    cache: &'static str,
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use signet::engine::cache::CacheSettings;
+use signet::engine::verdicts::VerdictSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
 use signet::policy::{PolicySet, TrustRoots};
 use signet::registry::{Credentials, Registry, RegistryConfig};
@@ -201,6 +202,7 @@ fn build_engine(
     let settings = EngineSettings {
         no_match: options.no_match,
         review_deadline: options.review_deadline,
+        verdicts: VerdictSettings::lasting_as(&options.cache),
         cache: options.cache.clone(),
     };
     Engine::new(policies, registry, settings)
