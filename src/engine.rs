@@ -9,6 +9,7 @@
 
 pub mod cache;
 mod evaluate;
+pub mod stages;
 pub mod verdicts;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use crate::registry::Registry;
 use crate::verdict::{Decision, ImageVerdict, Outcome, Reason};
 use crate::workload::ImageUse;
 use cache::{CacheSettings, CachedRegistry};
+use stages::StageMetrics;
 use verdicts::{VerdictCache, VerdictSettings};
 
 pub use evaluate::ImageResult;
@@ -70,16 +72,19 @@ pub struct Engine {
     policies: ArcSwap<PolicySet>,
     registry: CachedRegistry,
     verdicts: VerdictCache,
+    stages: Arc<StageMetrics>,
     settings: EngineSettings,
 }
 
 impl Engine {
     /// An engine over `policies`, reaching registries through `registry`.
     pub fn new(policies: PolicySet, registry: Registry, settings: EngineSettings) -> Self {
+        let stages = Arc::new(StageMetrics::default());
         Self {
             policies: ArcSwap::from_pointee(policies),
-            registry: CachedRegistry::new(registry, &settings.cache),
+            registry: CachedRegistry::new(registry, &settings.cache, stages.clone()),
             verdicts: VerdictCache::new(&settings.verdicts),
+            stages,
             settings,
         }
     }
@@ -102,6 +107,11 @@ impl Engine {
     /// The verdict cache (for metrics).
     pub fn verdicts(&self) -> &VerdictCache {
         &self.verdicts
+    }
+
+    /// Per-stage and registry call metrics.
+    pub fn stage_metrics(&self) -> &StageMetrics {
+        &self.stages
     }
 
     /// The engine's settings.

@@ -22,6 +22,8 @@ use moka::future::Cache;
 use crate::reference::{Digest, ImageReference};
 use crate::registry::{Registry, RegistryError, SignatureMaterial};
 
+use super::stages::StageMetrics;
+
 /// Cache sizes and lifetimes.
 #[derive(Debug, Clone)]
 pub struct CacheSettings {
@@ -70,6 +72,7 @@ pub struct CachedRegistry {
     digests: Cache<String, Digest>,
     signatures: Cache<(String, Digest), Layers>,
     stats: CacheStats,
+    metrics: Arc<StageMetrics>,
 }
 
 /// Expire empty signature sets after the negative TTL, others after the positive one.
@@ -94,8 +97,8 @@ impl Expiry<(String, Digest), Layers> for SignatureExpiry {
 }
 
 impl CachedRegistry {
-    /// `registry` behind empty caches with these limits.
-    pub fn new(registry: Registry, settings: &CacheSettings) -> Self {
+    /// `registry` behind empty caches with these limits; registry calls are timed in `metrics`.
+    pub fn new(registry: Registry, settings: &CacheSettings, metrics: Arc<StageMetrics>) -> Self {
         let digests = Cache::builder()
             .max_capacity(settings.max_tags)
             .time_to_live(settings.tag_ttl)
@@ -113,6 +116,7 @@ impl CachedRegistry {
             digests,
             signatures,
             stats: CacheStats::default(),
+            metrics,
         }
     }
 
@@ -129,7 +133,11 @@ impl CachedRegistry {
         let entry = self
             .digests
             .entry(image.to_string())
-            .or_try_insert_with(self.registry.resolve_digest(image))
+            .or_try_insert_with(self.timed(
+                image.registry(),
+                "resolve_digest",
+                self.registry.resolve_digest(image),
+            ))
             .await;
         let (hits, misses) = (&self.stats.digest_hits, &self.stats.digest_misses);
         match entry {
@@ -151,10 +159,11 @@ impl CachedRegistry {
         digest: &Digest,
     ) -> Result<Layers, RegistryError> {
         let fetch = async {
-            self.registry
-                .fetch_signature_material(repository, digest)
-                .await
-                .map(Arc::new)
+            let fetch = self.registry.fetch_signature_material(repository, digest);
+            let material = self
+                .timed(repository.registry(), "fetch_signatures", fetch)
+                .await;
+            material.map(Arc::new)
         };
         let entry = self
             .signatures
@@ -172,6 +181,20 @@ impl CachedRegistry {
                 Err(RegistryError::clone(&error))
             }
         }
+    }
+
+    /// Run one registry operation, recording its latency and error code by registry host.
+    async fn timed<T>(
+        &self,
+        host: &str,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        let started = Instant::now();
+        let result = call.await;
+        let code = result.as_ref().err().map(RegistryError::code);
+        self.metrics.registry_call(host, operation, started, code);
+        result
     }
 
     /// Entries held now (approximate; for metrics and the memory benchmark).

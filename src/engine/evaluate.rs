@@ -15,6 +15,7 @@ use crate::signature::{self, Acceptance, Mismatch, Subject};
 use crate::verdict::{AuthorityCause, AuthorityFailure, Outcome, Reason};
 
 use super::cache::CachedRegistry;
+use super::stages::{Stage, StageMetrics};
 use super::verdicts::{Judged, VerdictKey};
 use super::{Engine, NoMatchAction};
 
@@ -109,27 +110,39 @@ fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
 
 /// Resolve once, then reuse the verdict these policies gave this digest, or judge it.
 async fn verify(engine: &Engine, matching: &[&ImagePolicy], image: &ImageReference) -> ImageResult {
-    let digest = match engine.registry.resolve_digest(image).await {
+    let timer = engine.stages.start(Stage::DigestResolution);
+    let resolved = engine.registry.resolve_digest(image).await;
+    drop(timer);
+    let digest = match resolved {
         Ok(digest) => digest,
         Err(e) => return unverifiable(matching, None, Reason::Registry(e)),
     };
     let key = VerdictKey::new(matching, image, &digest);
     // Boxed: registry and signature futures nested inside the cache's would be large on the stack.
-    let judging = Box::pin(judge_all(&engine.registry, matching, image, digest));
+    let judging = Box::pin(judge_all(engine, matching, image, digest));
     ImageResult::clone(&*engine.verdicts.get_or_judge(key, judging).await)
 }
 
 /// Fetch each signature repository once and judge every policy.
 async fn judge_all(
-    registry: &CachedRegistry,
+    engine: &Engine,
     matching: &[&ImagePolicy],
     image: &ImageReference,
     digest: Digest,
 ) -> Judged {
     let mut fetched = ReviewSignatures::default();
     let mut results = Vec::with_capacity(matching.len());
+    let stages = &engine.stages;
     for policy in matching {
-        let result = judge(registry, &mut fetched, policy, image, &digest).await;
+        let result = judge(
+            &engine.registry,
+            stages,
+            &mut fetched,
+            policy,
+            image,
+            &digest,
+        )
+        .await;
         results.push((*policy, result));
     }
     let cacheable = !results
@@ -152,11 +165,13 @@ impl ReviewSignatures {
     async fn get(
         &mut self,
         registry: &CachedRegistry,
+        stages: &StageMetrics,
         repository: &ImageReference,
         digest: &Digest,
     ) -> &Result<Arc<SignatureMaterial>, RegistryError> {
         let key = repository.name();
         if !self.by_repository.contains_key(&key) {
+            let _timer = stages.start(Stage::SignatureFetch);
             let layers = registry.fetch_signatures(repository, digest).await;
             self.by_repository.insert(key.clone(), layers);
         }
@@ -167,6 +182,7 @@ impl ReviewSignatures {
 /// Any-of over the policy's authorities.
 async fn judge(
     registry: &CachedRegistry,
+    stages: &StageMetrics,
     fetched: &mut ReviewSignatures,
     policy: &ImagePolicy,
     image: &ImageReference,
@@ -185,7 +201,7 @@ async fn judge(
             AuthorityKind::Static(s) => AuthorityCause::StaticFail(s.message.clone()),
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
                 let repository = signature_repository(authority, image);
-                let layers = match fetched.get(registry, &repository, digest).await {
+                let layers = match fetched.get(registry, stages, &repository, digest).await {
                     Ok(layers) => layers,
                     Err(e) => {
                         registry_error.get_or_insert_with(|| e.clone());
@@ -193,7 +209,10 @@ async fn judge(
                     }
                 };
                 let subject = Subject { image, digest };
-                match check_signatures(&authority.kind, subject, layers) {
+                let timer = stages.start(Stage::Verification);
+                let checked = check_signatures(&authority.kind, subject, layers);
+                drop(timer);
+                match checked {
                     Ok(accepted) => {
                         return PolicyResult::Satisfied(format!(
                             "{} ({}/{})",

@@ -112,6 +112,7 @@ impl Metrics {
     /// The metrics, plus the registry cache counters of `engine`, read at each scrape.
     pub fn for_engine(engine: Arc<Engine>) -> Self {
         let mut metrics = Self::new();
+        engine.stage_metrics().register(&mut metrics.registry);
         metrics
             .registry
             .register_collector(Box::new(CacheCollector(engine)));
