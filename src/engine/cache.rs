@@ -45,7 +45,9 @@ impl Default for CacheSettings {
             tag_ttl: Duration::from_secs(30),
             signature_ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(10),
-            max_signature_bytes: 64 * 1024 * 1024,
+            // Warm reviews are answered by the verdict cache; signatures are kept for herds and
+            // for judging a changed policy without a refetch, so a smaller budget suffices.
+            max_signature_bytes: 16 * 1024 * 1024,
             max_tags: 100_000,
         }
     }

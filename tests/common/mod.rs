@@ -12,6 +12,7 @@ pub mod containers_image;
 pub mod crio;
 pub mod faults;
 pub mod flip;
+pub mod generated;
 pub mod images;
 pub mod keyless;
 pub mod keyless_webhook;

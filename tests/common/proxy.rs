@@ -46,6 +46,8 @@ struct Counters {
     connections: AtomicU64,
     bytes_to_upstream: AtomicU64,
     bytes_to_client: AtomicU64,
+    /// HTTP/1.1 request lines seen client -> upstream ("GET /v2/ HTTP/1.1").
+    request_lines: Mutex<Vec<String>>,
 }
 
 pub struct TcpProxy {
@@ -110,6 +112,16 @@ impl TcpProxy {
     /// Bytes relayed upstream -> client.
     pub fn bytes_to_client(&self) -> u64 {
         self.counters.bytes_to_client.load(Ordering::SeqCst)
+    }
+
+    /// HTTP/1.1 request lines relayed client -> upstream so far (plain HTTP only), such as
+    /// `HEAD /v2/demo/app/manifests/v1 HTTP/1.1`.
+    pub fn request_lines(&self) -> Vec<String> {
+        self.counters
+            .request_lines
+            .lock()
+            .expect("proxy request lines lock")
+            .clone()
     }
 
     /// Aborts every open connection (clients see the socket close).
@@ -214,10 +226,14 @@ async fn relay(
         }
     };
     let writer = async move {
+        let mut lines = LineScanner::default();
         while let Some((due, chunk)) = rx.recv().await {
             tokio::time::sleep_until(due).await;
             if to.write_all(&chunk).await.is_err() {
                 break;
+            }
+            if upstream {
+                lines.scan(&chunk, &counters.request_lines);
             }
             let total = if upstream {
                 &counters.bytes_to_upstream
@@ -229,4 +245,35 @@ async fn relay(
         let _ = to.shutdown().await;
     };
     tokio::join!(reader, writer);
+}
+
+/// Finds HTTP/1.1 request lines in a byte stream cut into arbitrary chunks.
+#[derive(Default)]
+struct LineScanner {
+    partial: Vec<u8>,
+}
+
+impl LineScanner {
+    const METHODS: [&str; 6] = ["GET ", "HEAD ", "POST ", "PUT ", "PATCH ", "DELETE "];
+
+    fn scan(&mut self, chunk: &[u8], found: &Mutex<Vec<String>>) {
+        self.partial.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(end) = self.partial[start..].windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&self.partial[start..start + end]);
+            let is_request =
+                line.ends_with(" HTTP/1.1") && Self::METHODS.iter().any(|m| line.starts_with(m));
+            if is_request {
+                found
+                    .lock()
+                    .expect("proxy request lines lock")
+                    .push(line.into_owned());
+            }
+            start += end + 2;
+        }
+        self.partial.drain(..start);
+        if self.partial.len() > CHUNK {
+            self.partial.clear();
+        }
+    }
 }

@@ -1,0 +1,182 @@
+//! The parts every case uses: the real `signet serve` process, its CPU and memory from /proc,
+//! its metrics, `wrk` runs, and an HTTPS client for single reviews.
+
+use super::common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `signet serve` child process, killed on drop.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    metrics_port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    /// Start `signet serve` with `policy`, reaching `insecure` registries over plain HTTP.
+    pub fn start(policy: &Path, insecure: &[String]) -> Server {
+        let (port, metrics_port) = (free_port(), free_port());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_signet"));
+        command.args(["serve", "--policy"]).arg(policy);
+        for registry in insecure {
+            command.args(["--insecure-registry", registry]);
+        }
+        let child = command
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start signet serve");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "signet serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server {
+            child,
+            port,
+            metrics_port,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/validate", self.port)
+    }
+
+    /// CPU seconds used so far, peak RSS and current RSS in KiB.
+    pub fn usage(&self) -> Usage {
+        let pid = self.child.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kib = |key: &str| -> u64 {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Usage {
+            cpu_seconds: ticks / 100.0,
+            peak_kib: kib("VmHWM:"),
+            rss_kib: kib("VmRSS:"),
+        }
+    }
+
+    /// The value of the metric line starting with `series` (`name{labels}`), if present.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let url = format!("http://127.0.0.1:{}/metrics", self.metrics_port);
+        let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    }
+}
+
+/// CPU and memory of the server process.
+#[derive(Clone, Copy, Debug)]
+pub struct Usage {
+    pub cpu_seconds: f64,
+    pub peak_kib: u64,
+    pub rss_kib: u64,
+}
+
+/// What `wrk` reported (its RESULT line, see bench/post.lua).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wrk {
+    pub requests: f64,
+    pub seconds: f64,
+    pub errors: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+}
+
+/// Run `wrk -t1 -c<connections> -d<seconds>s` with `script` (in bench/) against `server`.
+pub fn wrk(
+    server: &Server,
+    script: &str,
+    env: &[(&str, String)],
+    connections: u32,
+    seconds: u32,
+) -> Wrk {
+    let script = format!("{}/bench/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("wrk")
+        .args(["-t", "1", "-c", &connections.to_string()])
+        .args(["-d", &format!("{seconds}s"), "-s", &script])
+        .arg(server.url())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("RESULT"), "wrk failed: {text}");
+    let field = |name: &str| -> f64 {
+        text.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    Wrk {
+        requests: field("requests"),
+        seconds: field("duration_us") / 1e6,
+        errors: field("errors") + field("non2xx"),
+        p50_ms: field("p50_us") / 1000.0,
+        p99_ms: field("p99_us") / 1000.0,
+        p999_ms: field("p999_us") / 1000.0,
+    }
+}
+
+/// An HTTPS client for the server's self-signed certificate, with a connection pool.
+pub fn client() -> reqwest::Client {
+    common::install_crypto_provider();
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .no_proxy()
+        .pool_max_idle_per_host(1024)
+        .build()
+        .unwrap()
+}
+
+/// POST one review; its latency, and whether it was admitted.
+pub async fn review(
+    client: &reqwest::Client,
+    server: &Server,
+    body: &serde_json::Value,
+) -> (Duration, bool) {
+    let started = Instant::now();
+    let answer: serde_json::Value = client
+        .post(server.url())
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (started.elapsed(), common::webhook::allowed(&answer))
+}
