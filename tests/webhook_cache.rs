@@ -28,7 +28,10 @@ async fn five_hundred_concurrent_reviews_of_one_new_image_cost_one_resolution_an
     let policy = key_policy("demo", &format!("{}/**", front.host()), &key.public_pem)
         + "    signedIdentity:\n      type: anyRepository\n";
     let mut options = WebhookOptions::new(policy, &[front.host()]);
+    // 500 TLS handshakes in a debug build on a busy machine: generous deadlines, since this
+    // test counts registry requests, it does not time them.
     options.review_deadline = Duration::from_secs(20);
+    options.registry_timeout = Duration::from_secs(15);
     let webhook = std::sync::Arc::new(TestWebhook::start(options).await);
     let review = pod_review(
         "herd",
