@@ -59,12 +59,7 @@ async fn five_hundred_concurrent_reviews_of_one_new_image_cost_one_resolution_an
         1,
         "one signature blob fetch"
     );
-    let metrics = reqwest::get(format!("http://{}/metrics", webhook.metrics_addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = webhook.metrics().await;
     assert!(
         metrics.contains("signet_cache_requests_total{cache=\"digest\",result=\"miss\"} 1"),
         "{metrics}"
@@ -158,12 +153,7 @@ async fn a_policy_change_is_judged_at_once_against_cached_signatures() {
 
 /// `signet_cache_requests_total{cache="verdict",result=…}` from the metrics listener.
 async fn verdict_lookups(webhook: &TestWebhook, result: &str) -> String {
-    let metrics = reqwest::get(format!("http://{}/metrics", webhook.metrics_addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = webhook.metrics().await;
     let prefix = format!("signet_cache_requests_total{{cache=\"verdict\",result=\"{result}\"}} ");
     metrics
         .lines()

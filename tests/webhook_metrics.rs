@@ -45,12 +45,7 @@ async fn stages_and_registry_calls_are_timed_and_failures_counted_by_registry_ho
     );
     assert!(!allowed(&webhook.review(&gone).await));
 
-    let metrics = reqwest::get(format!("http://{}/metrics", webhook.metrics_addr))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = webhook.metrics().await;
     let has = |line: &str| assert!(metrics.contains(line), "{line} missing in\n{metrics}");
     // Three reviews resolve a digest; only the first live one fetches and checks signatures.
     has("signet_stage_duration_seconds_count{stage=\"digest_resolution\"} 3");

@@ -157,6 +157,16 @@ impl TestWebhook {
         serde_json::from_str(&text).expect("answer is JSON")
     }
 
+    /// The text of `/metrics` on the metrics listener.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.metrics_addr))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.server.as_ref().expect("running").state.engine
     }
