@@ -115,15 +115,7 @@ pub async fn watch_sources(
     interval: Duration,
     report: impl Fn(bool) + Send + 'static,
 ) {
-    let watched = sources.watched();
-    let mut last = content_hash(&watched);
-    loop {
-        tokio::time::sleep(interval).await;
-        let now = content_hash(&watched);
-        if now == last {
-            continue;
-        }
-        last = now;
+    on_content_change(sources.watched(), interval, || {
         match sources.load(embedded) {
             Ok(policies) => {
                 engine.replace_policies(policies);
@@ -134,6 +126,22 @@ pub async fn watch_sources(
                 tracing::warn!(%error, "new policy refused; keeping the policy in force");
                 report(false);
             }
+        }
+    })
+    .await;
+}
+
+/// Poll `watched` every `interval` and call `changed` whenever their content differs from the
+/// last poll. Polling content rather than watching file events also sees Kubernetes' `..data`
+/// symlink swaps of mounted ConfigMaps and Secrets.
+async fn on_content_change(watched: Vec<PathBuf>, interval: Duration, mut changed: impl FnMut()) {
+    let mut last = content_hash(&watched);
+    loop {
+        tokio::time::sleep(interval).await;
+        let now = content_hash(&watched);
+        if now != last {
+            last = now;
+            changed();
         }
     }
 }
@@ -205,20 +213,13 @@ impl PolicyComposer {
         interval: Duration,
         report: impl Fn(bool) + Send + 'static,
     ) {
-        let watched = self.sources.watched();
-        let mut last = content_hash(&watched);
-        loop {
-            tokio::time::sleep(interval).await;
-            let now = content_hash(&watched);
-            if now == last {
-                continue;
-            }
-            last = now;
+        on_content_change(self.sources.watched(), interval, || {
             let result = self.update(|_| {});
             if let Err(error) = &result {
                 tracing::warn!(%error, "new policy refused; keeping the policy in force");
             }
             report(result.is_ok());
-        }
+        })
+        .await;
     }
 }
