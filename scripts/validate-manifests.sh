@@ -674,13 +674,39 @@ def expect_ca_bundle(label, objects, wired, out_dir):
 
 # ---------------------------------------------------------------------------------------
 
+def expect_mutate(label, objects, wired, _):
+    check(flag(wired["args"], "--enable-mutation") is True, f"[{label}] container runs with --enable-mutation")
+    check(all(h["failurePolicy"] == "Fail" for h in wired["vwc"]["webhooks"]),
+          f"[{label}] validation still fails closed (failurePolicy Fail)")
+    mwc = find(objects, "MutatingWebhookConfiguration", "signet")
+    if not check(mwc is not None, f"[{label}] MutatingWebhookConfiguration signet present"):
+        return
+    for hook in mwc["webhooks"]:
+        name = hook["name"]
+        svc = hook["clientConfig"].get("service", {})
+        check(svc.get("name") == "signet" and svc.get("namespace") == wired["ns"] and svc.get("path") == "/mutate",
+              f"[{label}] {name}: calls Service {wired['ns']}/signet /mutate")
+        check(hook.get("failurePolicy") == "Ignore" and hook.get("reinvocationPolicy") == "IfNeeded",
+              f"[{label}] {name}: failurePolicy Ignore (validation still verifies), reinvoked after injectors")
+        rules = {(g, r) for rule in hook["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+                 if {"CREATE", "UPDATE"} <= set(rule["operations"])}
+        check(not (REQUIRED_RULES - rules), f"[{label}] {name}: sees every pod-carrying kind",
+              str(sorted(REQUIRED_RULES - rules)))
+        excluded = {v for e in hook.get("namespaceSelector", {}).get("matchExpressions", [])
+                    if e["key"] == "kubernetes.io/metadata.name" and e["operator"] == "NotIn"
+                    for v in e["values"]}
+        check({wired["ns"], "kube-system"} <= excluded, f"[{label}] {name}: never mutates {wired['ns']} or kube-system")
+        check(hook.get("sideEffects") == "None" and "objectSelector" not in hook,
+              f"[{label}] {name}: sideEffects None, no objectSelector")
+
+
 def main():
     tool = kustomize_command()
     print(f"      renderer: {' '.join(tool) if tool else 'built-in only (no kustomize v4+ found)'}; "
           f"schemas: Kubernetes {', '.join(K8S_VERSIONS)} (strict)")
     targets = [("base", os.path.join(ROOT, "manifests"), expect_base, None)]
     overlays = os.path.join(ROOT, "manifests", "overlays")
-    expectations = {"audit": expect_audit, "cert-manager": expect_cert_manager}
+    expectations = {"audit": expect_audit, "cert-manager": expect_cert_manager, "mutate": expect_mutate}
     for name in sorted(os.listdir(overlays)):
         if os.path.isfile(os.path.join(overlays, name, "kustomization.yaml")):
             targets.append((name, os.path.join(overlays, name), expectations.get(name), None))

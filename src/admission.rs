@@ -2,8 +2,12 @@
 //! Used by the webhook server and by the dry-run CLI for AdmissionReview files, so both answer
 //! the same way.
 
+mod pin;
+
 use std::collections::{HashMap, HashSet};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::{DynamicObject, Status};
 
@@ -124,4 +128,32 @@ pub fn respond(
         .into_iter()
         .collect::<HashMap<_, _>>();
     response.into_review()
+}
+
+/// The `/mutate` answer: always allowed (denying is `/validate`'s job), with a JSONPatch pinning
+/// every image the review verified to its digest, or no patch at all when there is nothing to
+/// pin (so applying the pinned object again changes nothing). The patch is written as the
+/// base64 string kube-apiserver's Go types expect for `[]byte` (kube-rs writes a number array).
+pub fn respond_mutation(
+    request: &AdmissionRequest<DynamicObject>,
+    decision: &Decision,
+) -> serde_json::Value {
+    let operations = pin::pin_operations(decision);
+    let response = AdmissionResponse::from(request);
+    let response = match operations.is_empty() {
+        true => response,
+        false => match response.clone().with_patch(json_patch::Patch(operations)) {
+            Ok(patched) => patched,
+            Err(error) => {
+                tracing::warn!(%error, "cannot serialise the pinning patch; admitting unpinned");
+                response
+            }
+        },
+    };
+    let patch = response.patch.clone();
+    let mut review = serde_json::to_value(response.into_review()).unwrap_or_default();
+    if let Some(bytes) = patch {
+        review["response"]["patch"] = serde_json::Value::String(BASE64.encode(bytes));
+    }
+    review
 }

@@ -8,7 +8,9 @@
 //! undecided at the deadline is denied (or warned, where its policies say so), never admitted.
 
 pub mod cache;
+mod digest;
 mod evaluate;
+mod multi_arch;
 pub mod stages;
 pub mod verdicts;
 
@@ -22,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::policy::PolicySet;
 use crate::reference::ImageReference;
-use crate::registry::Registry;
+use crate::registry::{Platform, Registry};
 
 use crate::verdict::{Decision, ImageVerdict, Outcome, Reason};
 use crate::workload::ImageUse;
@@ -54,6 +56,17 @@ pub struct EngineSettings {
     pub cache: CacheSettings,
     /// Verdict cache sizes and lifetimes.
     pub verdicts: VerdictSettings,
+    /// The platforms the cluster's nodes run: the children of an index `multiArch:
+    /// indexOrPlatform` requires signed when the index is not.
+    pub platforms: Vec<Platform>,
+}
+
+/// `linux/amd64` and `linux/arm64`, the default `--platforms`.
+pub fn default_platforms() -> Vec<Platform> {
+    ["linux/amd64", "linux/arm64"]
+        .iter()
+        .filter_map(|p| Platform::parse(p))
+        .collect()
 }
 
 impl Default for EngineSettings {
@@ -63,6 +76,7 @@ impl Default for EngineSettings {
             review_deadline: Duration::from_secs(8),
             cache: CacheSettings::default(),
             verdicts: VerdictSettings::default(),
+            platforms: default_platforms(),
         }
     }
 }

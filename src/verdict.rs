@@ -35,6 +35,27 @@ pub enum Reason {
     Registry(RegistryError),
     /// The whole-review deadline passed before this image was decided.
     Timeout(Duration),
+    /// `spec.requireDigest`: the reference names no digest.
+    DigestRequired {
+        /// The policy that requires it.
+        policy: String,
+        /// `registry/repo:tag@sha256:…` to write, when the tag resolved to a verified digest.
+        pinned: Option<String>,
+    },
+    /// `spec.multiArch`: the index is not signed (or does not count) and one of its platform
+    /// manifests that must be signed is not.
+    PlatformUnsigned {
+        /// `indexOrPlatform` or `allPlatforms`.
+        mode: &'static str,
+        /// The index digest.
+        index: Digest,
+        /// The child's platform, `linux/arm64`.
+        platform: String,
+        /// The child's digest.
+        digest: Digest,
+        /// Why the child was refused.
+        cause: Box<Reason>,
+    },
 }
 
 /// One authority of a policy and why it did not accept the image.
@@ -71,6 +92,8 @@ impl Reason {
                 .unwrap_or("PolicyFailed"),
             Self::Registry(e) => e.code(),
             Self::Timeout(_) => "Timeout",
+            Self::DigestRequired { .. } => "DigestRequired",
+            Self::PlatformUnsigned { cause, .. } => cause.code(),
         }
     }
 }
@@ -89,6 +112,26 @@ impl std::fmt::Display for Reason {
             Self::Timeout(after) => write!(
                 f,
                 "cannot verify: no answer within the {after:?} review deadline"
+            ),
+            Self::DigestRequired { policy, pinned } => match pinned {
+                Some(pinned) => write!(
+                    f,
+                    "policy {policy:?} requires a digest (requireDigest): write {pinned}"
+                ),
+                None => write!(
+                    f,
+                    "policy {policy:?} requires a digest (requireDigest), and the tag could not be verified"
+                ),
+            },
+            Self::PlatformUnsigned {
+                mode,
+                index,
+                platform,
+                digest,
+                cause,
+            } => write!(
+                f,
+                "the {platform} manifest {digest} of index {index} is not signed (multiArch: {mode}): {cause}"
             ),
         }
     }

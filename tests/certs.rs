@@ -79,6 +79,7 @@ async fn generated_certificate_serves_the_service_name_and_renewal_keeps_the_ca(
         shutdown_grace: Duration::from_secs(1),
         tls_reload_interval: Duration::from_secs(60),
         readiness: Vec::new(),
+        enable_mutation: false,
     };
     let running = server::start(engine, Arc::new(Metrics::new()), config)
         .await

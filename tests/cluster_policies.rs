@@ -305,6 +305,7 @@ async fn the_server_is_not_ready_until_the_policy_objects_are_listed() {
         shutdown_grace: Duration::from_secs(1),
         tls_reload_interval: Duration::from_secs(60),
         readiness: vec![sync.clone()],
+        enable_mutation: false,
     };
     let running = server::start(engine, Arc::new(Metrics::new()), config)
         .await

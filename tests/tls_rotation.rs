@@ -79,6 +79,7 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
         shutdown_grace: Duration::from_secs(5),
         tls_reload_interval: Duration::from_millis(100),
         readiness: Vec::new(),
+        enable_mutation: false,
     };
     let running = server::start(engine(), Arc::new(Metrics::new()), config)
         .await

@@ -23,7 +23,7 @@ use signet::engine::cache::CacheSettings;
 use signet::engine::verdicts::VerdictSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
 use signet::policy::PolicySet;
-use signet::registry::{Credentials, Registry, RegistryConfig};
+use signet::registry::{Credentials, Platform, Registry, RegistryConfig};
 use signet::reload::PolicySources;
 
 /// Signet: admit only signed container images.
@@ -119,6 +119,16 @@ pub struct EngineArgs {
     /// Seconds fetched signatures are reused.
     #[arg(long = "signature-cache-ttl", default_value = "300")]
     pub signature_cache_ttl: f64,
+    /// The platforms the cluster's nodes run (`os/arch[/variant]`): when an image index is not
+    /// signed, `multiArch: indexOrPlatform` requires its children for these platforms signed
+    /// (every child, when the index has none for them).
+    #[arg(
+        long = "platforms",
+        value_delimiter = ',',
+        default_value = "linux/amd64,linux/arm64",
+        value_parser = parse_platform
+    )]
+    pub platforms: Vec<Platform>,
     /// Seconds "no signature exists" is reused (an image signed after a denial is admitted
     /// after at most this long).
     #[arg(long = "negative-cache-ttl", default_value = "10")]
@@ -142,6 +152,7 @@ impl EngineArgs {
             tag_cache_ttl,
             signature_cache_ttl,
             negative_cache_ttl,
+            platforms,
         } = self;
         let policies = self.load_policies()?;
         let credentials = match registry_config {
@@ -168,6 +179,7 @@ impl EngineArgs {
             review_deadline: seconds(*review_timeout, "--review-timeout")?,
             verdicts: VerdictSettings::lasting_as(&cache),
             cache,
+            platforms: platforms.clone(),
         };
         Ok(Engine::new(policies, registry, settings))
     }
@@ -197,6 +209,10 @@ impl EngineArgs {
 
 /// The example policy compiled into the binary, and the name it has in messages.
 pub const EMBEDDED: (&str, &str) = (signet::EMBEDDED_POLICY, "embedded:examples/policy.yaml");
+
+fn parse_platform(text: &str) -> Result<Platform, String> {
+    Platform::parse(text).ok_or_else(|| format!("{text:?} is not os/arch[/variant]"))
+}
 
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(value)

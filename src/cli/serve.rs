@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Always admit, and report the verdict that would have been given as warnings.
     #[arg(long = "dry-run")]
     dry_run: bool,
+    /// Also serve `POST /mutate`, which pins each image it verified to its digest
+    /// (`repo:tag@sha256:…`); wire it with manifests/overlays/mutate.
+    #[arg(long = "enable-mutation")]
+    enable_mutation: bool,
     /// Largest AdmissionReview body in bytes (413 above it).
     #[arg(long = "max-body-bytes", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -86,6 +90,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         tls_reload_interval: interval,
         readiness: Vec::new(),
+        enable_mutation: args.enable_mutation,
     };
     if args.watch_policies {
         config

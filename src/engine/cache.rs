@@ -20,7 +20,7 @@ use moka::Expiry;
 use moka::future::Cache;
 
 use crate::reference::{Digest, ImageReference};
-use crate::registry::{Registry, RegistryError, SignatureMaterial};
+use crate::registry::{PlatformManifest, Registry, RegistryError, SignatureMaterial};
 
 use super::stages::StageMetrics;
 
@@ -67,12 +67,18 @@ pub struct CacheStats {
 }
 
 type Layers = Arc<SignatureMaterial>;
+/// The children of an index, `None` for a single image.
+pub type Children = Option<Arc<Vec<PlatformManifest>>>;
+
+/// Most index listings held.
+const MAX_INDEXES: u64 = 10_000;
 
 /// The registry stage behind its caches: what the engine calls.
 pub struct CachedRegistry {
     registry: Registry,
     digests: Cache<String, Digest>,
     signatures: Cache<(String, Digest), Layers>,
+    indexes: Cache<(String, Digest), Children>,
     stats: CacheStats,
     metrics: Arc<StageMetrics>,
 }
@@ -113,10 +119,15 @@ impl CachedRegistry {
                 negative: settings.negative_ttl,
             })
             .build();
+        let indexes = Cache::builder()
+            .max_capacity(MAX_INDEXES)
+            .time_to_live(settings.signature_ttl)
+            .build();
         Self {
             registry,
             digests,
             signatures,
+            indexes,
             stats: CacheStats::default(),
             metrics,
         }
@@ -197,6 +208,27 @@ impl CachedRegistry {
         let code = result.as_ref().err().map(RegistryError::code);
         self.metrics.registry_call(host, operation, started, code);
         result
+    }
+
+    /// [`Registry::index_children`], cached by digest (the content a digest names never
+    /// changes; the lifetime only bounds memory).
+    pub async fn index_children(
+        &self,
+        image: &ImageReference,
+        digest: &Digest,
+    ) -> Result<Children, RegistryError> {
+        let fetch = async {
+            self.registry
+                .index_children(image, digest)
+                .await
+                .map(|c| c.map(Arc::new))
+        };
+        self.indexes
+            .entry((image.name(), digest.clone()))
+            .or_try_insert_with(fetch)
+            .await
+            .map(|entry| entry.into_value())
+            .map_err(|e| RegistryError::clone(&e))
     }
 
     /// Entries held now (approximate; for metrics and the memory benchmark).

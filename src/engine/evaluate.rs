@@ -17,7 +17,7 @@ use crate::verdict::{AuthorityCause, AuthorityFailure, Outcome, Reason};
 use super::cache::CachedRegistry;
 use super::stages::{Stage, StageMetrics};
 use super::verdicts::{Judged, VerdictKey};
-use super::{Engine, NoMatchAction};
+use super::{Engine, NoMatchAction, digest, multi_arch};
 
 /// The decision for one distinct image reference.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ pub struct ImageResult {
 }
 
 /// How one policy judged the image.
-enum PolicyResult {
+pub(super) enum PolicyResult {
     Satisfied(String),
     Failed(Reason),
     /// The registry could not answer (or the deadline passed): the policy's `onRegistryError`
@@ -50,14 +50,20 @@ pub(super) async fn decide_image(
     if matching.is_empty() {
         return no_match(settings.no_match);
     }
-    if matching.iter().all(|p| decided_statically(p)) {
+    let pin = digest::needs_pin(&matching, image);
+    let result = if matching.iter().all(|p| decided_statically(p)) && pin.is_none() {
         let results = matching.iter().map(|p| (*p, judge_statically(p))).collect();
-        return fold(None, results);
-    }
-    let work = verify(engine, &matching, image);
-    match tokio::time::timeout_at(deadline, work).await {
-        Ok(result) => result,
-        Err(_) => unverifiable(&matching, None, Reason::Timeout(settings.review_deadline)),
+        fold(None, results)
+    } else {
+        let work = verify(engine, &matching, image);
+        match tokio::time::timeout_at(deadline, work).await {
+            Ok(result) => result,
+            Err(_) => unverifiable(&matching, None, Reason::Timeout(settings.review_deadline)),
+        }
+    };
+    match pin {
+        Some(policy) => digest::require(policy, image, result),
+        None => result,
     }
 }
 
@@ -117,32 +123,23 @@ async fn verify(engine: &Engine, matching: &[&ImagePolicy], image: &ImageReferen
         Ok(digest) => digest,
         Err(e) => return unverifiable(matching, None, Reason::Registry(e)),
     };
-    let key = VerdictKey::new(matching, image, &digest);
+    let key = VerdictKey::new(matching, image, &digest, &engine.settings.platforms);
     // Boxed: registry and signature futures nested inside the cache's would be large on the stack.
     let judging = Box::pin(judge_all(engine, matching, image, digest));
     ImageResult::clone(&*engine.verdicts.get_or_judge(key, judging).await)
 }
 
-/// Fetch each signature repository once and judge every policy.
+/// Fetch each signature repository once and judge every policy under its `multiArch`.
 async fn judge_all(
     engine: &Engine,
     matching: &[&ImagePolicy],
     image: &ImageReference,
     digest: Digest,
 ) -> Judged {
-    let mut fetched = ReviewSignatures::default();
+    let mut review = multi_arch::Review::new(engine, image, &digest);
     let mut results = Vec::with_capacity(matching.len());
-    let stages = &engine.stages;
     for policy in matching {
-        let result = judge(
-            &engine.registry,
-            stages,
-            &mut fetched,
-            policy,
-            image,
-            &digest,
-        )
-        .await;
+        let result = review.judge(policy).await;
         results.push((*policy, result));
     }
     let cacheable = !results
@@ -154,10 +151,10 @@ async fn judge_all(
     }
 }
 
-/// Signature material as this review saw it, by repository name: every authority of the review
+/// Signature material as this review saw it, by repository and digest: every authority of the review
 /// judges the same material, even if the shared cache changes meanwhile.
 #[derive(Default)]
-struct ReviewSignatures {
+pub(super) struct ReviewSignatures {
     by_repository: HashMap<String, Result<Arc<SignatureMaterial>, RegistryError>>,
 }
 
@@ -169,7 +166,7 @@ impl ReviewSignatures {
         repository: &ImageReference,
         digest: &Digest,
     ) -> &Result<Arc<SignatureMaterial>, RegistryError> {
-        let key = repository.name();
+        let key = format!("{}@{digest}", repository.name());
         if !self.by_repository.contains_key(&key) {
             let _timer = stages.start(Stage::SignatureFetch);
             let layers = registry.fetch_signatures(repository, digest).await;
@@ -180,7 +177,7 @@ impl ReviewSignatures {
 }
 
 /// Any-of over the policy's authorities.
-async fn judge(
+pub(super) async fn judge(
     registry: &CachedRegistry,
     stages: &StageMetrics,
     fetched: &mut ReviewSignatures,

@@ -2,8 +2,10 @@
 //! warm review costs a hash lookup instead of signature checks.
 //!
 //! A verdict depends on the image reference (identity rules compare it with the signed one), the
-//! digest the reference stands for now, and the content of every policy that judged it (their
-//! authorities, keys, identities and trust roots: [`ImagePolicy::fingerprint`]). The key is a
+//! digest the reference stands for now, the content of every policy that judged it (their
+//! authorities, keys, identities, trust roots, `multiArch` and `requireDigest`:
+//! [`ImagePolicy::fingerprint`]), and the cluster's `--platforms` (which index children
+//! `multiArch: indexOrPlatform` judges). The key is a
 //! sha256 over exactly those, in order, so a policy edit, a trust-root change or a namespace
 //! whose policies differ can never meet a verdict another content gave; unchanged policies keep
 //! their verdicts across reloads. Admissions live `positive_ttl` (no longer than the signatures
@@ -21,13 +23,14 @@ use sha2::{Digest as _, Sha256};
 
 use crate::policy::ImagePolicy;
 use crate::reference::{Digest, ImageReference};
+use crate::registry::Platform;
 use crate::verdict::Outcome;
 
 use super::ImageResult;
 use super::cache::CacheSettings;
 
 /// Bump when the key layout changes.
-const FORMAT: &[u8] = b"signet-verdict/v1";
+const FORMAT: &[u8] = b"signet-verdict/v2";
 
 /// Verdict cache sizes and lifetimes.
 #[derive(Debug, Clone)]
@@ -70,8 +73,14 @@ impl VerdictSettings {
 pub struct VerdictKey([u8; 32]);
 
 impl VerdictKey {
-    /// The key of `image` at `digest` judged by `policies` (in the order they are folded).
-    pub fn new(policies: &[&ImagePolicy], image: &ImageReference, digest: &Digest) -> Self {
+    /// The key of `image` at `digest` judged by `policies` (in the order they are folded) on a
+    /// cluster running `platforms` (`multiArch: indexOrPlatform` judges the children for them).
+    pub fn new(
+        policies: &[&ImagePolicy],
+        image: &ImageReference,
+        digest: &Digest,
+        platforms: &[Platform],
+    ) -> Self {
         let mut hash = Sha256::new();
         hash.update(FORMAT);
         hash.update((policies.len() as u64).to_be_bytes());
@@ -82,6 +91,12 @@ impl VerdictKey {
         hash.update((reference.len() as u64).to_be_bytes());
         hash.update(reference.as_bytes());
         hash.update(digest.as_str().as_bytes());
+        hash.update((platforms.len() as u64).to_be_bytes());
+        for platform in platforms {
+            let platform = platform.to_string();
+            hash.update((platform.len() as u64).to_be_bytes());
+            hash.update(platform.as_bytes());
+        }
         Self(hash.finalize().into())
     }
 }
@@ -216,7 +231,7 @@ mod tests {
         let image = ImageReference::parse(image).unwrap();
         let digest = Digest::parse(&format!("sha256:{}", digest.repeat(64))).unwrap();
         let matching: Vec<&ImagePolicy> = set.policies().iter().collect();
-        VerdictKey::new(&matching, &image, &digest)
+        VerdictKey::new(&matching, &image, &digest, &[])
     }
 
     #[test]
@@ -231,6 +246,23 @@ mod tests {
         );
         assert_ne!(base, key(&set, "r.example/app:v2", "a"));
         assert_ne!(base, key(&set, "r.example/app:v1", "b"));
+        let multi_arch = policy("r.example/**", "enforce\n  multiArch: allPlatforms");
+        assert_ne!(base, key(&multi_arch, "r.example/app:v1", "a"));
+        let pinned = policy("r.example/**", "enforce\n  requireDigest: true");
+        assert_ne!(base, key(&pinned, "r.example/app:v1", "a"));
+    }
+
+    #[test]
+    fn the_key_changes_with_the_cluster_platforms() {
+        let set = policy("r.example/**", "enforce");
+        let image = ImageReference::parse("r.example/app:v1").unwrap();
+        let digest = Digest::sha256_of(b"a");
+        let matching: Vec<&ImagePolicy> = set.policies().iter().collect();
+        let arm = Platform::parse("linux/arm64").into_iter().collect::<Vec<_>>();
+        assert_ne!(
+            VerdictKey::new(&matching, &image, &digest, &[]),
+            VerdictKey::new(&matching, &image, &digest, &arm)
+        );
     }
 
     fn result(outcome: Outcome) -> ImageResult {

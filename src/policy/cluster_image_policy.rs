@@ -1,6 +1,7 @@
 //! Wire types of policy-controller's `ClusterImagePolicy` / `ImagePolicy`
 //! (`policy.sigstore.dev/v1alpha1` and `v1beta1`, same shape) plus Signet's extensions
-//! (`spec.onRegistryError`, `spec.authorities[].signedIdentity`), and the split of a YAML
+//! (`spec.onRegistryError`, `spec.multiArch`, `spec.requireDigest`, `spec.placeholders`,
+//! `spec.authorities[].signedIdentity`), and the split of a YAML
 //! stream into policy documents. Objects policy-controller's CRD schema closes reject unknown
 //! fields, as `kubectl create` does; `metadata` and `status` are Kubernetes' and stay open.
 //! `null` is read as "absent", as the API server prunes it. Splitting a YAML stream into these
@@ -70,6 +71,27 @@ pub struct Spec {
     /// Signet extension: `deny` (default) or `warn` when the registry fails.
     #[serde(default)]
     pub on_registry_error: Option<String>,
+    /// Signet extension: `index`, `indexOrPlatform` (default) or `allPlatforms`.
+    #[serde(default)]
+    pub multi_arch: Option<String>,
+    /// Signet extension: deny references without a digest.
+    #[serde(default, deserialize_with = "nullable")]
+    pub require_digest: bool,
+    /// Signet extension: placeholder images a sidecar injector replaces.
+    #[serde(default, deserialize_with = "nullable")]
+    pub placeholders: Vec<PlaceholderRef>,
+}
+
+/// `spec.placeholders[]` (Signet extension).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceholderRef {
+    /// The image string exactly as the pod template writes it (`auto`).
+    #[serde(default, deserialize_with = "nullable")]
+    pub image: String,
+    /// The injector that replaces it.
+    #[serde(default, deserialize_with = "nullable")]
+    pub injector: String,
 }
 
 /// `spec.images[]`.

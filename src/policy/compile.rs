@@ -9,7 +9,7 @@ use super::glob::ImageGlob;
 use super::key::{self, Algorithm, Curve};
 use super::model::{
     Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, Mode,
-    SignatureSource, StaticAction, StaticAuthority, TrustedKey,
+    MultiArch, Placeholder, SignatureSource, StaticAction, StaticAuthority, TrustedKey,
 };
 use super::syntax::{repository_name, repository_prefix};
 use super::trust_root::TrustRoots;
@@ -81,6 +81,20 @@ pub(super) fn compile(
             _ => FailureAction::Deny,
         },
         fingerprint: [0; 32],
+        multi_arch: spec
+            .multi_arch
+            .as_deref()
+            .and_then(MultiArch::parse)
+            .unwrap_or_default(),
+        require_digest: spec.require_digest,
+        placeholders: spec
+            .placeholders
+            .iter()
+            .map(|p| Placeholder {
+                image: p.image.clone(),
+                injector: p.injector.clone(),
+            })
+            .collect(),
     })
 }
 

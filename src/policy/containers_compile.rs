@@ -15,7 +15,7 @@ use super::containers_policy::{
 };
 use super::model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
-    KeyAuthority, KeylessAuthority, Matcher, Mode, REJECT_MESSAGE, Scope, StaticAction,
+    KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, REJECT_MESSAGE, Scope, StaticAction,
     StaticAuthority, TrustedKey,
 };
 use super::scope::valid_remap_prefix;
@@ -80,6 +80,9 @@ fn compile_requirement(
         mode: Mode::Enforce,
         on_registry_error: FailureAction::Deny,
         fingerprint: [0; 32],
+        multi_arch: MultiArch::Index,
+        require_digest: false,
+        placeholders: Vec::new(),
     })
 }
 

@@ -13,7 +13,7 @@ use super::model::{
 use super::trust::{KeylessTrust, LogKey, TimeRange};
 
 /// Bump when the serialisation changes, so old cache keys can never collide with new ones.
-const FORMAT: &str = "signet-policy-set/v2";
+const FORMAT: &str = "signet-policy-set/v3";
 
 /// Hex sha256 of the canonical form of `policies`, selected by scope (containers-policy.json)
 /// or by glob, with the fingerprints of the per-namespace sets (`namespaces`: name and
@@ -90,6 +90,13 @@ fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
         FailureAction::Deny => "deny",
         FailureAction::Warn => "warn",
     });
+    c.text(p.multi_arch.as_str());
+    c.text(if p.require_digest { "digest" } else { "tag" });
+    c.count(p.placeholders.len());
+    for placeholder in &p.placeholders {
+        c.text(&placeholder.image);
+        c.text(&placeholder.injector);
+    }
     c.count(p.authorities.len());
     for authority in &p.authorities {
         write_authority(c, authority);

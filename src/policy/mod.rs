@@ -49,8 +49,8 @@ pub use glob::{GlobError, ImageGlob};
 pub use load::{Format, MAX_NAMESPACE_FILES, detect_format};
 pub use model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
-    KeyAuthority, KeylessAuthority, Matcher, Mode, REJECT_MESSAGE, Scope, SignatureSource,
-    StaticAction, StaticAuthority, TrustedKey,
+    KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE, Scope,
+    SignatureSource, StaticAction, StaticAuthority, TrustedKey,
 };
 pub use trust::{
     CertificateAuthority, KeylessTrust, LogKey, MAX_CHAIN_CERTIFICATES, TimeRange, TrustError,

@@ -36,6 +36,14 @@ pub struct ImagePolicy {
     /// when the policy set is built: verdict caches key on it, so editing a policy or its trust
     /// material never serves a verdict the old content gave.
     pub(crate) fingerprint: [u8; 32],
+    /// Signet extension `spec.multiArch`: which signatures a multi-platform image needs.
+    pub multi_arch: MultiArch,
+    /// Signet extension `spec.requireDigest`: a reference without `@sha256:…` is denied, with
+    /// the digest to pin named in the message.
+    pub require_digest: bool,
+    /// Signet extension `spec.placeholders`: literal images (`auto`) a named injector replaces
+    /// when it creates the Pod; skipped in pod templates only.
+    pub placeholders: Vec<Placeholder>,
 }
 
 impl ImagePolicy {
@@ -77,6 +85,49 @@ impl std::fmt::Display for Scope {
             Self::Default => f.write_str("default"),
         }
     }
+}
+
+/// Signet extension `spec.multiArch`: what must be signed when a reference resolves to an
+/// image index (a multi-platform image). A single-platform image always needs its own signature.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MultiArch {
+    /// `index`: the index digest must be signed (what `cosign sign` does by default).
+    Index,
+    /// `indexOrPlatform` (the default): the index signed, or else every child manifest for a
+    /// platform the cluster runs (`--platforms`) signed, so that per-platform pipelines pass
+    /// and no unsigned child that will run is admitted.
+    #[default]
+    IndexOrPlatform,
+    /// `allPlatforms`: every child manifest signed (`cosign sign --recursive`); the index's own
+    /// signature is neither needed nor enough.
+    AllPlatforms,
+}
+
+impl MultiArch {
+    /// The spelling in `spec.multiArch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Index => "index",
+            Self::IndexOrPlatform => "indexOrPlatform",
+            Self::AllPlatforms => "allPlatforms",
+        }
+    }
+
+    /// Parse the spelling in `spec.multiArch`.
+    pub fn parse(text: &str) -> Option<MultiArch> {
+        [Self::Index, Self::IndexOrPlatform, Self::AllPlatforms]
+            .into_iter()
+            .find(|m| m.as_str() == text)
+    }
+}
+
+/// One `spec.placeholders[]` entry: an image string a sidecar injector replaces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placeholder {
+    /// The image exactly as written in the pod template, such as `auto`.
+    pub image: String,
+    /// Who replaces it (for messages), such as `istio-sidecar-injector`.
+    pub injector: String,
 }
 
 /// `spec.mode`.

@@ -402,3 +402,33 @@ fn a_policy_fingerprint_follows_content_not_file_or_neighbours() {
         warn.policies()[0].fingerprint()
     );
 }
+
+#[test]
+fn case_extensions_compile_with_their_defaults() {
+    let set = PolicySet::from_yaml(&key_policy("p", "ghcr.io/**", ""), "p").unwrap();
+    let policy = &set.policies()[0];
+    assert_eq!(policy.multi_arch, MultiArch::IndexOrPlatform);
+    assert!(!policy.require_digest && policy.placeholders.is_empty());
+    let extra = "  multiArch: allPlatforms
+  requireDigest: true
+  placeholders:
+  - image: auto
+    injector: istio-sidecar-injector";
+    let set = PolicySet::from_yaml(&key_policy("p", "ghcr.io/**", extra), "p").unwrap();
+    let policy = &set.policies()[0];
+    assert_eq!(policy.multi_arch, MultiArch::AllPlatforms);
+    assert!(policy.require_digest);
+    assert_eq!(policy.placeholders[0].injector, "istio-sidecar-injector");
+}
+
+#[test]
+fn unknown_multi_arch_modes_and_pullable_placeholders_are_refused() {
+    let error = load_error(&key_policy("p", "ghcr.io/**", "  multiArch: anyPlatform"));
+    assert!(error.to_string().contains("spec.multiArch"), "{error}");
+    let extra = "  placeholders:\n  - image: docker.io/library/auto\n    injector: x";
+    let error = load_error(&key_policy("p", "ghcr.io/**", extra));
+    assert!(
+        error.to_string().contains("spec.placeholders[0].image"),
+        "{error}"
+    );
+}

@@ -9,6 +9,7 @@ use super::cluster_image_policy as wire;
 use super::field_error::{FieldErrors, join};
 use super::glob::ImageGlob;
 use super::key;
+use super::model::MultiArch;
 use super::syntax::{
     is_request_uri, repository_name, repository_prefix, validate_kms, validate_oci,
 };
@@ -101,6 +102,26 @@ fn validate_spec(spec: &wire::Spec, namespaced: bool, errs: &mut FieldErrors) {
     if let Some(action) = &spec.on_registry_error {
         if !["deny", "warn"].contains(&action.as_str()) {
             errs.invalid_value("spec.onRegistryError", action, "want deny or warn");
+        }
+    }
+    validate_extensions(spec, errs);
+}
+
+/// Signet's `multiArch` and `placeholders`.
+fn validate_extensions(spec: &wire::Spec, errs: &mut FieldErrors) {
+    if let Some(mode) = &spec.multi_arch {
+        if MultiArch::parse(mode).is_none() {
+            let want = "want index, indexOrPlatform or allPlatforms";
+            errs.invalid_value("spec.multiArch", mode, want);
+        }
+    }
+    for (i, p) in spec.placeholders.iter().enumerate() {
+        let at = format!("spec.placeholders[{i}]");
+        if p.image.is_empty() || p.injector.is_empty() {
+            errs.missing(&at, &["image", "injector"]);
+        } else if p.image.contains(['/', ':', '@']) {
+            let why = "a placeholder is a bare word such as auto, never a pullable reference";
+            errs.invalid_value(&join(&at, "image"), &p.image, why);
         }
     }
 }

@@ -9,6 +9,7 @@ mod content;
 mod error;
 mod http;
 mod redirect;
+mod platforms;
 mod referrers;
 mod signatures;
 
@@ -25,6 +26,7 @@ use crate::reference::{Digest, ImageReference};
 
 pub use auth::{Credentials, CredentialsError};
 pub use error::RegistryError;
+pub use platforms::{MAX_INDEX_CHILDREN, Platform, PlatformManifest};
 pub use referrers::{
     MAX_BUNDLE_BYTES, SIGSTORE_BUNDLE_MEDIA_TYPE, SIGSTORE_BUNDLE_TYPES, SignatureBundle,
 };

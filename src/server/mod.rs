@@ -1,4 +1,5 @@
-//! The HTTPS webhook: a thin shell over the engine. `POST /validate` answers AdmissionReviews,
+//! The HTTPS webhook: a thin shell over the engine. `POST /validate` answers AdmissionReviews
+//! (and, with `--enable-mutation`, `POST /mutate` pins verified images to their digests),
 //! `/healthz` and `/readyz` report liveness and readiness, and metrics are served on a separate
 //! plain-HTTP listener. A readable review always gets 200 with an AdmissionReview; only transport
 //! problems (body too large, not JSON) get 4xx.
@@ -47,6 +48,8 @@ pub struct ServeConfig {
     pub tls_reload_interval: Duration,
     /// More conditions `/readyz` waits for (for example: the cluster's policies listed).
     pub readiness: Vec<Arc<dyn ReadinessGate>>,
+    /// Serve `POST /mutate`, which pins verified images to their digests (off by default).
+    pub enable_mutation: bool,
 }
 
 /// A condition the server must meet before it reports ready.
@@ -136,7 +139,7 @@ pub async fn start(
         dry_run: config.dry_run,
     });
     let metrics_addr = routes::serve_metrics(state.clone(), config.metrics_listen).await?;
-    let app = routes::router(state.clone(), config.max_body_bytes);
+    let app = routes::router(state.clone(), config.max_body_bytes, config.enable_mutation);
     let handle = Handle::new();
     let server = axum_server::bind_rustls(config.listen, live)
         .handle(handle.clone())

@@ -18,9 +18,13 @@ use crate::admission;
 use crate::audit::logs::{self as audit_log, Subject};
 
 /// The HTTPS router.
-pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
-    Router::new()
-        .route("/validate", post(validate))
+pub fn router(state: Arc<AppState>, max_body_bytes: usize, mutation: bool) -> Router {
+    let router = Router::new().route("/validate", post(validate));
+    let router = match mutation {
+        true => router.route("/mutate", post(mutate)),
+        false => router,
+    };
+    router
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -77,6 +81,22 @@ fn subject(request: &AdmissionRequest<DynamicObject>) -> Subject {
         name: request.name.clone(),
         namespace: request.namespace.clone(),
     }
+}
+
+/// `POST /mutate`: AdmissionReview in, AdmissionReview with a pinning JSONPatch out.
+async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let request = match admission::parse_review(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            tracing::warn!(%error, "unreadable admission review");
+            return json_error(StatusCode::BAD_REQUEST, &error.to_string());
+        }
+    };
+    let decision = admission::decide(&state.engine, &request).await;
+    let review = admission::respond_mutation(&request, &decision);
+    let patched = !review["response"]["patch"].is_null();
+    tracing::info!(uid = %request.uid, patched, "mutate");
+    axum::Json(review).into_response()
 }
 
 fn json_error(status: StatusCode, message: &str) -> Response {

@@ -41,6 +41,10 @@ pub struct WebhookOptions {
     /// `--signature-policy-dir` files: (namespace, content of `<namespace>.json`). When empty,
     /// no directory is given.
     pub namespace_policies: Vec<(String, String)>,
+    /// `--enable-mutation`: serve `/mutate`.
+    pub enable_mutation: bool,
+    /// `--registries-conf` content, when given.
+    pub registries_conf: Option<String>,
 }
 
 impl WebhookOptions {
@@ -59,6 +63,8 @@ impl WebhookOptions {
             cache: CacheSettings::default(),
             trust_roots: Vec::new(),
             namespace_policies: Vec::new(),
+            enable_mutation: false,
+            registries_conf: None,
         }
     }
 }
@@ -114,6 +120,7 @@ impl TestWebhook {
             shutdown_grace: Duration::from_secs(10),
             tls_reload_interval: Duration::from_millis(200),
             readiness: Vec::new(),
+            enable_mutation: options.enable_mutation,
         };
         let running = server::start(
             engine.clone(),
@@ -138,14 +145,19 @@ impl TestWebhook {
 
     /// POST raw bytes to /validate: (status, body text).
     pub async fn post(&self, body: Vec<u8>) -> (u16, String) {
+        self.post_to("/validate", body).await
+    }
+
+    /// POST raw bytes to `path`: (status, body text).
+    pub async fn post_to(&self, path: &str, body: Vec<u8>) -> (u16, String) {
         let response = self
             .client
-            .post(self.url("/validate"))
+            .post(self.url(path))
             .header("content-type", "application/json")
             .body(body)
             .send()
             .await
-            .expect("POST /validate");
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
         let status = response.status().as_u16();
         (status, response.text().await.expect("response body"))
     }
@@ -214,6 +226,7 @@ fn build_engine(
         review_deadline: options.review_deadline,
         verdicts: VerdictSettings::lasting_as(&options.cache),
         cache: options.cache.clone(),
+        platforms: signet::engine::default_platforms(),
     };
     Engine::new(policies, registry, settings)
 }
@@ -276,4 +289,23 @@ pub fn message(answer: &Value) -> String {
         .as_str()
         .unwrap_or("")
         .to_string()
+}
+
+/// [`pod_review`] turned into a review of an `apps/v1` Deployment whose template runs
+/// `containers` (the pod template is what the Deployment's pods are created from).
+pub fn deployment_review(uid: &str, containers: Vec<Value>) -> Value {
+    let mut review = pod_review(uid, Vec::new(), Vec::new());
+    let request = &mut review["request"];
+    request["kind"] = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
+    request["resource"] = json!({"group": "apps", "version": "v1", "resource": "deployments"});
+    request["requestKind"] = request["kind"].clone();
+    request["requestResource"] = request["resource"].clone();
+    request["object"] = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "app", "namespace": request["namespace"].clone()},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "app"}},
+                 "template": {"metadata": {"labels": {"app": "app"}},
+                              "spec": {"containers": containers}}},
+    });
+    review
 }

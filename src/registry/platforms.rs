@@ -1,0 +1,217 @@
+//! The child manifests of a multi-platform image: fetch the manifest a digest names (bounded,
+//! checked against the digest) and, when it is an image index or a Docker manifest list, list
+//! each child's digest and platform. Which children matter is the engine's decision.
+
+use oci_client::Reference;
+use oci_client::manifest::{
+    IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
+    OCI_IMAGE_MEDIA_TYPE,
+};
+use serde::Deserialize;
+
+use super::content;
+use super::http::{Answer, Get};
+use super::{Registry, RegistryError};
+use crate::reference::{Digest, ImageReference};
+
+/// Most children of one index examined; more is refused, not truncated.
+pub const MAX_INDEX_CHILDREN: usize = 128;
+
+/// An OCI platform: `os/architecture[/variant]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+pub struct Platform {
+    /// `linux`, `windows`, ...
+    pub os: String,
+    /// `amd64`, `arm64`, `arm`, ...
+    pub architecture: String,
+    /// `v7`, `v8`, ...
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// Parse `os/architecture[/variant]`.
+    pub fn parse(text: &str) -> Option<Platform> {
+        let mut parts = text.split('/');
+        let (os, architecture) = (parts.next()?, parts.next()?);
+        let variant = parts.next().map(str::to_string);
+        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric());
+        let ok = valid(os) && valid(architecture) && variant.as_deref().is_none_or(valid);
+        (ok && parts.next().is_none()).then(|| Platform {
+            os: os.to_string(),
+            architecture: architecture.to_string(),
+            variant,
+        })
+    }
+
+    /// Whether a child for `self` runs on a node of `node`: same OS and architecture, and the
+    /// same variant when `node` names one.
+    pub fn runs_on(&self, node: &Platform) -> bool {
+        self.os == node.os
+            && self.architecture == node.architecture
+            && (node.variant.is_none() || self.variant == node.variant)
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        match &self.variant {
+            Some(variant) => write!(f, "/{variant}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One child of an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformManifest {
+    /// The child's digest.
+    pub digest: Digest,
+    /// Its platform; `None` when the index names none (a runtime may then pull it anywhere).
+    pub platform: Option<Platform>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IndexDocument {
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Option<Vec<ChildDescriptor>>,
+}
+
+#[derive(Deserialize)]
+struct ChildDescriptor {
+    digest: String,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+impl Registry {
+    /// The children of `digest` in `image`'s repository when it is an image index (or Docker
+    /// manifest list); `None` when it is a single image manifest.
+    pub async fn index_children(
+        &self,
+        image: &ImageReference,
+        digest: &Digest,
+    ) -> Result<Option<Vec<PlatformManifest>>, RegistryError> {
+        let registry = image.registry().to_string();
+        let reference = Reference::with_digest(
+            registry.clone(),
+            image.repository().to_string(),
+            digest.to_string(),
+        );
+        let get = Get {
+            reference: &reference,
+            path: format!("/v2/{}/manifests/{digest}", image.repository()),
+            accept: &[
+                OCI_IMAGE_INDEX_MEDIA_TYPE,
+                IMAGE_MANIFEST_LIST_MEDIA_TYPE,
+                OCI_IMAGE_MEDIA_TYPE,
+                IMAGE_MANIFEST_MEDIA_TYPE,
+            ],
+            limit: self.config.max_image_manifest_bytes,
+            what: "image index",
+            head: false,
+        };
+        let found = match self.bounded_get(&get).await? {
+            Answer::Found(found) => found,
+            Answer::NotFound | Answer::Unsupported => {
+                return Err(RegistryError::NotFound {
+                    reference: format!("{}@{digest}", image.name()),
+                });
+            }
+        };
+        // The same checks as every other manifest read: digest, Docker-Content-Digest, media
+        // type, and never both layers and manifests.
+        content::check_manifest(&found, Some(digest), &registry, "image index")?;
+        let bytes = found.bytes;
+        parse_children(&bytes, digest, &registry)
+    }
+}
+
+/// The children listed by `bytes`, after checking the bytes are what `digest` names.
+fn parse_children(
+    bytes: &[u8],
+    digest: &Digest,
+    registry: &str,
+) -> Result<Option<Vec<PlatformManifest>>, RegistryError> {
+    let invalid = |detail: String| RegistryError::Invalid {
+        registry: registry.to_string(),
+        detail,
+    };
+    if !digest.matches(bytes) {
+        return Err(invalid(format!("manifest content does not match {digest}")));
+    }
+    let document: IndexDocument =
+        serde_json::from_slice(bytes).map_err(|e| invalid(format!("manifest {digest}: {e}")))?;
+    let is_index = matches!(
+        document.media_type.as_deref(),
+        Some(OCI_IMAGE_INDEX_MEDIA_TYPE | IMAGE_MANIFEST_LIST_MEDIA_TYPE)
+    ) || document.manifests.is_some();
+    let Some(children) = document.manifests.filter(|_| is_index) else {
+        return Ok(None);
+    };
+    if children.len() > MAX_INDEX_CHILDREN {
+        return Err(invalid(format!(
+            "index {digest} lists {} manifests, more than Signet's limit of {MAX_INDEX_CHILDREN}",
+            children.len()
+        )));
+    }
+    children
+        .into_iter()
+        .map(|child| {
+            let digest = Digest::parse(&child.digest)
+                .map_err(|e| invalid(format!("index child digest: {e}")))?;
+            Ok(PlatformManifest {
+                digest,
+                platform: child.platform,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn platforms_parse_and_match_variants_only_when_the_node_names_one() {
+        let arm64 = Platform::parse("linux/arm64").unwrap();
+        let arm64_v8 = Platform::parse("linux/arm64/v8").unwrap();
+        assert!(arm64_v8.runs_on(&arm64));
+        assert!(arm64.runs_on(&arm64));
+        assert!(!arm64.runs_on(&arm64_v8));
+        assert!(!Platform::parse("windows/amd64").unwrap().runs_on(&arm64));
+        assert_eq!(arm64_v8.to_string(), "linux/arm64/v8");
+        assert!(Platform::parse("linux").is_none());
+        assert!(Platform::parse("linux/arm/v7/x").is_none());
+    }
+
+    #[test]
+    fn an_image_manifest_has_no_children_and_an_index_lists_them() {
+        let image = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#;
+        let digest = Digest::sha256_of(image);
+        assert_eq!(parse_children(image, &digest, "r").unwrap(), None);
+        let child = Digest::sha256_of(b"child");
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"digest":"{child}","platform":{{"os":"linux","architecture":"arm64"}}}}]}}"#
+        );
+        let digest = Digest::sha256_of(index.as_bytes());
+        let children = parse_children(index.as_bytes(), &digest, "r")
+            .unwrap()
+            .unwrap();
+        assert_eq!(children[0].digest, child);
+        assert_eq!(children[0].platform, Platform::parse("linux/arm64"));
+    }
+
+    #[test]
+    fn bytes_that_do_not_match_the_digest_are_refused() {
+        let digest = Digest::sha256_of(b"other");
+        let error = parse_children(br#"{"manifests":[]}"#, &digest, "r").unwrap_err();
+        assert!(error.to_string().contains("does not match"), "{error}");
+    }
+}
