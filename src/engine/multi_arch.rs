@@ -42,7 +42,7 @@ impl<'a> Review<'a> {
         match policy.multi_arch {
             MultiArch::Index => self.judge_digest(policy, self.digest).await,
             MultiArch::IndexOrPlatform => {
-                let own = self.judge_digest(policy, self.digest).await;
+                let own = self.judge_index_and_list_children(policy).await;
                 if !matches!(own, PolicyResult::Failed(_)) {
                     return own;
                 }
@@ -50,6 +50,27 @@ impl<'a> Review<'a> {
             }
             MultiArch::AllPlatforms => self.judge_children(policy, None, false).await,
         }
+    }
+
+    /// The index's own signatures and, at the same time, its children (cached by digest), so
+    /// an unsigned index costs the slower of the two reads, not their sum.
+    async fn judge_index_and_list_children(&mut self, policy: &ImagePolicy) -> PolicyResult {
+        if self.children.is_some() {
+            return self.judge_digest(policy, self.digest).await;
+        }
+        let engine = self.engine;
+        let own = judge(
+            &engine.registry,
+            &engine.stages,
+            &mut self.fetched,
+            policy,
+            self.image,
+            self.digest,
+        );
+        let children = engine.registry.index_children(self.image, self.digest);
+        let (own, children) = futures::join!(own, children);
+        self.children = Some(children);
+        own
     }
 
     async fn judge_digest(&mut self, policy: &ImagePolicy, digest: &Digest) -> PolicyResult {
@@ -134,7 +155,11 @@ impl<'a> Review<'a> {
 
     async fn children(&mut self) -> Result<Children, RegistryError> {
         if self.children.is_none() {
-            let found = self.engine.registry.index_children(self.image, self.digest).await;
+            let found = self
+                .engine
+                .registry
+                .index_children(self.image, self.digest)
+                .await;
             self.children = Some(found);
         }
         self.children.clone().unwrap_or(Ok(None))

@@ -258,7 +258,9 @@ mod tests {
         let image = ImageReference::parse("r.example/app:v1").unwrap();
         let digest = Digest::sha256_of(b"a");
         let matching: Vec<&ImagePolicy> = set.policies().iter().collect();
-        let arm = Platform::parse("linux/arm64").into_iter().collect::<Vec<_>>();
+        let arm = Platform::parse("linux/arm64")
+            .into_iter()
+            .collect::<Vec<_>>();
         assert_ne!(
             VerdictKey::new(&matching, &image, &digest, &[]),
             VerdictKey::new(&matching, &image, &digest, &arm)

@@ -8,8 +8,8 @@ mod backoff;
 mod content;
 mod error;
 mod http;
-mod redirect;
 mod platforms;
+mod redirect;
 mod referrers;
 mod signatures;
 
