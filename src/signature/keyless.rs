@@ -28,8 +28,7 @@ use super::certificate::{self, FulcioIdentity};
 use super::rekor::{self, RekorError};
 use super::{
     Acceptance, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, CertifiedSigner,
-    Mismatch, SIGNATURE_ANNOTATION, SignatureLayer, SimpleSigningPayload, Subject,
-    identity_accepts,
+    Mismatch, SIGNATURE_ANNOTATION, SignatureLayer, Subject, signed_payload,
 };
 
 /// Largest base64 signature annotation accepted (ECDSA signatures are under 200 bytes).
@@ -84,21 +83,7 @@ pub(super) fn check_layer(
         return Err(identity_not_allowed(&authority.identities, &cert.identity));
     }
     // 9.–11. The payload, as for key authorities.
-    let payload =
-        SimpleSigningPayload::parse(&layer.payload).map_err(|e| Mismatch::MalformedPayload {
-            detail: e.to_string(),
-        })?;
-    if payload.manifest_digest != subject.digest.as_str() {
-        return Err(Mismatch::DigestMismatch {
-            expected: subject.digest.clone(),
-            found: payload.manifest_digest,
-        });
-    }
-    identity_accepts(
-        &authority.identity,
-        subject.image,
-        &payload.docker_reference,
-    )?;
+    let payload = signed_payload(layer, subject, &authority.identity)?;
     Ok(Acceptance {
         key_fingerprint: cert.key_fingerprint,
         signed_reference: payload.docker_reference,

@@ -33,7 +33,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::policy::{
-    CertificateIdentity, KeyAuthority, KeylessAuthority, KeylessTrust, TrustedKey,
+    CertificateIdentity, IdentityRule, KeyAuthority, KeylessAuthority, KeylessTrust, TrustedKey,
 };
 use crate::reference::{Digest, ImageReference};
 pub use crate::registry::{SignatureBundle, SignatureLayer, SignatureMaterial};
@@ -198,6 +198,21 @@ fn check_layer(
     if let Some(trust) = &authority.rekor {
         logged_with_key(trust, key, signature, layer)?;
     }
+    let payload = signed_payload(layer, subject, &authority.identity)?;
+    Ok(Acceptance {
+        key_fingerprint: key.fingerprint.clone(),
+        signed_reference: payload.docker_reference,
+        certificate: None,
+    })
+}
+
+/// Steps shared by key and keyless authorities once the signer is trusted: the payload parses,
+/// names the resolved digest, and its `docker-reference` satisfies the identity rule.
+fn signed_payload(
+    layer: &SignatureLayer,
+    subject: Subject<'_>,
+    identity: &IdentityRule,
+) -> Result<SimpleSigningPayload, Mismatch> {
     let payload =
         SimpleSigningPayload::parse(&layer.payload).map_err(|e| Mismatch::MalformedPayload {
             detail: e.to_string(),
@@ -208,16 +223,8 @@ fn check_layer(
             found: payload.manifest_digest,
         });
     }
-    identity_accepts(
-        &authority.identity,
-        subject.image,
-        &payload.docker_reference,
-    )?;
-    Ok(Acceptance {
-        key_fingerprint: key.fingerprint.clone(),
-        signed_reference: payload.docker_reference,
-        certificate: None,
-    })
+    identity_accepts(identity, subject.image, &payload.docker_reference)?;
+    Ok(payload)
 }
 
 /// Step 1b, for authorities that require Rekor (containers-policy.json `keyPath` +
