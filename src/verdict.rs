@@ -279,6 +279,27 @@ impl Decision {
                 .any(|v| matches!(v.outcome, Outcome::Deny(_)))
     }
 
+    /// The decision enforce mode would give: every warning a denial. Its
+    /// [`deny_message`](Self::deny_message) is what a warn-mode policy would answer once enforced.
+    pub fn enforced(&self) -> Decision {
+        let verdicts = self
+            .verdicts
+            .iter()
+            .cloned()
+            .map(|mut v| {
+                v.outcome = match v.outcome {
+                    Outcome::Warn(reason) => Outcome::Deny(reason),
+                    other => other,
+                };
+                v
+            })
+            .collect();
+        Decision {
+            verdicts,
+            object_failure: self.object_failure.clone(),
+        }
+    }
+
     /// `SignatureValidationFailed: <path> (<container>) image "<ref>" (<digest>): <reason>; …`
     /// naming only the denied images; `None` when admitted.
     pub fn deny_message(&self) -> Option<String> {

@@ -119,3 +119,25 @@ fn only_the_cluster_shell_uses_the_kubernetes_client() {
         "Kubernetes client outside src/cluster: {offenders:?}"
     );
 }
+
+/// The server learns nothing of the Kubernetes API: would-deny decisions leave it through
+/// `server::WouldDenySink`, which `cluster::events` implements with a bounded queue, so an Event
+/// writer stuck on the API server cannot hold up an admission answer.
+#[test]
+fn the_server_does_not_use_the_cluster_shell() {
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/server"),
+        &mut files,
+    );
+    let offenders: Vec<&String> = files
+        .iter()
+        .filter(|(_, text)| text.contains("crate::cluster") || text.contains("kube::api"))
+        .map(|(file, _)| file)
+        .collect();
+    assert!(files.len() >= 3, "read the server sources");
+    assert!(
+        offenders.is_empty(),
+        "server uses the cluster shell: {offenders:?}"
+    );
+}

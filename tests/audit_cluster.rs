@@ -287,3 +287,63 @@ async fn write_reports_stores_one_policy_report_per_namespace_in_the_cluster() {
     let again = cluster.audit(&["--write-reports"]).await;
     assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
 }
+
+/// The audit follows `metadata.continue` through every page: with pages of two, the Pods and the
+/// Deployments each span several pages, and the objects on the last pages are in the report.
+#[tokio::test(flavor = "multi_thread")]
+async fn cluster_audit_reads_every_page_of_every_list() {
+    let cluster = cluster().await;
+    let app = format!("{}:v1", cluster.repo.image("demo/app"));
+    let tool = format!("{}:v1", cluster.repo.image("demo/tool"));
+    let deployment = |ns, name, image| workload("apps.v1.Deployment", ns, name, None, image);
+    cluster
+        .api
+        .apply("deployments", deployment("shop", "api", &app));
+    cluster
+        .api
+        .apply("deployments", deployment("zoo", "last", &tool));
+    cluster.api.set_page_size(2);
+
+    let out = cluster.audit(&["--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut objects: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(object_of)
+        .collect();
+    objects.sort();
+    assert_eq!(
+        objects,
+        [
+            "CronJob/nightly",
+            "DaemonSet/agent",
+            "Deployment/api",
+            "Deployment/last",
+            "Deployment/web",
+            "Pod/debug",
+            "Pod/web-1-c"
+        ],
+        "{report:#}"
+    );
+    assert_eq!(find(&report, "Deployment/last", None)["outcome"], "deny");
+    // web-1-a and web-1-b, on different pages, both count under their Deployment.
+    assert_eq!(find(&report, "Deployment/web", None)["pods"], 2);
+    let pages = |path: &str| {
+        let mut continued: Vec<String> = cluster
+            .api
+            .requests_to(path)
+            .into_iter()
+            .filter_map(|r| {
+                r.query
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("continue=").map(str::to_string))
+            })
+            .collect();
+        continued.sort();
+        continued
+    };
+    assert_eq!(pages("/api/v1/pods"), ["page-2", "page-4"]);
+    assert_eq!(pages("/apis/apps/v1/deployments"), ["page-2"]);
+}

@@ -10,6 +10,7 @@ mod common;
 use serde_json::Value;
 
 use common::audit::{AuditRepo, deployment, find, signet, text};
+use common::{push_index, sign_image};
 
 /// A repository with a signed Deployment, an unsigned CronJob, a Pod whose init container's
 /// image does not exist, a Helm template and a `.git` directory.
@@ -303,3 +304,41 @@ apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: shop}
 "#;
+
+/// `--platforms` reaches the audit as it reaches the webhook: an unsigned index whose only signed
+/// child is linux/arm64 is refused for the default platforms (amd64 too) and admitted for a
+/// cluster of arm64 nodes.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_judges_an_index_for_the_platforms_given() {
+    let repo = AuditRepo::start().await;
+    let platforms = [("linux", "amd64"), ("linux", "arm64")];
+    let (_, children) = push_index(&repo.registry, "demo/multi:v1", &platforms).await;
+    sign_image(&repo.registry, "demo/multi", &children[1], &repo.key).await;
+    let image = format!("{}:v1", repo.image("demo/multi"));
+    repo.write(
+        "multi.yaml",
+        &deployment("shop", "multi", &[("app", &image)]),
+    );
+    let dir = repo.manifests().display().to_string();
+    let base = ["--manifests", dir.as_str(), "--output", "json"];
+
+    let both = repo.audit(&base).await;
+    assert_eq!(both.status.code(), Some(1), "{}", text(&both.stderr));
+    let report: Value = serde_json::from_slice(&both.stdout).unwrap();
+    let refused = finding(&report, "Deployment/multi", "app");
+    assert_eq!(refused["outcome"], "deny", "{report:#}");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("linux/amd64"),
+        "{report:#}"
+    );
+
+    let arm = repo
+        .audit(&[&base[..], &["--platforms", "linux/arm64"][..]].concat())
+        .await;
+    assert_eq!(arm.status.code(), Some(0), "{}", text(&arm.stderr));
+    let report: Value = serde_json::from_slice(&arm.stdout).unwrap();
+    assert_eq!(
+        finding(&report, "Deployment/multi", "app")["outcome"],
+        "admit"
+    );
+}

@@ -80,6 +80,7 @@ async fn generated_certificate_serves_the_service_name_and_renewal_keeps_the_ca(
         tls_reload_interval: Duration::from_secs(60),
         readiness: Vec::new(),
         enable_mutation: false,
+        would_deny: None,
     };
     let running = server::start(engine, Arc::new(Metrics::new()), config)
         .await

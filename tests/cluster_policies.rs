@@ -306,6 +306,7 @@ async fn the_server_is_not_ready_until_the_policy_objects_are_listed() {
         tls_reload_interval: Duration::from_secs(60),
         readiness: vec![sync.clone()],
         enable_mutation: false,
+        would_deny: None,
     };
     let running = server::start(engine, Arc::new(Metrics::new()), config)
         .await

@@ -22,3 +22,44 @@ fn configmap_policy_is_the_embedded_example_and_loads() {
     let set = PolicySet::from_yaml(policy, "configmap").unwrap();
     assert_eq!(set.policies().len(), 2);
 }
+
+/// `--events` is on in the shipped Deployment, and the ClusterRole grants exactly what the Event
+/// writer does (create and patch `events.k8s.io` Events) and nothing on the core group's events.
+#[test]
+fn deployment_records_events_with_least_privilege() {
+    let deployment: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../manifests/base/deployment.yaml")).unwrap();
+    let args = &deployment["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(
+        args.as_sequence()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str() == Some("--events")),
+        "{args:?}"
+    );
+    let rbac = include_str!("../manifests/base/rbac.yaml");
+    let role: serde_yaml::Value =
+        serde_yaml::from_str(rbac.split("\n---\n").next().unwrap()).unwrap();
+    let event_rules: Vec<&serde_yaml::Value> = role["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["resources"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|x| x.as_str() == Some("events"))
+        })
+        .collect();
+    assert_eq!(event_rules.len(), 1, "{event_rules:?}");
+    let rule = event_rules[0];
+    assert_eq!(
+        rule["apiGroups"],
+        serde_yaml::from_str::<serde_yaml::Value>("[events.k8s.io]").unwrap()
+    );
+    assert_eq!(
+        rule["verbs"],
+        serde_yaml::from_str::<serde_yaml::Value>("[create, patch]").unwrap()
+    );
+}

@@ -80,6 +80,7 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
         tls_reload_interval: Duration::from_millis(100),
         readiness: Vec::new(),
         enable_mutation: false,
+        would_deny: None,
     };
     let running = server::start(engine(), Arc::new(Metrics::new()), config)
         .await

@@ -12,6 +12,8 @@
 use std::collections::HashSet;
 use std::io::BufRead;
 
+use kube::core::DynamicObject;
+use kube::core::admission::AdmissionRequest;
 use serde_json::Value;
 
 use super::{Finding, Status, Target};
@@ -27,16 +29,90 @@ pub const LOG_SOURCE: &str = "webhook-log";
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
 
 /// The object an admission request was about.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Subject {
     /// `apps/v1`.
     pub api_version: String,
     /// `Deployment`.
     pub kind: String,
-    /// metadata.name (may be empty for generateName).
+    /// metadata.name; for a CREATE that carries only `generateName` (the apiserver fills the
+    /// name in before validating admission, so this is rare), the `generateName` prefix
+    /// (`web-7d9f-`): it is what is there, and it names the family of objects.
     pub name: String,
     /// The request's namespace.
     pub namespace: Option<String>,
+    /// metadata.uid, when the object has one already (not on CREATE).
+    pub uid: Option<String>,
+    /// The controller owner (`ownerReferences[].controller: true`): the ReplicaSet of a Pod.
+    pub controller: Option<Owner>,
+}
+
+/// An owner reference of the reviewed object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Owner {
+    /// `apps/v1`.
+    pub api_version: String,
+    /// `ReplicaSet`.
+    pub kind: String,
+    /// metadata.name of the owner.
+    pub name: String,
+    /// metadata.uid of the owner.
+    pub uid: String,
+}
+
+impl Subject {
+    /// The object of an admission request: the request's kind and names, the object's
+    /// metadata (or the old object's, for a DELETE).
+    pub fn of(request: &AdmissionRequest<DynamicObject>) -> Self {
+        let kind = &request.kind;
+        let api_version = match kind.group.as_str() {
+            "" => kind.version.clone(),
+            group => format!("{group}/{}", kind.version),
+        };
+        let meta = request
+            .object
+            .as_ref()
+            .or(request.old_object.as_ref())
+            .map(|o| &o.metadata);
+        let name = [
+            Some(&request.name).filter(|n| !n.is_empty()),
+            meta.and_then(|m| m.name.as_ref()),
+            meta.and_then(|m| m.generate_name.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|n| !n.is_empty())
+        .cloned()
+        .unwrap_or_default();
+        let controller = meta
+            .and_then(|m| m.owner_references.as_ref())
+            .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)))
+            .map(|r| Owner {
+                api_version: r.api_version.clone(),
+                kind: r.kind.clone(),
+                name: r.name.clone(),
+                uid: r.uid.clone(),
+            });
+        Self {
+            api_version,
+            kind: kind.kind.clone(),
+            name,
+            namespace: request.namespace.clone(),
+            uid: meta.and_then(|m| m.uid.clone()).filter(|u| !u.is_empty()),
+            controller,
+        }
+    }
+}
+
+/// The message enforce mode would deny with, for a decision the webhook admitted: warn-mode
+/// verdicts, or everything under `dry_run`. `None` when nothing would be denied, and when the
+/// request was denied anyway: the client got the message itself, and no object exists to
+/// attach anything to.
+pub fn enforced_message(decision: &Decision, dry_run: bool) -> Option<String> {
+    if !dry_run && !decision.allowed() {
+        return None;
+    }
+    decision.enforced().deny_message()
 }
 
 /// Log one line per image the webhook let through but enforce mode would refuse: warnings

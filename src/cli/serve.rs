@@ -9,11 +9,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use signet::cluster::{PolicySync, watch_policies};
+use signet::cluster::{EventQueue, EventSettings, PolicySync, watch_policies};
 use signet::engine::Engine;
 use signet::reload::{PolicyComposer, watch_sources};
 use signet::server::{
-    self, DEFAULT_MAX_BODY_BYTES, Metrics, ReadinessGate, ServeConfig, TlsSource,
+    self, DEFAULT_MAX_BODY_BYTES, Metrics, ReadinessGate, ServeConfig, TlsSource, WouldDenySink,
 };
 
 use super::EngineArgs;
@@ -64,12 +64,18 @@ pub struct ServeArgs {
     /// Without --policy, the embedded example is then not used.
     #[arg(long = "watch-policies", env = "SIGNET_WATCH_POLICIES")]
     watch_policies: bool,
+    /// Record every admitted object that enforce mode would deny (warn-mode policies,
+    /// --dry-run) as a Warning Event on the object, reason SignatureValidationFailed, besides the
+    /// would-deny log line. Needs a cluster (in-cluster config or kubeconfig); never delays an
+    /// answer: Events are queued, and dropped (counted) when the queue is full.
+    #[arg(long = "events", env = "SIGNET_EVENTS")]
+    events: bool,
 }
 
 /// Run the webhook.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = super::engine(&args.engine)?;
-    let metrics = Arc::new(Metrics::for_engine(engine.clone()));
+    let mut metrics = Metrics::for_engine(engine.clone());
     let interval = Duration::from_secs(args.reload_interval.max(1));
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => TlsSource::Files { cert, key },
@@ -91,11 +97,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tls_reload_interval: interval,
         readiness: Vec::new(),
         enable_mutation: args.enable_mutation,
+        would_deny: None,
     };
-    if args.watch_policies {
+    let client = cluster_client(args.watch_policies || args.events).await?;
+    if let (true, Some(client)) = (args.events, &client) {
+        config.would_deny = Some(record_events(client, &mut metrics));
+    }
+    let metrics = Arc::new(metrics);
+    if let (true, Some(client)) = (args.watch_policies, client) {
         config
             .readiness
-            .push(watch_cluster_policies(&args.engine, &engine, &metrics, interval).await?);
+            .push(watch_cluster_policies(client, &args.engine, &engine, &metrics, interval).await?);
     } else if !args.engine.policy.is_empty() || args.engine.signature_policy_dir.is_some() {
         let reload_metrics = metrics.clone();
         let watcher = watch_sources(
@@ -126,14 +138,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// Start the policy-object watchers and the file watcher over one composer; the returned gate
 /// opens when every policy kind has been listed once.
 async fn watch_cluster_policies(
+    client: kube::Client,
     args: &EngineArgs,
     engine: &Arc<Engine>,
     metrics: &Arc<Metrics>,
     interval: Duration,
 ) -> anyhow::Result<Arc<dyn ReadinessGate>> {
-    let client = kube::Client::try_default()
-        .await
-        .context("--watch-policies: no Kubernetes client configuration")?;
     let composer = Arc::new(PolicyComposer::new(args.sources(), engine.clone()));
     composer
         .update(|_| {})
@@ -149,6 +159,37 @@ async fn watch_cluster_policies(
         objects.policy_reload(ok)
     }));
     Ok(sync)
+}
+
+/// The Kubernetes client (in-cluster config or kubeconfig), when a flag needs one.
+async fn cluster_client(needed: bool) -> anyhow::Result<Option<kube::Client>> {
+    if !needed {
+        return Ok(None);
+    }
+    let client = kube::Client::try_default()
+        .await
+        .context("--watch-policies/--events: no Kubernetes client configuration")?;
+    Ok(Some(client))
+}
+
+/// Start the would-deny Event writer and count its results in `metrics`.
+fn record_events(client: &kube::Client, metrics: &mut Metrics) -> Arc<dyn WouldDenySink> {
+    let queue = EventQueue::start(client.clone(), event_settings());
+    queue.register(metrics.registry_mut());
+    Arc::new(queue)
+}
+
+/// The Event writer's settings; `reportingInstance` is this replica's Pod name (`POD_NAME` from
+/// the downward API, else the hostname, which is the Pod name in a cluster).
+fn event_settings() -> EventSettings {
+    let instance = ["POD_NAME", "HOSTNAME"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "signet".to_string());
+    EventSettings {
+        instance,
+        ..EventSettings::default()
+    }
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C.

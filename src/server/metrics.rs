@@ -119,6 +119,11 @@ impl Metrics {
         metrics
     }
 
+    /// The registry, for metrics of other parts of the server (the Event recorder's).
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// A review started (returns a guard that ends it).
     pub fn start_review(&self) -> InFlight<'_> {
         self.in_flight.inc();

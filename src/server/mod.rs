@@ -16,6 +16,7 @@ use std::time::Duration;
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 
+use crate::audit::logs::Subject;
 use crate::engine::Engine;
 
 pub use metrics::Metrics;
@@ -50,12 +51,23 @@ pub struct ServeConfig {
     pub readiness: Vec<Arc<dyn ReadinessGate>>,
     /// Serve `POST /mutate`, which pins verified images to their digests (off by default).
     pub enable_mutation: bool,
+    /// Where would-deny decisions go besides the log line (Kubernetes Events with `--events`).
+    pub would_deny: Option<Arc<dyn WouldDenySink>>,
 }
 
 /// A condition the server must meet before it reports ready.
 pub trait ReadinessGate: Send + Sync + std::fmt::Debug {
     /// Whether the condition holds now.
     fn is_ready(&self) -> bool;
+}
+
+/// Told of every admitted request that enforce mode would have denied, with the message the
+/// denial would carry (`signet serve --events` records them as Kubernetes Events). It is called
+/// on the request path: an implementation must return at once (queue, never wait), so the
+/// admission answer never waits for it.
+pub trait WouldDenySink: Send + Sync + std::fmt::Debug {
+    /// `subject` was admitted; enforce mode would have answered `message`.
+    fn would_deny(&self, subject: &Subject, message: &str);
 }
 
 /// Why the server could not start.
@@ -81,6 +93,8 @@ pub struct AppState {
     pub readiness: Vec<Arc<dyn ReadinessGate>>,
     /// Dry-run: always admit.
     pub dry_run: bool,
+    /// Where would-deny decisions go besides the log line.
+    pub would_deny: Option<Arc<dyn WouldDenySink>>,
 }
 
 impl AppState {
@@ -137,6 +151,7 @@ pub async fn start(
         ready: AtomicBool::new(true),
         readiness: config.readiness.clone(),
         dry_run: config.dry_run,
+        would_deny: config.would_deny.clone(),
     });
     let metrics_addr = routes::serve_metrics(state.clone(), config.metrics_listen).await?;
     let app = routes::router(state.clone(), config.max_body_bytes, config.enable_mutation);

@@ -10,8 +10,6 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use kube::core::DynamicObject;
-use kube::core::admission::AdmissionRequest;
 
 use super::{AppState, ServeError};
 use crate::admission;
@@ -63,24 +61,15 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         message = decision.deny_message().unwrap_or_default(),
         "review"
     );
-    audit_log::record(&subject(&request), &decision, state.dry_run);
+    let subject = Subject::of(&request);
+    audit_log::record(&subject, &decision, state.dry_run);
+    if let Some(sink) = &state.would_deny
+        && let Some(message) = audit_log::enforced_message(&decision, state.dry_run)
+    {
+        sink.would_deny(&subject, &message);
+    }
     let review = admission::respond(&request, &decision, state.dry_run);
     axum::Json(review).into_response()
-}
-
-/// The object of a request, for the would-deny log lines.
-fn subject(request: &AdmissionRequest<DynamicObject>) -> Subject {
-    let kind = &request.kind;
-    let api_version = match kind.group.as_str() {
-        "" => kind.version.clone(),
-        group => format!("{group}/{}", kind.version),
-    };
-    Subject {
-        api_version,
-        kind: kind.kind.clone(),
-        name: request.name.clone(),
-        namespace: request.namespace.clone(),
-    }
 }
 
 /// `POST /mutate`: AdmissionReview in, AdmissionReview with a pinning JSONPatch out.

@@ -7,8 +7,11 @@
 //! counter and appends a watch event, so a watch from resourceVersion N replays what came after N
 //! and then streams live changes. Every request is recorded so a test can assert what was read
 //! (for example that no secret of another namespace was ever fetched).
-//! Not supported: label/field selectors (ignored), pagination (`limit` is ignored and lists
-//! are whole), server-side apply semantics (an apply patch is merged like a merge patch).
+//! Lists are paginated as the apiserver does: `limit` caps a page, `metadata.continue` carries an
+//! opaque token to the next one, and [`TestApiServer::set_page_size`] makes pages smaller than
+//! the client asked for (the apiserver may always return fewer items than `limit`).
+//! Not supported: label/field selectors (ignored), server-side apply semantics (an apply patch
+//! is merged like a merge patch).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -64,6 +67,7 @@ struct Shared {
     live: broadcast::Sender<Event>,
     requests: Mutex<Vec<RecordedRequest>>,
     unavailable: Mutex<bool>,
+    page_size: Mutex<Option<usize>>,
 }
 
 /// The running server; stops when dropped.
@@ -88,6 +92,7 @@ impl TestApiServer {
             live,
             requests: Mutex::new(Vec::new()),
             unavailable: Mutex::new(false),
+            page_size: Mutex::new(None),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -162,6 +167,11 @@ impl TestApiServer {
             .into_iter()
             .filter(|r| r.path.contains(fragment))
             .collect()
+    }
+
+    /// Lists return at most `size` items per page (fewer than a client's `limit`).
+    pub fn set_page_size(&self, size: usize) {
+        *self.shared.page_size.lock().unwrap() = Some(size);
     }
 
     /// While true, every request is answered 503 with a Status body.
@@ -359,7 +369,7 @@ fn route(
     let watching = matches!(query_param(query, "watch"), Some("true" | "1"));
     match (method, &target.name) {
         (Method::GET, None) if watching => watch(shared, &target, query),
-        (Method::GET, None) => list(shared, &target),
+        (Method::GET, None) => list(shared, &target, query),
         (Method::GET, Some(_)) => get(shared, &target),
         (Method::POST, None) => create(shared, &target, &body),
         (Method::PUT, Some(_)) => replace(shared, &target, &body),
@@ -408,17 +418,40 @@ fn api_version(prefix: &str) -> String {
         .to_string()
 }
 
-fn list(shared: &Shared, target: &Target) -> Response {
+/// One page of the collection: from the `continue` token's offset, at most `limit` items (and
+/// at most the page size set), with a `continue` token when more remain.
+fn list(shared: &Shared, target: &Target, query: &str) -> Response {
+    let page_size = *shared.page_size.lock().unwrap();
+    let limit = query_param(query, "limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|l| *l > 0);
+    let size = match (limit, page_size) {
+        (Some(l), Some(p)) => l.min(p),
+        (l, p) => l.or(p).unwrap_or(usize::MAX),
+    };
+    let offset = match query_param(query, "continue").filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(token) => match token.strip_prefix("page-").and_then(|n| n.parse().ok()) {
+            Some(offset) => offset,
+            None => return status(400, "BadRequest", "invalid continue token", None),
+        },
+    };
     let store = shared.store.lock().unwrap();
     let strip = builtin(&target.prefix);
     let mut kind = None;
-    let items: Vec<Value> = store
+    let all: Vec<&Value> = store
         .objects
         .iter()
         .filter(|(key, _)| in_collection(target, key))
-        .map(|(_, object)| {
+        .map(|(_, object)| object)
+        .collect();
+    let items: Vec<Value> = all
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|object| {
             kind.get_or_insert_with(|| object["kind"].as_str().unwrap_or_default().to_string());
-            let mut item = object.clone();
+            let mut item = (*object).clone();
             if strip {
                 if let Some(map) = item.as_object_mut() {
                     map.remove("kind");
@@ -434,12 +467,18 @@ fn list(shared: &Shared, target: &Target) -> Response {
     } else {
         format!("{kind}List")
     };
+    let mut metadata = json!({"resourceVersion": store.rv.to_string()});
+    let next = offset.saturating_add(items.len());
+    if next < all.len() {
+        metadata["continue"] = json!(format!("page-{next}"));
+        metadata["remainingItemCount"] = json!(all.len() - next);
+    }
     json_response(
         200,
         &json!({
             "kind": list_kind,
             "apiVersion": api_version(&target.prefix),
-            "metadata": {"resourceVersion": store.rv.to_string()},
+            "metadata": metadata,
             "items": items
         }),
     )

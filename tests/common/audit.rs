@@ -53,6 +53,8 @@ pub struct AuditRepo {
     pub dir: TempDir,
     pub signed: String,
     pub unsigned: String,
+    /// The key the policy trusts, to sign more images with.
+    pub key: TestKey,
 }
 
 impl AuditRepo {
@@ -71,6 +73,7 @@ impl AuditRepo {
             dir,
             signed,
             unsigned,
+            key,
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use signet::cluster::{EventQueue, EventSettings};
 use signet::engine::cache::CacheSettings;
 use signet::engine::verdicts::VerdictSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
@@ -45,6 +46,8 @@ pub struct WebhookOptions {
     pub enable_mutation: bool,
     /// `--registries-conf` content, when given.
     pub registries_conf: Option<String>,
+    /// `--events`: would-deny Events written through this client.
+    pub events: Option<(kube::Client, EventSettings)>,
 }
 
 impl WebhookOptions {
@@ -65,6 +68,7 @@ impl WebhookOptions {
             namespace_policies: Vec::new(),
             enable_mutation: false,
             registries_conf: None,
+            events: None,
         }
     }
 }
@@ -110,7 +114,7 @@ impl TestWebhook {
             dir
         });
         let engine = Arc::new(build_engine(&options, &policy, &roots, namespaces));
-        let config = ServeConfig {
+        let mut config = ServeConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             metrics_listen: "127.0.0.1:0".parse().expect("addr"),
             tls: TlsSource::Files { cert, key },
@@ -121,14 +125,17 @@ impl TestWebhook {
             tls_reload_interval: Duration::from_millis(200),
             readiness: Vec::new(),
             enable_mutation: options.enable_mutation,
+            would_deny: None,
         };
-        let running = server::start(
-            engine.clone(),
-            Arc::new(Metrics::for_engine(engine)),
-            config,
-        )
-        .await
-        .expect("start webhook");
+        let mut metrics = Metrics::for_engine(engine.clone());
+        if let Some((client, settings)) = options.events {
+            let queue = EventQueue::start(client, settings);
+            queue.register(metrics.registry_mut());
+            config.would_deny = Some(Arc::new(queue));
+        }
+        let running = server::start(engine, Arc::new(metrics), config)
+            .await
+            .expect("start webhook");
         TestWebhook {
             addr: running.addr,
             metrics_addr: running.metrics_addr,
