@@ -196,6 +196,58 @@ async fn an_enforced_denial_records_no_event_and_a_dry_run_one_does() {
     assert_eq!(events[1]["note"], message(&denied));
 }
 
+/// A Pod of ReplicaSet `web-7d9f`: named, or (`name` empty) carrying only `generateName`.
+fn replica(name: &str, images: &[(&str, String)]) -> Value {
+    let mut review = pod(name, images);
+    let meta = &mut review["request"]["object"]["metadata"];
+    if name.is_empty() {
+        meta.as_object_mut().unwrap().remove("name");
+        meta["generateName"] = json!("web-7d9f-");
+    }
+    meta["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "name": "web-7d9f", "uid": "uid-rs", "controller": true, "blockOwnerDeletion": true}]);
+    review
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_of_one_replicaset_fold_into_one_event_whose_series_counts_them() {
+    let setup = Setup::start().await;
+    let api = TestApiServer::start().await;
+    let settings = EventSettings {
+        repeat_every: Duration::ZERO,
+        ..EventSettings::default()
+    };
+    let webhook = setup.webhook(true, Some((api.client(), settings))).await;
+    let tool = [("tool", setup.image("tool"))];
+
+    // Only generateName: the Event names the prefix, and its own name is still a DNS name.
+    assert!(allowed(&webhook.review(&replica("", &tool)).await));
+    let event = wait_for_posts(&api, 1).await.remove(0);
+    assert_eq!(event["regarding"]["name"], "web-7d9f-", "{event:#}");
+    assert_eq!(
+        event["related"],
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9f",
+               "namespace": "shop", "uid": "uid-rs"})
+    );
+    let name = event["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("web-7d9f."), "{name}");
+
+    // The next Pod of the same ReplicaSet, same denial: the series counts it.
+    assert!(allowed(
+        &webhook.review(&replica("web-7d9f-x2", &tool)).await
+    ));
+    wait_for_sample(&webhook, "signet_events_total{result=\"sent\"}", 2).await;
+    assert_eq!(posted(&api).len(), 1, "no second Event");
+    let stored = api
+        .get("events.k8s.io/v1", "events", Some("shop"), &name)
+        .unwrap();
+    assert_eq!(stored["series"]["count"], 2, "{stored:#}");
+    assert!(
+        stored["series"]["lastObservedTime"].is_string(),
+        "{stored:#}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_apiserver_that_never_answers_does_not_hold_up_admission() {
     let setup = Setup::start().await;

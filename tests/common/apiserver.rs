@@ -521,6 +521,13 @@ fn create(shared: &Shared, target: &Target, body: &[u8]) -> Response {
             .to_string(),
         ..object_key(target)
     };
+    if key.prefix == "/apis/events.k8s.io/v1" && !dns_subdomain(&key.name) {
+        let message = format!(
+            "Event \"{}\" is invalid: metadata.name: Invalid value",
+            key.name
+        );
+        return status(422, "Invalid", &message, None);
+    }
     if shared.store.lock().unwrap().objects.contains_key(&key) {
         let message = format!("{} \"{}\" already exists", key.plural, key.name);
         return status(
@@ -531,6 +538,19 @@ fn create(shared: &Shared, target: &Target, body: &[u8]) -> Response {
         );
     }
     json_response(201, &commit(shared, key, object))
+}
+
+/// kube-apiserver's `NameIsDNSSubdomain`, which `events.k8s.io/v1` applies to Event names:
+/// lowercase alphanumerics, `-` and `.`, each dot-separated label starting and ending with an
+/// alphanumeric, at most 253 characters.
+fn dns_subdomain(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            label.starts_with(alnum)
+                && label.ends_with(alnum)
+                && label.chars().all(|c| alnum(c) || c == '-')
+        })
 }
 
 fn replace(shared: &Shared, target: &Target, body: &[u8]) -> Response {
