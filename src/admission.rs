@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 use kube::core::{DynamicObject, Status};
 
-use crate::engine::Engine;
+use crate::engine::{CredentialSource, Engine};
 use crate::verdict::{DENY_REASON, Decision, ImageVerdict, Outcome};
 use crate::workload::{ImageUse, WorkloadKind, extract_images};
 
@@ -50,6 +50,16 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Admi
 /// (`oldObject`) already runs is not verified again, so scaling or relabelling never fails on
 /// a registry outage, while a changed or added image is verified as on CREATE.
 pub async fn decide(engine: &Engine, request: &AdmissionRequest<DynamicObject>) -> Decision {
+    decide_as(engine, request, None).await
+}
+
+/// [`decide`], reaching registries with the credentials of `source` (the pod's own pull
+/// secrets) before the global ones.
+pub async fn decide_as(
+    engine: &Engine,
+    request: &AdmissionRequest<DynamicObject>,
+    source: Option<&dyn CredentialSource>,
+) -> Decision {
     if matches!(request.operation, Operation::Delete | Operation::Connect) {
         return Decision::default();
     }
@@ -70,7 +80,8 @@ pub async fn decide(engine: &Engine, request: &AdmissionRequest<DynamicObject>) 
     let unchanged = images_already_running(kind, request);
     let (known, changed): (Vec<ImageUse>, Vec<ImageUse>) =
         uses.into_iter().partition(|u| unchanged.contains(&u.image));
-    let mut decision = engine.review(request.namespace.as_deref(), &changed).await;
+    let namespace = request.namespace.as_deref();
+    let mut decision = engine.review_as(namespace, &changed, source).await;
     decision
         .verdicts
         .extend(known.into_iter().map(unchanged_verdict));

@@ -8,6 +8,7 @@
 //! undecided at the deadline is denied (or warned, where its policies say so), never admitted.
 
 pub mod cache;
+mod credentials;
 mod digest;
 mod evaluate;
 mod multi_arch;
@@ -29,9 +30,11 @@ use crate::registry::{Platform, Registry};
 use crate::verdict::{Decision, ImageVerdict, Outcome, Reason};
 use crate::workload::ImageUse;
 use cache::{CacheSettings, CachedRegistry};
+use credentials::ReviewCredentials;
 use stages::StageMetrics;
 use verdicts::{VerdictCache, VerdictSettings};
 
+pub use credentials::CredentialSource;
 pub use evaluate::ImageResult;
 
 /// What to do with an image no policy covers.
@@ -133,9 +136,22 @@ impl Engine {
         &self.settings
     }
 
-    /// Decide every image use of one object in `namespace`. Never fails: every error is a
-    /// denial or, where a policy says so, a warning.
+    /// Decide every image use of one object in `namespace` with the global registry
+    /// credentials. Never fails: every error is a denial or, where a policy says so, a warning.
     pub async fn review(&self, namespace: Option<&str>, uses: &[ImageUse]) -> Decision {
+        self.review_as(namespace, uses, None).await
+    }
+
+    /// [`Engine::review`], presenting the credentials of `source` (the pod's own pull secrets)
+    /// before the global ones. When the source fails, every image that needs the registry is
+    /// judged failed with its reason (a denial under an enforcing policy), never admitted.
+    pub async fn review_as(
+        &self,
+        namespace: Option<&str>,
+        uses: &[ImageUse],
+        source: Option<&dyn CredentialSource>,
+    ) -> Decision {
+        let credentials = ReviewCredentials::new(source);
         let deadline = Instant::now() + self.settings.review_deadline;
         let policies = self.policies();
         let parsed: Vec<Result<ImageReference, String>> = uses
@@ -143,7 +159,7 @@ impl Engine {
             .map(|u| ImageReference::parse(&u.image).map_err(|e| e.to_string()))
             .collect();
         let results = self
-            .decide_distinct(&policies, namespace, &parsed, deadline)
+            .decide_distinct(&policies, namespace, &parsed, deadline, &credentials)
             .await;
         let verdicts = uses
             .iter()
@@ -163,6 +179,7 @@ impl Engine {
         namespace: Option<&str>,
         parsed: &[Result<ImageReference, String>],
         deadline: Instant,
+        credentials: &ReviewCredentials<'_>,
     ) -> HashMap<String, ImageResult> {
         let mut distinct: Vec<&ImageReference> = Vec::new();
         for image in parsed.iter().flatten() {
@@ -171,7 +188,9 @@ impl Engine {
             }
         }
         let decisions = distinct.iter().map(|image| async {
-            let result = evaluate::decide_image(self, policies, namespace, image, deadline).await;
+            let result =
+                evaluate::decide_image(self, policies, namespace, image, deadline, credentials)
+                    .await;
             (image.to_string(), result)
         });
         join_all(decisions).await.into_iter().collect()

@@ -35,6 +35,9 @@ pub enum Reason {
     Registry(RegistryError),
     /// The whole-review deadline passed before this image was decided.
     Timeout(Duration),
+    /// The pod's own registry credentials (its pull secrets, its service account's) could not
+    /// be read, so the registry could not be asked as the pod would be.
+    PullCredentials(String),
     /// `spec.requireDigest`: the reference names no digest.
     DigestRequired {
         /// The policy that requires it.
@@ -92,6 +95,7 @@ impl Reason {
                 .unwrap_or("PolicyFailed"),
             Self::Registry(e) => e.code(),
             Self::Timeout(_) => "Timeout",
+            Self::PullCredentials(_) => "PullSecretsUnavailable",
             Self::DigestRequired { .. } => "DigestRequired",
             Self::PlatformUnsigned { cause, .. } => cause.code(),
         }
@@ -113,6 +117,9 @@ impl std::fmt::Display for Reason {
                 f,
                 "cannot verify: no answer within the {after:?} review deadline"
             ),
+            Self::PullCredentials(detail) => {
+                write!(f, "cannot read the pod's registry credentials: {detail}")
+            }
             Self::DigestRequired { policy, pinned } => match pinned {
                 Some(pinned) => write!(
                     f,

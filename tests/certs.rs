@@ -81,6 +81,7 @@ async fn generated_certificate_serves_the_service_name_and_renewal_keeps_the_ca(
         readiness: Vec::new(),
         enable_mutation: false,
         would_deny: None,
+        pull_secrets: None,
     };
     let running = server::start(engine, Arc::new(Metrics::new()), config)
         .await

@@ -307,6 +307,7 @@ async fn the_server_is_not_ready_until_the_policy_objects_are_listed() {
         readiness: vec![sync.clone()],
         enable_mutation: false,
         would_deny: None,
+        pull_secrets: None,
     };
     let running = server::start(engine, Arc::new(Metrics::new()), config)
         .await

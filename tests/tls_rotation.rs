@@ -81,6 +81,7 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
         readiness: Vec::new(),
         enable_mutation: false,
         would_deny: None,
+        pull_secrets: None,
     };
     let running = server::start(engine(), Arc::new(Metrics::new()), config)
         .await

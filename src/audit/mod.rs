@@ -91,7 +91,9 @@ impl Status {
         match outcome {
             Outcome::Admit(..) => Self::Admit,
             Outcome::Warn(_) => Self::Warn,
-            Outcome::Deny(Reason::Registry(_) | Reason::Timeout(_)) => Self::Error,
+            Outcome::Deny(
+                Reason::Registry(_) | Reason::Timeout(_) | Reason::PullCredentials(_),
+            ) => Self::Error,
             Outcome::Deny(_) => Self::Deny,
         }
     }

@@ -9,11 +9,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use signet::cluster::{EventQueue, EventSettings, PolicySync, watch_policies};
+use signet::cluster::{EventQueue, EventSettings, PolicySync, PullSecrets, watch_policies};
 use signet::engine::Engine;
 use signet::reload::{PolicyComposer, watch_sources};
 use signet::server::{
-    self, DEFAULT_MAX_BODY_BYTES, Metrics, ReadinessGate, ServeConfig, TlsSource, WouldDenySink,
+    self, DEFAULT_MAX_BODY_BYTES, Metrics, PodCredentials, ReadinessGate, ServeConfig, TlsSource,
+    WouldDenySink,
 };
 
 use super::EngineArgs;
@@ -70,7 +71,22 @@ pub struct ServeArgs {
     /// answer: Events are queued, and dropped (counted) when the queue is full.
     #[arg(long = "events", env = "SIGNET_EVENTS")]
     events: bool,
+    /// Reach registries as the kubelet would for each pod: with its imagePullSecrets, then its
+    /// service account's, read from the pod's namespace through the Kubernetes API (in-cluster
+    /// config or kubeconfig; needs `get` on secrets and serviceaccounts), then --registry-config.
+    #[arg(long = "pull-secrets", env = "SIGNET_PULL_SECRETS")]
+    pull_secrets: bool,
+    /// Deadline in seconds of one pod's credential lookup; an API server that fails or does not
+    /// answer in time gets the pod denied with that reason. Below --review-timeout.
+    #[arg(long = "pull-secret-timeout", default_value = "2")]
+    pull_secret_timeout: f64,
+    /// Seconds a pull secret or service account read is reused (errors are not).
+    #[arg(long = "pull-secret-cache-ttl", default_value = "30")]
+    pull_secret_cache_ttl: f64,
 }
+
+/// Most secrets (and, separately, service accounts) remembered.
+const PULL_SECRET_CACHE_ENTRIES: u64 = 10_000;
 
 /// Run the webhook.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -98,10 +114,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         readiness: Vec::new(),
         enable_mutation: args.enable_mutation,
         would_deny: None,
+        pull_secrets: None,
     };
-    let client = cluster_client(args.watch_policies || args.events).await?;
+    let client = cluster_client(args.watch_policies || args.events || args.pull_secrets).await?;
     if let (true, Some(client)) = (args.events, &client) {
         config.would_deny = Some(record_events(client, &mut metrics));
+    }
+    if let (true, Some(client)) = (args.pull_secrets, &client) {
+        let timeouts = (args.pull_secret_timeout, args.pull_secret_cache_ttl);
+        config.pull_secrets = Some(pull_secrets(client, timeouts, args.engine.review_timeout)?);
     }
     let metrics = Arc::new(metrics);
     if let (true, Some(client)) = (args.watch_policies, client) {
@@ -168,7 +189,7 @@ async fn cluster_client(needed: bool) -> anyhow::Result<Option<kube::Client>> {
     }
     let client = kube::Client::try_default()
         .await
-        .context("--watch-policies/--events: no Kubernetes client configuration")?;
+        .context("--watch-policies/--events/--pull-secrets: no Kubernetes client configuration")?;
     Ok(Some(client))
 }
 
@@ -190,6 +211,24 @@ fn event_settings() -> EventSettings {
         instance,
         ..EventSettings::default()
     }
+}
+
+/// The pull-secret reader of `--pull-secrets` from (`--pull-secret-timeout`,
+/// `--pull-secret-cache-ttl`), its deadline checked against `--review-timeout`.
+fn pull_secrets(
+    client: &kube::Client,
+    (timeout, ttl): (f64, f64),
+    review_timeout: f64,
+) -> anyhow::Result<Arc<dyn PodCredentials>> {
+    let timeout = super::seconds(timeout, "--pull-secret-timeout")?;
+    let ttl = super::seconds(ttl, "--pull-secret-cache-ttl")?;
+    let review = super::seconds(review_timeout, "--review-timeout")?;
+    anyhow::ensure!(
+        timeout < review,
+        "--pull-secret-timeout ({timeout:?}) must be below --review-timeout ({review:?})"
+    );
+    let secrets = PullSecrets::new(client.clone(), ttl, PULL_SECRET_CACHE_ENTRIES);
+    Ok(Arc::new(secrets.with_timeout(timeout)))
 }
 
 /// SIGTERM (Kubernetes) or Ctrl-C.

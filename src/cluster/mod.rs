@@ -1,8 +1,9 @@
 //! The Kubernetes client side of Signet, a shell beside `server` and `cli`: policy objects
-//! watched live with kube-runtime (`policies`), registry credentials read from pull secrets
-//! (`pull_secrets`), and would-deny Events written for the server (`events`). The engine knows
-//! nothing of it; this module only feeds the engine policy documents, as the files do, and
-//! reports what the server decided.
+//! watched live with kube-runtime (`policies`), each pod's own registry credentials read from
+//! its pull secrets (`pull_secrets`), and would-deny Events written for the server (`events`).
+//! The engine knows nothing of the API server; this module only feeds it policy documents, as
+//! the files do, and credentials through [`crate::engine::CredentialSource`], and reports what
+//! the server decided.
 
 pub mod events;
 pub mod policies;
@@ -10,4 +11,4 @@ pub mod pull_secrets;
 
 pub use events::{EventQueue, EventSettings};
 pub use policies::{POLICY_KINDS, PolicyKind, PolicySync, watch_policies};
-pub use pull_secrets::{PullIdentity, PullSecretError, PullSecrets};
+pub use pull_secrets::{PodCredentials, PullIdentity, PullSecretError, PullSecrets};

@@ -3,7 +3,9 @@
 //! every one read from the pod's own namespace only. Secrets of type
 //! `kubernetes.io/dockerconfigjson` and the legacy `kubernetes.io/dockercfg` are read; a named
 //! secret that does not exist is skipped, as the kubelet does. Lookups are cached briefly
-//! (errors are not), so a burst of pods from one ReplicaSet costs one read per secret.
+//! (errors are not), so a burst of pods from one ReplicaSet costs one read per secret. Every
+//! lookup has a deadline shorter than the review's: an API server that fails or never answers
+//! gives a denial naming it, inside the webhook's timeout, never an admission.
 //!
 //! The result is a [`Credentials`] keyed by exact registry host, so credentials for registry A
 //! are never presented to registry B.
@@ -11,12 +13,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::Api;
 use moka::future::Cache;
 use serde_json::Value;
 
+use crate::engine::CredentialSource;
 use crate::registry::Credentials;
+use crate::server;
 use crate::workload::WorkloadKind;
 
 /// Where a pod's pull credentials come from.
@@ -76,6 +82,18 @@ pub enum PullSecretError {
         /// The API error.
         detail: String,
     },
+    /// The API server did not answer within the lookup deadline (it may be retrying a 503).
+    #[error(
+        "the Kubernetes API did not answer within {after:?} (reading the pull secrets of service account {namespace}/{service_account})"
+    )]
+    Timeout {
+        /// The pod's namespace.
+        namespace: String,
+        /// The pod's service account.
+        service_account: String,
+        /// The deadline.
+        after: Duration,
+    },
     /// A pull secret that is not a docker config.
     #[error("pull secret {namespace}/{name} is unreadable: {detail}")]
     Format {
@@ -88,11 +106,28 @@ pub enum PullSecretError {
     },
 }
 
-/// Reads and caches pull secrets and service accounts through the API server.
+/// How long a lookup (service account and secrets together) may take by default: well inside
+/// the default 8 s review deadline.
+pub const DEFAULT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Reads and caches pull secrets and service accounts through the API server. Clones share the
+/// client and the caches.
+#[derive(Clone)]
 pub struct PullSecrets {
     client: kube::Client,
+    timeout: Duration,
     secrets: Cache<(String, String), Arc<Credentials>>,
     accounts: Cache<(String, String), Arc<Vec<String>>>,
+}
+
+impl std::fmt::Debug for PullSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullSecrets")
+            .field("timeout", &self.timeout)
+            .field("secrets_cached", &self.secrets.entry_count())
+            .field("accounts_cached", &self.accounts.entry_count())
+            .finish()
+    }
 }
 
 impl PullSecrets {
@@ -100,6 +135,7 @@ impl PullSecrets {
     pub fn new(client: kube::Client, ttl: Duration, capacity: u64) -> Self {
         Self {
             client,
+            timeout: DEFAULT_LOOKUP_TIMEOUT,
             secrets: Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(capacity)
@@ -111,8 +147,26 @@ impl PullSecrets {
         }
     }
 
-    /// The credentials `who` pulls with: its own pull secrets, then its service account's.
+    /// The same, with each lookup bounded by `timeout` instead of [`DEFAULT_LOOKUP_TIMEOUT`].
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
+    }
+
+    /// The credentials `who` pulls with: its own pull secrets, then its service account's;
+    /// an error when the API server fails or does not answer within the deadline.
     pub async fn credentials(&self, who: &PullIdentity) -> Result<Credentials, PullSecretError> {
+        tokio::time::timeout(self.timeout, self.look_up(who))
+            .await
+            .unwrap_or_else(|_| {
+                Err(PullSecretError::Timeout {
+                    namespace: who.namespace.clone(),
+                    service_account: who.service_account.clone(),
+                    after: self.timeout,
+                })
+            })
+    }
+
+    async fn look_up(&self, who: &PullIdentity) -> Result<Credentials, PullSecretError> {
         let mut names = who.pull_secrets.clone();
         for name in self.account_secrets(who).await?.iter() {
             if !names.contains(name) {
@@ -180,6 +234,36 @@ impl PullSecrets {
             .try_get_with(key, read)
             .await
             .map_err(|e| (*e).clone())
+    }
+}
+
+impl server::PodCredentials for PullSecrets {
+    fn for_pod(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        object: &Value,
+    ) -> Box<dyn CredentialSource> {
+        Box::new(PodCredentials {
+            secrets: self.clone(),
+            who: PullIdentity::from_object(kind, namespace, object),
+        })
+    }
+}
+
+/// One pod's pull credentials, as the engine asks for them: looked up only if a review needs
+/// a registry.
+pub struct PodCredentials {
+    secrets: PullSecrets,
+    who: PullIdentity,
+}
+
+impl CredentialSource for PodCredentials {
+    fn credentials(&self) -> BoxFuture<'_, Result<Credentials, String>> {
+        Box::pin(async {
+            let found = self.secrets.credentials(&self.who).await;
+            found.map_err(|e| e.to_string())
+        })
     }
 }
 

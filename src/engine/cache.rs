@@ -3,8 +3,11 @@
 //!
 //! * tag -> digest, for `tag_ttl` only: it widens the window in which a moved tag is still
 //!   verified at its old digest by at most that long (a reference with a digest is never cached
-//!   or re-resolved);
-//! * signature material (`.sig` layers and Sigstore bundles) by (repository, digest):
+//!   or re-resolved). Keyed also by the credential the review presents to that registry
+//!   ([`AuthKey`]): a private tag one tenant resolved is never resolved from the cache for a
+//!   tenant without that credential;
+//! * signature material (`.sig` layers and Sigstore bundles) by (repository, digest), shared by
+//!   every tenant (what a digest's signatures say does not depend on who asked):
 //!   `signature_ttl` when signatures exist,
 //!   `negative_ttl` when none do, so an image signed after a denial is admitted soon after.
 //!
@@ -20,7 +23,7 @@ use moka::Expiry;
 use moka::future::Cache;
 
 use crate::reference::{Digest, ImageReference};
-use crate::registry::{PlatformManifest, Registry, RegistryError, SignatureMaterial};
+use crate::registry::{AuthKey, PlatformManifest, Registry, RegistryError, SignatureMaterial};
 
 use super::stages::StageMetrics;
 
@@ -76,7 +79,7 @@ const MAX_INDEXES: u64 = 10_000;
 /// The registry stage behind its caches: what the engine calls.
 pub struct CachedRegistry {
     registry: Registry,
-    digests: Cache<String, Digest>,
+    digests: Cache<(AuthKey, String), Digest>,
     signatures: Cache<(String, Digest), Layers>,
     indexes: Cache<(String, Digest), Children>,
     stats: CacheStats,
@@ -138,21 +141,42 @@ impl CachedRegistry {
         &self.stats
     }
 
+    /// The registry client with the global credentials only.
+    pub fn base(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// These caches seen by a review that reaches registries through `via` (the base client
+    /// presenting the review's own credentials).
+    pub fn for_review<'a>(&'a self, via: &'a Registry) -> ReviewRegistry<'a> {
+        ReviewRegistry { cached: self, via }
+    }
+}
+
+/// The registry stage for one review: its credentials, the shared caches keyed by them.
+pub struct ReviewRegistry<'a> {
+    cached: &'a CachedRegistry,
+    via: &'a Registry,
+}
+
+impl ReviewRegistry<'_> {
     /// [`Registry::resolve_digest`] through the tag cache.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
         if image.digest().is_some() {
-            return self.registry.resolve_digest(image).await;
+            return self.via.resolve_digest(image).await;
         }
-        let entry = self
+        let key = (self.via.auth_key(image.registry()), image.to_string());
+        let cached = self.cached;
+        let entry = cached
             .digests
-            .entry(image.to_string())
-            .or_try_insert_with(self.timed(
+            .entry(key)
+            .or_try_insert_with(cached.timed(
                 image.registry(),
                 "resolve_digest",
-                self.registry.resolve_digest(image),
+                self.via.resolve_digest(image),
             ))
             .await;
-        let (hits, misses) = (&self.stats.digest_hits, &self.stats.digest_misses);
+        let (hits, misses) = (&cached.stats.digest_hits, &cached.stats.digest_misses);
         match entry {
             Ok(entry) => {
                 count(entry.is_fresh(), hits, misses);
@@ -171,19 +195,20 @@ impl CachedRegistry {
         repository: &ImageReference,
         digest: &Digest,
     ) -> Result<Layers, RegistryError> {
+        let cached = self.cached;
         let fetch = async {
-            let fetch = self.registry.fetch_signature_material(repository, digest);
-            let material = self
+            let fetch = self.via.fetch_signature_material(repository, digest);
+            let material = cached
                 .timed(repository.registry(), "fetch_signatures", fetch)
                 .await;
             material.map(Arc::new)
         };
-        let entry = self
+        let entry = cached
             .signatures
             .entry((repository.name(), digest.clone()))
             .or_try_insert_with(fetch)
             .await;
-        let (hits, misses) = (&self.stats.signature_hits, &self.stats.signature_misses);
+        let (hits, misses) = (&cached.stats.signature_hits, &cached.stats.signature_misses);
         match entry {
             Ok(entry) => {
                 count(entry.is_fresh(), hits, misses);
@@ -196,6 +221,30 @@ impl CachedRegistry {
         }
     }
 
+    /// [`Registry::index_children`], cached by digest (the content a digest names never
+    /// changes; the lifetime only bounds memory).
+    pub async fn index_children(
+        &self,
+        image: &ImageReference,
+        digest: &Digest,
+    ) -> Result<Children, RegistryError> {
+        let fetch = async {
+            self.via
+                .index_children(image, digest)
+                .await
+                .map(|c| c.map(Arc::new))
+        };
+        self.cached
+            .indexes
+            .entry((image.name(), digest.clone()))
+            .or_try_insert_with(fetch)
+            .await
+            .map(|entry| entry.into_value())
+            .map_err(|e| RegistryError::clone(&e))
+    }
+}
+
+impl CachedRegistry {
     /// Run one registry operation, recording its latency and error code by registry host.
     async fn timed<T>(
         &self,
@@ -208,27 +257,6 @@ impl CachedRegistry {
         let code = result.as_ref().err().map(RegistryError::code);
         self.metrics.registry_call(host, operation, started, code);
         result
-    }
-
-    /// [`Registry::index_children`], cached by digest (the content a digest names never
-    /// changes; the lifetime only bounds memory).
-    pub async fn index_children(
-        &self,
-        image: &ImageReference,
-        digest: &Digest,
-    ) -> Result<Children, RegistryError> {
-        let fetch = async {
-            self.registry
-                .index_children(image, digest)
-                .await
-                .map(|c| c.map(Arc::new))
-        };
-        self.indexes
-            .entry((image.name(), digest.clone()))
-            .or_try_insert_with(fetch)
-            .await
-            .map(|entry| entry.into_value())
-            .map_err(|e| RegistryError::clone(&e))
     }
 
     /// Entries held now (approximate; for metrics and the memory benchmark).

@@ -14,7 +14,8 @@ use crate::registry::SignatureMaterial;
 use crate::signature::{self, Acceptance, Mismatch, Subject};
 use crate::verdict::{AuthorityCause, AuthorityFailure, Outcome, Reason};
 
-use super::cache::CachedRegistry;
+use super::cache::ReviewRegistry;
+use super::credentials::ReviewCredentials;
 use super::stages::{Stage, StageMetrics};
 use super::verdicts::{Judged, VerdictKey};
 use super::{Engine, NoMatchAction, digest, multi_arch};
@@ -44,6 +45,7 @@ pub(super) async fn decide_image(
     namespace: Option<&str>,
     image: &ImageReference,
     deadline: Instant,
+    credentials: &ReviewCredentials<'_>,
 ) -> ImageResult {
     let settings = &engine.settings;
     let matching = policies.matching(image, namespace);
@@ -55,7 +57,7 @@ pub(super) async fn decide_image(
         let results = matching.iter().map(|p| (*p, judge_statically(p))).collect();
         fold(None, results)
     } else {
-        let work = verify(engine, &matching, image);
+        let work = verify(engine, &matching, image, credentials);
         match tokio::time::timeout_at(deadline, work).await {
             Ok(result) => result,
             Err(_) => unverifiable(&matching, None, Reason::Timeout(settings.review_deadline)),
@@ -114,10 +116,21 @@ fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
     })
 }
 
-/// Resolve once, then reuse the verdict these policies gave this digest, or judge it.
-async fn verify(engine: &Engine, matching: &[&ImagePolicy], image: &ImageReference) -> ImageResult {
+/// Resolve once (with the review's credentials), then reuse the verdict these policies gave
+/// this digest, or judge it.
+async fn verify(
+    engine: &Engine,
+    matching: &[&ImagePolicy],
+    image: &ImageReference,
+    credentials: &ReviewCredentials<'_>,
+) -> ImageResult {
+    let via = match credentials.registry(engine.registry.base()).await {
+        Ok(via) => via,
+        Err(detail) => return failed(matching, Reason::PullCredentials(detail)),
+    };
+    let registry = engine.registry.for_review(via);
     let timer = engine.stages.start(Stage::DigestResolution);
-    let resolved = engine.registry.resolve_digest(image).await;
+    let resolved = registry.resolve_digest(image).await;
     drop(timer);
     let digest = match resolved {
         Ok(digest) => digest,
@@ -125,18 +138,27 @@ async fn verify(engine: &Engine, matching: &[&ImagePolicy], image: &ImageReferen
     };
     let key = VerdictKey::new(matching, image, &digest, &engine.settings.platforms);
     // Boxed: registry and signature futures nested inside the cache's would be large on the stack.
-    let judging = Box::pin(judge_all(engine, matching, image, digest));
+    let judging = || {
+        Box::pin(judge_all(
+            engine,
+            &registry,
+            matching,
+            image,
+            digest.clone(),
+        ))
+    };
     ImageResult::clone(&*engine.verdicts.get_or_judge(key, judging).await)
 }
 
 /// Fetch each signature repository once and judge every policy under its `multiArch`.
 async fn judge_all(
     engine: &Engine,
+    registry: &ReviewRegistry<'_>,
     matching: &[&ImagePolicy],
     image: &ImageReference,
     digest: Digest,
 ) -> Judged {
-    let mut review = multi_arch::Review::new(engine, image, &digest);
+    let mut review = multi_arch::Review::new(engine, registry, image, &digest);
     let mut results = Vec::with_capacity(matching.len());
     for policy in matching {
         let result = review.judge(policy).await;
@@ -161,7 +183,7 @@ pub(super) struct ReviewSignatures {
 impl ReviewSignatures {
     async fn get(
         &mut self,
-        registry: &CachedRegistry,
+        registry: &ReviewRegistry<'_>,
         stages: &StageMetrics,
         repository: &ImageReference,
         digest: &Digest,
@@ -178,7 +200,7 @@ impl ReviewSignatures {
 
 /// Any-of over the policy's authorities.
 pub(super) async fn judge(
-    registry: &CachedRegistry,
+    registry: &ReviewRegistry<'_>,
     stages: &StageMetrics,
     fetched: &mut ReviewSignatures,
     policy: &ImagePolicy,
@@ -304,13 +326,29 @@ fn fold(digest: Option<Digest>, results: Vec<(&ImagePolicy, PolicyResult)>) -> I
 /// The registry failed (or the deadline passed) before signatures could be judged: policies that
 /// static authorities decide are still judged; the others are unverifiable.
 fn unverifiable(matching: &[&ImagePolicy], digest: Option<Digest>, reason: Reason) -> ImageResult {
+    without_registry(matching, digest, || {
+        PolicyResult::Unverifiable(reason.clone())
+    })
+}
+
+/// The registry could not be asked as the pod would ask it: policies that static authorities
+/// decide are still judged; the others fail (`onRegistryError` does not apply: the registry was
+/// never reached).
+fn failed(matching: &[&ImagePolicy], reason: Reason) -> ImageResult {
+    without_registry(matching, None, || PolicyResult::Failed(reason.clone()))
+}
+
+fn without_registry(
+    matching: &[&ImagePolicy],
+    digest: Option<Digest>,
+    otherwise: impl Fn() -> PolicyResult,
+) -> ImageResult {
     let results = matching
         .iter()
         .map(|p| {
-            let result = if decided_statically(p) {
-                judge_statically(p)
-            } else {
-                PolicyResult::Unverifiable(reason.clone())
+            let result = match decided_statically(p) {
+                true => judge_statically(p),
+                false => otherwise(),
             };
             (*p, result)
         })

@@ -13,13 +13,14 @@ use crate::registry::{Platform, PlatformManifest, RegistryError};
 use crate::verdict::Reason;
 
 use super::Engine;
-use super::cache::Children;
+use super::cache::{Children, ReviewRegistry};
 use super::evaluate::{PolicyResult, ReviewSignatures, judge};
 
 /// The multi-arch judgement of one image in one review: the index children are fetched at most
 /// once, signatures at most once per digest.
 pub(super) struct Review<'a> {
     engine: &'a Engine,
+    registry: &'a ReviewRegistry<'a>,
     image: &'a ImageReference,
     digest: &'a Digest,
     fetched: ReviewSignatures,
@@ -27,9 +28,15 @@ pub(super) struct Review<'a> {
 }
 
 impl<'a> Review<'a> {
-    pub(super) fn new(engine: &'a Engine, image: &'a ImageReference, digest: &'a Digest) -> Self {
+    pub(super) fn new(
+        engine: &'a Engine,
+        registry: &'a ReviewRegistry<'a>,
+        image: &'a ImageReference,
+        digest: &'a Digest,
+    ) -> Self {
         Self {
             engine,
+            registry,
             image,
             digest,
             fetched: ReviewSignatures::default(),
@@ -60,24 +67,23 @@ impl<'a> Review<'a> {
         }
         let engine = self.engine;
         let own = judge(
-            &engine.registry,
+            self.registry,
             &engine.stages,
             &mut self.fetched,
             policy,
             self.image,
             self.digest,
         );
-        let children = engine.registry.index_children(self.image, self.digest);
+        let children = self.registry.index_children(self.image, self.digest);
         let (own, children) = futures::join!(own, children);
         self.children = Some(children);
         own
     }
 
     async fn judge_digest(&mut self, policy: &ImagePolicy, digest: &Digest) -> PolicyResult {
-        let engine = self.engine;
         judge(
-            &engine.registry,
-            &engine.stages,
+            self.registry,
+            &self.engine.stages,
             &mut self.fetched,
             policy,
             self.image,
@@ -155,11 +161,7 @@ impl<'a> Review<'a> {
 
     async fn children(&mut self) -> Result<Children, RegistryError> {
         if self.children.is_none() {
-            let found = self
-                .engine
-                .registry
-                .index_children(self.image, self.digest)
-                .await;
+            let found = self.registry.index_children(self.image, self.digest).await;
             self.children = Some(found);
         }
         self.children.clone().unwrap_or(Ok(None))

@@ -14,7 +14,7 @@
 //! Concurrent misses for one key share one verification (single-flight).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
@@ -158,14 +158,18 @@ impl VerdictCache {
     }
 
     /// The verdict for `key`, from the cache or from `judge` (run once for concurrent callers
-    /// of the same key; stored only when cacheable).
-    pub async fn get_or_judge(
+    /// of the same key; stored only when cacheable). A caller that joined another review's
+    /// verification which a registry error or the deadline cut short judges again itself: that
+    /// review reached the registry with its own credentials, which may not be this one's.
+    pub async fn get_or_judge<F: Future<Output = Judged>>(
         &self,
         key: VerdictKey,
-        judge: impl Future<Output = Judged>,
+        judge: impl Fn() -> F,
     ) -> Arc<ImageResult> {
+        let ran = AtomicBool::new(false);
         let init = async {
-            let judged = judge.await;
+            ran.store(true, Ordering::Relaxed);
+            let judged = judge().await;
             match judged.cacheable {
                 true => Ok(Arc::new(judged.result)),
                 false => Err(judged.result),
@@ -181,9 +185,13 @@ impl VerdictCache {
                 counter.fetch_add(1, Ordering::Relaxed);
                 entry.into_value()
             }
-            Err(uncached) => {
+            Err(uncached) if ran.load(Ordering::Relaxed) => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
                 Arc::new(ImageResult::clone(&uncached))
+            }
+            Err(_) => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Arc::new(judge().await.result)
             }
         }
     }
@@ -280,22 +288,53 @@ mod tests {
         let k = key(&policy("r.example/**", "enforce"), "r.example/app", "c");
         let deny = || Outcome::Deny(crate::verdict::Reason::NoPolicyMatch);
         for _ in 0..2 {
-            let judged = Judged {
-                result: result(deny()),
-                cacheable: false,
+            let judged = || async {
+                Judged {
+                    result: result(deny()),
+                    cacheable: false,
+                }
             };
-            cache.get_or_judge(k, async { judged }).await;
+            cache.get_or_judge(k, judged).await;
         }
         assert_eq!(cache.stats(), (0, 2));
         let admit = Outcome::Admit("Verified", "ok".into());
         for _ in 0..2 {
-            let judged = Judged {
-                result: result(admit.clone()),
-                cacheable: true,
+            let judged = || async {
+                Judged {
+                    result: result(admit.clone()),
+                    cacheable: true,
+                }
             };
-            cache.get_or_judge(k, async { judged }).await;
+            cache.get_or_judge(k, judged).await;
         }
         assert_eq!(cache.stats(), (1, 3));
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_joined_a_failed_verification_judges_with_its_own() {
+        let cache = VerdictCache::new(&VerdictSettings::default());
+        let k = key(&policy("r.example/**", "enforce"), "r.example/app", "e");
+        let other_tenant = cache.get_or_judge(k, || async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Judged {
+                result: result(Outcome::Deny(crate::verdict::Reason::NoPolicyMatch)),
+                cacheable: false,
+            }
+        });
+        let this_tenant = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            cache
+                .get_or_judge(k, || async {
+                    Judged {
+                        result: result(Outcome::Admit("Verified", "mine".into())),
+                        cacheable: true,
+                    }
+                })
+                .await
+        };
+        let (other, mine) = tokio::join!(other_tenant, this_tenant);
+        assert!(matches!(other.outcome, Outcome::Deny(_)));
+        assert!(matches!(&mine.outcome, Outcome::Admit(_, note) if note == "mine"));
     }
 
     #[tokio::test]
@@ -307,12 +346,14 @@ mod tests {
         });
         let set = policy("r.example/**", "enforce");
         for i in 0..50 {
-            let judged = Judged {
-                result: result(Outcome::Admit("Verified", String::new())),
-                cacheable: true,
+            let judged = || async {
+                Judged {
+                    result: result(Outcome::Admit("Verified", String::new())),
+                    cacheable: true,
+                }
             };
             let k = key(&set, &format!("r.example/app{i}"), "d");
-            cache.get_or_judge(k, async { judged }).await;
+            cache.get_or_judge(k, judged).await;
             cache.cache.run_pending_tasks().await;
         }
         assert!(cache.entry_count() <= 10, "{}", cache.entry_count());

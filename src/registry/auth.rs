@@ -8,6 +8,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+/// Which credential a request to one registry presents, as a hash: caches of what a registry
+/// answered (bearer tokens, tag digests) are keyed by it, so an answer obtained with one
+/// tenant's credential never serves a request made with another's (or with none). Never shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AuthKey([u8; 32]);
 
 /// Registry host -> (username, password).
 #[derive(Clone, Default)]
@@ -109,6 +116,23 @@ impl Credentials {
         self.by_registry.is_empty()
     }
 
+    /// The [`AuthKey`] of what [`Credentials::auth_for`] presents to `registry`: equal for equal
+    /// username and password (tenants sharing one robot account share its tokens), distinct
+    /// from anonymous.
+    pub fn auth_key(&self, registry: &str) -> AuthKey {
+        let mut hash = Sha256::new();
+        hash.update(b"signet-registry-auth/v1\0");
+        hash.update(registry.as_bytes());
+        if let Some((user, pass)) = self.by_registry.get(registry) {
+            for part in [user, pass] {
+                hash.update([1]);
+                hash.update((part.len() as u64).to_be_bytes());
+                hash.update(part.as_bytes());
+            }
+        }
+        AuthKey(hash.finalize().into())
+    }
+
     /// The auth to present to `registry` (a normalised host such as `docker.io`).
     pub fn auth_for(&self, registry: &str) -> RegistryAuth {
         match self.by_registry.get(registry) {
@@ -186,6 +210,30 @@ mod tests {
         let merged = first.or(&second);
         assert!(matches!(merged.auth_for("a.io"), RegistryAuth::Basic(u, _) if u == "first"));
         assert!(matches!(merged.auth_for("b.io"), RegistryAuth::Basic(u, _) if u == "b"));
+    }
+
+    #[test]
+    fn auth_keys_differ_by_credential_and_registry_and_match_for_equal_ones() {
+        let a = Credentials::from_docker_config_json(
+            br#"{"auths":{"r.io":{"username":"a","password":"1"}}}"#,
+        )
+        .unwrap();
+        let same = Credentials::from_dockercfg_json(br#"{"r.io":{"username":"a","password":"1"}}"#)
+            .unwrap();
+        let other = Credentials::from_docker_config_json(
+            br#"{"auths":{"r.io":{"username":"a","password":"2"}}}"#,
+        )
+        .unwrap();
+        let none = Credentials::default();
+        assert_eq!(a.auth_key("r.io"), same.auth_key("r.io"));
+        assert_ne!(a.auth_key("r.io"), other.auth_key("r.io"));
+        assert_ne!(a.auth_key("r.io"), none.auth_key("r.io"));
+        assert_eq!(
+            a.auth_key("s.io"),
+            none.auth_key("s.io"),
+            "r.io's secret plays no part at s.io"
+        );
+        assert_ne!(none.auth_key("r.io"), none.auth_key("s.io"));
     }
 
     #[test]

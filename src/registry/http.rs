@@ -16,7 +16,7 @@ use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, RETRY_AFT
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
 use super::error::from_transport;
-use super::{Registry, RegistryError};
+use super::{AuthKey, Registry, RegistryError};
 
 /// How long a bearer token is reused (registries issue them for 5 minutes or more).
 const TOKEN_TTL: Duration = Duration::from_secs(60);
@@ -61,20 +61,25 @@ pub(super) struct Get<'a> {
     pub head: bool,
 }
 
-/// Bearer tokens by (registry, repository), each with the time it was obtained.
+/// (registry, repository, the credential the token was obtained with).
+type TokenKey = (String, String, AuthKey);
+
+/// Bearer tokens by registry, repository and credential, each with the time it was obtained: a
+/// token one tenant's credential obtained is never presented for another tenant (or for an
+/// anonymous request), even for the same repository.
 #[derive(Default)]
 pub(super) struct Tokens {
-    by_repository: Mutex<HashMap<(String, String), (String, Instant)>>,
+    by_repository: Mutex<HashMap<TokenKey, (String, Instant)>>,
 }
 
 impl Tokens {
-    fn get(&self, key: &(String, String)) -> Option<String> {
+    fn get(&self, key: &TokenKey) -> Option<String> {
         let tokens = self.by_repository.lock().ok()?;
         let (token, at) = tokens.get(key)?;
         (at.elapsed() < TOKEN_TTL).then(|| token.clone())
     }
 
-    fn put(&self, key: (String, String), token: String) {
+    fn put(&self, key: TokenKey, token: String) {
         if let Ok(mut tokens) = self.by_repository.lock() {
             if tokens.len() >= MAX_TOKENS {
                 tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
@@ -149,7 +154,11 @@ impl Registry {
     /// repository and send once more.
     async fn send_authenticated(&self, get: &Get<'_>) -> Result<Response, RegistryError> {
         let registry = get.reference.resolve_registry().to_string();
-        let key = (registry.clone(), get.reference.repository().to_string());
+        let key = (
+            registry.clone(),
+            get.reference.repository().to_string(),
+            self.auth_key(&registry),
+        );
         let token = self.tokens.get(&key);
         let response = self.send(get, token.as_deref()).await?;
         let challenged = response.status() == StatusCode::UNAUTHORIZED
@@ -260,4 +269,25 @@ pub(super) fn client(config: &super::RegistryConfig) -> Result<reqwest::Client, 
         .user_agent(concat!("signet/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::registry::Credentials;
+
+    #[test]
+    fn a_token_is_only_found_with_the_credential_that_obtained_it() {
+        let tenant = Credentials::from_docker_config_json(
+            br#"{"auths":{"r.io":{"username":"x","password":"1"}}}"#,
+        )
+        .unwrap();
+        let tokens = Tokens::default();
+        let key = |c: &Credentials| ("r.io".to_string(), "app".to_string(), c.auth_key("r.io"));
+        tokens.put(key(&tenant), "token-of-x".into());
+        assert_eq!(tokens.get(&key(&tenant)).as_deref(), Some("token-of-x"));
+        assert_eq!(tokens.get(&key(&Credentials::default())), None);
+    }
 }

@@ -13,6 +13,7 @@ mod redirect;
 mod referrers;
 mod signatures;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
@@ -24,7 +25,7 @@ use http::{Answer, Get, Tokens};
 
 use crate::reference::{Digest, ImageReference};
 
-pub use auth::{Credentials, CredentialsError};
+pub use auth::{AuthKey, Credentials, CredentialsError};
 pub use error::RegistryError;
 pub use platforms::{MAX_INDEX_CHILDREN, Platform, PlatformManifest};
 pub use referrers::{
@@ -71,16 +72,22 @@ impl Default for RegistryConfig {
     }
 }
 
-/// A pooled client for all registries (connections are kept alive per host).
+/// A pooled client for all registries (connections are kept alive per host). Cloning is cheap
+/// and shares the connections, tokens and back-off; [`Registry::with_pull_credentials`] gives a
+/// review its own credentials over the same pool.
+#[derive(Clone)]
 pub struct Registry {
-    /// Only for bearer tokens (`http.rs`); every read goes through `http`.
+    /// Only for bearer tokens (`http.rs`): `Client::auth` asks the token service with the
+    /// credential passed to it on every call (the client's own per-registry memory of the first
+    /// credential is used only by its pull methods, which Signet never calls), so one client
+    /// serves every tenant. Tokens are remembered in `tokens`, keyed by credential.
     client: Client,
     /// For every bounded read (manifests, API documents, blobs).
     http: Result<reqwest::Client, String>,
-    credentials: Credentials,
-    config: RegistryConfig,
-    tokens: Tokens,
-    backoff: Backoff,
+    credentials: Arc<Credentials>,
+    config: Arc<RegistryConfig>,
+    tokens: Arc<Tokens>,
+    backoff: Arc<Backoff>,
 }
 
 impl Registry {
@@ -97,11 +104,27 @@ impl Registry {
         Self {
             client,
             http: http::client(&config),
-            credentials,
-            config,
-            tokens: Tokens::default(),
-            backoff: Backoff::default(),
+            credentials: Arc::new(credentials),
+            config: Arc::new(config),
+            tokens: Arc::default(),
+            backoff: Arc::default(),
         }
+    }
+
+    /// This client presenting `pod` first and this client's own credentials (the global
+    /// `--registry-config`) for registries `pod` does not name: the kubelet's order. Shares
+    /// the connection pool, the back-off and the token cache, whose entries are keyed by
+    /// credential, so nothing obtained with one tenant's credential serves another.
+    pub fn with_pull_credentials(&self, pod: &Credentials) -> Registry {
+        Registry {
+            credentials: Arc::new(pod.clone().or(&self.credentials)),
+            ..self.clone()
+        }
+    }
+
+    /// Which credential this client presents to `registry` (for keying what it answers).
+    pub fn auth_key(&self, registry: &str) -> AuthKey {
+        self.credentials.auth_key(registry)
     }
 
     /// The limits this registry enforces.

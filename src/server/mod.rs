@@ -17,7 +17,8 @@ use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 
 use crate::audit::logs::Subject;
-use crate::engine::Engine;
+use crate::engine::{CredentialSource, Engine};
+use crate::workload::WorkloadKind;
 
 pub use metrics::Metrics;
 pub use tls::{TlsError, TlsSource};
@@ -53,6 +54,9 @@ pub struct ServeConfig {
     pub enable_mutation: bool,
     /// Where would-deny decisions go besides the log line (Kubernetes Events with `--events`).
     pub would_deny: Option<Arc<dyn WouldDenySink>>,
+    /// Reach registries with each pod's own credentials before the global ones (`--pull-secrets`:
+    /// its pull secrets and its service account's). `None`: global ones only.
+    pub pull_secrets: Option<Arc<dyn PodCredentials>>,
 }
 
 /// A condition the server must meet before it reports ready.
@@ -68,6 +72,20 @@ pub trait ReadinessGate: Send + Sync + std::fmt::Debug {
 pub trait WouldDenySink: Send + Sync + std::fmt::Debug {
     /// `subject` was admitted; enforce mode would have answered `message`.
     fn would_deny(&self, subject: &Subject, message: &str);
+}
+
+/// The registry credentials of the pod a request creates or changes (`signet serve
+/// --pull-secrets`: `cluster::PullSecrets` reads its pull secrets through the Kubernetes API).
+/// Called on the request path: it only names the pod; the engine asks the returned source
+/// (which has its own deadline) if and when an image needs a registry.
+pub trait PodCredentials: Send + Sync + std::fmt::Debug {
+    /// The source of the credentials of the pod spec in `object`, a `kind`, in `namespace`.
+    fn for_pod(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        object: &serde_json::Value,
+    ) -> Box<dyn CredentialSource>;
 }
 
 /// Why the server could not start.
@@ -95,6 +113,8 @@ pub struct AppState {
     pub dry_run: bool,
     /// Where would-deny decisions go besides the log line.
     pub would_deny: Option<Arc<dyn WouldDenySink>>,
+    /// Where each pod's own registry credentials are read, when configured.
+    pub pull_secrets: Option<Arc<dyn PodCredentials>>,
 }
 
 impl AppState {
@@ -152,6 +172,7 @@ pub async fn start(
         readiness: config.readiness.clone(),
         dry_run: config.dry_run,
         would_deny: config.would_deny.clone(),
+        pull_secrets: config.pull_secrets.clone(),
     });
     let metrics_addr = routes::serve_metrics(state.clone(), config.metrics_listen).await?;
     let app = routes::router(state.clone(), config.max_body_bytes, config.enable_mutation);

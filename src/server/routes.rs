@@ -10,10 +10,14 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use kube::core::DynamicObject;
+use kube::core::admission::AdmissionRequest;
 
 use super::{AppState, ServeError};
 use crate::admission;
 use crate::audit::logs::{self as audit_log, Subject};
+use crate::engine::CredentialSource;
+use crate::workload::WorkloadKind;
 
 /// The HTTPS router.
 pub fn router(state: Arc<AppState>, max_body_bytes: usize, mutation: bool) -> Router {
@@ -48,7 +52,7 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             return json_error(StatusCode::BAD_REQUEST, &error.to_string());
         }
     };
-    let decision = admission::decide(&state.engine, &request).await;
+    let decision = decide(&state, &request).await;
     state
         .metrics
         .observe(&decision, started.elapsed().as_secs_f64());
@@ -72,6 +76,29 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     axum::Json(review).into_response()
 }
 
+/// Decide `request` with the credentials of the pod it creates or changes, when pull secrets are
+/// configured.
+async fn decide(
+    state: &AppState,
+    request: &AdmissionRequest<DynamicObject>,
+) -> crate::verdict::Decision {
+    let source = pod_credentials(state, request);
+    admission::decide_as(&state.engine, request, source.as_deref()).await
+}
+
+/// Whose pull secrets a request's pods use: the pod spec of the object (a Pod, the Pod an
+/// `ephemeralcontainers` request changes, or a workload's template), in the request's namespace.
+fn pod_credentials(
+    state: &AppState,
+    request: &AdmissionRequest<DynamicObject>,
+) -> Option<Box<dyn CredentialSource>> {
+    let credentials = state.pull_secrets.as_ref()?;
+    let kind = WorkloadKind::from_kind(&request.kind.group, &request.kind.kind)?;
+    let namespace = request.namespace.as_deref()?;
+    let object = request.object.as_ref()?;
+    Some(credentials.for_pod(kind, namespace, &object.data))
+}
+
 /// `POST /mutate`: AdmissionReview in, AdmissionReview with a pinning JSONPatch out.
 async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let request = match admission::parse_review(&body) {
@@ -81,7 +108,7 @@ async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             return json_error(StatusCode::BAD_REQUEST, &error.to_string());
         }
     };
-    let decision = admission::decide(&state.engine, &request).await;
+    let decision = decide(&state, &request).await;
     let review = admission::respond_mutation(&request, &decision);
     let patched = !review["response"]["patch"].is_null();
     tracing::info!(uid = %request.uid, patched, "mutate");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use signet::cluster::{EventQueue, EventSettings};
+use signet::cluster::{EventQueue, EventSettings, PullSecrets};
 use signet::engine::cache::CacheSettings;
 use signet::engine::verdicts::VerdictSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
@@ -48,6 +48,8 @@ pub struct WebhookOptions {
     pub registries_conf: Option<String>,
     /// `--events`: would-deny Events written through this client.
     pub events: Option<(kube::Client, EventSettings)>,
+    /// `--pull-secrets`: each pod's own pull secrets, read from this (test) API server.
+    pub pull_secrets: Option<Arc<PullSecrets>>,
 }
 
 impl WebhookOptions {
@@ -69,6 +71,7 @@ impl WebhookOptions {
             enable_mutation: false,
             registries_conf: None,
             events: None,
+            pull_secrets: None,
         }
     }
 }
@@ -126,6 +129,10 @@ impl TestWebhook {
             readiness: Vec::new(),
             enable_mutation: options.enable_mutation,
             would_deny: None,
+            pull_secrets: options
+                .pull_secrets
+                .clone()
+                .map(|s| s as Arc<dyn server::PodCredentials>),
         };
         let mut metrics = Metrics::for_engine(engine.clone());
         if let Some((client, settings)) = options.events {

@@ -1,0 +1,47 @@
+//! Whose credentials a review presents to registries. The webhook reviews a pod with the pod's
+//! own pull secrets (read by the cluster shell, which implements [`CredentialSource`]); the CLI
+//! and the audit use the global `--registry-config` alone. The source is asked at most once per
+//! review, and only when an image needs the registry, so a pod whose images no policy covers (or
+//! static authorities decide) never waits for the Kubernetes API.
+
+use futures::future::BoxFuture;
+use tokio::sync::OnceCell;
+
+use crate::registry::{Credentials, Registry};
+
+/// Where the credentials of one review come from.
+pub trait CredentialSource: Send + Sync {
+    /// The credentials (tried before the global ones), or why they could not be read; the
+    /// message becomes the denial's detail. Must finish within its own deadline.
+    fn credentials(&self) -> BoxFuture<'_, Result<Credentials, String>>;
+}
+
+/// One review's registry client: built from its source on first use, then shared by every image
+/// of the review.
+pub(super) struct ReviewCredentials<'a> {
+    source: Option<&'a dyn CredentialSource>,
+    registry: OnceCell<Result<Registry, String>>,
+}
+
+impl<'a> ReviewCredentials<'a> {
+    pub(super) fn new(source: Option<&'a dyn CredentialSource>) -> Self {
+        Self {
+            source,
+            registry: OnceCell::new(),
+        }
+    }
+
+    /// `base` presenting this review's credentials first (`base` itself without a source).
+    pub(super) async fn registry(&self, base: &Registry) -> Result<&Registry, String> {
+        let built = self.registry.get_or_init(|| async {
+            match self.source {
+                None => Ok(base.clone()),
+                Some(source) => source
+                    .credentials()
+                    .await
+                    .map(|pod| base.with_pull_credentials(&pod)),
+            }
+        });
+        built.await.as_ref().map_err(String::clone)
+    }
+}
