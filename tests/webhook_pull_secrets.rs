@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use common::apiserver::{TestApiServer, docker_config_secret, service_account};
 use common::faults::FaultFront;
 use common::webhook::{
-    TestWebhook, WebhookOptions, allowed, container, key_policy, message, pod_review_in,
+    TestWebhook, WebhookOptions, allowed, container, deployment_review, key_policy, message,
+    pod_review_in,
 };
 use common::{Mode, TcpProxy, TestKey, TestRegistry, push_image, sign_image};
 use serde_json::{Value, json};
@@ -69,6 +70,18 @@ impl Private {
     }
 }
 
+/// The private image, a test API server holding pull secrets for its registry (`secrets`:
+/// namespace and name of each) and a webhook reading them there.
+async fn tenants(secrets: &[(&str, &str)]) -> (Private, TestApiServer, TestWebhook) {
+    let private = Private::start().await;
+    let api = TestApiServer::start().await;
+    for (namespace, name) in secrets {
+        api.apply("secrets", private.secret(namespace, name));
+    }
+    let webhook = private.webhook(api.client()).await;
+    (private, api, webhook)
+}
+
 fn options(policy: String, insecure: &[String], client: kube::Client) -> WebhookOptions {
     let mut options = WebhookOptions::new(policy, insecure);
     options.review_deadline = REVIEW_DEADLINE;
@@ -107,10 +120,7 @@ fn ephemeral(namespace: &str, image: &str, pull_secrets: &[&str]) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_pods_pull_secret_admits_its_signed_private_image_and_without_it_access_is_refused() {
     bounded(async {
-        let private = Private::start().await;
-        let api = TestApiServer::start().await;
-        api.apply("secrets", private.secret("team-a", "regcred"));
-        let webhook = private.webhook(api.client()).await;
+        let (private, api, webhook) = tenants(&[("team-a", "regcred")]).await;
         let image = private.image();
 
         let answer = webhook
@@ -123,6 +133,17 @@ async fn the_pods_pull_secret_admits_its_signed_private_image_and_without_it_acc
         assert!(
             message(&answer).contains("refused access"),
             "the reason names the registry's refusal: {}",
+            message(&answer)
+        );
+
+        let mut deployment = deployment_review("d", vec![container("app", &image)]);
+        deployment["request"]["namespace"] = json!("team-a");
+        let template = &mut deployment["request"]["object"]["spec"]["template"]["spec"];
+        template["imagePullSecrets"] = json!([{"name": "regcred"}]);
+        let answer = webhook.review(&deployment).await;
+        assert!(
+            allowed(&answer),
+            "the template's secret: {}",
             message(&answer)
         );
 
@@ -145,14 +166,11 @@ async fn the_pods_pull_secret_admits_its_signed_private_image_and_without_it_acc
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_given_only_to_the_service_account_are_used() {
     bounded(async {
-        let private = Private::start().await;
-        let api = TestApiServer::start().await;
-        api.apply("secrets", private.secret("team-b", "robot"));
+        let (private, api, webhook) = tenants(&[("team-b", "robot")]).await;
         api.apply(
             "serviceaccounts",
             service_account("team-b", "builder", &["robot"]),
         );
-        let webhook = private.webhook(api.client()).await;
         let image = private.image();
 
         let answer = webhook
@@ -173,10 +191,7 @@ async fn credentials_given_only_to_the_service_account_are_used() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_without_credentials_is_denied_after_another_was_admitted() {
     bounded(async {
-        let private = Private::start().await;
-        let api = TestApiServer::start().await;
-        api.apply("secrets", private.secret("team-a", "regcred"));
-        let webhook = private.webhook(api.client()).await;
+        let (private, api, webhook) = tenants(&[("team-a", "regcred")]).await;
         let image = private.image();
         let with = pod("team-a", &image, &["regcred"], None);
         let without = pod("team-c", &image, &["regcred"], None);
@@ -282,10 +297,7 @@ fn assert_denied_for_the_api(answer: &Value, took: Duration) {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_api_server_answering_503_denies_within_the_deadline_and_is_not_remembered() {
     bounded(async {
-        let private = Private::start().await;
-        let api = TestApiServer::start().await;
-        api.apply("secrets", private.secret("team-a", "regcred"));
-        let webhook = private.webhook(api.client()).await;
+        let (private, api, webhook) = tenants(&[("team-a", "regcred")]).await;
         let review = pod("team-a", &private.image(), &["regcred"], None);
 
         api.set_unavailable(true);
