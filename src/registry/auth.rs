@@ -120,10 +120,11 @@ impl Credentials {
     /// username and password (tenants sharing one robot account share its tokens), distinct
     /// from anonymous.
     pub fn auth_key(&self, registry: &str) -> AuthKey {
+        let registry = registry_host(registry);
         let mut hash = Sha256::new();
         hash.update(b"signet-registry-auth/v1\0");
         hash.update(registry.as_bytes());
-        if let Some((user, pass)) = self.by_registry.get(registry) {
+        if let Some((user, pass)) = self.by_registry.get(&registry) {
             for part in [user, pass] {
                 hash.update([1]);
                 hash.update((part.len() as u64).to_be_bytes());
@@ -133,9 +134,10 @@ impl Credentials {
         AuthKey(hash.finalize().into())
     }
 
-    /// The auth to present to `registry` (a normalised host such as `docker.io`).
+    /// The auth to present to `registry` (a host; Docker Hub's API host `index.docker.io`, which
+    /// oci-client resolves `docker.io` to, finds the `docker.io` entry).
     pub fn auth_for(&self, registry: &str) -> RegistryAuth {
-        match self.by_registry.get(registry) {
+        match self.by_registry.get(&registry_host(registry)) {
             Some((user, pass)) => RegistryAuth::Basic(user.clone(), pass.clone()),
             None => RegistryAuth::Anonymous,
         }
@@ -195,6 +197,14 @@ mod tests {
             creds.auth_for("evil.docker.io"),
             RegistryAuth::Anonymous
         ));
+        assert!(
+            matches!(creds.auth_for("index.docker.io"), RegistryAuth::Basic(u, _) if u == "u"),
+            "the API host oci-client resolves docker.io to"
+        );
+        assert_eq!(
+            creds.auth_key("index.docker.io"),
+            creds.auth_key("docker.io")
+        );
     }
 
     #[test]
