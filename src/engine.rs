@@ -12,6 +12,7 @@ mod credentials;
 mod digest;
 mod evaluate;
 mod multi_arch;
+mod placeholders;
 pub mod stages;
 pub mod verdicts;
 
@@ -154,9 +155,13 @@ impl Engine {
         let credentials = ReviewCredentials::new(source);
         let deadline = Instant::now() + self.settings.review_deadline;
         let policies = self.policies();
-        let parsed: Vec<Result<ImageReference, String>> = uses
+        let parsed: Vec<Result<ImageReference, Outcome>> = uses
             .iter()
-            .map(|u| ImageReference::parse(&u.image).map_err(|e| e.to_string()))
+            .map(|u| match placeholders::judge(&policies, namespace, u) {
+                Some(outcome) => Err(outcome),
+                None => ImageReference::parse(&u.image)
+                    .map_err(|e| Outcome::Deny(Reason::InvalidReference(e.to_string()))),
+            })
             .collect();
         let results = self
             .decide_distinct(&policies, namespace, &parsed, deadline, &credentials)
@@ -177,7 +182,7 @@ impl Engine {
         &self,
         policies: &PolicySet,
         namespace: Option<&str>,
-        parsed: &[Result<ImageReference, String>],
+        parsed: &[Result<ImageReference, Outcome>],
         deadline: Instant,
         credentials: &ReviewCredentials<'_>,
     ) -> HashMap<String, ImageResult> {
@@ -197,20 +202,21 @@ impl Engine {
     }
 }
 
-/// Attach the shared result of a reference to one use of it.
+/// Attach the shared result of a reference to one use of it (or the outcome decided without
+/// one: a placeholder, an invalid reference).
 fn verdict_for(
     usage: ImageUse,
-    parsed: Result<ImageReference, String>,
+    parsed: Result<ImageReference, Outcome>,
     results: &HashMap<String, ImageResult>,
 ) -> ImageVerdict {
     let image = match parsed {
         Ok(image) => image,
-        Err(detail) => {
+        Err(outcome) => {
             return ImageVerdict {
                 usage,
                 reference: None,
                 digest: None,
-                outcome: Outcome::Deny(Reason::InvalidReference(detail)),
+                outcome,
             };
         }
     };

@@ -59,6 +59,14 @@ pub enum Reason {
         /// Why the child was refused.
         cause: Box<Reason>,
     },
+    /// `spec.placeholders`: an injector's placeholder where no policy exempts it, or left in a
+    /// Pod (its injector did not run).
+    Placeholder {
+        /// The placeholder as written (`auto`).
+        image: String,
+        /// Why it is refused, and how to exempt it where that is safe.
+        why: String,
+    },
 }
 
 /// One authority of a policy and why it did not accept the image.
@@ -98,6 +106,7 @@ impl Reason {
             Self::PullCredentials(_) => "PullSecretsUnavailable",
             Self::DigestRequired { .. } => "DigestRequired",
             Self::PlatformUnsigned { cause, .. } => cause.code(),
+            Self::Placeholder { .. } => "Placeholder",
         }
     }
 }
@@ -140,6 +149,7 @@ impl std::fmt::Display for Reason {
                 f,
                 "the {platform} manifest {digest} of index {index} is not signed (multiArch: {mode}): {cause}"
             ),
+            Self::Placeholder { image, why } => write!(f, "{image:?} is a placeholder: {why}"),
         }
     }
 }
@@ -232,6 +242,18 @@ impl ImageVerdict {
     /// The text of `reason` for this image. A containers-policy.json `reject` names the image
     /// as containers/image does: `Running image docker://quay.io/x:latest is rejected by policy.`
     pub fn reason_text(&self, reason: &Reason) -> String {
+        let text = self.policy_reason_text(reason);
+        match is_bare_word(&self.usage.image) && !matches!(reason, Reason::Placeholder { .. }) {
+            true => format!(
+                "{text} (if {:?} is a placeholder that a sidecar injector replaces, name it in a \
+                 policy's spec.placeholders with the injector's containers or namespaces)",
+                self.usage.image
+            ),
+            false => text,
+        }
+    }
+
+    fn policy_reason_text(&self, reason: &Reason) -> String {
         let text = reason.to_string();
         let rejected = matches!(reason, Reason::PolicyFailed { authorities, .. }
         if authorities.iter().any(|a| {
@@ -368,6 +390,12 @@ impl Decision {
             images: self.verdicts.iter().map(ImageReport::from).collect(),
         }
     }
+}
+
+/// A reference that is one word (`auto`, `nginx`): what injectors' placeholders look like, so a
+/// denial of one says how a placeholder is exempted.
+fn is_bare_word(image: &str) -> bool {
+    !image.is_empty() && !image.contains(['/', ':', '@', '.'])
 }
 
 /// containers/image's `transports.ImageName` of a `docker:` image: `docker://` and the familiar

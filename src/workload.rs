@@ -28,6 +28,15 @@ pub struct ImageUse {
     pub image: String,
 }
 
+impl ImageUse {
+    /// Whether the use is in a pod template (a Deployment's, a Job's, ...), which pods are
+    /// created from later, rather than in a Pod itself: mutating webhooks (sidecar injectors)
+    /// run on the Pod, so only a template can still hold an injector's placeholder legitimately.
+    pub fn in_pod_template(&self) -> bool {
+        self.path.contains("template.spec.")
+    }
+}
+
 /// The kinds of object that carry a pod spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkloadKind {

@@ -141,3 +141,24 @@ fn the_server_does_not_use_the_cluster_shell() {
         "server uses the cluster shell: {offenders:?}"
     );
 }
+
+/// Modules that must stay away from some others, with why. Mirrors only change where bytes are
+/// read from, never what a policy or a signature identity says; placeholders are decided from the
+/// policy alone, without a registry call.
+#[test]
+fn mirrors_relocate_reads_and_placeholders_stay_offline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let rules = [
+        ("registry/mirrors.rs", ["crate::policy", "crate::signature"]),
+        (
+            "engine/placeholders.rs",
+            ["crate::registry", "super::cache"],
+        ),
+    ];
+    for (file, forbidden) in rules {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        for path in forbidden {
+            assert!(!text.contains(path), "src/{file} uses {path}");
+        }
+    }
+}

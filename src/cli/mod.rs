@@ -23,7 +23,7 @@ use signet::engine::cache::CacheSettings;
 use signet::engine::verdicts::VerdictSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
 use signet::policy::PolicySet;
-use signet::registry::{Credentials, Platform, Registry, RegistryConfig};
+use signet::registry::{Credentials, Mirrors, Platform, Registry, RegistryConfig};
 use signet::reload::PolicySources;
 
 /// Signet: admit only signed container images.
@@ -100,6 +100,11 @@ pub struct EngineArgs {
     /// Docker `config.json` with registry credentials.
     #[arg(long = "registry-config", env = "SIGNET_REGISTRY_CONFIG")]
     pub registry_config: Option<PathBuf>,
+    /// A containers-registries.conf(5) (v2) file: `[[registry]]` prefix rewrites and
+    /// `[[registry.mirror]]`s to read images and signatures from. Images keep their names for
+    /// policies and signature identities.
+    #[arg(long = "registries-conf", env = "SIGNET_REGISTRIES_CONF")]
+    pub registries_conf: Option<PathBuf>,
     /// What to do with images no policy covers.
     #[arg(long = "no-match", value_enum, default_value = "deny")]
     pub no_match: NoMatchAction,
@@ -145,6 +150,7 @@ impl EngineArgs {
             trust_root: _,
             insecure_registry,
             registry_config,
+            registries_conf,
             no_match,
             review_timeout,
             registry_timeout,
@@ -164,6 +170,10 @@ impl EngineArgs {
                 insecure: insecure_registry.clone(),
                 call_timeout: seconds(*registry_timeout, "--registry-timeout")?,
                 max_signatures: *max_signatures,
+                mirrors: match registries_conf {
+                    Some(path) => Mirrors::load(path)?,
+                    None => Mirrors::default(),
+                },
                 ..RegistryConfig::default()
             },
             credentials,

@@ -92,6 +92,12 @@ pub struct PlaceholderRef {
     /// The injector that replaces it.
     #[serde(default, deserialize_with = "nullable")]
     pub injector: String,
+    /// Names of the containers the injector adds (`istio-proxy`); any when empty.
+    #[serde(default, deserialize_with = "nullable")]
+    pub containers: Vec<String>,
+    /// Namespaces the injector works in; any when empty. One of the two must be set.
+    #[serde(default, deserialize_with = "nullable")]
+    pub namespaces: Vec<String>,
 }
 
 /// `spec.images[]`.

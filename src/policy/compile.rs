@@ -93,6 +93,8 @@ pub(super) fn compile(
             .map(|p| Placeholder {
                 image: p.image.clone(),
                 injector: p.injector.clone(),
+                containers: p.containers.clone(),
+                namespaces: p.namespaces.clone(),
             })
             .collect(),
     })

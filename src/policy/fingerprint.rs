@@ -96,6 +96,10 @@ fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
     for placeholder in &p.placeholders {
         c.text(&placeholder.image);
         c.text(&placeholder.injector);
+        for names in [&placeholder.containers, &placeholder.namespaces] {
+            c.count(names.len());
+            names.iter().for_each(|name| c.text(name));
+        }
     }
     c.count(p.authorities.len());
     for authority in &p.authorities {

@@ -198,6 +198,18 @@ impl PolicySet {
         }
     }
 
+    /// Every policy that applies in `namespace`, whatever the image: the placeholders they
+    /// name are exempt there (see `engine::placeholders`).
+    pub fn in_namespace<'a>(&'a self, namespace: Option<&str>) -> Vec<&'a ImagePolicy> {
+        let set = namespace
+            .and_then(|ns| self.namespaces.get(ns))
+            .unwrap_or(self);
+        set.policies
+            .iter()
+            .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == namespace)
+            .collect()
+    }
+
     fn select<'a>(
         &'a self,
         image: &ImageReference,

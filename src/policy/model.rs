@@ -121,13 +121,43 @@ impl MultiArch {
     }
 }
 
-/// One `spec.placeholders[]` entry: an image string a sidecar injector replaces.
+/// One `spec.placeholders[]` entry: an image string a sidecar injector replaces. Never a global
+/// allow: it names where the injector works (container names, namespaces, or both).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placeholder {
     /// The image exactly as written in the pod template, such as `auto`.
     pub image: String,
     /// Who replaces it (for messages), such as `istio-sidecar-injector`.
     pub injector: String,
+    /// The injector's container names; any name when empty.
+    pub containers: Vec<String>,
+    /// The namespaces the injector works in; any namespace when empty (never both empty).
+    pub namespaces: Vec<String>,
+}
+
+impl Placeholder {
+    /// Whether this entry exempts container `container` in `namespace`.
+    pub fn covers(&self, container: &str, namespace: Option<&str>) -> bool {
+        let named =
+            |names: &[String], value: &str| names.is_empty() || names.iter().any(|n| n == value);
+        named(&self.containers, container) && named(&self.namespaces, namespace.unwrap_or_default())
+    }
+
+    /// `containers [a, b] in namespaces [c]`, for messages.
+    pub fn scope(&self) -> String {
+        let list = |what: &str, names: &[String]| match names {
+            [] => None,
+            names => Some(format!("{what} [{}]", names.join(", "))),
+        };
+        [
+            list("containers", &self.containers),
+            list("namespaces", &self.namespaces),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" in ")
+    }
 }
 
 /// `spec.mode`.

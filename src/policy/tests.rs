@@ -413,12 +413,15 @@ fn case_extensions_compile_with_their_defaults() {
   requireDigest: true
   placeholders:
   - image: auto
-    injector: istio-sidecar-injector";
+    injector: istio-sidecar-injector
+    containers: [istio-proxy]";
     let set = PolicySet::from_yaml(&key_policy("p", "ghcr.io/**", extra), "p").unwrap();
     let policy = &set.policies()[0];
     assert_eq!(policy.multi_arch, MultiArch::AllPlatforms);
     assert!(policy.require_digest);
     assert_eq!(policy.placeholders[0].injector, "istio-sidecar-injector");
+    assert!(policy.placeholders[0].covers("istio-proxy", Some("any")));
+    assert!(!policy.placeholders[0].covers("app", Some("any")));
 }
 
 #[test]
@@ -431,4 +434,7 @@ fn unknown_multi_arch_modes_and_pullable_placeholders_are_refused() {
         error.to_string().contains("spec.placeholders[0].image"),
         "{error}"
     );
+    let everywhere = "  placeholders:\n  - image: auto\n    injector: x";
+    let error = load_error(&key_policy("p", "ghcr.io/**", everywhere));
+    assert!(error.to_string().contains("containers"), "{error}");
 }

@@ -122,6 +122,9 @@ fn validate_extensions(spec: &wire::Spec, errs: &mut FieldErrors) {
         } else if p.image.contains(['/', ':', '@']) {
             let why = "a placeholder is a bare word such as auto, never a pullable reference";
             errs.invalid_value(&join(&at, "image"), &p.image, why);
+        } else if p.containers.is_empty() && p.namespaces.is_empty() {
+            let why = "set containers or namespaces (or both) to where the injector works: a placeholder exempt everywhere would be a global allow";
+            errs.invalid_value(&join(&at, "injector"), &p.injector, why);
         }
     }
 }

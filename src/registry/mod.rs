@@ -8,6 +8,7 @@ mod backoff;
 mod content;
 mod error;
 mod http;
+mod mirrors;
 mod platforms;
 mod redirect;
 mod referrers;
@@ -27,6 +28,7 @@ use crate::reference::{Digest, ImageReference};
 
 pub use auth::{AuthKey, Credentials, CredentialsError};
 pub use error::RegistryError;
+pub use mirrors::{MAX_MIRROR_ENTRIES, Mirrors, MirrorsError};
 pub use platforms::{MAX_INDEX_CHILDREN, Platform, PlatformManifest};
 pub use referrers::{
     MAX_BUNDLE_BYTES, SIGSTORE_BUNDLE_MEDIA_TYPE, SIGSTORE_BUNDLE_TYPES, SignatureBundle,
@@ -55,6 +57,8 @@ pub struct RegistryConfig {
     /// Longest pause after a 429: the registry is not asked again for this long (or for its
     /// shorter `Retry-After`); its images are denied as rate limited meanwhile.
     pub rate_limit_pause: Duration,
+    /// Where images are read from (`--registries-conf`): mirrors and prefix rewrites.
+    pub mirrors: Mirrors,
 }
 
 impl Default for RegistryConfig {
@@ -68,6 +72,7 @@ impl Default for RegistryConfig {
             max_referrers: 256,
             max_image_manifest_bytes: 4 * 1024 * 1024,
             rate_limit_pause: Duration::from_secs(5),
+            mirrors: Mirrors::default(),
         }
     }
 }
@@ -92,7 +97,9 @@ pub struct Registry {
 
 impl Registry {
     /// Build the client once; it is shared by every review.
-    pub fn new(config: RegistryConfig, credentials: Credentials) -> Self {
+    pub fn new(mut config: RegistryConfig, credentials: Credentials) -> Self {
+        let insecure = config.mirrors.insecure_hosts().to_vec();
+        config.insecure.extend(insecure);
         let client = Client::new(ClientConfig {
             protocol: ClientProtocol::HttpsExcept(config.insecure.clone()),
             connect_timeout: Some(config.call_timeout),
@@ -136,10 +143,36 @@ impl Registry {
     /// (never re-resolved), else the registry's manifest digest for the tag: `Docker-Content-Digest`
     /// of a HEAD, or, when HEAD gives none, the SHA-256 of the bounded manifest GET. For a
     /// multi-platform image this is the index digest, which is what cosign signs.
+    /// Read through the mirrors of `--registries-conf`, in order, the first answer wins.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
         if let Some(digest) = image.digest() {
             return Ok(digest.clone());
         }
+        let mut last = None;
+        for endpoint in self.endpoints(image, false)? {
+            match self.resolve_at(&endpoint).await {
+                Ok(digest) => return Ok(digest),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| blocked(image)))
+    }
+
+    /// Where to read `image` from (see [`Mirrors::endpoints`]); an error when it is blocked.
+    fn endpoints(
+        &self,
+        image: &ImageReference,
+        by_digest: bool,
+    ) -> Result<Vec<ImageReference>, RegistryError> {
+        let endpoints = self.config.mirrors.endpoints(image, by_digest);
+        match endpoints.is_empty() {
+            true => Err(blocked(image)),
+            false => Ok(endpoints),
+        }
+    }
+
+    /// The tag's digest at one endpoint.
+    async fn resolve_at(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
         let reference = oci_reference(image);
         let tag = reference.tag().unwrap_or("latest");
         let mut get = Get {
@@ -200,6 +233,14 @@ impl Registry {
                 operation,
                 after: self.config.call_timeout,
             })
+    }
+}
+
+/// The error for an image whose registries.conf entry is `blocked` (or has no usable location).
+fn blocked(image: &ImageReference) -> RegistryError {
+    RegistryError::Unavailable {
+        registry: image.registry().to_string(),
+        detail: "blocked by --registries-conf (no location to read it from)".to_string(),
     }
 }
 

@@ -90,8 +90,24 @@ struct ChildDescriptor {
 
 impl Registry {
     /// The children of `digest` in `image`'s repository when it is an image index (or Docker
-    /// manifest list); `None` when it is a single image manifest.
+    /// manifest list); `None` when it is a single image manifest. Read through the mirrors of
+    /// `--registries-conf`; the first answer wins (the content is checked against `digest`).
     pub async fn index_children(
+        &self,
+        image: &ImageReference,
+        digest: &Digest,
+    ) -> Result<Option<Vec<PlatformManifest>>, RegistryError> {
+        let mut last = None;
+        for endpoint in self.endpoints(image, true)? {
+            match self.index_children_at(&endpoint, digest).await {
+                Ok(children) => return Ok(children),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| super::blocked(image)))
+    }
+
+    async fn index_children_at(
         &self,
         image: &ImageReference,
         digest: &Digest,

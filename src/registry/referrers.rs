@@ -65,7 +65,7 @@ struct ReferrerManifest {
 impl Registry {
     /// Every Sigstore bundle attached to `digest` in `repository`. No referrers (or no API and no
     /// tag) means no bundles: an empty list.
-    pub async fn fetch_bundles(
+    pub(super) async fn fetch_bundles(
         &self,
         repository: &ImageReference,
         digest: &Digest,

@@ -93,9 +93,31 @@ struct LayerDescriptor {
 }
 
 impl Registry {
+    /// The signature material of `digest` in `repository`, read through the mirrors of
+    /// `--registries-conf`: the first endpoint holding any signature wins. When none holds one,
+    /// an endpoint that failed makes the answer a failure (it might have held one), else the
+    /// answer is "no signature".
+    pub async fn fetch_signature_material(
+        &self,
+        repository: &ImageReference,
+        digest: &Digest,
+    ) -> Result<SignatureMaterial, RegistryError> {
+        let mut failure = None;
+        for endpoint in self.endpoints(repository, true)? {
+            match self.signature_material_at(&endpoint, digest).await {
+                Ok(material) if !material.is_empty() => return Ok(material),
+                Ok(_) => {}
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        failure.map_or(Ok(SignatureMaterial::default()), Err)
+    }
+
     /// The `.sig` layers and the Sigstore bundles of `digest` in `repository`, fetched
     /// concurrently; a failure of either fails the whole (never a partial view).
-    pub async fn fetch_signature_material(
+    async fn signature_material_at(
         &self,
         repository: &ImageReference,
         digest: &Digest,
@@ -113,7 +135,7 @@ impl Registry {
     /// Every signature layer stored for `digest` in `repository` (the image's own repository, or
     /// the authority's separate signature repository). No `.sig` manifest means no signatures:
     /// an empty list, which the signature stage turns into a denial.
-    pub async fn fetch_signatures(
+    async fn fetch_signatures(
         &self,
         repository: &ImageReference,
         digest: &Digest,

@@ -203,19 +203,58 @@ pub async fn move_tag(reg: &TestRegistry, repo: &str, tag: &str, new_seed: &str)
 /// Deletes the manifest `digest` from `repo` (storage.delete is enabled). Tags pointing at it go too.
 pub async fn delete_manifest(reg: &TestRegistry, repo: &str, digest: &str) {
     let url = format!("{}/v2/{repo}/manifests/{digest}", reg.url());
+    let response = api_call(reg, reqwest::Method::DELETE, &url).await;
+    assert_eq!(response.status().as_u16(), 202, "DELETE {url}");
+}
+
+/// Copies manifest `from_ref` (`repo:tag` or `repo@digest`) of `from`, with the config and layer
+/// blobs it names, to `to` under `to_ref`, byte for byte as `skopeo copy --preserve-digests`
+/// would, so the digest (and any signature naming it) stays valid. Returns the digest.
+pub async fn copy_manifest(
+    from: &TestRegistry,
+    from_ref: &str,
+    to: &TestRegistry,
+    to_ref: &str,
+) -> String {
+    let (bytes, _) = pull_manifest(from, from_ref).await;
+    let manifest: Value = serde_json::from_slice(&bytes).expect("manifest is JSON");
+    let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
+    for descriptor in std::iter::once(&manifest["config"]).chain(&layers) {
+        let (Some(digest), Some(media_type)) = (
+            descriptor["digest"].as_str(),
+            descriptor["mediaType"].as_str(),
+        ) else {
+            continue;
+        };
+        let blob = pull_blob(from, repo_of(from_ref), digest).await;
+        push_blob(to, repo_of(to_ref), media_type, blob).await;
+    }
+    let media_type = media_type_of(&bytes);
+    push_manifest_bytes(to, to_ref, &media_type, bytes).await
+}
+
+/// The blob `digest` of `repo`, read over the registry API.
+async fn pull_blob(reg: &TestRegistry, repo: &str, digest: &str) -> Vec<u8> {
+    let url = format!("{}/v2/{repo}/blobs/{digest}", reg.url());
+    let response = api_call(reg, reqwest::Method::GET, &url).await;
+    assert_eq!(response.status().as_u16(), 200, "GET {url}");
+    response.bytes().await.expect("blob body").to_vec()
+}
+
+/// One plain-HTTP registry API call with the registry's basic credentials, if it has any.
+async fn api_call(reg: &TestRegistry, method: reqwest::Method, url: &str) -> reqwest::Response {
     let mut request = reqwest::Client::builder()
         .no_proxy()
         .build()
         .expect("build plain HTTP client")
-        .delete(&url);
+        .request(method.clone(), url);
     if let Some((user, pass)) = reg.credentials() {
         request = request.basic_auth(user, Some(pass));
     }
-    let response = request
+    request
         .send()
         .await
-        .unwrap_or_else(|e| panic!("DELETE {url}: {e}"));
-    assert_eq!(response.status().as_u16(), 202, "DELETE {url}");
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
 }
 
 /// The repository part of `repo:tag` / `repo@digest` (the registry host is not included).

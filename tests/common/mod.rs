@@ -25,8 +25,9 @@ pub mod tls;
 pub mod webhook;
 
 pub use images::{
-    delete_manifest, digest_ref, move_tag, oci_client, pull_manifest, push_image, push_index,
-    push_manifest, push_platform_image, reference, registry_digest, retag, sha256_digest,
+    copy_manifest, delete_manifest, digest_ref, move_tag, oci_client, pull_manifest, push_image,
+    push_index, push_manifest, push_platform_image, reference, registry_digest, retag,
+    sha256_digest,
 };
 pub use proxy::{Mode, TcpProxy};
 pub use registry::TestRegistry;

@@ -183,6 +183,14 @@ impl TestWebhook {
         serde_json::from_str(&text).expect("answer is JSON")
     }
 
+    /// Review a Pod running `image` in container `app`: (allowed, deny message).
+    pub async fn review_image(&self, image: &str) -> (bool, String) {
+        let answer = self
+            .review(&pod_review("u", vec![container("app", image)], vec![]))
+            .await;
+        (allowed(&answer), message(&answer))
+    }
+
     /// The text of `/metrics` on the metrics listener.
     pub async fn metrics(&self) -> String {
         reqwest::get(format!("http://{}/metrics", self.metrics_addr))
@@ -231,6 +239,11 @@ fn build_engine(
             insecure: options.insecure.clone(),
             call_timeout: options.registry_timeout,
             rate_limit_pause: options.rate_limit_pause,
+            mirrors: match &options.registries_conf {
+                Some(text) => signet::registry::Mirrors::parse(text, "registries.conf")
+                    .expect("test registries.conf parses"),
+                None => signet::registry::Mirrors::default(),
+            },
             ..RegistryConfig::default()
         },
         credentials,
