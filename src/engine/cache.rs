@@ -3,9 +3,9 @@
 //!
 //! * tag -> digest, for `tag_ttl` only: it widens the window in which a moved tag is still
 //!   verified at its old digest by at most that long (a reference with a digest is never cached
-//!   or re-resolved). Keyed also by the credential the review presents to that registry
-//!   ([`AuthKey`]): a private tag one tenant resolved is never resolved from the cache for a
-//!   tenant without that credential;
+//!   or re-resolved). Keyed also by the credentials the review presents to that registry and
+//!   its `--registries-conf` mirrors ([`AuthKey`]): a private tag one tenant resolved is never
+//!   resolved from the cache for a tenant without that credential;
 //! * signature material (`.sig` layers and Sigstore bundles) by (repository, digest), shared by
 //!   every tenant (what a digest's signatures say does not depend on who asked):
 //!   `signature_ttl` when signatures exist,
@@ -165,7 +165,7 @@ impl ReviewRegistry<'_> {
         if image.digest().is_some() {
             return self.via.resolve_digest(image).await;
         }
-        let key = (self.via.auth_key(image.registry()), image.to_string());
+        let key = (self.via.image_auth_key(image), image.to_string());
         let cached = self.cached;
         let entry = cached
             .digests

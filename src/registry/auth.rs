@@ -16,6 +16,19 @@ use sha2::{Digest as _, Sha256};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AuthKey([u8; 32]);
 
+impl AuthKey {
+    /// One key for several (the credentials presented to each registry an image is read
+    /// from, mirrors included): equal only when every part is.
+    pub fn combine(keys: impl IntoIterator<Item = AuthKey>) -> AuthKey {
+        let mut hash = Sha256::new();
+        hash.update(b"signet-registry-auth-list/v1\0");
+        for key in keys {
+            hash.update(key.0);
+        }
+        AuthKey(hash.finalize().into())
+    }
+}
+
 /// Registry host -> (username, password).
 #[derive(Clone, Default)]
 pub struct Credentials {

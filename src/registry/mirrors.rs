@@ -340,6 +340,37 @@ blocked = true
     }
 
     #[test]
+    fn a_mirrors_credential_keys_the_tags_read_through_it() {
+        use crate::registry::{Credentials, Registry, RegistryConfig};
+        let secret = br#"{"auths":{"cache.internal":{"username":"u","password":"p"}}}"#;
+        let tenant = Credentials::from_docker_config_json(secret).unwrap();
+        let registry = |mirrors: Mirrors, credentials: Credentials| {
+            let config = RegistryConfig {
+                mirrors,
+                ..RegistryConfig::default()
+            };
+            Registry::new(config, credentials)
+        };
+        let image = ImageReference::parse("ghcr.io/team/app:v1").unwrap();
+        let conf = "[[registry]]\nprefix = \"ghcr.io/team\"\nlocation = \"ghcr.io/team\"\n\
+                    [[registry.mirror]]\nlocation = \"cache.internal/team\"\n";
+        let mirrored = Mirrors::parse(conf, "r").unwrap();
+        let with = registry(mirrored.clone(), tenant.clone()).image_auth_key(&image);
+        let without = registry(mirrored, Credentials::default()).image_auth_key(&image);
+        assert_ne!(
+            with, without,
+            "the mirror is read with the tenant's credential"
+        );
+        let direct = registry(Mirrors::default(), tenant).image_auth_key(&image);
+        let anonymous = registry(Mirrors::default(), Credentials::default());
+        assert_eq!(
+            direct,
+            anonymous.image_auth_key(&image),
+            "no mirror, no part"
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_wildcards_are_refused() {
         let error = Mirrors::parse("[[registry]]\nlocation = \"a.io\"\nsurprise = 1\n", "r");
         assert!(error.unwrap_err().to_string().contains("surprise"));

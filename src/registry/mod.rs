@@ -134,6 +134,16 @@ impl Registry {
         self.credentials.auth_key(registry)
     }
 
+    /// Which credentials this client presents to read `image` by tag: those of every endpoint
+    /// `--registries-conf` reads it from (just its registry without one), so a tag resolved
+    /// through a mirror with one tenant's credential never serves another.
+    pub fn image_auth_key(&self, image: &ImageReference) -> AuthKey {
+        match self.config.mirrors.endpoints(image, false).as_slice() {
+            [only] if only.registry() == image.registry() => self.auth_key(image.registry()),
+            endpoints => AuthKey::combine(endpoints.iter().map(|e| self.auth_key(e.registry()))),
+        }
+    }
+
     /// The limits this registry enforces.
     pub fn config(&self) -> &RegistryConfig {
         &self.config
