@@ -50,7 +50,7 @@ impl Default for CacheSettings {
             negative_ttl: Duration::from_secs(10),
             // Warm reviews are answered by the verdict cache; signatures are kept for herds and
             // for judging a changed policy without a refetch, so a smaller budget suffices.
-            max_signature_bytes: 16 * 1024 * 1024,
+            max_signature_bytes: 8 * 1024 * 1024,
             max_tags: 100_000,
         }
     }
@@ -72,6 +72,10 @@ pub struct CacheStats {
 type Layers = Arc<SignatureMaterial>;
 /// The children of an index, `None` for a single image.
 pub type Children = Option<Arc<Vec<PlatformManifest>>>;
+
+/// Bytes moka keeps per entry beside key and value (its entry, deque and timer nodes), by
+/// heaptrack: about 160.
+pub(super) const MOKA_ENTRY_OVERHEAD: usize = 160;
 
 /// Most index listings held.
 const MAX_INDEXES: u64 = 10_000;
@@ -273,6 +277,6 @@ fn count(fresh: bool, hits: &AtomicU64, misses: &AtomicU64) {
 
 /// Approximate bytes an entry holds.
 fn weight(key: &(String, Digest), layers: &Layers) -> u32 {
-    let total = key.0.len() + key.1.as_str().len() + layers.byte_size() + 64;
+    let total = key.0.len() + key.1.as_str().len() + layers.byte_size() + MOKA_ENTRY_OVERHEAD;
     u32::try_from(total).unwrap_or(u32::MAX)
 }

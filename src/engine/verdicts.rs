@@ -27,7 +27,7 @@ use crate::registry::Platform;
 use crate::verdict::Outcome;
 
 use super::ImageResult;
-use super::cache::CacheSettings;
+use super::cache::{CacheSettings, MOKA_ENTRY_OVERHEAD};
 
 /// Bump when the key layout changes.
 const FORMAT: &[u8] = b"signet-verdict/v2";
@@ -217,7 +217,7 @@ fn weight(result: &ImageResult) -> u32 {
         Outcome::Admit(_, note) => note.len(),
         Outcome::Warn(_) | Outcome::Deny(_) => 256,
     };
-    let total = 32 + std::mem::size_of::<ImageResult>() + digest + note + 128;
+    let total = 32 + std::mem::size_of::<ImageResult>() + digest + note + MOKA_ENTRY_OVERHEAD;
     u32::try_from(total).unwrap_or(u32::MAX)
 }
 

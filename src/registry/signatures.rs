@@ -43,21 +43,33 @@ pub struct SignatureMaterial {
     pub bundles: Vec<SignatureBundle>,
 }
 
+/// Fixed bytes of one signature set beyond its content: the `Arc`, the vectors, the cache key.
+const SET_OVERHEAD: usize = 128;
+/// Fixed bytes of one layer or bundle: its struct, allocator headers, its map's node.
+const ITEM_OVERHEAD: usize = 256;
+/// Fixed bytes of one annotation: two `String`s and their allocator headers.
+const ANNOTATION_OVERHEAD: usize = 80;
+
 impl SignatureMaterial {
     /// No signature of either kind.
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty() && self.bundles.is_empty()
     }
 
-    /// Approximate bytes held (payloads, annotations, bundles), for cache weights.
+    /// Approximate bytes held (payloads, annotations, bundles and the allocations around them),
+    /// for cache weights. Counting content alone undercounted a one-layer set by about half
+    /// (heaptrack of `cargo bench --bench load`, case d), so the fixed costs of each layer,
+    /// annotation and bundle are counted too: a weight budget must bound the memory it claims.
     pub fn byte_size(&self) -> usize {
         let map = |m: &BTreeMap<String, String>| -> usize {
-            m.iter().map(|(k, v)| k.len() + v.len()).sum()
+            m.iter()
+                .map(|(k, v)| k.len() + v.len() + ANNOTATION_OVERHEAD)
+                .sum()
         };
         let layers: usize = self
             .layers
             .iter()
-            .map(|l| l.payload.len() + map(&l.annotations))
+            .map(|l| l.payload.len() + map(&l.annotations) + ITEM_OVERHEAD)
             .sum();
         let bundles: usize = self
             .bundles
@@ -67,9 +79,10 @@ impl SignatureMaterial {
                     + b.artifact_type.len()
                     + b.manifest_digest.len()
                     + map(&b.annotations)
+                    + ITEM_OVERHEAD
             })
             .sum();
-        layers + bundles
+        SET_OVERHEAD + layers + bundles
     }
 }
 

@@ -39,7 +39,7 @@ use crate::reference::{Digest, ImageReference};
 pub use crate::registry::{SignatureBundle, SignatureLayer, SignatureMaterial};
 
 pub use certificate::{
-    CertificateError, FulcioIdentity, SigningCertificate, parse_signing_certificate,
+    CertificateError, FulcioIdentity, SigningCertificate, parse_chain, parse_signing_certificate,
 };
 pub use identity::identity_accepts;
 pub use mismatch::Mismatch;
