@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds="${1:-20}"
 
+# libFuzzer (built by libfuzzer-sys) is C++.
+if ! command -v c++ >/dev/null 2>&1; then
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends g++
+fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked --version 0.13.2
 fi
