@@ -45,12 +45,9 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let started = Instant::now();
     let _in_flight = state.metrics.start_review();
-    let request = match admission::parse_review(&body) {
+    let request = match parse_or_reject(&body) {
         Ok(request) => request,
-        Err(error) => {
-            tracing::warn!(%error, "unreadable admission review");
-            return json_error(StatusCode::BAD_REQUEST, &error.to_string());
-        }
+        Err(rejection) => return *rejection,
     };
     let decision = decide(&state, &request).await;
     state
@@ -74,6 +71,14 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     }
     let review = admission::respond(&request, &decision, state.dry_run);
     axum::Json(review).into_response()
+}
+
+/// The AdmissionReview in `body`, or the 400 answer that says why it cannot be read.
+fn parse_or_reject(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Box<Response>> {
+    admission::parse_review(body).map_err(|error| {
+        tracing::warn!(%error, "unreadable admission review");
+        Box::new(json_error(StatusCode::BAD_REQUEST, &error.to_string()))
+    })
 }
 
 /// Decide `request` with the credentials of the pod it creates or changes, when pull secrets are
@@ -101,12 +106,9 @@ fn pod_credentials(
 
 /// `POST /mutate`: AdmissionReview in, AdmissionReview with a pinning JSONPatch out.
 async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let request = match admission::parse_review(&body) {
+    let request = match parse_or_reject(&body) {
         Ok(request) => request,
-        Err(error) => {
-            tracing::warn!(%error, "unreadable admission review");
-            return json_error(StatusCode::BAD_REQUEST, &error.to_string());
-        }
+        Err(rejection) => return *rejection,
     };
     let decision = decide(&state, &request).await;
     let review = admission::respond_mutation(&request, &decision);
