@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
-use kube::core::{DynamicObject, Status};
+use kube::core::{DynamicObject, ObjectMeta, Status, TypeMeta};
+use serde_json::Value;
 
 use crate::engine::{CredentialSource, Engine};
 use crate::verdict::{DENY_REASON, Decision, ImageVerdict, Outcome};
@@ -33,15 +34,54 @@ pub enum AdmissionError {
 const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
 
 /// Parse an AdmissionReview body (`admission.k8s.io/v1` or `v1beta1`).
+///
+/// The body is read once into a JSON tree and the objects are taken out of it before kube's
+/// types read the rest: their derived decoders buffer each `#[serde(flatten)]` level (the
+/// review's and each `DynamicObject`'s), reading the objects three times over, which was a
+/// quarter of a warm review's CPU. The result equals kube's decoder's (tested against it).
 pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, AdmissionError> {
-    let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body)?;
+    let mut tree: Value = serde_json::from_slice(body)?;
+    let (object, old_object) = match tree.get_mut("request").and_then(Value::as_object_mut) {
+        Some(request) => (request.remove("object"), request.remove("oldObject")),
+        None => (None, None),
+    };
+    let (object, old_object) = (dynamic_object(object)?, dynamic_object(old_object)?);
+    let review: AdmissionReview<DynamicObject> = serde_json::from_value(tree)?;
     let version = review.types.api_version.as_str();
     if !matches!(version, "admission.k8s.io/v1" | "admission.k8s.io/v1beta1") {
         return Err(AdmissionError::UnsupportedVersion(version.to_string()));
     }
-    review
+    let mut request: AdmissionRequest<DynamicObject> = review
         .try_into()
-        .map_err(|_| AdmissionError::MissingRequest)
+        .map_err(|_| AdmissionError::MissingRequest)?;
+    request.object = object;
+    request.old_object = old_object;
+    Ok(request)
+}
+
+/// An object as kube's `DynamicObject` decoder reads it: `apiVersion` and `kind` into `types`
+/// (when both are strings), `metadata` into `metadata`, every other field into `data`.
+fn dynamic_object(value: Option<Value>) -> Result<Option<DynamicObject>, serde_json::Error> {
+    let mut fields = match value {
+        Some(Value::Object(fields)) => fields,
+        other => return Ok(other.map(serde_json::from_value).transpose()?.flatten()),
+    };
+    let metadata = match fields.remove("metadata") {
+        Some(metadata) => serde_json::from_value(metadata)?,
+        None => ObjectMeta::default(),
+    };
+    // kube's decoder takes both fields out of `data` even when it cannot use them.
+    let types = match (fields.remove("apiVersion"), fields.remove("kind")) {
+        (Some(Value::String(api_version)), Some(Value::String(kind))) => {
+            Some(TypeMeta { api_version, kind })
+        }
+        _ => None,
+    };
+    Ok(Some(DynamicObject {
+        types,
+        metadata,
+        data: Value::Object(fields),
+    }))
 }
 
 /// Decide one admission request. Operations and subresources that cannot add or change an image

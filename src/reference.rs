@@ -226,6 +226,23 @@ impl Digest {
         actual == self.hex()
     }
 
+    /// The 32 hash bytes of a sha256 digest (`None` for other algorithms): how the verdict
+    /// cache holds digests, at a third of the text's size.
+    pub fn sha256_bytes(&self) -> Option<[u8; 32]> {
+        let mut bytes = [0u8; 32];
+        match self.algorithm() {
+            "sha256" => hex::decode_to_slice(self.hex(), &mut bytes)
+                .ok()
+                .map(|()| bytes),
+            _ => None,
+        }
+    }
+
+    /// The sha256 digest whose hash bytes are `bytes`.
+    pub fn from_sha256_bytes(bytes: &[u8; 32]) -> Digest {
+        Digest(format!("sha256:{}", hex::encode(bytes)))
+    }
+
     fn split(&self) -> (&str, &str) {
         self.0.split_once(':').unwrap_or((self.0.as_str(), ""))
     }

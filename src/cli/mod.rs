@@ -138,6 +138,14 @@ pub struct EngineArgs {
     /// after at most this long).
     #[arg(long = "negative-cache-ttl", default_value = "10")]
     pub negative_cache_ttl: f64,
+    /// Most verdicts held (one per image digest and policy set; about 150 bytes each; 0 turns
+    /// the verdict cache off).
+    #[arg(long = "verdict-cache-entries", default_value = "200000")]
+    pub verdict_cache_entries: u64,
+    /// MiB of fetched signatures held, for bursts of one new image and for judging a changed
+    /// policy without fetching again (warm reviews are answered from the verdict cache).
+    #[arg(long = "signature-cache-mib", default_value = "4")]
+    pub signature_cache_mib: u64,
 }
 
 impl EngineArgs {
@@ -158,6 +166,8 @@ impl EngineArgs {
             tag_cache_ttl,
             signature_cache_ttl,
             negative_cache_ttl,
+            verdict_cache_entries,
+            signature_cache_mib,
             platforms,
         } = self;
         let policies = self.load_policies()?;
@@ -182,12 +192,13 @@ impl EngineArgs {
             tag_ttl: seconds(*tag_cache_ttl, "--tag-cache-ttl")?,
             signature_ttl: seconds(*signature_cache_ttl, "--signature-cache-ttl")?,
             negative_ttl: seconds(*negative_cache_ttl, "--negative-cache-ttl")?,
+            max_signature_bytes: signature_cache_mib.saturating_mul(1024 * 1024),
             ..CacheSettings::default()
         };
         let settings = EngineSettings {
             no_match: *no_match,
             review_deadline: seconds(*review_timeout, "--review-timeout")?,
-            verdicts: VerdictSettings::lasting_as(&cache),
+            verdicts: VerdictSettings::lasting_as(&cache).with_entries(*verdict_cache_entries),
             cache,
             platforms: platforms.clone(),
         };

@@ -50,7 +50,7 @@ impl Default for CacheSettings {
             negative_ttl: Duration::from_secs(10),
             // Warm reviews are answered by the verdict cache; signatures are kept for herds and
             // for judging a changed policy without a refetch, so a smaller budget suffices.
-            max_signature_bytes: 8 * 1024 * 1024,
+            max_signature_bytes: 4 * 1024 * 1024,
             max_tags: 100_000,
         }
     }
@@ -75,10 +75,10 @@ pub type Children = Option<Arc<Vec<PlatformManifest>>>;
 
 /// Bytes moka keeps per entry beside key and value (its entry, deque and timer nodes), by
 /// heaptrack: about 160.
-pub(super) const MOKA_ENTRY_OVERHEAD: usize = 160;
+const MOKA_ENTRY_OVERHEAD: usize = 160;
 
 /// Most index listings held.
-const MAX_INDEXES: u64 = 10_000;
+const MAX_INDEXES: u64 = 4_000;
 
 /// The registry stage behind its caches: what the engine calls.
 pub struct CachedRegistry {
@@ -166,10 +166,28 @@ pub struct ReviewRegistry<'a> {
 impl ReviewRegistry<'_> {
     /// [`Registry::resolve_digest`] through the tag cache.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
-        if image.digest().is_some() {
-            return self.via.resolve_digest(image).await;
+        if let Some(digest) = image.digest() {
+            return Ok(digest.clone());
         }
         let key = (self.via.image_auth_key(image), image.to_string());
+        if let Some(digest) = self.cached.digests.get(&key).await {
+            self.cached
+                .stats
+                .digest_hits
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(digest);
+        }
+        // Boxed: the registry call's state would otherwise sit in every review's future, and
+        // warm reviews would copy it around for nothing.
+        Box::pin(self.resolve_tag(key, image)).await
+    }
+
+    /// A tag the cache did not hold: one registry resolution for every concurrent caller.
+    async fn resolve_tag(
+        &self,
+        key: (AuthKey, String),
+        image: &ImageReference,
+    ) -> Result<Digest, RegistryError> {
         let cached = self.cached;
         let entry = cached
             .digests

@@ -32,15 +32,13 @@ impl<'a> ReviewCredentials<'a> {
     }
 
     /// `base` presenting this review's credentials first (`base` itself without a source).
-    pub(super) async fn registry(&self, base: &Registry) -> Result<&Registry, String> {
+    pub(super) async fn registry<'s>(&'s self, base: &'s Registry) -> Result<&'s Registry, String> {
+        let Some(source) = self.source else {
+            return Ok(base);
+        };
         let built = self.registry.get_or_init(|| async {
-            match self.source {
-                None => Ok(base.clone()),
-                Some(source) => source
-                    .credentials()
-                    .await
-                    .map(|pod| base.with_pull_credentials(&pod)),
-            }
+            let pod = source.credentials().await?;
+            Ok(base.with_pull_credentials(&pod))
         });
         built.await.as_ref().map_err(String::clone)
     }

@@ -147,7 +147,7 @@ async fn verify(
             digest.clone(),
         ))
     };
-    ImageResult::clone(&*engine.verdicts.get_or_judge(key, judging).await)
+    engine.verdicts.get_or_judge(key, judging).await
 }
 
 /// Fetch each signature repository once and judge every policy under its `multiArch`.

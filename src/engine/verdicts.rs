@@ -12,13 +12,20 @@
 //! they were judged on); denials and warnings `negative_ttl`, so an image signed after a denial
 //! is admitted soon after. A verdict shaped by a registry error or a deadline is never stored.
 //! Concurrent misses for one key share one verification (single-flight).
+//!
+//! Memory is the point of this cache's layout: a cluster's worth of digests must fit in a few
+//! MiB. A signature admission, nearly every entry, is held as 32 digest bytes and a note shared
+//! by every image the same signer admitted, inline in a `quick_cache` slot (about 130 bytes
+//! with key and bookkeeping, against about 1 KiB as text in moka); other verdicts are held
+//! whole. Lifetimes are checked on read.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use moka::Expiry;
-use moka::future::Cache;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
 use sha2::{Digest as _, Sha256};
 
 use crate::policy::ImagePolicy;
@@ -27,10 +34,14 @@ use crate::registry::Platform;
 use crate::verdict::Outcome;
 
 use super::ImageResult;
-use super::cache::{CacheSettings, MOKA_ENTRY_OVERHEAD};
+use super::cache::CacheSettings;
 
 /// Bump when the key layout changes.
 const FORMAT: &[u8] = b"signet-verdict/v2";
+
+/// The byte budget per entry that [`VerdictSettings::with_entries`] gives: a compact admission
+/// fits in it, a verdict held whole (a denial and its reasons) weighs two to four.
+pub const BYTES_PER_VERDICT: u64 = 160;
 
 /// Verdict cache sizes and lifetimes.
 #[derive(Debug, Clone)]
@@ -51,12 +62,21 @@ impl Default for VerdictSettings {
             positive_ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(10),
             max_entries: 200_000,
-            max_bytes: 48 * 1024 * 1024,
+            max_bytes: 200_000 * BYTES_PER_VERDICT,
         }
     }
 }
 
 impl VerdictSettings {
+    /// These settings holding at most `entries` verdicts, in a byte budget to match.
+    pub fn with_entries(self, entries: u64) -> Self {
+        Self {
+            max_entries: entries,
+            max_bytes: entries.saturating_mul(BYTES_PER_VERDICT),
+            ..self
+        }
+    }
+
     /// Verdicts that live as long as the signatures and the "no signature" answers they were
     /// judged on.
     pub fn lasting_as(cache: &CacheSettings) -> Self {
@@ -109,49 +129,84 @@ pub struct Judged {
     pub cacheable: bool,
 }
 
+/// Milliseconds since the cache was made: lifetimes in 8 bytes.
+type Millis = u64;
+
+/// A verdict as the cache holds it.
+#[derive(Clone)]
+enum Stored {
+    /// Admitted by a signature (`Verified`) at a sha256 digest: the common case, held compactly.
+    Verified {
+        digest: [u8; 32],
+        note: Arc<str>,
+        expires: Millis,
+    },
+    /// Any other verdict, whole.
+    Whole {
+        result: Arc<ImageResult>,
+        expires: Millis,
+    },
+    /// A verification that could not be stored (a registry error or the deadline shaped it)
+    /// ended as the cache's `flight`th such: the reviews that arrived before it, and so waited
+    /// for it, judge again with their own credentials.
+    Rejudge { flight: u64 },
+}
+
+/// Bytes a slot holds beside its value's heap: the key, the inline value, `quick_cache`'s
+/// slab links and state and its hash-table index.
+const SLOT_BYTES: u64 = 32 + std::mem::size_of::<Stored>() as u64 + 24;
+
+/// Weighs entries in bytes, never under `floor` (so the entry bound holds too).
+#[derive(Clone)]
+struct ByteWeight {
+    floor: u64,
+}
+
+impl Weighter<VerdictKey, Stored> for ByteWeight {
+    fn weight(&self, _: &VerdictKey, stored: &Stored) -> u64 {
+        let heap = match stored {
+            Stored::Whole { result, .. } => whole_bytes(result),
+            Stored::Verified { .. } | Stored::Rejudge { .. } => 0,
+        };
+        (SLOT_BYTES + heap).max(self.floor)
+    }
+}
+
+/// Most distinct notes shared at once; past it the set starts over (notes already handed out
+/// stay valid).
+const MAX_NOTES: usize = 4096;
+
 /// Verdicts by [`VerdictKey`], bounded in entries and bytes.
 pub struct VerdictCache {
-    cache: Cache<VerdictKey, Arc<ImageResult>>,
+    cache: Cache<VerdictKey, Stored, ByteWeight>,
+    notes: Mutex<HashSet<Arc<str>>>,
+    epoch: Instant,
+    positive_ttl: Millis,
+    negative_ttl: Millis,
+    /// Unstorable verifications so far: orders [`Stored::Rejudge`] markers against arrivals.
+    flights: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
-}
-
-/// Admissions after the positive TTL, everything else after the negative one.
-struct VerdictExpiry {
-    positive: Duration,
-    negative: Duration,
-}
-
-impl Expiry<VerdictKey, Arc<ImageResult>> for VerdictExpiry {
-    fn expire_after_create(
-        &self,
-        _: &VerdictKey,
-        result: &Arc<ImageResult>,
-        _: Instant,
-    ) -> Option<Duration> {
-        Some(match result.outcome {
-            Outcome::Admit(..) => self.positive,
-            Outcome::Warn(_) | Outcome::Deny(_) => self.negative,
-        })
-    }
 }
 
 impl VerdictCache {
     /// An empty cache with these limits.
     pub fn new(settings: &VerdictSettings) -> Self {
-        // Every entry weighs at least max_bytes / max_entries, so both bounds hold.
-        let floor = settings.max_bytes / settings.max_entries.max(1);
-        let floor = u32::try_from(floor).unwrap_or(u32::MAX);
-        let cache = Cache::builder()
-            .max_capacity(settings.max_bytes)
-            .weigher(move |_: &VerdictKey, result: &Arc<ImageResult>| weight(result).max(floor))
-            .expire_after(VerdictExpiry {
-                positive: settings.positive_ttl,
-                negative: settings.negative_ttl,
-            })
-            .build();
+        let entries = settings.max_entries.max(1);
+        let floor = settings.max_bytes / entries;
+        let expected = entries.min(settings.max_bytes / SLOT_BYTES).max(1);
+        let weigher = ByteWeight { floor };
         Self {
-            cache,
+            cache: Cache::with_weighter(
+                usize::try_from(expected).unwrap_or(usize::MAX),
+                settings.max_bytes,
+                weigher,
+            ),
+            notes: Mutex::new(HashSet::new()),
+            epoch: Instant::now(),
+            positive_ttl: millis(settings.positive_ttl),
+            negative_ttl: millis(settings.negative_ttl),
+            flights: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -165,35 +220,84 @@ impl VerdictCache {
         &self,
         key: VerdictKey,
         judge: impl Fn() -> F,
-    ) -> Arc<ImageResult> {
-        let ran = AtomicBool::new(false);
-        let init = async {
-            ran.store(true, Ordering::Relaxed);
-            let judged = judge().await;
-            match judged.cacheable {
-                true => Ok(Arc::new(judged.result)),
-                false => Err(judged.result),
-            }
-        };
-        match self.cache.entry(key).or_try_insert_with(init).await {
-            Ok(entry) => {
-                let counter = if entry.is_fresh() {
-                    &self.misses
-                } else {
-                    &self.hits
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                entry.into_value()
-            }
-            Err(uncached) if ran.load(Ordering::Relaxed) => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
-                Arc::new(ImageResult::clone(&uncached))
-            }
-            Err(_) => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
-                Arc::new(judge().await.result)
+    ) -> ImageResult {
+        let arrived = self.flights.load(Ordering::SeqCst);
+        // An expired entry or an old marker is removed and the lookup repeated; twice is
+        // enough unless other reviews keep replacing it, and then this one judges alone.
+        for _ in 0..3 {
+            match self.cache.get_value_or_guard_async(&key).await {
+                Ok(Stored::Rejudge { flight }) if flight > arrived => break,
+                Ok(stored) => {
+                    if let Some(result) = self.live(&stored) {
+                        self.hits.fetch_add(1, Ordering::Relaxed);
+                        return result;
+                    }
+                    let now = self.now();
+                    self.cache.remove_if(&key, |held| !is_live(held, now));
+                }
+                Err(guard) => {
+                    self.misses.fetch_add(1, Ordering::Relaxed);
+                    let judged = judge().await;
+                    let _ = guard.insert(self.to_store(&judged));
+                    return judged.result;
+                }
             }
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        judge().await.result
+    }
+
+    /// The stored form of a judged verdict, with its lifetime from now.
+    fn to_store(&self, judged: &Judged) -> Stored {
+        if !judged.cacheable {
+            let flight = self.flights.fetch_add(1, Ordering::SeqCst) + 1;
+            return Stored::Rejudge { flight };
+        }
+        let now = self.now();
+        let result = &judged.result;
+        let sha256 = result.digest.as_ref().and_then(|d| d.sha256_bytes());
+        match (&result.outcome, sha256) {
+            (Outcome::Admit("Verified", note), Some(digest)) => Stored::Verified {
+                digest,
+                note: self.shared_note(note),
+                expires: now.saturating_add(self.positive_ttl),
+            },
+            (outcome, _) => Stored::Whole {
+                result: Arc::new(result.clone()),
+                expires: now.saturating_add(match outcome {
+                    Outcome::Admit(..) => self.positive_ttl,
+                    Outcome::Warn(_) | Outcome::Deny(_) => self.negative_ttl,
+                }),
+            },
+        }
+    }
+
+    /// One allocation per distinct note: the images one signer admitted share it.
+    fn shared_note(&self, note: &str) -> Arc<str> {
+        let Ok(mut notes) = self.notes.lock() else {
+            return Arc::from(note);
+        };
+        if let Some(shared) = notes.get(note) {
+            return shared.clone();
+        }
+        if notes.len() >= MAX_NOTES {
+            notes.clear();
+        }
+        let shared: Arc<str> = Arc::from(note);
+        notes.insert(shared.clone());
+        shared
+    }
+
+    /// The verdict `stored` holds if it has not expired (a marker is never one).
+    fn live(&self, stored: &Stored) -> Option<ImageResult> {
+        match is_live(stored, self.now()) {
+            true => Some(unpack(stored)?),
+            false => None,
+        }
+    }
+
+    fn now(&self) -> Millis {
+        millis(self.epoch.elapsed())
     }
 
     /// (hits, misses) so far; a caller that joined a verification under way counts as a hit.
@@ -204,21 +308,44 @@ impl VerdictCache {
         )
     }
 
-    /// Verdicts held now (approximate).
+    /// Verdicts held now (markers and expired entries not yet evicted included).
     pub fn entry_count(&self) -> u64 {
-        self.cache.entry_count()
+        self.cache.len() as u64
     }
 }
 
-/// Approximate bytes an entry holds: key, result, digest and message text, cache overhead.
-fn weight(result: &ImageResult) -> u32 {
+/// Is `stored` a verdict whose lifetime has not ended at `now`?
+fn is_live(stored: &Stored, now: Millis) -> bool {
+    match stored {
+        Stored::Verified { expires, .. } | Stored::Whole { expires, .. } => now < *expires,
+        Stored::Rejudge { .. } => false,
+    }
+}
+
+/// The verdict `stored` holds, as the engine uses it.
+fn unpack(stored: &Stored) -> Option<ImageResult> {
+    match stored {
+        Stored::Verified { digest, note, .. } => Some(ImageResult {
+            digest: Some(Digest::from_sha256_bytes(digest)),
+            outcome: Outcome::Admit("Verified", note.to_string()),
+        }),
+        Stored::Whole { result, .. } => Some(ImageResult::clone(result)),
+        Stored::Rejudge { .. } => None,
+    }
+}
+
+fn millis(duration: Duration) -> Millis {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Approximate heap bytes of a verdict held whole: the result, digest and message text.
+fn whole_bytes(result: &ImageResult) -> u64 {
     let digest = result.digest.as_ref().map_or(0, |d| d.as_str().len());
     let note = match &result.outcome {
         Outcome::Admit(_, note) => note.len(),
         Outcome::Warn(_) | Outcome::Deny(_) => 256,
     };
-    let total = 32 + std::mem::size_of::<ImageResult>() + digest + note + MOKA_ENTRY_OVERHEAD;
-    u32::try_from(total).unwrap_or(u32::MAX)
+    (16 + std::mem::size_of::<ImageResult>() + digest + note) as u64
 }
 
 #[cfg(test)]
@@ -354,8 +481,108 @@ mod tests {
             };
             let k = key(&set, &format!("r.example/app{i}"), "d");
             cache.get_or_judge(k, judged).await;
-            cache.cache.run_pending_tasks().await;
         }
         assert!(cache.entry_count() <= 10, "{}", cache.entry_count());
+    }
+
+    fn verified(digest: &Digest, note: &str) -> Judged {
+        Judged {
+            result: ImageResult {
+                digest: Some(digest.clone()),
+                outcome: Outcome::Admit("Verified", note.into()),
+            },
+            cacheable: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_compact_verdict_reads_back_as_judged_and_shares_its_note() {
+        let cache = VerdictCache::new(&VerdictSettings::default());
+        let set = policy("r.example/**", "enforce");
+        let note = "signed by key sha256:ab (p/key)";
+        let mut notes = Vec::new();
+        for hex in ["a", "b"] {
+            let digest = Digest::parse(&format!("sha256:{}", hex.repeat(64))).unwrap();
+            let k = key(&set, "r.example/app", hex);
+            cache
+                .get_or_judge(k, || async { verified(&digest, note) })
+                .await;
+            let read = cache
+                .get_or_judge(k, || async { panic!("judged again") })
+                .await;
+            assert_eq!(read.digest, Some(digest));
+            assert!(matches!(&read.outcome, Outcome::Admit("Verified", n) if n == note));
+            let held = cache.cache.get(&k).unwrap();
+            let Stored::Verified { note, .. } = held else {
+                panic!("not held compactly");
+            };
+            notes.push(note);
+        }
+        assert!(Arc::ptr_eq(&notes[0], &notes[1]));
+        assert_eq!(cache.stats(), (2, 2));
+    }
+
+    #[tokio::test]
+    async fn verdicts_expire_after_their_lifetime() {
+        let cache = VerdictCache::new(&VerdictSettings {
+            positive_ttl: Duration::from_millis(100),
+            negative_ttl: Duration::ZERO,
+            ..VerdictSettings::default()
+        });
+        let set = policy("r.example/**", "enforce");
+        let digest = Digest::parse(&format!("sha256:{}", "c".repeat(64))).unwrap();
+        let (admit, deny) = (key(&set, "r.example/a", "c"), key(&set, "r.example/d", "c"));
+        let judged_deny = || async {
+            Judged {
+                result: result(Outcome::Deny(crate::verdict::Reason::NoPolicyMatch)),
+                cacheable: true,
+            }
+        };
+        for _ in 0..2 {
+            cache
+                .get_or_judge(admit, || async { verified(&digest, "n") })
+                .await;
+            cache.get_or_judge(deny, judged_deny).await;
+        }
+        assert_eq!(
+            cache.stats(),
+            (1, 3),
+            "admit reused, deny (ttl 0) judged twice"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        cache
+            .get_or_judge(admit, || async { verified(&digest, "n") })
+            .await;
+        assert_eq!(cache.stats(), (1, 4), "expired admit judged again");
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_verification() {
+        let cache = VerdictCache::new(&VerdictSettings::default());
+        let k = key(&policy("r.example/**", "enforce"), "r.example/app", "f");
+        let digest = Digest::parse(&format!("sha256:{}", "f".repeat(64))).unwrap();
+        let runs = AtomicU64::new(0);
+        let judge = || async {
+            runs.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            verified(&digest, "n")
+        };
+        let reviews = (0..20).map(|_| cache.get_or_judge(k, judge));
+        let results = futures::future::join_all(reviews).await;
+        assert_eq!(runs.load(Ordering::Relaxed), 1);
+        assert!(results.iter().all(|r| r.digest.as_ref() == Some(&digest)));
+    }
+
+    #[tokio::test]
+    async fn zero_entries_turns_the_cache_off() {
+        let cache = VerdictCache::new(&VerdictSettings::default().with_entries(0));
+        let k = key(&policy("r.example/**", "enforce"), "r.example/app", "9");
+        let digest = Digest::parse(&format!("sha256:{}", "9".repeat(64))).unwrap();
+        for _ in 0..2 {
+            cache
+                .get_or_judge(k, || async { verified(&digest, "n") })
+                .await;
+        }
+        assert_eq!(cache.stats(), (0, 2));
     }
 }
