@@ -15,7 +15,7 @@
 //!
 //! Memory is the point of this cache's layout: a cluster's worth of digests must fit in a few
 //! MiB. A signature admission, nearly every entry, is held as 32 digest bytes and a note shared
-//! by every image the same signer admitted, inline in a `quick_cache` slot (about 130 bytes
+//! by every image the same signer admitted, inline in a `quick_cache` slot (about 150 bytes
 //! with key and bookkeeping, against about 1 KiB as text in moka); other verdicts are held
 //! whole. Lifetimes are checked on read.
 
