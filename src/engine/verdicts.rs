@@ -291,7 +291,7 @@ impl VerdictCache {
     /// The verdict `stored` holds if it has not expired (a marker is never one).
     fn live(&self, stored: &Stored) -> Option<ImageResult> {
         match is_live(stored, self.now()) {
-            true => Some(unpack(stored)?),
+            true => unpack(stored),
             false => None,
         }
     }
