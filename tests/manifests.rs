@@ -63,3 +63,40 @@ fn deployment_records_events_with_least_privilege() {
         serde_yaml::from_str::<serde_yaml::Value>("[create, patch]").unwrap()
     );
 }
+
+/// The webhook's ClusterRole writes only what the webhook writes: Events and its policies'
+/// status. Everything else (workloads, secrets, its own webhook configuration, PolicyReports,
+/// which `signet audit --write-reports` writes with its user's credentials) is read or absent.
+#[test]
+fn cluster_role_writes_only_events_and_policy_status() {
+    let rbac = include_str!("../manifests/base/rbac.yaml");
+    let role: serde_yaml::Value =
+        serde_yaml::from_str(rbac.split("\n---\n").next().unwrap()).unwrap();
+    let read = ["get", "list", "watch"];
+    let mut written = Vec::new();
+    for rule in role["rules"].as_sequence().unwrap() {
+        let verbs: Vec<&str> = rule["verbs"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(!verbs.contains(&"*"), "{rule:?}");
+        if verbs.iter().all(|v| read.contains(v)) {
+            continue;
+        }
+        for resource in rule["resources"].as_sequence().unwrap() {
+            written.push(resource.as_str().unwrap().to_string());
+        }
+    }
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "clusterimagepolicies/status",
+            "events",
+            "imagepolicies/status"
+        ],
+        "the ClusterRole grants writes beyond Events and policy status"
+    );
+}
