@@ -37,9 +37,7 @@ fn deployment_records_events_with_least_privilege() {
             .any(|a| a.as_str() == Some("--events")),
         "{args:?}"
     );
-    let rbac = include_str!("../manifests/base/rbac.yaml");
-    let role: serde_yaml::Value =
-        serde_yaml::from_str(rbac.split("\n---\n").next().unwrap()).unwrap();
+    let role = cluster_role();
     let event_rules: Vec<&serde_yaml::Value> = role["rules"]
         .as_sequence()
         .unwrap()
@@ -69,9 +67,7 @@ fn deployment_records_events_with_least_privilege() {
 /// which `signet audit --write-reports` writes with its user's credentials) is read or absent.
 #[test]
 fn cluster_role_writes_only_events_and_policy_status() {
-    let rbac = include_str!("../manifests/base/rbac.yaml");
-    let role: serde_yaml::Value =
-        serde_yaml::from_str(rbac.split("\n---\n").next().unwrap()).unwrap();
+    let role = cluster_role();
     let read = ["get", "list", "watch"];
     let mut written = Vec::new();
     for rule in role["rules"].as_sequence().unwrap() {
@@ -99,4 +95,10 @@ fn cluster_role_writes_only_events_and_policy_status() {
         ],
         "the ClusterRole grants writes beyond Events and policy status"
     );
+}
+
+/// The ClusterRole, the first document of `manifests/base/rbac.yaml`.
+fn cluster_role() -> serde_yaml::Value {
+    let rbac = include_str!("../manifests/base/rbac.yaml");
+    serde_yaml::from_str(rbac.split("\n---\n").next().unwrap()).unwrap()
 }
