@@ -4,6 +4,8 @@
 //! compiling against today's API and catches shallow panics on every `cargo test`; coverage-guided
 //! fuzzing is the longer `scripts/fuzz.sh`.
 
+#![allow(clippy::expect_used, clippy::panic)]
+
 #[path = "../fuzz/entries.rs"]
 mod entries;
 
@@ -97,7 +99,7 @@ fn seeds(target: &str) -> Vec<PathBuf> {
     files
 }
 
-fn run(target: &str, entry: fn(&[u8]), data: &[u8], origin: &str) {
+fn run(target: &str, entry: entries::Entry, data: &[u8], origin: &str) {
     if catch_unwind(AssertUnwindSafe(|| entry(data))).is_err() {
         panic!(
             "fuzz target {target} panicked on {origin}; input: {:?}",
