@@ -313,6 +313,17 @@ pub fn response(answer: &Value) -> &Value {
     &answer["response"]
 }
 
+/// The stable code of the first container's verdict (`deny:<Code>...` in `auditAnnotations`).
+pub fn first_code(answer: &Value) -> String {
+    let note = response(answer)["auditAnnotations"]["spec.containers.0"]
+        .as_str()
+        .unwrap_or_default();
+    note.split([':', ' '])
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
 pub fn allowed(answer: &Value) -> bool {
     answer["response"]["allowed"]
         .as_bool()
