@@ -58,15 +58,22 @@ impl Setup {
         setup
     }
 
-    /// From now on the front demands a token from `realm`.
+    /// From now on the front demands a token from `realm` (with the one challenge every client
+    /// reads, so a test of the realm rules does not pass merely because a client could not
+    /// read the header).
     fn challenge(&self, realm: &str) {
+        self.challenge_with(&format!(
+            r#"Bearer realm="{realm}",service="fake",scope="repository:demo/app:pull""#
+        ));
+    }
+
+    /// From now on the front answers 401 with this `WWW-Authenticate`.
+    fn challenge_with(&self, www_authenticate: &str) {
         self.front.heal();
         self.front.fail(
             "/v2/",
             Fault::Challenge {
-                www_authenticate: format!(
-                    r#"Basic realm="registry", Bearer realm="{realm}",service="fake",scope="repository:demo/app:pull""#
-                ),
+                www_authenticate: www_authenticate.to_string(),
                 token: TOKEN.to_string(),
             },
         );
@@ -113,34 +120,42 @@ fn assert_denied(answer: &Value, code: &str, text: &str, variant: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_registry_s_own_token_service_is_used_with_its_credentials() {
     // The realm on the registry's own host, named as the images name the registry: a literal
-    // address, and a name (`localhost`) that resolves to loopback.
+    // address, and a name (`localhost`) that resolves to loopback; the Bearer challenge alone,
+    // after or before a Basic one, on one header line or two.
     for name in ["127.0.0.1", "localhost"] {
         let realm = FakeHttp::start("127.0.0.1", Behaviour::Token(TOKEN.into())).await;
         let realm_host = format!("{name}:{}", realm.port());
-        let s = Setup::new("127.0.0.1", name, &format!("http://{realm_host}/token")).await;
-        let webhook = s.webhook(std::slice::from_ref(&realm_host)).await;
-        let answer = s.review(&webhook).await;
-        assert!(allowed(&answer), "{name}: {}", message(&answer));
-        let asked = realm.received();
-        assert_eq!(
-            asked.len(),
-            1,
-            "{name}: one token for the repository: {asked:?}"
+        let bearer = format!(
+            r#"Bearer realm="http://{realm_host}/token",service="fake",scope="repository:demo/app:pull""#
         );
-        assert!(
-            asked[0]
-                .target
-                .contains("scope=repository%3Ademo%2Fapp%3Apull"),
-            "{asked:?}"
-        );
-        assert!(asked[0].target.contains("service=fake"), "{asked:?}");
-        assert!(
-            asked[0]
-                .authorization
-                .as_deref()
-                .is_some_and(|a| a.starts_with("Basic ")),
-            "{name}: the host given to --insecure-registry gets the credential: {asked:?}"
-        );
+        let s = Setup::new("127.0.0.1", name, "").await;
+        for header in [
+            bearer.clone(),
+            format!(r#"Basic realm="registry", {bearer}"#),
+            format!(r#"{bearer}, Basic realm="registry""#),
+        ] {
+            s.challenge_with(&header);
+            let asked_before = realm.received().len();
+            let webhook = s.webhook(std::slice::from_ref(&realm_host)).await;
+            let answer = s.review(&webhook).await;
+            assert!(allowed(&answer), "{header}: {}", message(&answer));
+            let asked = &realm.received()[asked_before..];
+            assert_eq!(asked.len(), 1, "{header}: one token: {asked:?}");
+            assert!(
+                asked[0]
+                    .target
+                    .contains("scope=repository%3Ademo%2Fapp%3Apull"),
+                "{asked:?}"
+            );
+            assert!(asked[0].target.contains("service=fake"), "{asked:?}");
+            assert!(
+                asked[0]
+                    .authorization
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with("Basic ")),
+                "{header}: the host given to --insecure-registry gets the credential: {asked:?}"
+            );
+        }
     }
 }
 
