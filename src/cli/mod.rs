@@ -146,8 +146,9 @@ pub struct EngineArgs {
     /// policy without fetching again (warm reviews are answered from the verdict cache).
     #[arg(long = "signature-cache-mib", default_value = "4")]
     pub signature_cache_mib: u64,
-    /// Most requests in flight to one registry host, across all reviews (token requests
-    /// included); more wait their turn within the review deadline.
+    /// Most requests in flight to one registry host, across all reviews (a read that needs a
+    /// token holds its slot while the token is fetched); more wait their turn within the
+    /// review deadline.
     #[arg(
         long = "max-requests-per-registry",
         default_value_t = signet::registry::DEFAULT_MAX_REQUESTS_PER_HOST,
