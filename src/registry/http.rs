@@ -167,7 +167,7 @@ impl Registry {
         credential: &Credential,
     ) -> Result<Response, RegistryError> {
         let registry = get.reference.resolve_registry();
-        let clients = self.clients()?;
+        let clients = self.clients(registry)?;
         let method = if get.head { Method::HEAD } else { Method::GET };
         let home = url.host_str().unwrap_or_default();
         let accept = get.accept.join(", ");
@@ -183,12 +183,12 @@ impl Registry {
             })
     }
 
-    /// The HTTP clients, or why there are none.
-    pub(super) fn clients(&self) -> Result<&Clients, RegistryError> {
+    /// The HTTP clients, or why there are none (an error for `registry`).
+    pub(super) fn clients(&self, registry: &str) -> Result<&Clients, RegistryError> {
         self.clients
             .as_deref()
             .map_err(|e| RegistryError::Unavailable {
-                registry: "any".to_string(),
+                registry: registry.to_string(),
                 detail: format!("no HTTP client: {e}"),
             })
     }

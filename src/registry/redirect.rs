@@ -3,8 +3,11 @@
 //! must not be able to aim the webhook, from inside the cluster, at what only the cluster can
 //! reach: plain HTTP, link-local metadata endpoints (169.254.169.254), loopback, private and
 //! cluster-internal addresses (`*.svc`, `*.cluster.local`). Those are refused unless the target is
-//! the registry itself or a host the operator configured. The `Authorization` header is never
-//! carried to another host (reqwest drops it on any change of host, port or scheme).
+//! the registry itself or a host the operator configured. These rules judge the URL (`addresses.rs`
+//! has the address ranges); names are judged again after DNS resolution by the client that follows
+//! hops away from the registry (`clients.rs`, `resolver.rs`). The `Authorization` header is never
+//! carried to another host (reqwest drops it on any change of host, port or scheme; hops away from
+//! the registry are sent without it).
 
 use reqwest::Url;
 use reqwest::redirect::{Attempt, Policy};

@@ -63,7 +63,7 @@ impl Registry {
         scope: &str,
         challenge: &BearerChallenge,
     ) -> Result<Token, RegistryError> {
-        let clients = self.clients()?;
+        let clients = self.clients(registry)?;
         let refused = |why| RegistryError::TokenRealmRefused {
             registry: registry.to_string(),
             why,
