@@ -107,6 +107,15 @@ impl Setup {
     }
 }
 
+/// A registry on `ip` whose token service is on its own host, given to --insecure-registry, and
+/// behaves as `behaviour`; the webhook reviewing its images.
+async fn own_host_realm(ip: &str, behaviour: Behaviour) -> (FakeHttp, Setup, TestWebhook) {
+    let realm = FakeHttp::start(ip, behaviour).await;
+    let s = Setup::new(ip, ip, &format!("http://{}/t", realm.host())).await;
+    let webhook = s.webhook(&[realm.host()]).await;
+    (realm, s, webhook)
+}
+
 fn assert_denied(answer: &Value, code: &str, text: &str, variant: &str) {
     assert!(!allowed(answer), "{variant}: admitted");
     assert_eq!(first_code(answer), code, "{variant}: {}", message(answer));
@@ -161,14 +170,7 @@ async fn the_registry_s_own_token_service_is_used_with_its_credentials() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_endless_token_answer_is_cut_at_64_kib_and_denied_with_a_stable_code() {
-    let realm = FakeHttp::start("127.0.0.1", Behaviour::Endless).await;
-    let s = Setup::new(
-        "127.0.0.1",
-        "127.0.0.1",
-        &format!("http://{}/t", realm.host()),
-    )
-    .await;
-    let webhook = s.webhook(&[realm.host()]).await;
+    let (realm, s, webhook) = own_host_realm("127.0.0.1", Behaviour::Endless).await;
     let answer = s.review(&webhook).await;
     assert_denied(
         &answer,
@@ -187,14 +189,7 @@ async fn an_endless_token_answer_is_cut_at_64_kib_and_denied_with_a_stable_code(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn what_a_token_service_answered_never_reaches_the_denial() {
-    let realm = FakeHttp::start("127.0.0.1", Behaviour::Endless).await;
-    let s = Setup::new(
-        "127.0.0.1",
-        "127.0.0.1",
-        &format!("http://{}/t", realm.host()),
-    )
-    .await;
-    let webhook = s.webhook(&[realm.host()]).await;
+    let (realm, s, webhook) = own_host_realm("127.0.0.1", Behaviour::Endless).await;
     for (behaviour, why) in [
         (
             Behaviour::Status(500, "SECRET-INTERNAL-BODY".into()),
@@ -303,14 +298,7 @@ async fn a_realm_redirecting_to_an_internal_address_is_not_followed() {
     targets.push(format!("http://127.0.0.1:{port}/token"));
     // The realm is allowed (the registry's own host, given to --insecure-registry), and
     // redirects elsewhere.
-    let realm = FakeHttp::start("127.0.0.2", Behaviour::Endless).await;
-    let s = Setup::new(
-        "127.0.0.2",
-        "127.0.0.2",
-        &format!("http://{}/t", realm.host()),
-    )
-    .await;
-    let webhook = s.webhook(&[realm.host()]).await;
+    let (realm, s, webhook) = own_host_realm("127.0.0.2", Behaviour::Endless).await;
     for (asked, target) in targets.into_iter().enumerate() {
         realm.set(Behaviour::Redirect(target.clone()));
         let answer = s.review(&webhook).await;
