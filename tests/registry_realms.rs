@@ -351,3 +351,37 @@ async fn a_thousand_image_pod_keeps_at_most_n_requests_in_flight_to_one_host() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_realm_redirect_to_another_allowed_host_carries_no_credential() {
+    // Both hosts were given to --insecure-registry, so the hop is followed; the registry's
+    // credential stays with the realm it was sent to.
+    let issuer = FakeHttp::start("127.0.0.1", Behaviour::Token(TOKEN.into())).await;
+    let realm = FakeHttp::start("127.0.0.1", Behaviour::Endless).await;
+    realm.set(Behaviour::Redirect(format!(
+        "http://{}/token",
+        issuer.host()
+    )));
+    let s = Setup::new(
+        "127.0.0.1",
+        "127.0.0.1",
+        &format!("http://{}/t", realm.host()),
+    )
+    .await;
+    let webhook = s.webhook(&[realm.host(), issuer.host()]).await;
+    let answer = s.review(&webhook).await;
+    assert!(allowed(&answer), "{}", message(&answer));
+    let at_realm = realm.received();
+    assert!(
+        at_realm.iter().all(|r| r
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic "))),
+        "{at_realm:?}"
+    );
+    let at_issuer = issuer.received();
+    assert!(
+        !at_issuer.is_empty() && at_issuer.iter().all(|r| r.authorization.is_none()),
+        "the credential followed the redirect: {at_issuer:?}"
+    );
+}
