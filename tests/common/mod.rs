@@ -21,6 +21,7 @@ pub mod keyless;
 pub mod keyless_webhook;
 pub mod load;
 pub mod proxy;
+pub mod realm;
 pub mod referrers;
 pub mod registry;
 pub mod signing;
