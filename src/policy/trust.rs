@@ -49,6 +49,14 @@ pub struct CertificateAuthority {
     pub intermediates: Vec<Vec<u8>>,
     /// When certificates issued by this CA may be used (`validFor` in `trusted_root.json`).
     pub valid_for: TimeRange,
+    /// Whether intermediates the signer presents (a `.sig` chain annotation, a bundle's
+    /// certificate chain, certificates embedded in a timestamp) may complete a chain to `root`.
+    /// Only for a bare PEM anchor (`keyless.ca-cert`, CRI-O `caData`), which names no
+    /// intermediates, as cosign and containers/image use them. Never for a trust-root entry
+    /// (`trusted_root.json`, TrustRoot `certChain`): as in sigstore-go, an entry is judged by
+    /// its own certificates only, so an intermediate the trust root retired cannot come back
+    /// by being presented.
+    pub presented_intermediates: bool,
 }
 
 /// A transparency-log public key.
@@ -158,6 +166,7 @@ pub fn anchors_from_pem(pem: &[u8]) -> Result<Vec<CertificateAuthority>, TrustEr
             root,
             intermediates: Vec::new(),
             valid_for: TimeRange::default(),
+            presented_intermediates: true,
         })
         .collect())
 }
@@ -183,6 +192,7 @@ pub fn authority_from_chain(
         root,
         intermediates: chain,
         valid_for,
+        presented_intermediates: false,
     })
 }
 

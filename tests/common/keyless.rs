@@ -125,10 +125,7 @@ impl TestFulcio {
     pub fn new() -> TestFulcio {
         let root_key = KeyPair::generate().expect("root key");
         let root = CertifiedIssuer::self_signed(ca_params("sigstore", 1), root_key).expect("root");
-        let mut params = ca_params("sigstore-intermediate", 0);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-        let key = KeyPair::generate().expect("intermediate key");
-        let intermediate = CertifiedIssuer::signed_by(params, key, &root).expect("intermediate");
+        let intermediate = Self::intermediate_of(&root);
         TestFulcio { root, intermediate }
     }
 
@@ -152,6 +149,30 @@ impl TestFulcio {
         TestFulcio { root, intermediate }
     }
 
+    /// A Fulcio whose root is valid only from `not_before` to `not_after` (Unix seconds); the
+    /// intermediate keeps the usual, longer validity.
+    pub fn with_root_validity(not_before: i64, not_after: i64) -> TestFulcio {
+        let mut params = ca_params("sigstore", 1);
+        params.not_before = at(not_before);
+        params.not_after = at(not_after);
+        let root = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("root key"))
+            .expect("root");
+        let intermediate = Self::intermediate_of(&root);
+        TestFulcio { root, intermediate }
+    }
+
+    /// Another intermediate under the same root (a rotated Fulcio intermediate).
+    pub fn another_intermediate(&self) -> CertifiedIssuer<'static, KeyPair> {
+        Self::intermediate_of(&self.root)
+    }
+
+    fn intermediate_of(root: &CertifiedIssuer<'static, KeyPair>) -> CertifiedIssuer<'static, KeyPair> {
+        let mut params = ca_params("sigstore-intermediate", 0);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        let key = KeyPair::generate().expect("intermediate key");
+        CertifiedIssuer::signed_by(params, key, root).expect("intermediate")
+    }
+
     pub fn root_pem(&self) -> String {
         self.root.pem()
     }
@@ -163,48 +184,53 @@ impl TestFulcio {
 
     /// A leaf for `leaf`, with a fresh P-256 key, issued by the intermediate.
     pub fn issue(&self, leaf: &Leaf) -> TestSigner {
-        let mut params = CertificateParams::default();
-        params.not_before = at(leaf.not_before);
-        params.not_after = at(leaf.not_before + LIFETIME);
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        if leaf.code_signing {
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        issue_by(&self.intermediate, leaf)
+    }
+}
+
+/// A leaf for `leaf`, with a fresh P-256 key, issued by `intermediate`.
+pub fn issue_by(intermediate: &CertifiedIssuer<'static, KeyPair>, leaf: &Leaf) -> TestSigner {
+    let mut params = CertificateParams::default();
+    params.not_before = at(leaf.not_before);
+    params.not_after = at(leaf.not_before + LIFETIME);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    if leaf.code_signing {
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+    }
+    if let Some(email) = &leaf.email {
+        let email = email.clone().try_into().expect("IA5 email");
+        params.subject_alt_names.push(SanType::Rfc822Name(email));
+    }
+    if let Some(uri) = &leaf.uri {
+        let uri = uri.clone().try_into().expect("IA5 URI");
+        params.subject_alt_names.push(SanType::URI(uri));
+    }
+    if let Some(issuer) = &leaf.issuer {
+        let (raw, der) = match leaf.encoding {
+            IssuerEncoding::Raw => (true, false),
+            IssuerEncoding::Der => (false, true),
+            IssuerEncoding::Both => (true, true),
+        };
+        if raw {
+            let raw = fulcio_extension(1, issuer.as_bytes().to_vec());
+            params.custom_extensions.push(raw);
         }
-        if let Some(email) = &leaf.email {
-            let email = email.clone().try_into().expect("IA5 email");
-            params.subject_alt_names.push(SanType::Rfc822Name(email));
-        }
-        if let Some(uri) = &leaf.uri {
-            let uri = uri.clone().try_into().expect("IA5 URI");
-            params.subject_alt_names.push(SanType::URI(uri));
-        }
-        if let Some(issuer) = &leaf.issuer {
-            let (raw, der) = match leaf.encoding {
-                IssuerEncoding::Raw => (true, false),
-                IssuerEncoding::Der => (false, true),
-                IssuerEncoding::Both => (true, true),
-            };
-            if raw {
-                let raw = fulcio_extension(1, issuer.as_bytes().to_vec());
-                params.custom_extensions.push(raw);
-            }
-            if der {
-                params
-                    .custom_extensions
-                    .push(fulcio_extension(8, utf8_der(issuer)));
-            }
-        }
-        for (arc, content) in &leaf.extensions {
+        if der {
             params
                 .custom_extensions
-                .push(fulcio_extension(*arc, content.clone()));
+                .push(fulcio_extension(8, utf8_der(issuer)));
         }
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params.signed_by(&key, &self.intermediate).expect("leaf");
-        TestSigner {
-            cert_pem: cert.pem(),
-            key,
-        }
+    }
+    for (arc, content) in &leaf.extensions {
+        params
+            .custom_extensions
+            .push(fulcio_extension(*arc, content.clone()));
+    }
+    let key = KeyPair::generate().expect("leaf key");
+    let cert = params.signed_by(&key, intermediate).expect("leaf");
+    TestSigner {
+        cert_pem: cert.pem(),
+        key,
     }
 }
 
@@ -243,6 +269,11 @@ impl TestRekor {
 
     pub fn public_pem(&self) -> String {
         self.key.public_key_pem()
+    }
+
+    /// The log key's SubjectPublicKeyInfo DER.
+    pub fn spki(&self) -> Vec<u8> {
+        self.key.subject_public_key_info()
     }
 
     pub fn log_id(&self) -> String {

@@ -22,6 +22,7 @@ pub mod referrers;
 pub mod registry;
 pub mod signing;
 pub mod tls;
+pub mod tsa;
 pub mod webhook;
 
 pub use images::{
