@@ -159,8 +159,8 @@ fn review_sig(trust: &Arc<KeylessTrust>, layer: SignatureLayer) -> Result<Accept
 
 /// A cosign 3 bundle for the test digest: `(log index, signing time)` when it verifies.
 fn review_bundle(trust: &Arc<KeylessTrust>, bundle: &[u8]) -> Result<(i64, i64), String> {
-    let verified = verify_sigstore_bundle(bundle, None, Signer::Keyless(trust))
-        .map_err(|e| e.to_string())?;
+    let verified =
+        verify_sigstore_bundle(bundle, None, Signer::Keyless(trust)).map_err(|e| e.to_string())?;
     verified.log.ok_or_else(|| "no log".to_string())
 }
 
@@ -248,7 +248,10 @@ fn the_certificate_authority_window_admits_its_ends_and_nothing_outside() {
         let verdict = review_sig(&trust, sig_layer(&signer, &rekor, None, logged));
         assert_eq!(verdict.is_ok(), admitted, "logged at {logged}: {verdict:?}");
         if !admitted {
-            denied_with(verdict, "no certificate authority of trusted root test is trusted");
+            denied_with(
+                verdict,
+                "no certificate authority of trusted root test is trusted",
+            );
         }
     }
 }
@@ -272,7 +275,10 @@ fn an_expired_or_not_yet_valid_root_anchors_nothing() {
             vec![tlog_entry(&rekor, window(LONG_AGO, None))],
         );
         let layer = sig_layer(&signer, &rekor, None, LOGGED);
-        denied_with(review_sig(&entry, layer), "the root of the certificate authority");
+        denied_with(
+            review_sig(&entry, layer),
+            "the root of the certificate authority",
+        );
         let pem = KeylessTrust::from_pem(
             "ca-cert",
             fulcio.root_pem().as_bytes(),
@@ -280,7 +286,10 @@ fn an_expired_or_not_yet_valid_root_anchors_nothing() {
         )
         .unwrap();
         let layer = sig_layer(&signer, &rekor, Some(fulcio.chain_pem()), LOGGED);
-        denied_with(review_sig(&Arc::new(pem), layer), "the root of the certificate authority");
+        denied_with(
+            review_sig(&Arc::new(pem), layer),
+            "the root of the certificate authority",
+        );
     }
     // The same root valid through the signing time (to the second) anchors.
     let fulcio = TestFulcio::with_root_validity(LONG_AGO, LOGGED);
@@ -388,9 +397,16 @@ fn the_timestamp_authority_window_admits_its_ends_and_nothing_outside() {
         );
         let bundle = stamped_bundle(&signer, &rekor, tsa, Stamp::at(gen_time));
         let verdict = review_bundle(&trust, &bundle);
-        assert_eq!(verdict.is_ok(), admitted, "stamped at {gen_time}: {verdict:?}");
+        assert_eq!(
+            verdict.is_ok(),
+            admitted,
+            "stamped at {gen_time}: {verdict:?}"
+        );
         if !admitted {
-            denied_with(verdict, "no timestamp authority of trusted root test is trusted");
+            denied_with(
+                verdict,
+                "no timestamp authority of trusted root test is trusted",
+            );
         }
     }
 }
@@ -409,7 +425,10 @@ fn an_expired_timestamp_authority_root_anchors_nothing() {
         vec![tlog_entry(&rekor, window(LONG_AGO, None))],
     );
     let bundle = stamped_bundle(&signer, &rekor, tsa, Stamp::at(LOGGED));
-    denied_with(review_bundle(&trust, &bundle), "the root of the timestamp authority");
+    denied_with(
+        review_bundle(&trust, &bundle),
+        "the root of the timestamp authority",
+    );
 }
 
 /// Issue 24 case 6: the ESS signingCertificateV2 attribute must name the certificate that
@@ -421,7 +440,12 @@ fn a_timestamp_must_name_its_signer_and_be_version_1() {
     let rekor = TestRekor::new();
     let signer = signer(&fulcio.intermediate);
     let cases = [
-        (Binding::Missing, 1, true, Some("names no signing certificate")),
+        (
+            Binding::Missing,
+            1,
+            true,
+            Some("names no signing certificate"),
+        ),
         (Binding::Other, 1, true, Some("names another certificate")),
         (Binding::Signer, 2, true, Some("version 2")),
         (Binding::Signer, 0, true, Some("version 0")),

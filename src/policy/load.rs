@@ -84,8 +84,39 @@ impl Builder {
             }
             self.policies
                 .push(compile_document(&doc, source, &self.roots)?);
+            self.note_unverified_scts(&doc, source);
         }
         Ok(())
+    }
+
+    /// policy-controller requires an embedded SCT (a CT log's promise that Fulcio published
+    /// the certificate) from a keyless authority that does not set `insecureIgnoreSCT: true`.
+    /// Signet verifies no SCT; it requires the Rekor entry instead. Said at load (log and
+    /// `policy check`) for every such authority, so the difference is never silent.
+    fn note_unverified_scts(&mut self, doc: &cluster_image_policy::Document, source: &str) {
+        let object = doc.object_id();
+        for (i, authority) in doc.spec.authorities.iter().enumerate() {
+            let Some(keyless) = &authority.keyless else {
+                continue;
+            };
+            if keyless.insecure_ignore_sct.is_some() {
+                continue;
+            }
+            let field = format!("spec.authorities[{i}].keyless");
+            tracing::warn!(
+                source,
+                object = %object,
+                %field,
+                "SCTs are not verified: policy-controller would require one; Signet requires \
+                 the Rekor entry instead (set insecureIgnoreSCT: true to say so)"
+            );
+            self.notes.push(format!(
+                "{source} {object} {field}: SCTs are not verified (policy-controller would \
+                 require an embedded SCT from a CT log of the trust root, since \
+                 insecureIgnoreSCT is not set); Signet requires the Rekor entry instead. Set \
+                 insecureIgnoreSCT: true to say so and silence this note"
+            ));
+        }
     }
 
     /// A containers-policy.json is a whole policy: it must be the only file of its set.

@@ -213,9 +213,15 @@ pub fn verify_chain(
         ));
     }
     let usage = KeyUsage::required_if_present(CODE_SIGNING_DER);
-    chains_to(&cert.der, presented, &trust.certificate_authorities, at, usage)
-        .map(|_| ())
-        .map_err(|e| e.describe("certificate authority", &trust.origin, at))
+    chains_to(
+        &cert.der,
+        presented,
+        &trust.certificate_authorities,
+        at,
+        usage,
+    )
+    .map(|_| ())
+    .map_err(|e| e.describe("certificate authority", &trust.origin, at))
 }
 
 /// Why a certificate chains to none of a trust root's authorities: the most telling reason

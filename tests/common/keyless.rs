@@ -166,7 +166,9 @@ impl TestFulcio {
         Self::intermediate_of(&self.root)
     }
 
-    fn intermediate_of(root: &CertifiedIssuer<'static, KeyPair>) -> CertifiedIssuer<'static, KeyPair> {
+    fn intermediate_of(
+        root: &CertifiedIssuer<'static, KeyPair>,
+    ) -> CertifiedIssuer<'static, KeyPair> {
         let mut params = ca_params("sigstore-intermediate", 0);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
         let key = KeyPair::generate().expect("intermediate key");

@@ -117,6 +117,29 @@ fn an_identity_that_constrains_nothing_is_refused_at_load() {
     assert!(err.to_string().contains("identities"), "{err}");
 }
 
+/// SCTs are not verified (issue 24): a keyless authority that leaves `insecureIgnoreSCT` unset,
+/// which policy-controller reads as "require an SCT", loads with a note saying Signet requires
+/// the Rekor entry instead; `true` loads silently; `false` is refused (below).
+#[test]
+fn an_authority_that_would_require_an_sct_loads_with_a_note_saying_it_is_not_verified() {
+    let root = "      trustRootRef: sigstore-public-good\n";
+    let lines = load(&format!("{IDENTITY}{root}")).unwrap().describe();
+    let note = lines
+        .iter()
+        .find(|l| l.starts_with("note: "))
+        .expect("a note");
+    for words in [
+        "ClusterImagePolicy/p",
+        "spec.authorities[0].keyless",
+        "SCTs are not verified",
+        "insecureIgnoreSCT: true",
+    ] {
+        assert!(note.contains(words), "{note}");
+    }
+    let set = load(&format!("{IDENTITY}{root}      insecureIgnoreSCT: true\n")).unwrap();
+    assert!(!set.describe().iter().any(|l| l.starts_with("note: ")));
+}
+
 #[test]
 fn sct_secret_and_kms_settings_that_cannot_be_honoured_are_refused() {
     let root = "      trustRootRef: sigstore-public-good\n";

@@ -224,10 +224,16 @@ mod tests {
         let signatures = &note[body.len() + 1..];
         assert_eq!(log_signature(signatures, origin, &log_id), Some(wrong));
         let note = format!("{body}\n{good}{}", bad.repeat(559));
-        assert_eq!(verify_checkpoint(&note, &log_id, &verifier).unwrap().size, 5);
+        assert_eq!(
+            verify_checkpoint(&note, &log_id, &verifier).unwrap().size,
+            5
+        );
         let witness = line("witness.test", &real);
         let note = format!("{body}\n{}{good}", witness.repeat(559));
-        assert_eq!(verify_checkpoint(&note, &log_id, &verifier).unwrap().size, 5);
+        assert_eq!(
+            verify_checkpoint(&note, &log_id, &verifier).unwrap().size,
+            5
+        );
         let note = format!("{body}\n{}", witness.repeat(560));
         let err = verify_checkpoint(&note, &log_id, &verifier).unwrap_err();
         assert!(err.contains("no signature by the entry's log"), "{err}");
