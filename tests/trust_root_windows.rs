@@ -322,6 +322,45 @@ fn the_rekor_key_window_admits_its_ends_and_nothing_outside() {
     ] {
         let verdict = review_sig(&trust, sig_layer(&signer, &rekor, None, logged));
         assert_eq!(verdict.is_ok(), admitted, "logged at {logged}: {verdict:?}");
+        if !admitted {
+            denied_with(verdict, "was not trusted at the entry's integratedTime");
+        }
+    }
+}
+
+/// The Rekor key window for an entry without a SET (Rekor v2), judged at the timestamp's time.
+#[test]
+fn the_rekor_key_window_without_a_set_is_judged_at_the_timestamp() {
+    let fulcio = TestFulcio::new();
+    let rekor = TestRekor::new();
+    let signer = signer(&fulcio.intermediate);
+    let (start, end) = (SIGNED_AT + 100, SIGNED_AT + 200);
+    for (gen_time, admitted) in [
+        (start - 1, false),
+        (start, true),
+        (end, true),
+        (end + 1, false),
+    ] {
+        let root = tsa_root();
+        let tsa = tsa_leaf(&root, "TSA");
+        let trust = trust_root(
+            vec![fulcio_entry(&fulcio)],
+            vec![tsa_entry(&tsa, window(LONG_AGO, None))],
+            vec![tlog_entry(&rekor, window(start, Some(end)))],
+        );
+        let bundle = stamped_bundle(&signer, &rekor, tsa, Stamp::at(gen_time));
+        let verdict = review_bundle(&trust, &bundle);
+        assert_eq!(
+            verdict.is_ok(),
+            admitted,
+            "stamped at {gen_time}: {verdict:?}"
+        );
+        if !admitted {
+            denied_with(
+                verdict,
+                "the log's key was not trusted at the timestamp's time",
+            );
+        }
     }
 }
 

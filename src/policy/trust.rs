@@ -33,8 +33,9 @@ pub struct KeylessTrust {
     /// Certificate-transparency log keys by log ID. Loaded and fingerprinted; Signet does not
     /// verify SCTs yet.
     pub ct_keys: BTreeMap<String, LogKey>,
-    /// RFC 3161 timestamp authorities: each chain's root is the anchor, its first certificate
-    /// normally the TSA's signing certificate (`timestampAuthorities` in `trusted_root.json`).
+    /// RFC 3161 timestamp authorities: each chain's root is the anchor, and its first
+    /// certificate, when not a CA, the only one that may sign timestamps for that entry
+    /// (`timestampAuthorities` in `trusted_root.json`), as sigstore-go reads them.
     pub timestamp_authorities: Vec<CertificateAuthority>,
 }
 

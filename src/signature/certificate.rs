@@ -271,8 +271,9 @@ impl ChainFailure {
                 rfc3339(*not_after)
             ),
             ChainFailure::Path(webpki::Error::UnknownIssuer) => format!(
-                "does not chain to a {kind} of {origin} valid at {when} (only the certificates \
-                 of one trust-root entry may form the chain)"
+                "does not chain to a {kind} of {origin} valid at {when} (a chain may use only \
+                 one trust-root entry's own certificates: list a missing intermediate in that \
+                 entry's certChain; a presented chain completes only a bare PEM anchor)"
             ),
             ChainFailure::Path(
                 webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. },

@@ -43,6 +43,9 @@ pub fn statement(digest: &str, predicate_type: &str) -> Vec<u8> {
     serde_json::to_vec(&statement).expect("serialise statement")
 }
 
+/// Makes an RFC 3161 timestamp (DER) over a bundle's signature bytes.
+pub type Stamper = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
 /// What a forged bundle changes; `Forgery::default()` makes a valid bundle.
 #[derive(Default)]
 pub struct Forgery {
@@ -55,7 +58,7 @@ pub struct Forgery {
     /// The `logIndex` the entry states (default the log's next index).
     pub stated_log_index: Option<i64>,
     /// RFC 3161 timestamps, each made over the signature bytes.
-    pub timestamps: Vec<Box<dyn Fn(&[u8]) -> Vec<u8>>>,
+    pub timestamps: Vec<Stamper>,
     /// Replace the envelope payload after signing (a tampered bundle).
     pub payload_after_signing: Option<Vec<u8>>,
     /// Prove the leaf next to the entry instead of the entry.

@@ -58,7 +58,8 @@ pub(super) struct EnvelopeEntry {
 /// verifies; without one (Rekor v2) the entry carries no trusted time, and an inclusion proof is
 /// its only proof; 3. an inclusion proof (required from bundle v0.2, and always without a SET)
 /// leads from the entry to a root hash that 4. a checkpoint signed by the same log states for
-/// the same tree size; 5. the body is read.
+/// the same tree size (one signature line verified, see [`merkle::verify_checkpoint`]); 5. the
+/// body is read. The index reported is the SET's, else the inclusion proof's.
 pub(super) fn verify_entry(
     entry: &TlogEntry,
     version: Version,
