@@ -107,6 +107,16 @@ fn fulcio_entry(fulcio: &TestFulcio) -> Value {
     authority_entry(&[&i, &r], window(LONG_AGO, None))
 }
 
+/// `fulcio`'s entry and `rekor`, both open since long ago.
+fn fulcio_trust(fulcio: &TestFulcio, rekor: &TestRekor) -> Arc<KeylessTrust> {
+    let open = window(LONG_AGO, None);
+    trust_root(
+        vec![fulcio_entry(fulcio)],
+        vec![],
+        vec![tlog_entry(rekor, open)],
+    )
+}
+
 fn keyless(trust: Arc<KeylessTrust>) -> KeylessAuthority {
     KeylessAuthority {
         identities: vec![CertificateIdentity {
@@ -171,6 +181,79 @@ fn denied_with<T: std::fmt::Debug, E: std::fmt::Display>(verdict: Result<T, E>, 
     }
 }
 
+/// A window from `START` to `END` is signed at these times: one second outside, each end
+/// (inclusive), one second outside.
+const START: i64 = SIGNED_AT + 100;
+const END: i64 = SIGNED_AT + 200;
+const EDGES: [(i64, bool); 4] = [
+    (START - 1, false),
+    (START, true),
+    (END, true),
+    (END + 1, false),
+];
+
+/// One edge of a window: admitted inside, denied with `words` outside.
+fn judged<T: std::fmt::Debug, E: std::fmt::Display>(
+    verdict: Result<T, E>,
+    at: i64,
+    admitted: bool,
+    words: &str,
+) {
+    match admitted {
+        true => assert!(
+            verdict.is_ok(),
+            "signed at {at}: {:?}",
+            verdict.err().map(|e| e.to_string())
+        ),
+        false => denied_with(verdict, words),
+    }
+}
+
+/// The Fulcio, log and signer every case starts from.
+struct Parties {
+    fulcio: TestFulcio,
+    rekor: TestRekor,
+    signer: TestSigner,
+}
+
+fn parties() -> Parties {
+    let fulcio = TestFulcio::new();
+    let signer = signer(&fulcio.intermediate);
+    Parties {
+        fulcio,
+        rekor: TestRekor::new(),
+        signer,
+    }
+}
+
+impl Parties {
+    /// The Fulcio entry open since long ago, `tsas`, and the log valid for `tlog`.
+    fn trust(&self, tsas: Vec<Value>, tlog: Value) -> Arc<KeylessTrust> {
+        trust_root(
+            vec![fulcio_entry(&self.fulcio)],
+            tsas,
+            vec![tlog_entry(&self.rekor, tlog)],
+        )
+    }
+
+    /// A SET-less bundle stamped by a fresh TSA under a long-lived root, with the TSA entry
+    /// valid for `tsa_window` and the log for `tlog_window`: the verdict.
+    fn stamped(
+        &self,
+        stamp: Stamp,
+        tsa_window: Value,
+        tlog_window: Value,
+    ) -> Result<(i64, i64), String> {
+        let root = tsa_root();
+        let tsa = tsa_leaf(&root, "TSA");
+        let trust = self.trust(vec![tsa_entry(&tsa, tsa_window)], tlog_window);
+        review_bundle(
+            &trust,
+            &stamped_bundle(&self.signer, &self.rekor, tsa, stamp),
+        )
+    }
+}
+
 /// Issue 24 case 1: `[I1, R]` retired two years ago, `[I2, R]` current. A leaf of I1 with a
 /// valid SET is denied whether I1 is presented in the chain annotation, in a bundle's
 /// certificate chain, or not at all; a leaf of I2 is admitted without presenting anything.
@@ -229,30 +312,17 @@ fn an_intermediate_the_trust_root_retired_does_not_sign_even_when_presented() {
 /// logged at S and at E, and denies them at S - 1 and E + 1.
 #[test]
 fn the_certificate_authority_window_admits_its_ends_and_nothing_outside() {
-    let fulcio = TestFulcio::new();
-    let rekor = TestRekor::new();
-    let signer = signer(&fulcio.intermediate);
-    let (start, end) = (SIGNED_AT + 100, SIGNED_AT + 200);
-    let (i, r) = (der(&fulcio.intermediate), der(&fulcio.root));
+    let p = parties();
+    let (i, r) = (der(&p.fulcio.intermediate), der(&p.fulcio.root));
     let trust = trust_root(
-        vec![authority_entry(&[&i, &r], window(start, Some(end)))],
+        vec![authority_entry(&[&i, &r], window(START, Some(END)))],
         vec![],
-        vec![tlog_entry(&rekor, window(LONG_AGO, None))],
+        vec![tlog_entry(&p.rekor, window(LONG_AGO, None))],
     );
-    for (logged, admitted) in [
-        (start - 1, false),
-        (start, true),
-        (end, true),
-        (end + 1, false),
-    ] {
-        let verdict = review_sig(&trust, sig_layer(&signer, &rekor, None, logged));
-        assert_eq!(verdict.is_ok(), admitted, "logged at {logged}: {verdict:?}");
-        if !admitted {
-            denied_with(
-                verdict,
-                "no certificate authority of trusted root test is trusted",
-            );
-        }
+    for (logged, admitted) in EDGES {
+        let verdict = review_sig(&trust, sig_layer(&p.signer, &p.rekor, None, logged));
+        let words = "no certificate authority of trusted root test is trusted";
+        judged(verdict, logged, admitted, words);
     }
 }
 
@@ -269,11 +339,7 @@ fn an_expired_or_not_yet_valid_root_anchors_nothing() {
     ] {
         let fulcio = TestFulcio::with_root_validity(not_before, not_after);
         let signer = signer(&fulcio.intermediate);
-        let entry = trust_root(
-            vec![fulcio_entry(&fulcio)],
-            vec![],
-            vec![tlog_entry(&rekor, window(LONG_AGO, None))],
-        );
+        let entry = fulcio_trust(&fulcio, &rekor);
         let layer = sig_layer(&signer, &rekor, None, LOGGED);
         denied_with(
             review_sig(&entry, layer),
@@ -294,73 +360,31 @@ fn an_expired_or_not_yet_valid_root_anchors_nothing() {
     // The same root valid through the signing time (to the second) anchors.
     let fulcio = TestFulcio::with_root_validity(LONG_AGO, LOGGED);
     let signer = signer(&fulcio.intermediate);
-    let trust = trust_root(
-        vec![fulcio_entry(&fulcio)],
-        vec![],
-        vec![tlog_entry(&rekor, window(LONG_AGO, None))],
-    );
+    let trust = fulcio_trust(&fulcio, &rekor);
     review_sig(&trust, sig_layer(&signer, &rekor, None, LOGGED)).unwrap();
 }
 
 /// The Rekor key window, both ends inclusive, on the SET's integratedTime.
 #[test]
 fn the_rekor_key_window_admits_its_ends_and_nothing_outside() {
-    let fulcio = TestFulcio::new();
-    let rekor = TestRekor::new();
-    let signer = signer(&fulcio.intermediate);
-    let (start, end) = (SIGNED_AT + 100, SIGNED_AT + 200);
-    let trust = trust_root(
-        vec![fulcio_entry(&fulcio)],
-        vec![],
-        vec![tlog_entry(&rekor, window(start, Some(end)))],
-    );
-    for (logged, admitted) in [
-        (start - 1, false),
-        (start, true),
-        (end, true),
-        (end + 1, false),
-    ] {
-        let verdict = review_sig(&trust, sig_layer(&signer, &rekor, None, logged));
-        assert_eq!(verdict.is_ok(), admitted, "logged at {logged}: {verdict:?}");
-        if !admitted {
-            denied_with(verdict, "was not trusted at the entry's integratedTime");
-        }
+    let p = parties();
+    let trust = p.trust(vec![], window(START, Some(END)));
+    for (logged, admitted) in EDGES {
+        let verdict = review_sig(&trust, sig_layer(&p.signer, &p.rekor, None, logged));
+        let words = "was not trusted at the entry's integratedTime";
+        judged(verdict, logged, admitted, words);
     }
 }
 
 /// The Rekor key window for an entry without a SET (Rekor v2), judged at the timestamp's time.
 #[test]
 fn the_rekor_key_window_without_a_set_is_judged_at_the_timestamp() {
-    let fulcio = TestFulcio::new();
-    let rekor = TestRekor::new();
-    let signer = signer(&fulcio.intermediate);
-    let (start, end) = (SIGNED_AT + 100, SIGNED_AT + 200);
-    for (gen_time, admitted) in [
-        (start - 1, false),
-        (start, true),
-        (end, true),
-        (end + 1, false),
-    ] {
-        let root = tsa_root();
-        let tsa = tsa_leaf(&root, "TSA");
-        let trust = trust_root(
-            vec![fulcio_entry(&fulcio)],
-            vec![tsa_entry(&tsa, window(LONG_AGO, None))],
-            vec![tlog_entry(&rekor, window(start, Some(end)))],
-        );
-        let bundle = stamped_bundle(&signer, &rekor, tsa, Stamp::at(gen_time));
-        let verdict = review_bundle(&trust, &bundle);
-        assert_eq!(
-            verdict.is_ok(),
-            admitted,
-            "stamped at {gen_time}: {verdict:?}"
-        );
-        if !admitted {
-            denied_with(
-                verdict,
-                "the log's key was not trusted at the timestamp's time",
-            );
-        }
+    let p = parties();
+    for (gen_time, admitted) in EDGES {
+        let tlog = window(START, Some(END));
+        let verdict = p.stamped(Stamp::at(gen_time), window(LONG_AGO, None), tlog);
+        let words = "the log's key was not trusted at the timestamp's time";
+        judged(verdict, gen_time, admitted, words);
     }
 }
 
@@ -417,36 +441,12 @@ fn a_timestamp_authority_leaf_the_trust_root_retired_does_not_stamp() {
 /// The TSA window, both ends inclusive, on the timestamp's genTime.
 #[test]
 fn the_timestamp_authority_window_admits_its_ends_and_nothing_outside() {
-    let fulcio = TestFulcio::new();
-    let rekor = TestRekor::new();
-    let signer = signer(&fulcio.intermediate);
-    let (start, end) = (SIGNED_AT + 100, SIGNED_AT + 200);
-    for (gen_time, admitted) in [
-        (start - 1, false),
-        (start, true),
-        (end, true),
-        (end + 1, false),
-    ] {
-        let root = tsa_root();
-        let tsa = tsa_leaf(&root, "TSA");
-        let trust = trust_root(
-            vec![fulcio_entry(&fulcio)],
-            vec![tsa_entry(&tsa, window(start, Some(end)))],
-            vec![tlog_entry(&rekor, window(LONG_AGO, None))],
-        );
-        let bundle = stamped_bundle(&signer, &rekor, tsa, Stamp::at(gen_time));
-        let verdict = review_bundle(&trust, &bundle);
-        assert_eq!(
-            verdict.is_ok(),
-            admitted,
-            "stamped at {gen_time}: {verdict:?}"
-        );
-        if !admitted {
-            denied_with(
-                verdict,
-                "no timestamp authority of trusted root test is trusted",
-            );
-        }
+    let p = parties();
+    for (gen_time, admitted) in EDGES {
+        let tsa = window(START, Some(END));
+        let verdict = p.stamped(Stamp::at(gen_time), tsa, window(LONG_AGO, None));
+        let words = "no timestamp authority of trusted root test is trusted";
+        judged(verdict, gen_time, admitted, words);
     }
 }
 
@@ -475,9 +475,7 @@ fn an_expired_timestamp_authority_root_anchors_nothing() {
 /// a token that does not embed its signer is verified with the entry's leaf.
 #[test]
 fn a_timestamp_must_name_its_signer_and_be_version_1() {
-    let fulcio = TestFulcio::new();
-    let rekor = TestRekor::new();
-    let signer = signer(&fulcio.intermediate);
+    let p = parties();
     let cases = [
         (
             Binding::Missing,
@@ -492,20 +490,14 @@ fn a_timestamp_must_name_its_signer_and_be_version_1() {
         (Binding::Signer, 1, true, None),
     ];
     for (binding, version, embed, refusal) in cases {
-        let root = tsa_root();
-        let tsa = tsa_leaf(&root, "TSA");
-        let trust = trust_root(
-            vec![fulcio_entry(&fulcio)],
-            vec![tsa_entry(&tsa, window(LONG_AGO, None))],
-            vec![tlog_entry(&rekor, window(LONG_AGO, None))],
-        );
         let stamp = Stamp {
             gen_time: LOGGED,
             version,
             binding,
             embed,
         };
-        let verdict = review_bundle(&trust, &stamped_bundle(&signer, &rekor, tsa, stamp));
+        let open = || window(LONG_AGO, None);
+        let verdict = p.stamped(stamp, open(), open());
         match refusal {
             Some(words) => denied_with(verdict, words),
             None => assert_eq!(verdict.unwrap().1, LOGGED, "{binding:?} embed={embed}"),
