@@ -546,3 +546,26 @@ fn an_entry_without_a_set_reports_the_index_its_inclusion_proof_proves() {
     );
     assert_eq!(review_bundle(&trust, &bundle).unwrap(), (4242, LOGGED));
 }
+
+/// Issue 24 case 4, at the bundle: the bundle's own signature is checked before its log entry,
+/// so a bundle anyone can make (here a tampered payload and a checkpoint signed by another key)
+/// is refused for its signature, before any checkpoint or SET is verified.
+#[test]
+fn a_bundle_signature_is_checked_before_its_log_entry() {
+    let p = parties();
+    let trust = p.trust(vec![], window(LONG_AGO, None));
+    let bundle = dsse_bundle(
+        &p.signer,
+        &p.rekor,
+        &image_statement(DIGEST),
+        Forgery {
+            payload_after_signing: Some(image_statement(&DIGEST.replace('1', "2"))),
+            checkpoint_key: Some(KeyPair::generate().unwrap()),
+            ..Forgery::default()
+        },
+    );
+    denied_with(
+        review_bundle(&trust, &bundle),
+        "the signature does not verify with the certificate's key",
+    );
+}
