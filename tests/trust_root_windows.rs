@@ -470,8 +470,9 @@ fn an_expired_timestamp_authority_root_anchors_nothing() {
     );
 }
 
-/// Issue 24 case 6: the ESS signingCertificateV2 attribute must name the certificate that
-/// signed (missing, or naming another certificate, is refused) and TSTInfo must be version 1;
+/// Issue 24 case 6: the ESS signingCertificateV2 (SHA-256) or signingCertificate (SHA-1)
+/// attribute must name the certificate that signed (missing, or naming another certificate, is
+/// refused) and TSTInfo must be version 1;
 /// a token that does not embed its signer is verified with the entry's leaf.
 #[test]
 fn a_timestamp_must_name_its_signer_and_be_version_1() {
@@ -484,6 +485,8 @@ fn a_timestamp_must_name_its_signer_and_be_version_1() {
             Some("names no signing certificate"),
         ),
         (Binding::Other, 1, true, Some("names another certificate")),
+        (Binding::OtherV1, 1, true, Some("names another certificate")),
+        (Binding::SignerV1, 1, true, None),
         (Binding::Signer, 2, true, Some("version 2")),
         (Binding::Signer, 0, true, Some("version 0")),
         (Binding::Signer, 1, false, None),

@@ -24,6 +24,8 @@ const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1135
 const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const SIGNING_CERTIFICATE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
 const SIGNING_CERTIFICATE_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
@@ -45,6 +47,8 @@ struct MessageImprint {
     hashed_message: OctetString,
 }
 
+/// `SigningCertificateV2` with `ESSCertIDv2`s of the default hash (SHA-256); the same shape
+/// encodes RFC 2634's `SigningCertificate` with SHA-1 `ESSCertID`s.
 #[derive(Sequence)]
 struct SigningCertificateV2 {
     certs: Vec<EssCertIdV2>,
@@ -75,8 +79,12 @@ pub fn ca(common_name: &str, not_before: i64, not_after: i64) -> CertifiedIssuer
 /// Which certificate the ESS attribute names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
-    /// The signing certificate, as a TSA writes it.
+    /// The signing certificate, as a TSA writes it (`signingCertificateV2`, SHA-256).
     Signer,
+    /// The signing certificate in the older `signingCertificate` (SHA-1 ESSCertID).
+    SignerV1,
+    /// Another certificate (the root), in the older attribute.
+    OtherV1,
     /// No ESS attribute at all.
     Missing,
     /// Another certificate (the root).
@@ -163,19 +171,25 @@ impl TestTsa {
                 Any::encode_from(&octets(&Sha256::digest(&tst_der))).expect("digest"),
             ),
         ];
-        let named = match stamp.binding {
-            Binding::Signer => Some(&self.leaf_der),
-            Binding::Other => Some(&self.root_der),
-            Binding::Missing => None,
-        };
-        if let Some(der) = named {
+        let sha1 = |der: &[u8]| octets(&<sha1::Sha1 as sha1::Digest>::digest(der));
+        let ess = |oid, hash: OctetString| {
             let ess = SigningCertificateV2 {
-                certs: vec![EssCertIdV2 {
-                    cert_hash: octets(&Sha256::digest(der)),
-                }],
+                certs: vec![EssCertIdV2 { cert_hash: hash }],
             };
-            let value = Any::encode_from(&ess).expect("ESS");
-            attributes.push(attribute(SIGNING_CERTIFICATE_V2, value));
+            attribute(oid, Any::encode_from(&ess).expect("ESS"))
+        };
+        match stamp.binding {
+            Binding::Signer => attributes.push(ess(
+                SIGNING_CERTIFICATE_V2,
+                octets(&Sha256::digest(&self.leaf_der)),
+            )),
+            Binding::Other => attributes.push(ess(
+                SIGNING_CERTIFICATE_V2,
+                octets(&Sha256::digest(&self.root_der)),
+            )),
+            Binding::SignerV1 => attributes.push(ess(SIGNING_CERTIFICATE, sha1(&self.leaf_der))),
+            Binding::OtherV1 => attributes.push(ess(SIGNING_CERTIFICATE, sha1(&self.root_der))),
+            Binding::Missing => {}
         }
         let signed_attrs = SetOfVec::try_from(attributes).expect("attributes");
         let signature = self
