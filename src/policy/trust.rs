@@ -30,9 +30,13 @@ pub struct KeylessTrust {
     pub certificate_authorities: Vec<CertificateAuthority>,
     /// Rekor keys by log ID (hex sha256 of the key's SubjectPublicKeyInfo DER).
     pub rekor_keys: BTreeMap<String, LogKey>,
-    /// Certificate-transparency log keys by log ID. Loaded and fingerprinted; Signet does not
-    /// verify SCTs yet.
+    /// Certificate-transparency log keys by log ID: the logs whose SCTs are trusted.
     pub ct_keys: BTreeMap<String, LogKey>,
+    /// Whether a signing certificate must carry an SCT by one of `ct_keys`, valid at the SCT's
+    /// time: set per keyless authority at load (policy-controller requires one unless
+    /// `insecureIgnoreSCT: true`; Signet where the trust root lists CT logs), never by a trust
+    /// root file itself.
+    pub sct_required: bool,
     /// RFC 3161 timestamp authorities: each chain's root is the anchor, and its first
     /// certificate, when not a CA, the only one that may sign timestamps for that entry
     /// (`timestampAuthorities` in `trusted_root.json`), as sigstore-go reads them.

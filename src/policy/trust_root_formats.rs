@@ -91,6 +91,7 @@ pub(super) fn from_sigstore_keys(
             &keys.timestamp_authorities,
             &format!("{at}.timestampAuthorities"),
         )?,
+        sct_required: false,
     })
 }
 
@@ -230,6 +231,7 @@ pub(super) fn from_trusted_root(
             &root.timestamp_authorities,
             "timestampAuthorities",
         )?,
+        sct_required: false,
     })
 }
 

@@ -213,15 +213,40 @@ pub fn verify_chain(
         ));
     }
     let usage = KeyUsage::required_if_present(CODE_SIGNING_DER);
-    chains_to(
-        &cert.der,
-        presented,
-        &trust.certificate_authorities,
-        at,
-        usage,
-    )
-    .map(|_| ())
-    .map_err(|e| e.describe("certificate authority", &trust.origin, at))
+    let authorities = &trust.certificate_authorities;
+    let authority = chains_to(&cert.der, presented, authorities, at, usage)
+        .map_err(|e| e.describe("certificate authority", &trust.origin, at))?;
+    if !trust.sct_required {
+        return Ok(());
+    }
+    let issuer = issuer_key(&cert.der, authority, presented)
+        .ok_or("its issuing certificate cannot be read (for its SCT)")?;
+    sct::verify_embedded(&cert.der, &issuer, &trust.ct_keys, &trust.origin)
+}
+
+/// The SubjectPublicKeyInfo DER of the certificate of `authority` (or, for a bare PEM anchor,
+/// of `presented`) whose subject is `leaf`'s issuer: what an SCT's issuer key hash is over.
+fn issuer_key(
+    leaf: &[u8],
+    authority: &CertificateAuthority,
+    presented: &[Vec<u8>],
+) -> Option<Vec<u8>> {
+    let leaf = Certificate::from_der(leaf).ok()?;
+    let presented = match authority.presented_intermediates {
+        true => presented,
+        false => &[],
+    };
+    authority
+        .intermediates
+        .iter()
+        .chain(std::iter::once(&authority.root))
+        .chain(presented)
+        .filter_map(|der| Certificate::from_der(der).ok())
+        .find(|c| c.tbs_certificate().subject() == leaf.tbs_certificate().issuer())?
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .ok()
 }
 
 /// Why a certificate chains to none of a trust root's authorities: the most telling reason
@@ -482,6 +507,8 @@ pub(super) fn rfc3339(t: i64) -> String {
 fn malformed(detail: impl Into<String>) -> CertificateError {
     CertificateError::Malformed(detail.into())
 }
+
+mod sct;
 
 #[cfg(test)]
 mod tests;
