@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use common::bundles::{Forgery, PROVED_LOG_INDEX, dsse_bundle, image_statement};
 use common::keyless::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, GITHUB_ISSUER, Leaf, SIGNED_AT,
-    TestFulcio, TestRekor, TestSigner, issue_by,
+    TestCtLog, TestFulcio, TestRekor, TestSigner, issue_by, issue_with_sct,
 };
 use common::simple_signing_payload;
 use common::tsa::{self, Binding, Stamp, TestTsa};
@@ -86,12 +86,22 @@ fn tlog_entry(rekor: &TestRekor, valid_for: Value) -> Value {
 
 /// A `trusted_root.json` with these entries, loaded as Signet loads `--trust-root` files.
 fn trust_root(cas: Vec<Value>, tsas: Vec<Value>, tlogs: Vec<Value>) -> Arc<KeylessTrust> {
+    with_ct_logs(cas, tsas, tlogs, vec![])
+}
+
+/// [`trust_root`] with CT logs.
+fn with_ct_logs(
+    cas: Vec<Value>,
+    tsas: Vec<Value>,
+    tlogs: Vec<Value>,
+    ctlogs: Vec<Value>,
+) -> Arc<KeylessTrust> {
     let root = json!({
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
         "tlogs": tlogs,
         "certificateAuthorities": cas,
         "timestampAuthorities": tsas,
-        "ctlogs": [],
+        "ctlogs": ctlogs,
     });
     let roots = TrustRoots::from_text(&root.to_string(), "test.json", "test").unwrap();
     Arc::clone(roots.get("test").unwrap())
@@ -571,4 +581,67 @@ fn a_bundle_signature_is_checked_before_its_log_entry() {
         review_bundle(&trust, &bundle),
         "the signature does not verify with the certificate's key",
     );
+}
+
+/// A CT log entry of a `trusted_root.json` (`ctlogs`), found by the hash of its key.
+fn ct_log_entry(log: &TestCtLog, valid_for: Value) -> Value {
+    json!({
+        "baseUrl": "https://ctfe.test",
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {
+            "rawBytes": BASE64.encode(log.spki()),
+            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+            "validFor": valid_for,
+        },
+    })
+}
+
+/// The CT log window, both ends inclusive, on the SCT's own time, where the keyless authority
+/// requires an SCT (as one that leaves `insecureIgnoreSCT` unset does when its trust root lists
+/// CT logs): a certificate with an SCT by the log at S or E is admitted, at S - 1 or E + 1
+/// denied; one without an SCT, or with an SCT by a log the trust root does not list, denied;
+/// without the requirement, none is looked at.
+#[test]
+fn the_ct_log_window_admits_scts_from_its_ends_and_nothing_outside() {
+    let p = parties();
+    let log = TestCtLog::new();
+    let mut trust = with_ct_logs(
+        vec![fulcio_entry(&p.fulcio)],
+        vec![],
+        vec![tlog_entry(&p.rekor, window(LONG_AGO, None))],
+        vec![ct_log_entry(&log, window(START, Some(END)))],
+    );
+    Arc::make_mut(&mut trust).sct_required = true;
+    let leaf = Leaf::email(EMAIL, GITHUB_ISSUER);
+    for (sct_time, admitted) in EDGES {
+        let signer = issue_with_sct(&p.fulcio.intermediate, &leaf, &log, sct_time);
+        let verdict = review_sig(&trust, sig_layer(&signer, &p.rekor, None, LOGGED));
+        let words = "does not trust at the SCT's time";
+        judged(verdict, sct_time, admitted, words);
+    }
+    let layer = sig_layer(&p.signer, &p.rekor, None, LOGGED);
+    denied_with(review_sig(&trust, layer), "carries no SCT");
+    let stranger = issue_with_sct(&p.fulcio.intermediate, &leaf, &TestCtLog::new(), START);
+    let layer = sig_layer(&stranger, &p.rekor, None, LOGGED);
+    denied_with(review_sig(&trust, layer), "none of its SCTs is by a CT log");
+    Arc::make_mut(&mut trust).sct_required = false;
+    let layer = sig_layer(&p.signer, &p.rekor, None, LOGGED);
+    review_sig(&trust, layer).unwrap();
+    // A bundle is held to the same requirement.
+    Arc::make_mut(&mut trust).sct_required = true;
+    let signer = issue_with_sct(&p.fulcio.intermediate, &leaf, &log, START);
+    let bundle = dsse_bundle(
+        &signer,
+        &p.rekor,
+        &image_statement(DIGEST),
+        Forgery::default(),
+    );
+    review_bundle(&trust, &bundle).unwrap();
+    let bundle = dsse_bundle(
+        &p.signer,
+        &p.rekor,
+        &image_statement(DIGEST),
+        Forgery::default(),
+    );
+    denied_with(review_bundle(&trust, &bundle), "carries no SCT");
 }
