@@ -1,8 +1,9 @@
 //! `keyless:` authorities compiled into [`KeylessAuthority`]: identities as full-match matchers
 //! and trust material resolved, offline, from the trust roots given at start. Whatever would
-//! need the network (Fulcio or Rekor by URL only, TUF), a Secret, or a check Signet does not do
-//! (SCTs) is reported by field, never dropped; so is a keyless authority whose trust material
-//! cannot be found or whose identity would match any certificate.
+//! need the network (Fulcio or Rekor by URL only, TUF), a Secret, or a check Signet cannot do
+//! (SCTs required of a trust root without CT logs) is reported by field, never dropped; so is a
+//! keyless authority whose trust material cannot be found or whose identity would match any
+//! certificate.
 
 use std::sync::Arc;
 
