@@ -448,3 +448,48 @@ async fn update_verifies_only_added_or_changed_images() {
     );
     assert!(!msg.contains("spec.containers[0]"), "{msg}");
 }
+
+/// An UPDATE that moves an already-running reference to another slot (a new container, an init
+/// container, an ephemeral container, a container renamed) verifies it: with the registry down,
+/// each is denied, while the untouched original stays `Unchanged`.
+#[tokio::test(flavor = "multi_thread")]
+async fn update_verifies_a_reference_moved_to_another_container() {
+    let mut registry = TestRegistry::start();
+    let key = TestKey::generate();
+    let digest = push_image(&registry, "demo/app:v1", "a").await;
+    sign_image(&registry, "demo/app", &digest, &key).await;
+    let policy = key_policy("demo", &format!("{}/**", registry.host()), &key.public_pem);
+    let webhook = TestWebhook::start(WebhookOptions::new(policy, &[registry.host()])).await;
+    let app = format!("{}/demo/app:v1", registry.host());
+    let old = one_image_review(&app)["request"]["object"].clone();
+    registry.stop();
+    let moves: [(&str, Value); 4] = [
+        (
+            "new container",
+            json!({"containers": [container("app", &app), container("copy", &app)]}),
+        ),
+        (
+            "renamed",
+            json!({"containers": [container("renamed", &app)]}),
+        ),
+        (
+            "init",
+            json!({"containers": [container("app", &app)], "initContainers": [container("setup", &app)]}),
+        ),
+        (
+            "ephemeral",
+            json!({"containers": [container("app", &app)], "ephemeralContainers": [container("debug", &app)]}),
+        ),
+    ];
+    for (what, spec) in moves {
+        let mut review = one_image_review(&app);
+        review["request"]["operation"] = json!("UPDATE");
+        review["request"]["oldObject"] = old.clone();
+        for (list, entries) in spec.as_object().unwrap() {
+            review["request"]["object"]["spec"][list] = entries.clone();
+        }
+        let answer = webhook.review(&review).await;
+        assert!(!allowed(&answer), "{what}: {answer}");
+        assert!(message(&answer).contains("unavailable"), "{what}: {answer}");
+    }
+}

@@ -232,7 +232,15 @@ impl EngineArgs {
 pub const EMBEDDED: (&str, &str) = (signet::EMBEDDED_POLICY, "embedded:examples/policy.yaml");
 
 fn parse_platform(text: &str) -> Result<Platform, String> {
-    Platform::parse(text).ok_or_else(|| format!("{text:?} is not os/arch[/variant]"))
+    let platform =
+        Platform::parse(text).ok_or_else(|| format!("{text:?} is not os/arch[/variant]"))?;
+    match platform.normalised() {
+        Some(_) => Ok(platform),
+        None => Err(format!(
+            "{text:?} is not a platform the container runtimes know (write it as containerd does, \
+             e.g. linux/amd64, linux/arm64, linux/arm/v7)"
+        )),
+    }
 }
 
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
