@@ -239,7 +239,11 @@ fn every_child_containerd_matches_is_judged() {
             std::slice::from_ref(&node),
         );
         if row[2] == "true" {
-            assert_eq!(judged, [candidate.digest.clone()], "{node} {spelling}");
+            assert_eq!(
+                judged,
+                std::slice::from_ref(&candidate.digest),
+                "{node} {spelling}"
+            );
         }
     }
 }
