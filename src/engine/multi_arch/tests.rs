@@ -48,6 +48,14 @@ fn judged(children: &[PlatformManifest], platforms: &[Platform]) -> Vec<Digest> 
         .collect()
 }
 
+/// Whether a child written `spelling`, next to a `linux/amd64` child, is judged on the default
+/// cluster.
+fn judged_next_to_amd64(spelling: &str) -> bool {
+    let other = child(spelling, spelling.as_bytes());
+    let children = [child("linux/amd64", b"a"), other.clone()];
+    judged(&children, &cluster()).contains(&other.digest)
+}
+
 /// Tab-separated rows of a fixture, comments left out.
 fn rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
     text.lines()
@@ -145,12 +153,7 @@ fn platforms_that_do_not_normalise_are_judged() {
         "linux/amd64/\u{0130}",
         "plan10/amd64",
     ] {
-        let odd = child(spelling, spelling.as_bytes());
-        let children = [child("linux/amd64", b"a"), odd.clone()];
-        assert!(
-            judged(&children, &cluster()).contains(&odd.digest),
-            "{spelling:?} not judged"
-        );
+        assert!(judged_next_to_amd64(spelling), "{spelling:?} not judged");
     }
 }
 
@@ -163,12 +166,7 @@ fn other_platforms_are_not_judged_when_the_cluster_has_a_child() {
         "linux/ppc64le",
         "darwin/arm64",
     ] {
-        let other = child(spelling, spelling.as_bytes());
-        let children = [child("linux/amd64", b"a"), other.clone()];
-        assert!(
-            !judged(&children, &cluster()).contains(&other.digest),
-            "{spelling}"
-        );
+        assert!(!judged_next_to_amd64(spelling), "{spelling}");
     }
 }
 
