@@ -281,3 +281,32 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn engine(args: &EngineArgs) -> anyhow::Result<Arc<Engine>> {
     Ok(Arc::new(args.build()?))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn platforms_the_runtimes_do_not_know_are_refused_at_start() {
+        for known in [
+            "linux/amd64",
+            "linux/arm64",
+            "linux/arm/v7",
+            "Linux/x86_64",
+            "linux/386",
+        ] {
+            assert!(parse_platform(known).is_ok(), "{known}");
+        }
+        for unknown in [
+            "linux/x86_32",
+            "linux",
+            "plan10/amd64",
+            "linux/amd64/v3/x",
+            "unknown/unknown",
+        ] {
+            let error = parse_platform(unknown).unwrap_err();
+            assert!(error.contains(unknown), "{error}");
+        }
+    }
+}

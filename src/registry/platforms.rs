@@ -33,12 +33,16 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// Parse `os/architecture[/variant]`.
+    /// Parse `os/architecture[/variant]` (`linux/arm64/v8.2`, `linux/x86_64`), as written.
     pub fn parse(text: &str) -> Option<Platform> {
         let mut parts = text.split('/');
         let (os, architecture) = (parts.next()?, parts.next()?);
         let variant = parts.next().map(str::to_string);
-        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric());
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        };
         let ok = valid(os) && valid(architecture) && variant.as_deref().is_none_or(valid);
         (ok && parts.next().is_none()).then(|| Platform {
             os: os.to_string(),
