@@ -158,6 +158,14 @@ fn platforms_that_do_not_normalise_are_judged() {
 }
 
 #[test]
+fn a_long_platform_is_clipped_in_messages() {
+    let long = format!("linux/{}", "x".repeat(10_000));
+    let label = platform_label(&child(&long, b"long"));
+    assert!(label.len() < 200, "{label}");
+    assert!(label.contains("cannot normalise"), "{label}");
+}
+
+#[test]
 fn other_platforms_are_not_judged_when_the_cluster_has_a_child() {
     for spelling in [
         "linux/s390x",
