@@ -158,7 +158,10 @@ fn read_children(document: &Map<String, Value>) -> Result<Option<Vec<PlatformMan
     let manifests = match go_json::field(document, "manifests")? {
         None => None,
         Some(Value::Array(manifests)) => Some(manifests),
-        Some(other) => return Err(format!("\"manifests\" is {other}, not a list")),
+        Some(other) => {
+            let kind = go_json::kind(other);
+            return Err(format!("the field \"manifests\" is {kind}, not a list"));
+        }
     };
     let is_index = matches!(
         media_type.as_str(),
@@ -183,7 +186,8 @@ fn read_children(document: &Map<String, Value>) -> Result<Option<Vec<PlatformMan
 /// One descriptor of an index.
 fn read_child(child: &Value) -> Result<PlatformManifest, String> {
     let Value::Object(child) = child else {
-        return Err(format!("a child is {child}, not a descriptor"));
+        let kind = go_json::kind(child);
+        return Err(format!("a child is {kind}, not a descriptor"));
     };
     let digest = Digest::parse(&go_json::string(child, "digest")?)
         .map_err(|e| format!("index child digest: {e}"))?;
@@ -226,6 +230,43 @@ mod tests {
             .unwrap();
         assert_eq!(children[0].digest, child);
         assert_eq!(children[0].platform, Platform::parse("linux/arm64"));
+    }
+
+    /// Two spellings of one field (as Go reads keys) refuse the index; what the author wrote
+    /// is never echoed at length.
+    #[test]
+    fn ambiguous_or_ill_typed_indexes_are_refused_briefly() {
+        let child = Digest::sha256_of(b"child");
+        let long = "x".repeat(100_000);
+        for (document, expected) in [
+            (
+                format!(r#"{{"manifests":[{{"digest":"{child}","Digest":"{child}"}}]}}"#),
+                "more than once",
+            ),
+            (
+                format!(r#"{{"Manifests":[],"manifests":[{{"digest":"{child}"}}]}}"#),
+                "more than once",
+            ),
+            (
+                format!(
+                    r#"{{"manifests":[{{"digest":"{child}","platform":{{"os":"linux","architecture":["{long}"]}}}}]}}"#
+                ),
+                "not a string",
+            ),
+            (format!(r#"{{"manifests":{{"{long}":1}}}}"#), "not a list"),
+        ] {
+            let digest = Digest::sha256_of(document.as_bytes());
+            let error = parse_children(document.as_bytes(), &digest, "r").unwrap_err();
+            let text = error.to_string();
+            assert!(text.contains(expected), "{text}");
+            assert!(text.len() < 400, "{text}");
+        }
+        let platformless = format!(r#"{{"manifests":[{{"digest":"{child}","platform":null}}]}}"#);
+        let digest = Digest::sha256_of(platformless.as_bytes());
+        let children = parse_children(platformless.as_bytes(), &digest, "r")
+            .unwrap()
+            .unwrap();
+        assert_eq!(children[0].platform, None);
     }
 
     #[test]

@@ -22,8 +22,10 @@ pub(super) fn field<'v>(
     };
     if let Some((other, _)) = found.next() {
         return Err(format!(
-            "the field {name:?} is written more than once ({key:?} and {other:?}); runtimes \
-             read the last one, Signet refuses to guess which"
+            "the field {name:?} is written more than once ({:?} and {:?}); runtimes \
+             read the last one, Signet refuses to guess which",
+            clipped(key),
+            clipped(other)
         ));
     }
     Ok(Some(value).filter(|value| !value.is_null()))
@@ -34,7 +36,10 @@ pub(super) fn string(object: &Map<String, Value>, name: &str) -> Result<String, 
     match field(object, name)? {
         None => Ok(String::new()),
         Some(Value::String(text)) => Ok(text.clone()),
-        Some(other) => Err(format!("the field {name:?} is {other}, not a string")),
+        Some(other) => Err(format!(
+            "the field {name:?} is {}, not a string",
+            kind(other)
+        )),
     }
 }
 
@@ -46,7 +51,30 @@ pub(super) fn object<'v>(
     match field(object, name)? {
         None => Ok(None),
         Some(Value::Object(inner)) => Ok(Some(inner)),
-        Some(other) => Err(format!("the field {name:?} is {other}, not an object")),
+        Some(other) => Err(format!(
+            "the field {name:?} is {}, not an object",
+            kind(other)
+        )),
+    }
+}
+
+/// What a JSON value is, for messages (never the value: the index's author chose it).
+pub(super) fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A key cut to 64 characters for messages.
+fn clipped(key: &str) -> String {
+    match key.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &key[..end]),
+        None => key.to_string(),
     }
 }
 
