@@ -5,7 +5,8 @@
 //! CRI-O) could pull on a platform the cluster runs (`--platforms`, default
 //! `linux/amd64,linux/arm64`): platforms are read as containerd normalises them (`x86_64` is
 //! `amd64`, `aarch64` is `arm64`, case ignored), every variant counts, and an architecture's
-//! fallbacks count too (`386` on `amd64` nodes, 32-bit `arm` on `arm64` nodes). Children that
+//! fallbacks count too (`386` on `amd64` nodes, 32-bit `arm` on `arm64` nodes) unless the index
+//! has a child of the node's own architecture that every such node runs first. Children that
 //! name no platform (a runtime takes them when nothing else matches) and children whose platform
 //! cannot be normalised (Signet cannot rule out that some runtime reads them as the node's) are
 //! judged as well. An index with no child for those platforms (Windows-only, or `linux/s390x`
@@ -15,7 +16,7 @@
 
 use crate::policy::{ImagePolicy, MultiArch};
 use crate::reference::{Digest, ImageReference};
-use crate::registry::{Platform, PlatformManifest, RegistryError};
+use crate::registry::{Platform, PlatformManifest, Pull, RegistryError};
 use crate::verdict::Reason;
 
 use super::Engine;
@@ -211,18 +212,36 @@ fn runnable(children: &[PlatformManifest]) -> impl Iterator<Item = &PlatformMani
 }
 
 /// The children that must be signed: every runnable child that some runtime may pull on one of
-/// `platforms`, that names no platform, or whose platform does not normalise; every runnable
-/// child when none of them does.
+/// `platforms` (any child of a node's own architecture; a child of a fallback architecture when
+/// the index has no base child for the node), that names no platform, or whose platform does not
+/// normalise; every runnable child when none of them does.
 pub(super) fn select<'c>(
     children: &'c [PlatformManifest],
     platforms: &[Platform],
 ) -> Vec<&'c PlatformManifest> {
-    let nodes: Vec<Platform> = platforms.iter().filter_map(Platform::normalised).collect();
+    let read: Vec<Platform> = children
+        .iter()
+        .filter_map(|c| c.platform.as_ref()?.normalised())
+        .collect();
+    let nodes: Vec<(Platform, bool)> = platforms
+        .iter()
+        .filter_map(Platform::normalised)
+        .map(|node| {
+            let has_base = read.iter().any(|child| child.is_base_for(&node));
+            (node, has_base)
+        })
+        .collect();
     let may_run = |child: &PlatformManifest| match &child.platform {
         None => true,
-        Some(platform) => platform
-            .normalised()
-            .is_none_or(|read| nodes.iter().any(|node| read.may_run_on(node))),
+        Some(platform) => platform.normalised().is_none_or(|read| {
+            nodes
+                .iter()
+                .any(|(node, has_base)| match read.pull_on(node) {
+                    Pull::Own => true,
+                    Pull::Fallback => !has_base,
+                    Pull::Never => false,
+                })
+        }),
     };
     let running: Vec<&PlatformManifest> = runnable(children).filter(|c| may_run(c)).collect();
     if running.is_empty() {

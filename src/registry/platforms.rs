@@ -20,6 +20,8 @@ pub const MAX_INDEX_CHILDREN: usize = 128;
 mod go_json;
 mod normalise;
 
+pub use normalise::Pull;
+
 /// An OCI platform: `os/architecture[/variant]`, as written (see [`Platform::normalised`] for
 /// how the runtimes read it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -98,8 +98,8 @@ fn attestations_alone_select_nothing_and_all_platforms_takes_every_runnable_chil
     assert_eq!(runnable(&children).count(), 3);
 }
 
-/// Every spelling a runtime reads as a cluster platform (or a platform such a node falls back
-/// to) is judged, wherever it stands in the index.
+/// Every spelling a runtime reads as a cluster platform is judged, wherever it stands in the
+/// index, next to base children for both cluster platforms.
 #[test]
 fn every_spelling_a_runtime_reads_as_a_cluster_platform_is_judged() {
     for spelling in [
@@ -116,12 +116,6 @@ fn every_spelling_a_runtime_reads_as_a_cluster_platform_is_judged() {
         "linux/arm64/v8",
         "linux/arm64/8",
         "linux/arm64/v9",
-        "linux/armhf",
-        "linux/armel",
-        "linux/arm",
-        "linux/arm/v5",
-        "linux/i386",
-        "linux/386",
     ] {
         for unsigned_first in [true, false] {
             let odd = child(spelling, spelling.as_bytes());
@@ -135,6 +129,53 @@ fn every_spelling_a_runtime_reads_as_a_cluster_platform_is_judged() {
             assert!(digests.contains(&odd.digest), "{spelling} not judged");
             assert_eq!(digests.len(), 3, "{spelling}");
         }
+    }
+}
+
+/// A fallback architecture (`386` on amd64 nodes, 32-bit `arm` on arm64 nodes) is judged when
+/// the index has no base child of the node's own architecture (an amd64 node without a v1 child
+/// takes `386`), and not next to one (containerd ranks the base child first, CRI-O never falls
+/// back).
+#[test]
+fn fallback_architectures_are_judged_when_no_base_child_runs_first() {
+    let fallbacks = [
+        ("linux/i386", "linux/amd64"),
+        ("linux/386", "linux/amd64"),
+        ("linux/armhf", "linux/arm64"),
+        ("linux/armel", "linux/arm64"),
+        ("linux/arm", "linux/arm64"),
+        ("linux/arm/v5", "linux/arm64"),
+        ("Linux/ARM/V8", "linux/arm64"),
+    ];
+    for (spelling, node) in fallbacks {
+        let fallback = child(spelling, spelling.as_bytes());
+        let base = child(node, node.as_bytes());
+        let judged_with = |others: Vec<PlatformManifest>| {
+            let mut children = others;
+            children.insert(0, fallback.clone());
+            judged(&children, &cluster()).contains(&fallback.digest)
+        };
+        assert!(
+            !judged_with(vec![base.clone()]),
+            "{spelling} next to {node}"
+        );
+        let other_node = if node.ends_with("amd64") {
+            "linux/arm64"
+        } else {
+            "linux/amd64"
+        };
+        assert!(
+            judged_with(vec![child(other_node, b"other")]),
+            "{spelling} alone for {node}"
+        );
+        let higher_only = format!("{node}/v9");
+        assert!(
+            judged_with(vec![
+                child(&higher_only, b"v9"),
+                child(other_node, b"other")
+            ]),
+            "{spelling} next to {higher_only} only"
+        );
     }
 }
 

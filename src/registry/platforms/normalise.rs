@@ -11,8 +11,10 @@
 //!
 //! Which children a node may pull is wider than "same architecture": containerd lets an `amd64`
 //! node fall back to `386`, an `arm64` node to 32-bit `arm`, an `arm/v7` node to `arm/v6` and
-//! `arm/v5`; CRI-O (containers/image) accepts a child with any variant when none is preferred.
-//! [`Platform::may_run_on`] is the union of those, variants ignored.
+//! `arm/v5`. [`Platform::pull_on`] says how a node may come to pull a child, variants ignored
+//! (a node's CPU variant is not known from `--platforms`): as its own architecture, or as a
+//! fallback, which containerd takes only when no child of the node's own architecture runs there
+//! (none is the architecture's base, [`Platform::is_base_for`]) and CRI-O never takes.
 
 use super::Platform;
 
@@ -91,13 +93,42 @@ impl Platform {
         self.os.eq_ignore_ascii_case(ATTESTATION_OS)
     }
 
-    /// Whether some runtime on a node of `node` may pull a child of this platform, both already
-    /// [`normalised`](Self::normalised): the same OS and an architecture the node runs, whatever
-    /// the variants (containerd falls back to lower variants, CRI-O takes any variant when the
-    /// node names none, and a node's own variant is not known from `--platforms`).
-    pub fn may_run_on(&self, node: &Platform) -> bool {
-        self.os == node.os && runs_architecture(&node.architecture, &self.architecture)
+    /// How a runtime on a node of `node` may come to pull a child of this platform, both already
+    /// [`normalised`](Self::normalised): never (another OS or an architecture the node does not
+    /// run), as one of the node's own architecture (whatever the variants: which one is best
+    /// depends on the node's CPU), or as a fallback architecture.
+    pub fn pull_on(&self, node: &Platform) -> Pull {
+        if self.os != node.os {
+            Pull::Never
+        } else if self.architecture == node.architecture {
+            Pull::Own
+        } else if falls_back_to(&node.architecture, &self.architecture) {
+            Pull::Fallback
+        } else {
+            Pull::Never
+        }
     }
+
+    /// Whether every node of `node`'s OS and architecture runs this platform, whatever its CPU
+    /// variant (both [`normalised`](Self::normalised)): the architecture without a variant
+    /// (`amd64` is v1, `arm64` is v8). containerd ranks such a child above every fallback
+    /// architecture and CRI-O never takes a fallback, so next to it a fallback child is never
+    /// pulled on that node.
+    pub fn is_base_for(&self, node: &Platform) -> bool {
+        self.os == node.os && self.architecture == node.architecture && self.variant.is_none()
+    }
+}
+
+/// How a node may come to pull a child (see [`Platform::pull_on`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pull {
+    /// No runtime on the node pulls it.
+    Never,
+    /// The node's own architecture: some node CPU may prefer it.
+    Own,
+    /// A fallback architecture (`386` on `amd64`, `arm` on `arm64`): pulled only when the index
+    /// has no child of the node's own architecture that runs there.
+    Fallback,
 }
 
 /// containerd's architecture and variant table (`normalizeArch`), on lower-cased input.
@@ -123,14 +154,9 @@ fn normalise_architecture(architecture: String, variant: String) -> (String, Str
     }
 }
 
-/// Whether a node of architecture `node` may pull a child of architecture `child`: its own, and
-/// the ones containerd falls back to (`amd64` to `386`, `arm64` to 32-bit `arm`).
-fn runs_architecture(node: &str, child: &str) -> bool {
-    match node {
-        "amd64" => matches!(child, "amd64" | "386"),
-        "arm64" => matches!(child, "arm64" | "arm"),
-        _ => node == child,
-    }
+/// Whether containerd lets a node of architecture `node` fall back to children of `child`.
+fn falls_back_to(node: &str, child: &str) -> bool {
+    matches!((node, child), ("amd64", "386") | ("arm64", "arm"))
 }
 
 #[cfg(test)]
@@ -172,15 +198,36 @@ mod tests {
     }
 
     #[test]
-    fn fallback_architectures_run_on_their_nodes() {
+    fn nodes_pull_their_own_architecture_and_fall_back_to_older_ones() {
         let amd64 = platform("linux", "amd64", None);
         let arm64 = platform("linux", "arm64", None);
-        assert!(platform("linux", "386", None).may_run_on(&amd64));
-        assert!(platform("linux", "arm", Some("v5")).may_run_on(&arm64));
-        assert!(!platform("linux", "arm", Some("v7")).may_run_on(&amd64));
-        assert!(!platform("linux", "amd64", None).may_run_on(&arm64));
-        assert!(!platform("windows", "amd64", None).may_run_on(&amd64));
+        assert_eq!(
+            platform("linux", "amd64", Some("v3")).pull_on(&amd64),
+            Pull::Own
+        );
+        assert_eq!(
+            platform("linux", "386", None).pull_on(&amd64),
+            Pull::Fallback
+        );
+        assert_eq!(
+            platform("linux", "arm", Some("v5")).pull_on(&arm64),
+            Pull::Fallback
+        );
+        assert_eq!(
+            platform("linux", "arm", Some("v7")).pull_on(&amd64),
+            Pull::Never
+        );
+        assert_eq!(
+            platform("linux", "amd64", None).pull_on(&arm64),
+            Pull::Never
+        );
+        assert_eq!(
+            platform("windows", "amd64", None).pull_on(&amd64),
+            Pull::Never
+        );
         let s390x = platform("linux", "s390x", None);
-        assert!(s390x.may_run_on(&s390x));
+        assert_eq!(s390x.pull_on(&s390x), Pull::Own);
+        assert!(amd64.is_base_for(&amd64));
+        assert!(!platform("linux", "amd64", Some("v2")).is_base_for(&amd64));
     }
 }
