@@ -349,6 +349,9 @@ async fn an_index_writing_one_field_in_two_spellings_is_refused() {
     }
 }
 
+/// A repository, the platforms of its index, and which child is left unsigned.
+type Case = (&'static str, &'static [(&'static str, &'static str)], usize);
+
 /// An arm64 node with no arm64 child takes 32-bit `arm` (`armhf` is `arm/v7`), an amd64 node with
 /// no plain amd64 child (only `amd64/v3`) takes `386` (`i386`): such unsigned children are
 /// denied. Next to signed base children they are never pulled, so an index whose pipeline signed
@@ -356,7 +359,7 @@ async fn an_index_writing_one_field_in_two_spellings_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fallback_children_are_judged_only_when_a_node_would_take_them() {
     let (registry, key, webhook) = setup("").await;
-    let cases: [(&str, &[(&str, &str)], usize); 2] = [
+    let cases: [Case; 2] = [
         ("demo/armhf", &[("linux", "armhf"), ("linux", "amd64")], 0),
         (
             "demo/i386",
