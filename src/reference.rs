@@ -177,8 +177,9 @@ fn in_reference(input: &str, digest: &str) -> String {
     }
 }
 
-/// The input as an error message repeats it: at most [`QUOTE_MAX_CHARS`] characters.
-fn clip(s: &str) -> String {
+/// The input as an error message repeats it: at most [`QUOTE_MAX_CHARS`] characters. Also
+/// for other text from outside that a message quotes.
+pub(crate) fn clip(s: &str) -> String {
     match s.char_indices().nth(QUOTE_MAX_CHARS) {
         Some((end, _)) => format!("{}…", &s[..end]),
         None => s.to_owned(),

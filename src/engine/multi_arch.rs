@@ -15,7 +15,7 @@
 //! BuildKit writes them) are never run and never judged.
 
 use crate::policy::{ImagePolicy, MultiArch};
-use crate::reference::{Digest, ImageReference};
+use crate::reference::{Digest, ImageReference, clip};
 use crate::registry::{Platform, PlatformManifest, Pull, RegistryError};
 use crate::verdict::Reason;
 
@@ -185,22 +185,11 @@ fn platform_label(child: &PlatformManifest) -> String {
     let Some(written) = &child.platform else {
         return "unnamed-platform".to_string();
     };
-    let as_written = clipped(written.to_string());
+    let as_written = clip(&written.to_string());
     match written.normalised() {
         Some(read) if read == *written => read.to_string(),
         Some(read) => format!("{read} (written {as_written:?})"),
         None => format!("{as_written:?} (a platform Signet cannot normalise, so it is judged)"),
-    }
-}
-
-/// Longest platform text quoted in a message: the index's author chooses it.
-const MAX_PLATFORM_TEXT: usize = 64;
-
-/// `text`, cut to [`MAX_PLATFORM_TEXT`] characters with `…` when longer.
-fn clipped(text: String) -> String {
-    match text.char_indices().nth(MAX_PLATFORM_TEXT) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text,
     }
 }
 

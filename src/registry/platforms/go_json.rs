@@ -10,6 +10,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::reference::clip;
+use crate::workload::json_type;
+
 /// The value of `name` in `object` as Go would decode it (`None` when absent or `null`); an
 /// error when several keys fold to `name`.
 pub(super) fn field<'v>(
@@ -24,8 +27,8 @@ pub(super) fn field<'v>(
         return Err(format!(
             "the field {name:?} is written more than once ({:?} and {:?}); runtimes \
              read the last one, Signet refuses to guess which",
-            clipped(key),
-            clipped(other)
+            clip(key),
+            clip(other)
         ));
     }
     Ok(Some(value).filter(|value| !value.is_null()))
@@ -38,7 +41,7 @@ pub(super) fn string(object: &Map<String, Value>, name: &str) -> Result<String, 
         Some(Value::String(text)) => Ok(text.clone()),
         Some(other) => Err(format!(
             "the field {name:?} is {}, not a string",
-            kind(other)
+            json_type(other)
         )),
     }
 }
@@ -53,28 +56,8 @@ pub(super) fn object<'v>(
         Some(Value::Object(inner)) => Ok(Some(inner)),
         Some(other) => Err(format!(
             "the field {name:?} is {}, not an object",
-            kind(other)
+            json_type(other)
         )),
-    }
-}
-
-/// What a JSON value is, for messages (never the value: the index's author chose it).
-pub(super) fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// A key cut to 64 characters for messages.
-fn clipped(key: &str) -> String {
-    match key.char_indices().nth(64) {
-        Some((end, _)) => format!("{}…", &key[..end]),
-        None => key.to_string(),
     }
 }
 
