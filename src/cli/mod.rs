@@ -253,7 +253,15 @@ impl EngineArgs {
 pub const EMBEDDED: (&str, &str) = (signet::EMBEDDED_POLICY, "embedded:examples/policy.yaml");
 
 fn parse_platform(text: &str) -> Result<Platform, String> {
-    Platform::parse(text).ok_or_else(|| format!("{text:?} is not os/arch[/variant]"))
+    let platform =
+        Platform::parse(text).ok_or_else(|| format!("{text:?} is not os/arch[/variant]"))?;
+    match platform.normalised() {
+        Some(_) => Ok(platform),
+        None => Err(format!(
+            "{text:?} is not a platform the container runtimes know (write it as containerd does, \
+             e.g. linux/amd64, linux/arm64, linux/arm/v7)"
+        )),
+    }
 }
 
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
@@ -293,4 +301,33 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// Build the engine behind an `Arc`.
 fn engine(args: &EngineArgs) -> anyhow::Result<Arc<Engine>> {
     Ok(Arc::new(args.build()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn platforms_the_runtimes_do_not_know_are_refused_at_start() {
+        for known in [
+            "linux/amd64",
+            "linux/arm64",
+            "linux/arm/v7",
+            "Linux/x86_64",
+            "linux/386",
+        ] {
+            assert!(parse_platform(known).is_ok(), "{known}");
+        }
+        for unknown in [
+            "linux/x86_32",
+            "linux",
+            "plan10/amd64",
+            "linux/amd64/v3/x",
+            "unknown/unknown",
+        ] {
+            let error = parse_platform(unknown).unwrap_err();
+            assert!(error.contains(unknown), "{error}");
+        }
+    }
 }

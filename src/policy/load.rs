@@ -153,7 +153,7 @@ impl Builder {
 
     pub(super) fn finish(mut self) -> PolicySet {
         for policy in &mut self.policies {
-            policy.fingerprint = fingerprint::policy_fingerprint(policy);
+            policy.refresh_fingerprint();
         }
         let by_scope = self.containers_policy.is_some();
         let fingerprint = fingerprint::fingerprint(&self.policies, by_scope, &[]);
