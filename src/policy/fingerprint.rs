@@ -13,7 +13,7 @@ use super::model::{
 use super::trust::{KeylessTrust, LogKey, TimeRange};
 
 /// Bump when the serialisation changes, so old cache keys can never collide with new ones.
-const FORMAT: &str = "signet-policy-set/v4";
+const FORMAT: &str = "signet-policy-set/v5";
 
 /// Hex sha256 of the canonical form of `policies`, selected by scope (containers-policy.json)
 /// or by glob, with the fingerprints of the per-namespace sets (`namespaces`: name and
@@ -182,8 +182,10 @@ fn write_trust(c: &mut Canonical, t: &KeylessTrust) {
                 c.bytes(der);
             }
             write_range(c, ca.valid_for);
+            c.count(usize::from(ca.presented_intermediates));
         }
     }
+    c.count(usize::from(t.sct_required));
     for logs in [&t.rekor_keys, &t.ct_keys] {
         c.count(logs.len());
         for LogKey {

@@ -41,6 +41,7 @@ fn ca(byte: u8) -> CertificateAuthority {
             start: Some(1_600_000_000),
             end: None,
         },
+        presented_intermediates: false,
     }
 }
 
@@ -69,6 +70,7 @@ fn base() -> ImagePolicy {
         rekor_keys: BTreeMap::from([("rekor".to_string(), log("rekor"))]),
         ct_keys: BTreeMap::from([("ct".to_string(), log("ct"))]),
         timestamp_authorities: vec![ca(10)],
+        sct_required: true,
     });
     key.rekor = Some(Arc::clone(&trust));
     let mut keyless = policy.authorities[0].clone();
@@ -117,6 +119,10 @@ const CHANGES: &[Change] = &[
     ("Fulcio validity", |p| {
         keyless_trust(p).certificate_authorities[0].valid_for.end = Some(1_900_000_000)
     }),
+    ("presented intermediates accepted", |p| {
+        keyless_trust(p).certificate_authorities[0].presented_intermediates = true
+    }),
+    ("SCT requirement", |p| keyless_trust(p).sct_required = false),
     ("another Fulcio CA", |p| {
         keyless_trust(p).certificate_authorities.push(ca(20))
     }),
