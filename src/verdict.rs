@@ -123,7 +123,10 @@ impl std::fmt::Display for Reason {
         match self {
             Self::InvalidObject(detail) => write!(f, "cannot read the object: {detail}"),
             Self::InvalidReference(detail) => write!(f, "invalid image reference: {detail}"),
-            Self::NoPolicyMatch => f.write_str("no image policy covers this image"),
+            Self::NoPolicyMatch => f.write_str(
+                "no image policy covers this image (add a glob that matches it to a policy's \
+                 spec.images; --no-match decides images no policy covers: deny, allow or warn)",
+            ),
             Self::PolicyFailed {
                 policy,
                 authorities,

@@ -56,6 +56,7 @@ fn crio(args: CrioArgs) -> anyhow::Result<ExitCode> {
         trust_roots: args.trust_root.clone(),
         namespace_dir: None,
     };
+    signet::policy::TrustRoots::load(&args.trust_root).context("loading --trust-root")?;
     let set = sources.load(None).context("loading policy")?;
     let unmatched = match args.no_match {
         NoMatchAction::Deny => Unmatched::Reject,

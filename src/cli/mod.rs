@@ -22,7 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use signet::engine::cache::CacheSettings;
 use signet::engine::verdicts::VerdictSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
-use signet::policy::PolicySet;
+use signet::policy::{PolicySet, TrustRoots};
 use signet::registry::{Credentials, Mirrors, Platform, Registry, RegistryConfig};
 use signet::reload::PolicySources;
 
@@ -115,7 +115,7 @@ pub struct EngineArgs {
     #[arg(long = "registry-timeout", default_value = "3")]
     pub registry_timeout: f64,
     /// Most signatures examined per image; more is a denial.
-    #[arg(long = "max-signatures", default_value = "64")]
+    #[arg(long = "max-signatures", default_value = "64", value_parser = at_least_one_signature)]
     pub max_signatures: usize,
     /// Seconds a tag's digest is reused without asking the registry: a moved tag may be
     /// verified at its old digest for at most this long.
@@ -209,10 +209,13 @@ impl EngineArgs {
     /// per-namespace files of `--signature-policy-dir`.
     pub fn load_policies(&self) -> anyhow::Result<PolicySet> {
         if self.policy.is_empty() {
-            tracing::warn!(
-                "no --policy given: using the example policy embedded in the binary (examples/policy.yaml)"
+            eprintln!(
+                "signet: no --policy given: using the example policy embedded in the binary \
+                 (examples/policy.yaml), an example to try Signet with; give --policy FILE|DIR \
+                 for your own"
             );
         }
+        TrustRoots::load(&self.trust_root).context("loading --trust-root")?;
         self.sources()
             .load(Some(EMBEDDED))
             .context("loading policy")
@@ -230,6 +233,14 @@ impl EngineArgs {
 
 /// The example policy compiled into the binary, and the name it has in messages.
 pub const EMBEDDED: (&str, &str) = (signet::EMBEDDED_POLICY, "embedded:examples/policy.yaml");
+
+fn at_least_one_signature(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 would deny every signed image; give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
 
 fn parse_platform(text: &str) -> Result<Platform, String> {
     Platform::parse(text).ok_or_else(|| format!("{text:?} is not os/arch[/variant]"))
