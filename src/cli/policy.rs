@@ -40,7 +40,7 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let roots = TrustRoots::load(&args.trust_root).context("loading --trust-root")?;
     let mut invalid = 0;
-    for file in expand(&args.files)? {
+    for file in super::files::expand(&args.files)? {
         let shown = file.display();
         match PolicySet::load_with_trust_roots(std::slice::from_ref(&file), &roots) {
             Ok(set) if set.policies().is_empty() && !set.is_containers_policy() => {
@@ -88,7 +88,7 @@ fn together(dir: &Path, roots: &TrustRoots, invalid: &mut usize) {
         );
     }
     let mut below = Vec::new();
-    if walk(dir, &mut below).is_ok() {
+    if super::files::walk(dir, &mut below).is_ok() {
         for file in below.iter().filter(|f| f.parent() != Some(dir)) {
             eprintln!(
                 "note: {}: `--policy {}` does not read subdirectories; give its directory too",
@@ -97,50 +97,6 @@ fn together(dir: &Path, roots: &TrustRoots, invalid: &mut usize) {
             );
         }
     }
-}
-
-/// Each file given, and every `.yaml`, `.yml` and `.json` file below each directory given
-/// (recursively, sorted, hidden entries skipped), so that every bad file is reported.
-fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for path in paths {
-        match path.is_dir() {
-            true => {
-                let before = out.len();
-                walk(path, &mut out)?;
-                anyhow::ensure!(
-                    out.len() > before,
-                    "{}: no .yaml, .yml or .json file in it",
-                    path.display()
-                );
-            }
-            false => out.push(path.clone()),
-        }
-    }
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("listing {}", dir.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    entries.sort();
-    for path in entries {
-        let is_policy = path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
-        if path.is_dir() && !path.is_symlink() {
-            walk(&path, out)?;
-        } else if path.is_file() && is_policy {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 fn unit(set: &PolicySet) -> &'static str {

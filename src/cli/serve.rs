@@ -24,6 +24,8 @@ use super::EngineArgs;
 pub struct ServeArgs {
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    caches: super::CacheArgs,
     /// HTTPS address for reviews and probes: `host:port` (`0.0.0.0:8443`, `localhost:8443`), or
     /// `:port` for every interface.
     #[arg(long, default_value = "127.0.0.1:8443", env = "SIGNET_LISTEN", value_parser = parse_listen)]
@@ -92,7 +94,7 @@ const PULL_SECRET_CACHE_ENTRIES: u64 = 10_000;
 
 /// Run the webhook.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let engine = super::engine(&args.engine)?;
+    let engine = Arc::new(args.engine.build_with(&args.caches, None)?);
     let policies = engine.policies();
     tracing::info!(
         policies = policies.policies().len(),
