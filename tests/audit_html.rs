@@ -89,7 +89,7 @@ async fn html_report_renders_in_chromium_without_script_errors_and_shows_the_cou
     assert!(
         rendered
             .dom
-            .contains("data-namespace=\"ops\" data-outcome=\"deny\" data-count=\"1\"")
+            .contains("data-namespace=\"ops\" data-outcome=\"deny\" data-count=\"2\"")
     );
     assert!(
         rendered.dom.contains("x&lt;/script&gt;&lt;b&gt;"),
