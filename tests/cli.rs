@@ -413,6 +413,29 @@ async fn verify_with_a_key_file_needs_no_policy() {
         stderr.contains("signet: --certificate-identity needs --trust-root FILE: the Fulcio CAs and Rekor keys to verify with"),
         "{stderr}"
     );
+    let public_good = format!(
+        "{}/examples/trust-roots/sigstore-public-good.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = signet(&[
+        "verify",
+        "--certificate-identity",
+        "me@example.com",
+        "--certificate-oidc-issuer",
+        "https://accounts.google.com",
+        "--trust-root",
+        &public_good,
+        "--insecure-registry",
+        &host,
+        &good,
+    ])
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("Source image rejected by policy \"verify\""),
+        "a keyless policy was built and judged the key-signed image: {stdout}"
+    );
     let out = signet(&[
         "verify",
         "--key",
@@ -511,7 +534,7 @@ async fn serve_names_a_busy_port_and_accepts_host_names_and_bare_ports() {
                 "--metrics-listen",
                 "127.0.0.1:0",
             ])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .kill_on_drop(true)
             .output();
         let out = tokio::time::timeout(std::time::Duration::from_secs(60), run)
@@ -523,6 +546,12 @@ async fn serve_names_a_busy_port_and_accepts_host_names_and_bare_ports() {
         assert!(
             stderr.contains(&format!("cannot listen on {shown}: Address already in use")),
             "{listen}: {stderr}"
+        );
+        assert!(
+            stderr.contains(
+                "policies loaded policies=2 namespace_files=0 source=embedded:examples/policy.yaml"
+            ),
+            "the server says what it loaded: {stderr}"
         );
     }
     let out = signet(&["serve", "--listen", "nowhere"]).await;
