@@ -561,3 +561,29 @@ async fn serve_names_a_busy_port_and_accepts_host_names_and_bare_ports() {
         text(&out.stderr)
     );
 }
+
+/// Help says whole sentences, and one-shot commands do not list the server's cache options.
+#[tokio::test(flavor = "multi_thread")]
+async fn help_is_whole_and_lists_only_options_that_apply() {
+    let top = text(&signet(&["--help"]).await.stdout);
+    assert!(
+        top.contains("Audit a cluster, a GitOps repository or the webhook's warn-mode log for what enforce mode would refuse; exit 1 if it would refuse anything"),
+        "{top}"
+    );
+    for command in ["review", "verify", "audit"] {
+        let help = text(&signet(&[command, "--help"]).await.stdout);
+        assert!(help.contains("--policy"), "{command}: {help}");
+        assert!(!help.contains("--tag-cache-ttl"), "{command}: {help}");
+        assert!(
+            !help.contains("--verdict-cache-entries"),
+            "{command}: {help}"
+        );
+    }
+    let serve = text(&signet(&["serve", "--help"]).await.stdout);
+    assert!(serve.contains("--tag-cache-ttl"), "{serve}");
+    let audit = text(&signet(&["audit", "--help"]).await.stdout);
+    assert!(
+        audit.contains("--timeout <TIMEOUT>") && audit.contains("[default: 30]"),
+        "{audit}"
+    );
+}
