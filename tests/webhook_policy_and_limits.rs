@@ -404,6 +404,16 @@ async fn images_no_policy_covers_and_static_pass_images_never_touch_the_network(
         0,
         "no registry call for static pass or no-match images"
     );
+    let notes = &answer["response"]["auditAnnotations"];
+    let note = |key: &str| notes[key].as_str().unwrap_or_default().to_string();
+    assert!(
+        note("spec.containers.0").starts_with("admit:AcceptedUnverified "),
+        "a static pass verified nothing and is not counted as Verified: {answer}"
+    );
+    assert!(
+        note("spec.containers.1").starts_with("admit:NoPolicyMatch "),
+        "{answer}"
+    );
 }
 
 /// A registry holding the signed image `demo/app:v1`, a webhook trusting its key, and the
