@@ -125,10 +125,13 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// A pod that meets the restricted Pod Security Standard (Signet's namespace enforces it).
 fn pod(name: &str, namespace: &str, image: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  \
-         containers:\n  - name: app\n    image: {image}\n"
+         securityContext:\n    runAsNonRoot: true\n    seccompProfile: {{type: RuntimeDefault}}\n  \
+         containers:\n  - name: app\n    image: {image}\n    securityContext:\n      \
+         allowPrivilegeEscalation: false\n      capabilities: {{drop: [ALL]}}\n"
     )
 }
 
