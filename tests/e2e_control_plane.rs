@@ -408,3 +408,68 @@ fn signet_audit_reads_what_runs_in_the_real_api_server() {
         "{report}"
     );
 }
+
+#[test]
+fn policy_controller_s_own_valid_policies_pass_the_shipped_crd_validation() {
+    // policy-controller's test data (shared/fixtures/third_party/policy-controller, commit
+    // f925c0c1): every policy its tests call valid is accepted by the real API server under the
+    // CRDs in manifests/crds, as they are (server-side dry run: nothing is stored).
+    let world = World::start(None, &[]);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../shared/fixtures/third_party/policy-controller/test/testdata/policy-controller/valid",
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 14,
+        "{} files in {}",
+        files.len(),
+        dir.display()
+    );
+    for file in files {
+        let path = file.to_string_lossy();
+        let output = world
+            .plane
+            .kubectl(&["apply", "--dry-run=server", "-f", &path]);
+        assert!(
+            output.status.success(),
+            "{path} refused by the CRD: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn the_audit_overlay_admits_with_warnings_and_writes_a_warning_event() {
+    // The audit overlay's settings: failurePolicy Ignore and `--dry-run`, with `--events`.
+    let world = World::start(Some("Ignore"), &["--dry-run", "--events"]);
+    let output = world.apply(&pod("audited", "e2e", &world.unsigned), &[]);
+    world.assert_created(&output, "an unsigned pod under --dry-run");
+    let warnings = stderr(&output);
+    assert!(
+        warnings.contains("Warning:") && warnings.contains("SignatureValidationFailed"),
+        "kubectl showed no warning: {warnings}"
+    );
+    let event = eventually(|| {
+        let reasons = world.plane.kubectl_ok(&[
+            "get",
+            "events.events.k8s.io",
+            "-n",
+            "e2e",
+            "-o",
+            "jsonpath={range .items[*]}{.reason}/{.regarding.name}{\"\\n\"}{end}",
+        ]);
+        reasons
+            .lines()
+            .any(|line| line == "SignatureValidationFailed/audited")
+            .then_some(reasons)
+    });
+    assert!(
+        event.is_some(),
+        "no Warning Event for the pod:\n{}",
+        world.signet.log()
+    );
+}
