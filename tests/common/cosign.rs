@@ -65,6 +65,29 @@ impl CosignKey {
         output.status.success()
     }
 
+    /// `cosign verify --new-bundle-format` of `image`: a key needs no Fulcio or Rekor, so the
+    /// trusted root cosign insists on is an empty one, and the transparency log is not required.
+    pub fn cosign_verifies_bundle(&self, image: &str) -> bool {
+        let root = self.dir.path().join("empty_trusted_root.json");
+        std::fs::write(
+            &root,
+            r#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#,
+        )
+        .expect("write trusted root");
+        let output = run(Command::new(tool("cosign"))
+            .args([
+                "verify",
+                "--new-bundle-format",
+                "--insecure-ignore-tlog=true",
+            ])
+            .arg("--trusted-root")
+            .arg(&root)
+            .arg("--key")
+            .arg(self.public_key())
+            .arg(image));
+        output.status.success()
+    }
+
     fn cosign(&self, verb: &str) -> Command {
         let mut command = Command::new(tool("cosign"));
         command
