@@ -133,9 +133,13 @@ async fn read_body(state: &AppState, request: Request) -> Result<HeldBody, Box<R
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let limit = state.max_body_bytes;
-    let read = match declared {
-        Some(length) if length > limit as u64 => Err(BodyRefusal::TooLarge(limit)),
-        _ => state.budget.read(body, limit, state.body_timeout).await,
+    let read = match declared.map(usize::try_from) {
+        Some(Ok(length)) if length <= limit => {
+            let timeout = state.body_timeout;
+            state.budget.read(body, Some(length), limit, timeout).await
+        }
+        Some(_) => Err(BodyRefusal::TooLarge(limit)),
+        None => state.budget.read(body, None, limit, state.body_timeout).await,
     };
     read.map_err(|refusal| Box::new(refuse_body(state, refusal, parts.version)))
 }

@@ -1,8 +1,11 @@
 //! The memory budget for request bodies in flight, shared by every connection and stream. A
-//! body takes budget as its bytes arrive (never for what its Content-Length only declares) and
-//! keeps it until its request is answered. A body that finds the budget full first cuts requests
-//! that hold budget without sending, then waits briefly, then is refused: memory stays bounded,
-//! and a client that sends its body at once (kube-apiserver) gets room from one that stalls.
+//! body takes room for its declared length before it is read (without a Content-Length, as its
+//! buffer grows) and keeps it until its request is answered. A body that finds the budget full
+//! first cuts requests that hold room without sending, then waits briefly (the smallest first),
+//! then is refused: memory stays bounded, and a client that sends its body at once
+//! (kube-apiserver) gets room from one that stalls.
+
+mod pool;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,10 +14,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use http_body_util::BodyExt;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 
-/// Budget is counted in KiB: a semaphore holds at most `u32::MAX` permits per acquisition.
-const UNIT: usize = 1024;
+use pool::{Pool, Taken};
 
 /// A request that has sent nothing for this long while others wait for budget is cut first.
 const STALLED: Duration = Duration::from_secs(1);
@@ -61,8 +63,7 @@ impl BodyRefusal {
 
 /// The shared budget.
 pub struct BodyBudget {
-    permits: Arc<Semaphore>,
-    total_units: usize,
+    pool: Arc<Pool>,
     wait: Duration,
     readers: Mutex<HashMap<u64, Reader>>,
     next_id: AtomicU64,
@@ -71,13 +72,15 @@ pub struct BodyBudget {
 /// A body being read: when it last received bytes, and how to cut it.
 struct Reader {
     progress: Instant,
+    /// It waits for budget (and is not to be cut for that).
+    waiting: bool,
     cut: Arc<Notify>,
 }
 
 /// A complete body and the budget it holds until dropped.
 pub struct HeldBody {
     bytes: Vec<u8>,
-    _permit: Option<OwnedSemaphorePermit>,
+    taken: Option<Taken>,
 }
 
 impl HeldBody {
@@ -90,10 +93,8 @@ impl HeldBody {
 impl BodyBudget {
     /// A budget of `bytes`, where a body waits at most `wait` for room.
     pub fn new(bytes: usize, wait: Duration) -> Self {
-        let total_units = (bytes / UNIT).clamp(1, Semaphore::MAX_PERMITS);
         Self {
-            permits: Arc::new(Semaphore::new(total_units)),
-            total_units,
+            pool: Pool::new(bytes),
             wait,
             readers: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
@@ -102,25 +103,28 @@ impl BodyBudget {
 
     /// Bytes of bodies held now.
     pub fn in_use_bytes(&self) -> usize {
-        (self.total_units - self.permits.available_permits()) * UNIT
+        self.pool.in_use()
     }
 
     /// The budget in bytes.
     pub fn total_bytes(&self) -> usize {
-        self.total_units * UNIT
+        self.pool.total()
     }
 
-    /// Read `body` whole: at most `max_bytes`, within `timeout`, taking budget as bytes arrive.
+    /// Read `body` whole: at most `max_bytes`, within `timeout`, taking budget for the `declared`
+    /// Content-Length before reading (without one, as the buffer grows). A body held in full
+    /// needs no copy, and a reader waiting for room holds none and has read nothing.
     pub async fn read(
         &self,
         body: Body,
+        declared: Option<usize>,
         max_bytes: usize,
         timeout: Duration,
     ) -> Result<HeldBody, BodyRefusal> {
         let (id, cut) = self.register();
         let _registered = Registered { budget: self, id };
         let deadline = tokio::time::Instant::now() + timeout;
-        let reading = self.read_chunks(id, body, max_bytes);
+        let reading = self.read_chunks(id, body, declared, max_bytes);
         tokio::select! {
             read = reading => read,
             () = cut.notified() => Err(BodyRefusal::Stalled),
@@ -132,12 +136,18 @@ impl BodyBudget {
         &self,
         id: u64,
         mut body: Body,
+        declared: Option<usize>,
         max_bytes: usize,
     ) -> Result<HeldBody, BodyRefusal> {
         let mut held = HeldBody {
             bytes: Vec::new(),
-            _permit: None,
+            taken: None,
         };
+        // With a declared length, room for all of it before any of it is read: until then the
+        // bytes wait in the kernel's socket buffer, not in this process.
+        if let Some(declared) = declared.filter(|&d| d > 0) {
+            self.grow(id, &mut held, declared.min(max_bytes)).await?;
+        }
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|_| BodyRefusal::Broken)?;
             let Ok(chunk) = frame.into_data() else {
@@ -162,49 +172,56 @@ impl BodyBudget {
 
     /// Take budget for a buffer of `target` bytes, then grow the buffer to it.
     async fn grow(&self, id: u64, held: &mut HeldBody, target: usize) -> Result<(), BodyRefusal> {
-        let have = held._permit.as_ref().map_or(0, |p| p.num_permits());
-        let want = target.div_ceil(UNIT);
-        if want > have {
-            let more = u32::try_from(want - have).map_err(|_| BodyRefusal::TooLarge(target))?;
-            let permit = self.acquire(id, more).await?;
-            match &mut held._permit {
-                Some(existing) => existing.merge(permit),
-                None => held._permit = Some(permit),
+        let have = held.taken.as_ref().map_or(0, Taken::bytes);
+        if target > have {
+            let taken = self.take(id, target - have).await?;
+            match &mut held.taken {
+                Some(existing) => existing.merge(taken),
+                None => held.taken = Some(taken),
             }
         }
         held.bytes.reserve_exact(target - held.bytes.len());
         Ok(())
     }
 
-    /// `units` of budget for reader `id`: at once, or after cutting stalled readers and waiting
-    /// (the wait does not count as stalling: `id` is not cut for it).
-    async fn acquire(&self, id: u64, units: u32) -> Result<OwnedSemaphorePermit, BodyRefusal> {
-        if units as usize > self.total_units {
-            return Err(BodyRefusal::BudgetFull(self.total_bytes()));
+    /// `bytes` of budget for reader `id`: at once, or after cutting stalled readers and waiting
+    /// (smallest need first, see [`pool`]). Readers that stall are looked for again while the
+    /// wait lasts; a reader that waits is not stalled by its own fault and is not cut for it.
+    async fn take(&self, id: u64, bytes: usize) -> Result<Taken, BodyRefusal> {
+        let full = BodyRefusal::BudgetFull(self.total_bytes());
+        if bytes > self.total_bytes() {
+            return Err(full);
         }
-        if let Ok(permit) = self.permits.clone().try_acquire_many_owned(units) {
-            return Ok(permit);
-        }
-        self.progressed(id);
-        self.cut_stalled();
-        let waiting = self.permits.clone().acquire_many_owned(units);
-        match tokio::time::timeout(self.wait, waiting).await {
-            Ok(Ok(permit)) => {
-                self.progressed(id);
-                Ok(permit)
+        let mut waiting = match self.pool.take(bytes) {
+            Ok(taken) => return Ok(taken),
+            Err(waiting) => waiting,
+        };
+        self.set_waiting(id, true);
+        let deadline = tokio::time::Instant::now() + self.wait;
+        let taken = loop {
+            self.cut_stalled();
+            let next_look = (tokio::time::Instant::now() + STALLED / 4).min(deadline);
+            tokio::select! {
+                taken = waiting.granted() => break Ok(taken),
+                () = tokio::time::sleep_until(next_look) => {
+                    if next_look >= deadline {
+                        break Err(full);
+                    }
+                }
             }
-            _ => Err(BodyRefusal::BudgetFull(self.total_bytes())),
-        }
+        };
+        self.set_waiting(id, false);
+        taken
     }
 
-    /// Cut every reader that has received nothing for [`STALLED`].
+    /// Cut every reader that has received nothing for [`STALLED`] and is not waiting for budget.
     fn cut_stalled(&self) {
         let Ok(readers) = self.readers.lock() else {
             return;
         };
         let now = Instant::now();
         for reader in readers.values() {
-            if now.duration_since(reader.progress) >= STALLED {
+            if !reader.waiting && now.duration_since(reader.progress) >= STALLED {
                 reader.cut.notify_one();
             }
         }
@@ -215,12 +232,23 @@ impl BodyBudget {
         let cut = Arc::new(Notify::new());
         let reader = Reader {
             progress: Instant::now(),
+            waiting: false,
             cut: cut.clone(),
         };
         if let Ok(mut readers) = self.readers.lock() {
             readers.insert(id, reader);
         }
         (id, cut)
+    }
+
+    /// Reader `id` starts or stops waiting for budget (which counts as progress).
+    fn set_waiting(&self, id: u64, waiting: bool) {
+        if let Ok(mut readers) = self.readers.lock()
+            && let Some(reader) = readers.get_mut(&id)
+        {
+            reader.waiting = waiting;
+            reader.progress = Instant::now();
+        }
     }
 
     fn progressed(&self, id: u64) {
