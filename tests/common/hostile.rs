@@ -134,6 +134,7 @@ pub mod h2 {
     pub const HEADERS: u8 = 0x1;
     pub const RST_STREAM: u8 = 0x3;
     pub const SETTINGS: u8 = 0x4;
+    pub const PING: u8 = 0x6;
     pub const GOAWAY: u8 = 0x7;
     pub const WINDOW_UPDATE: u8 = 0x8;
     pub const END_STREAM: u8 = 0x1;
@@ -237,7 +238,7 @@ impl RawH2 {
         self.stream.flush().await
     }
 
-    /// The next frame from the server (SETTINGS are acknowledged); `None` when the connection
+    /// The next frame from the server (SETTINGS and PINGs are acknowledged); `None` when the connection
     /// closed or nothing came within `wait`.
     pub async fn read_frame(&mut self, wait: Duration) -> Option<Frame> {
         let mut head = [0u8; 9];
@@ -256,6 +257,10 @@ impl RawH2 {
         };
         if frame.kind == h2::SETTINGS && frame.flags & h2::ACK == 0 {
             self.frame(h2::SETTINGS, h2::ACK, 0, &[]);
+            let _ = self.flush().await;
+        }
+        if frame.kind == h2::PING && frame.flags & h2::ACK == 0 {
+            self.frame(h2::PING, h2::ACK, 0, &frame.payload);
             let _ = self.flush().await;
         }
         Some(frame)
