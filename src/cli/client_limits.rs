@@ -37,8 +37,14 @@ pub struct ClientLimitArgs {
 }
 
 impl ClientLimitArgs {
-    /// The server's limits, the durations checked.
-    pub fn limits(&self) -> anyhow::Result<Limits> {
+    /// The server's limits, the durations checked, the budget checked to hold at least one body
+    /// of `max_body_bytes`.
+    pub fn limits(&self, max_body_bytes: usize) -> anyhow::Result<Limits> {
+        anyhow::ensure!(
+            self.body_budget_bytes >= max_body_bytes,
+            "--body-budget-bytes ({}) must hold at least one body of --max-body-bytes ({max_body_bytes})",
+            self.body_budget_bytes
+        );
         let header_timeout = super::seconds(self.header_timeout, "--header-timeout")?;
         Ok(Limits {
             body_budget_bytes: self.body_budget_bytes,

@@ -110,7 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics_listen: args.metrics_listen,
         tls,
         max_body_bytes: args.max_body_bytes,
-        limits: args.client_limits.limits()?,
+        limits: args.client_limits.limits(args.max_body_bytes)?,
         dry_run: args.dry_run,
         shutdown_delay: Duration::from_secs(args.shutdown_delay),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
