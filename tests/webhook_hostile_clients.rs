@@ -137,7 +137,10 @@ async fn slow_headers_silent_connections_and_stalled_handshakes_are_cut() {
     });
     served(&webhook, 20).await;
     let [slow, silent, no_handshake] = attack.await.unwrap();
-    assert!(slow.iter().all(|cut| *cut), "slow headers not cut: {slow:?}");
+    assert!(
+        slow.iter().all(|cut| *cut),
+        "slow headers not cut: {slow:?}"
+    );
     assert!(silent.iter().all(|cut| *cut), "silent not cut: {silent:?}");
     assert!(no_handshake.iter().all(|cut| *cut), "{no_handshake:?}");
     // HTTP/1.1: hyper's header deadline; HTTP/2: the first request's deadline.
@@ -164,7 +167,9 @@ async fn stalled_bodies_are_refused_or_cut_and_never_held_beyond_the_budget() {
     let attackers = (0..60).map(move |i| {
         let ca = ca.clone();
         async move {
-            let mut tls = tls_from(pod(2 + i % 3), addr, &ca, b"http/1.1").await.unwrap();
+            let mut tls = tls_from(pod(2 + i % 3), addr, &ca, b"http/1.1")
+                .await
+                .unwrap();
             let declared = if i % 2 == 0 { DECLARED } else { 500_000 };
             tls.write_all(post_head(declared).as_bytes()).await.unwrap();
             // The server may refuse before all is sent: a failed write is a cut too.
@@ -204,7 +209,10 @@ async fn stalled_bodies_are_refused_or_cut_and_never_held_beyond_the_budget() {
     assert!(full >= 20.0, "refused for the budget: {full}");
     assert!(cut >= 1.0, "cut while holding budget: {cut}");
     assert!(peak_in_use <= budget as f64, "in use {peak_in_use}");
-    assert_eq!(metric(&webhook, "signet_body_budget_in_use_bytes").await, 0.0);
+    assert_eq!(
+        metric(&webhook, "signet_body_budget_in_use_bytes").await,
+        0.0
+    );
     served(&webhook, 1).await;
 }
 
@@ -243,7 +251,10 @@ async fn connections_beyond_the_caps_are_closed_and_counted() {
     drop(held);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while metric(&webhook, "signet_connections_open").await > 1.0 {
-        assert!(tokio::time::Instant::now() < deadline, "connections never closed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "connections never closed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let again = tls_from(pod(2), addr, &ca, b"h2").await;
@@ -286,12 +297,25 @@ async fn http2_streams_beyond_the_limit_are_refused_and_stalled_streams_cut() {
     let (frames, closed) = attack.await.unwrap();
     assert!(closed, "the connection was never closed");
     let refused = resets(&frames, h2::REFUSED_STREAM);
-    assert!(refused >= 84, "streams beyond 16 refused: {refused} ({frames:?})");
+    assert!(
+        refused >= 84,
+        "streams beyond 16 refused: {refused} ({frames:?})"
+    );
     for &stream in &streams {
-        let summary: Vec<(u8, u8, u32, Option<u32>)> = frames.iter().filter(|f| f.stream <= 3).map(|f| (f.kind, f.flags, f.stream, f.error_code())).collect();
-        assert!(ended(&frames, stream), "stream {stream} never ended: {summary:?}");
+        let summary: Vec<(u8, u8, u32, Option<u32>)> = frames
+            .iter()
+            .filter(|f| f.stream <= 3)
+            .map(|f| (f.kind, f.flags, f.stream, f.error_code()))
+            .collect();
+        assert!(
+            ended(&frames, stream),
+            "stream {stream} never ended: {summary:?}"
+        );
     }
-    assert_eq!(metric(&webhook, "signet_body_budget_in_use_bytes").await, 0.0);
+    assert_eq!(
+        metric(&webhook, "signet_body_budget_in_use_bytes").await,
+        0.0
+    );
     served(&webhook, 1).await;
 }
 
@@ -340,9 +364,16 @@ async fn http2_rapid_resets_get_goaway() {
     }
     let (frames, closed) = raw.frames_until_closed().await;
     let goaway = frames.iter().find(|f| f.kind == h2::GOAWAY);
-    assert!(closed, "the connection was never closed after {sent} resets");
+    assert!(
+        closed,
+        "the connection was never closed after {sent} resets"
+    );
     let goaway = goaway.expect("GOAWAY before the close");
-    assert_eq!(goaway.error_code(), Some(0xb), "ENHANCE_YOUR_CALM: {goaway:?}");
+    assert_eq!(
+        goaway.error_code(),
+        Some(0xb),
+        "ENHANCE_YOUR_CALM: {goaway:?}"
+    );
     served(&webhook, 5).await;
 }
 
@@ -368,7 +399,10 @@ async fn bodies_larger_than_declared_or_than_the_limit_are_refused_and_the_conne
     let mut tls = tls_from(pod(2), addr, &ca, b"http/1.1").await.unwrap();
     tls.write_all(post_head(DECLARED).as_bytes()).await.unwrap();
     let end = until_closed(&mut tls).await;
-    assert!(end.closed && end.text().starts_with("HTTP/1.1 413"), "{end:?}");
+    assert!(
+        end.closed && end.text().starts_with("HTTP/1.1 413"),
+        "{end:?}"
+    );
     let answer = json_body(&end.text());
     assert_eq!(answer["kind"], "AdmissionReview");
     let message = answer["response"]["status"]["message"].as_str().unwrap();
@@ -385,7 +419,10 @@ async fn bodies_larger_than_declared_or_than_the_limit_are_refused_and_the_conne
         }
     }
     let end = until_closed(&mut tls).await;
-    assert!(end.closed && end.text().starts_with("HTTP/1.1 413"), "{end:?}");
+    assert!(
+        end.closed && end.text().starts_with("HTTP/1.1 413"),
+        "{end:?}"
+    );
 
     // HTTP/2: 100 bytes declared, 1,000 sent: the stream is reset.
     let mut raw = RawH2::connect(pod(2), addr, &ca).await.unwrap();
@@ -420,7 +457,10 @@ async fn an_idle_http2_connection_gets_goaway() {
         .iter()
         .any(|f| f.stream == 1 && f.kind == h2::DATA && f.flags & h2::END_STREAM != 0);
     assert!(answered, "{frames:?}");
-    let goaway = frames.iter().find(|f| f.kind == h2::GOAWAY).expect("GOAWAY");
+    let goaway = frames
+        .iter()
+        .find(|f| f.kind == h2::GOAWAY)
+        .expect("GOAWAY");
     assert_eq!(goaway.error_code(), Some(0), "{goaway:?}");
     assert!(refusals_reach(&webhook, "idle_timeout", 1.0).await >= 1.0);
 }

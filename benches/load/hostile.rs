@@ -119,7 +119,12 @@ async fn attacker(
     connections: Arc<AtomicU64>,
     ends: Instant,
 ) {
-    let source = IpAddr::V4(Ipv4Addr::new(127, 0, 1, u8::try_from(1 + i % SOURCES).unwrap()));
+    let source = IpAddr::V4(Ipv4Addr::new(
+        127,
+        0,
+        1,
+        u8::try_from(1 + i % SOURCES).unwrap(),
+    ));
     let body = vec![b' '; SENT];
     while Instant::now() < ends {
         connections.fetch_add(1, Ordering::Relaxed);

@@ -17,9 +17,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tower::Service as _;
 
+use super::Metrics;
 use super::connections::{Activity, ConnectionGate, Slot};
 use super::limits::{H1_MAX_BUFFER_BYTES, Limits, h2};
-use super::Metrics;
 
 /// What every connection needs: the app, the limits and the current TLS config.
 pub(super) struct Listener {
@@ -33,7 +33,12 @@ pub(super) struct Listener {
 }
 
 impl Listener {
-    pub(super) fn new(app: Router, tls: RustlsConfig, limits: Limits, metrics: Arc<Metrics>) -> Self {
+    pub(super) fn new(
+        app: Router,
+        tls: RustlsConfig,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let gate = ConnectionGate::new(
             limits.max_connections,
             limits.max_connections_per_source,
@@ -52,7 +57,11 @@ impl Listener {
     }
 
     /// Accept connections on `listener` until `stop` turns true.
-    pub(super) async fn run(self: Arc<Self>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    pub(super) async fn run(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut stop: watch::Receiver<bool>,
+    ) {
         loop {
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
@@ -89,19 +98,18 @@ impl Listener {
     ) {
         let _ = tcp.set_nodelay(true);
         let acceptor = tokio_rustls::TlsAcceptor::from(self.tls.get_inner());
-        let tls = match tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(tcp))
-            .await
-        {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(error)) => {
-                tracing::debug!(%peer, %error, "TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                self.metrics.refused("handshake_timeout");
-                return;
-            }
-        };
+        let tls =
+            match tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    self.metrics.refused("handshake_timeout");
+                    return;
+                }
+            };
         let http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
         let builder = if http2 { &self.h2 } else { &self.h1 };
         let activity = Activity::new();
@@ -121,7 +129,11 @@ impl Listener {
         tokio::pin!(connection);
         let idle = self.limits.idle_timeout;
         // HTTP/1.1's first request has hyper's header deadline; HTTP/2 has none of its own.
-        let first = if http2 { self.limits.header_timeout } else { idle };
+        let first = if http2 {
+            self.limits.header_timeout
+        } else {
+            idle
+        };
         // An idle connection asked to close gets this long to say goodbye (HTTP/2 waits for
         // the client to acknowledge a PING, which a hostile client never does).
         let mut close_by: Option<Instant> = None;

@@ -191,7 +191,10 @@ pub async fn start(
         dry_run: config.dry_run,
         would_deny: config.would_deny.clone(),
         pull_secrets: config.pull_secrets.clone(),
-        budget: BodyBudget::new(config.limits.body_budget_bytes, config.limits.body_budget_wait),
+        budget: BodyBudget::new(
+            config.limits.body_budget_bytes,
+            config.limits.body_budget_wait,
+        ),
         max_body_bytes: config.max_body_bytes,
         body_timeout: config.limits.body_timeout,
     });

@@ -139,7 +139,12 @@ async fn read_body(state: &AppState, request: Request) -> Result<HeldBody, Box<R
             state.budget.read(body, Some(length), limit, timeout).await
         }
         Some(_) => Err(BodyRefusal::TooLarge(limit)),
-        None => state.budget.read(body, None, limit, state.body_timeout).await,
+        None => {
+            state
+                .budget
+                .read(body, None, limit, state.body_timeout)
+                .await
+        }
     };
     read.map_err(|refusal| Box::new(refuse_body(state, refusal, parts.version)))
 }
@@ -208,10 +213,9 @@ pub async fn serve_metrics(
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    state.metrics.body_budget(
-        state.budget.in_use_bytes(),
-        state.budget.total_bytes(),
-    );
+    state
+        .metrics
+        .body_budget(state.budget.in_use_bytes(), state.budget.total_bytes());
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     (
         [(header::CONTENT_TYPE, content_type)],

@@ -50,14 +50,18 @@ pub async fn tls_over(
     install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem) {
-        roots.add(cert.map_err(io::Error::other)?).map_err(io::Error::other)?;
+        roots
+            .add(cert.map_err(io::Error::other)?)
+            .map_err(io::Error::other)?;
     }
     let mut config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![alpn.to_vec()];
     let name = ServerName::IpAddress(tcp.peer_addr()?.ip().into());
-    TlsConnector::from(Arc::new(config)).connect(name, tcp).await
+    TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
 }
 
 /// How a connection ended, as the client saw it.
@@ -83,7 +87,12 @@ pub async fn until_closed<S: AsyncReadExt + Unpin>(stream: &mut S) -> Ended {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return Ended { received, closed: true },
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return Ended {
+                    received,
+                    closed: true,
+                };
+            }
             Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
             Err(_) => {
                 return Ended {
@@ -222,7 +231,12 @@ impl RawH2 {
         let chunks: Vec<&[u8]> = bytes.chunks(16 * 1024).collect();
         for (i, chunk) in chunks.iter().enumerate() {
             let last = end_stream && i + 1 == chunks.len();
-            self.frame(h2::DATA, if last { h2::END_STREAM } else { 0 }, stream, chunk);
+            self.frame(
+                h2::DATA,
+                if last { h2::END_STREAM } else { 0 },
+                stream,
+                chunk,
+            );
         }
     }
 
@@ -242,7 +256,10 @@ impl RawH2 {
     /// closed or nothing came within `wait`.
     pub async fn read_frame(&mut self, wait: Duration) -> Option<Frame> {
         let mut head = [0u8; 9];
-        timeout(wait, self.stream.read_exact(&mut head)).await.ok()?.ok()?;
+        timeout(wait, self.stream.read_exact(&mut head))
+            .await
+            .ok()?
+            .ok()?;
         let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
         let mut payload = vec![0u8; len];
         timeout(wait, self.stream.read_exact(&mut payload))

@@ -44,7 +44,9 @@ pub enum BodyRefusal {
     #[error("the request body did not arrive within {0:?} (--body-timeout); send it at once")]
     Timeout(Duration),
     /// The client broke off or sent a malformed body.
-    #[error("the request body could not be read: the client closed the stream or sent it malformed")]
+    #[error(
+        "the request body could not be read: the client closed the stream or sent it malformed"
+    )]
     Broken,
 }
 
