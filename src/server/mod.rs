@@ -2,7 +2,8 @@
 //! (and, with `--enable-mutation`, `POST /mutate` pins verified images to their digests),
 //! `/healthz` and `/readyz` report liveness and readiness, and metrics are served on a separate
 //! plain-HTTP listener. A readable review always gets 200 with an AdmissionReview; only transport
-//! problems (body too large, not JSON) get 4xx.
+//! problems (not JSON) and the limits on clients (body too large or too slow, no room in the body
+//! budget: see `limits`) get 4xx or 503.
 
 mod budget;
 mod connections;
