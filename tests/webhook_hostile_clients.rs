@@ -66,6 +66,13 @@ async fn served(webhook: &TestWebhook, count: usize) {
     }
 }
 
+/// A raw HTTP/2 connection to `webhook` from an attacker pod.
+async fn raw_h2(webhook: &TestWebhook) -> RawH2 {
+    RawH2::connect(pod(2), webhook.addr, &webhook.cert_pem)
+        .await
+        .unwrap()
+}
+
 /// The value of the metric `series` (`name{labels}`), 0 when absent.
 async fn metric(webhook: &TestWebhook, series: &str) -> f64 {
     let text = webhook.metrics().await;
@@ -269,9 +276,7 @@ async fn connections_beyond_the_caps_are_closed_and_counted() {
 async fn http2_streams_beyond_the_limit_are_refused_and_stalled_streams_cut() {
     let webhook = webhook(limits()).await;
     served(&webhook, 1).await;
-    let mut raw = RawH2::connect(pod(2), webhook.addr, &webhook.cert_pem)
-        .await
-        .unwrap();
+    let mut raw = raw_h2(&webhook).await;
     let settings = raw.read_frame(PATIENCE).await.unwrap();
     assert_eq!(settings.kind, h2::SETTINGS);
     let advertised = settings.settings();
@@ -347,9 +352,7 @@ fn last_stream(goaway: &Frame) -> u32 {
 async fn http2_rapid_resets_get_goaway() {
     let webhook = webhook(limits()).await;
     served(&webhook, 1).await;
-    let mut raw = RawH2::connect(pod(2), webhook.addr, &webhook.cert_pem)
-        .await
-        .unwrap();
+    let mut raw = raw_h2(&webhook).await;
     let mut sent = 0;
     for batch in 0..50u32 {
         for i in 0..100u32 {
@@ -444,9 +447,7 @@ async fn bodies_larger_than_declared_or_than_the_limit_are_refused_and_the_conne
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_idle_http2_connection_gets_goaway() {
     let webhook = webhook(limits()).await;
-    let mut raw = RawH2::connect(pod(2), webhook.addr, &webhook.cert_pem)
-        .await
-        .unwrap();
+    let mut raw = raw_h2(&webhook).await;
     let review = pod_review("raw", vec![container("a", "nginx")], vec![]).to_string();
     raw.post(1, review.len(), false);
     raw.data(1, review.as_bytes(), true);

@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::common::hostile::{post_head, tls_from, until_closed};
 use super::server::{Server, wrk, wrk_at};
-use super::{Row, cpu, mib, write_policy};
+use super::{Row, mib, row, write_policy};
 
 const ATTACKERS: usize = 3_000;
 const SOURCES: usize = 12;
@@ -97,17 +97,8 @@ pub async fn hostile(dir: &Path) -> Row {
         mib(after.rss_kib),
         AFTER.as_secs(),
     );
-    Row {
-        case: "(e) hostile: 3,000 stalled 200 KB bodies while a paced client reviews",
-        rate: run.requests / run.seconds,
-        p50: run.p50_ms,
-        p99: run.p99_ms,
-        p999: run.p999_ms,
-        errors: run.errors,
-        cpu: cpu(before, after, run.seconds),
-        peak_mib: mib(after.peak_kib),
-        note,
-    }
+    let case = "(e) hostile: 3,000 stalled 200 KB bodies while a paced client reviews";
+    row(case, &run, before, after, note)
 }
 
 /// One attacker slot: connect from its source address, declare 7 MB, send 200 KB, stall until
