@@ -48,8 +48,10 @@ pub(super) mod h2 {
     pub const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
     /// Request data one stream may send before the server reads it.
     pub const STREAM_WINDOW_BYTES: u32 = 64 * 1024;
-    /// Request data all streams of one connection may send before the server reads it.
-    pub const CONNECTION_WINDOW_BYTES: u32 = 128 * 1024;
+    /// Request data all streams of one connection may send before the server reads it: what
+    /// each open connection can make the server buffer (HTTP/2 reads frames whether or not a
+    /// stream's body is wanted yet), so 1,024 connections buffer at most 64 MiB.
+    pub const CONNECTION_WINDOW_BYTES: u32 = 64 * 1024;
     /// Streams reset by the client before the server took them, at once (rapid reset,
     /// CVE-2023-44487); more and the connection gets GOAWAY.
     pub const MAX_PENDING_RESET_STREAMS: usize = 20;
