@@ -153,3 +153,42 @@ impl Drop for Taken {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn freed_bytes_go_to_the_smallest_waiter_first_and_a_cancelled_grant_comes_back() {
+        let pool = Pool::new(100);
+        let held = pool.take(100).ok().unwrap();
+        let mut large = pool.take(90).err().unwrap();
+        let mut small = pool.take(10).err().unwrap();
+        drop(held);
+        // The small one arrived later but is granted first; the large one fits too.
+        let small_taken = small.granted().await;
+        assert_eq!(small_taken.bytes(), 10);
+        let large_taken = large.granted().await;
+        assert_eq!(pool.in_use(), 100);
+        drop((small_taken, large_taken));
+        assert_eq!(pool.in_use(), 0);
+
+        // Granted but dropped before collecting: the bytes come back.
+        let held = pool.take(100).ok().unwrap();
+        let waiting = pool.take(50).err().unwrap();
+        drop(held);
+        assert_eq!(pool.in_use(), 50);
+        drop(waiting);
+        assert_eq!(pool.in_use(), 0);
+
+        // Not granted and dropped: it leaves the queue, and nothing is lost.
+        let held = pool.take(60).ok().unwrap();
+        let waiting = pool.take(50).err().unwrap();
+        drop(waiting);
+        drop(held);
+        assert_eq!(pool.in_use(), 0);
+        assert!(pool.take(100).is_ok());
+    }
+}
