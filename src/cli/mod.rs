@@ -4,6 +4,7 @@
 
 mod audit;
 mod certs;
+mod client_limits;
 mod export;
 mod files;
 mod output;

@@ -35,6 +35,8 @@ pub struct WebhookOptions {
     pub rate_limit_pause: Duration,
     pub dry_run: bool,
     pub max_body_bytes: usize,
+    /// Connection caps, deadlines and the body budget.
+    pub limits: server::Limits,
     pub registry_config: Option<PathBuf>,
     pub cache: CacheSettings,
     /// `--trust-root` files to write next to the policy: (file name, content).
@@ -68,6 +70,7 @@ impl WebhookOptions {
             rate_limit_pause: RegistryConfig::default().rate_limit_pause,
             dry_run: false,
             max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
+            limits: server::Limits::default(),
             registry_config: None,
             cache: CacheSettings::default(),
             trust_roots: Vec::new(),
@@ -128,6 +131,7 @@ impl TestWebhook {
             metrics_listen: "127.0.0.1:0".parse().expect("addr"),
             tls: TlsSource::Files { cert, key },
             max_body_bytes: options.max_body_bytes,
+            limits: options.limits.clone(),
             dry_run: options.dry_run,
             shutdown_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(10),
