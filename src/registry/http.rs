@@ -23,8 +23,11 @@ pub(super) struct Fetched {
     pub bytes: Vec<u8>,
     /// `Content-Type` without parameters.
     pub content_type: Option<String>,
-    /// `Docker-Content-Digest`, as sent.
+    /// `Docker-Content-Digest`, as sent; `None` when absent or empty (some registries send it
+    /// empty, which says nothing).
     pub docker_digest: Option<String>,
+    /// `Link` (pagination of the referrers API), as sent.
+    pub link: Option<String>,
 }
 
 /// What a bounded GET found.
@@ -102,7 +105,9 @@ impl Registry {
         let headers = response.headers();
         let content_type = header(headers, CONTENT_TYPE.as_str())
             .map(|t| t.split(';').next().unwrap_or_default().trim().to_string());
-        let docker_digest = header(headers, "docker-content-digest");
+        let docker_digest =
+            header(headers, "docker-content-digest").filter(|d| !d.trim().is_empty());
+        let link = header(headers, "link");
         let bytes = match get.head {
             true => Vec::new(),
             false => read_capped(&mut response, get, &registry).await?,
@@ -111,6 +116,7 @@ impl Registry {
             bytes,
             content_type,
             docker_digest,
+            link,
         }))
     }
 

@@ -1,0 +1,328 @@
+//! The registry quirks of issue 26, each a test named after its report: a legitimately signed
+//! image is admitted through the quirk, and an unsigned one is still denied through the same
+//! quirk. The registry is real (Debian's `docker-registry`, no referrers API); what it cannot be
+//! made to do (a referrers 401 without a challenge as Harbor 2.7 answers, GHCR's 303 to a rate
+//! limit page, GitLab answering the referrers tag with the subject, a paginated referrers API,
+//! a token service that rotates tokens, HEAD failures, an empty `Docker-Content-Digest`) is done
+//! by a front (`common/faults.rs`) that forwards everything else to it. Signatures are keyless
+//! (the test Fulcio and Rekor): `.sig` layers and cosign 3 Sigstore bundles.
+
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::bundles::{
+    BUNDLE_MEDIA_TYPE, EMPTY_MEDIA_TYPE, Forgery, dsse_bundle, image_statement, push_referrer,
+    referrers_index,
+};
+use common::faults::{Fault, FaultFront};
+use common::images::{push_blob, push_manifest};
+use common::keyless::{
+    GITHUB_ISSUER, Leaf, TestFulcio, TestRekor, keyless_policy, signed_layer, trust_root_yaml,
+};
+use common::keyless_webhook::EMAIL;
+use common::webhook::{
+    TestWebhook, WebhookOptions, allowed, container, first_code, message, pod_review,
+};
+use common::{
+    TestRegistry, pull_manifest, push_image, push_signature_layers, simple_signing_payload,
+};
+use serde_json::{Value, json};
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// A real registry behind a fault front, a test Fulcio and Rekor, and a webhook whose policy
+/// allows the email identity for every image of the front. Holds `demo/app:v1` (`digest`) and
+/// `demo/unsigned:v1` (`unsigned`), both unsigned until a test signs one.
+struct Quirky {
+    registry: TestRegistry,
+    front: FaultFront,
+    fulcio: TestFulcio,
+    rekor: TestRekor,
+    webhook: TestWebhook,
+    digest: String,
+    unsigned: String,
+}
+
+async fn quirky() -> Quirky {
+    let registry = TestRegistry::start();
+    let digest = push_image(&registry, "demo/app:v1", "quirks-app").await;
+    let unsigned = push_image(&registry, "demo/unsigned:v1", "quirks-unsigned").await;
+    let front = FaultFront::start(&registry.host()).await;
+    let (fulcio, rekor) = (TestFulcio::new(), TestRekor::new());
+    let identities = format!("[{{issuer: {GITHUB_ISSUER}, subject: {EMAIL}}}]");
+    let glob = format!("{}/**", front.host());
+    let policy = keyless_policy("release", &glob, "test", &identities);
+    let mut options = WebhookOptions::new(policy, &[front.host()]);
+    options.trust_roots = vec![(
+        "trust-root.yaml".into(),
+        trust_root_yaml("test", &fulcio, &rekor),
+    )];
+    options.registry_timeout = Duration::from_secs(2);
+    let webhook = TestWebhook::start(options).await;
+    Quirky {
+        registry,
+        front,
+        fulcio,
+        rekor,
+        webhook,
+        digest,
+        unsigned,
+    }
+}
+
+impl Quirky {
+    /// A valid `.sig` layer for `repo@digest` by the allowed identity.
+    async fn sign_sig(&self, repo: &str, digest: &str) {
+        let signer = self.fulcio.issue(&Leaf::email(EMAIL, GITHUB_ISSUER));
+        let payload = simple_signing_payload(&format!("{}/{repo}", self.front.host()), digest);
+        let layer = signed_layer(&self.fulcio, &signer, &self.rekor, payload);
+        push_signature_layers(&self.registry, repo, digest, vec![layer]).await;
+    }
+
+    /// A valid cosign 3 bundle for `digest` by the allowed identity.
+    fn bundle(&self, digest: &str) -> Vec<u8> {
+        let signer = self.fulcio.issue(&Leaf::email(EMAIL, GITHUB_ISSUER));
+        dsse_bundle(
+            &signer,
+            &self.rekor,
+            &image_statement(digest),
+            Forgery::default(),
+        )
+    }
+
+    /// The index entry of a bundle referrer of `repo@digest` (pushed, untagged).
+    async fn bundle_entry(&self, repo: &str, digest: &str) -> Value {
+        push_referrer(&self.registry, repo, digest, self.bundle(digest)).await
+    }
+
+    /// Writes the referrers tag (`sha256-<hex>`) of `repo@digest` listing `entries`.
+    async fn fallback_index(&self, repo: &str, digest: &str, entries: Vec<Value>) {
+        let tag = digest.replacen(':', "-", 1);
+        let index = referrers_index(entries);
+        push_manifest(&self.registry, &format!("{repo}:{tag}"), OCI_INDEX, &index).await;
+    }
+
+    async fn review(&self, repo_tag: &str) -> Value {
+        let image = format!("{}/{repo_tag}", self.front.host());
+        self.webhook
+            .review(&pod_review("u", vec![container("app", &image)], vec![]))
+            .await
+    }
+
+    async fn admitted(&self, repo_tag: &str, variant: &str) {
+        let answer = self.review(repo_tag).await;
+        assert!(allowed(&answer), "{variant}: {}", message(&answer));
+    }
+
+    async fn denied(&self, repo_tag: &str, code: &str, variant: &str) -> String {
+        let answer = self.review(repo_tag).await;
+        assert!(!allowed(&answer), "{variant}: admitted");
+        assert_eq!(first_code(&answer), code, "{variant}: {}", message(&answer));
+        message(&answer)
+    }
+}
+
+/// A referrer of `repo@digest` that is no bundle (an SPDX SBOM), and its index entry typed as
+/// cosign 3.0.x types every entry.
+async fn sbom_entry(reg: &TestRegistry, repo: &str, digest: &str) -> Value {
+    let (image, _) = pull_manifest(reg, &format!("{repo}@{digest}")).await;
+    let config = push_blob(reg, repo, EMPTY_MEDIA_TYPE, b"{}".to_vec()).await;
+    let layer = push_blob(reg, repo, "application/spdx+json", b"{\"spdx\":1}".to_vec()).await;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/spdx+json",
+        "config": config,
+        "layers": [layer],
+        "subject": { "mediaType": OCI_MANIFEST, "digest": digest, "size": image.len() },
+    });
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let at = format!("{repo}@{}", common::sha256_digest(&bytes));
+    let pushed = push_manifest(reg, &at, OCI_MANIFEST, &manifest).await;
+    json!({ "mediaType": OCI_MANIFEST, "digest": pushed, "size": bytes.len(),
+            "artifactType": EMPTY_MEDIA_TYPE })
+}
+
+/// Retypes an index entry as cosign 3.0.x (go-containerregistry < 0.21.6) writes it in the
+/// referrers fallback index: `artifactType` is the empty config's media type.
+fn typed_as_cosign_3_0(mut entry: Value) -> Value {
+    entry["artifactType"] = json!(EMPTY_MEDIA_TYPE);
+    entry
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cosign_3_0_fallback_index_entries_typed_as_the_empty_config_are_read() {
+    let q = quirky().await;
+    let signed = typed_as_cosign_3_0(q.bundle_entry("demo/app", &q.digest).await);
+    let sbom = sbom_entry(&q.registry, "demo/app", &q.digest).await;
+    q.fallback_index("demo/app", &q.digest, vec![sbom, signed])
+        .await;
+    q.admitted(
+        "demo/app:v1",
+        "bundle-only image, cosign 3.0.x fallback index",
+    )
+    .await;
+    // The unsigned image's fallback index lists, typed alike, a referrer that is no bundle.
+    let sbom = sbom_entry(&q.registry, "demo/unsigned", &q.unsigned).await;
+    q.fallback_index("demo/unsigned", &q.unsigned, vec![sbom])
+        .await;
+    q.denied("demo/unsigned:v1", "NoSignature", "only an SBOM referrer")
+        .await;
+    // An entry typed as a bundle whose manifest is no bundle is not one either.
+    let other = push_image(&q.registry, "demo/mistyped:v1", "mistyped").await;
+    let mut sbom = sbom_entry(&q.registry, "demo/mistyped", &other).await;
+    sbom["artifactType"] = json!(BUNDLE_MEDIA_TYPE);
+    q.fallback_index("demo/mistyped", &other, vec![sbom]).await;
+    q.denied(
+        "demo/mistyped:v1",
+        "NoSignature",
+        "SBOM announced as a bundle",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn harbor_2_7_referrers_401_without_a_challenge_never_hides_a_signature() {
+    let q = quirky().await;
+    q.front.fail(
+        "/referrers/",
+        Fault::Status(401, vec![("content-type", "application/json".into())]),
+    );
+    q.sign_sig("demo/app", &q.digest).await;
+    q.admitted("demo/app:v1", ".sig signature, referrers API 401")
+        .await;
+    let bundled = push_image(&q.registry, "demo/bundled:v1", "harbor-bundled").await;
+    let entry = q.bundle_entry("demo/bundled", &bundled).await;
+    q.fallback_index("demo/bundled", &bundled, vec![entry])
+        .await;
+    q.admitted("demo/bundled:v1", "bundle in the referrers tag, API 401")
+        .await;
+    let msg = q
+        .denied(
+            "demo/unsigned:v1",
+            "RegistryUnauthorized",
+            "unsigned, API 401",
+        )
+        .await;
+    assert!(msg.contains("refused access"), "names the failure: {msg}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ghcr_303_to_a_rate_limit_page_never_hides_a_signature() {
+    let q = quirky().await;
+    let page = "<html><body>You have exceeded a secondary rate limit</body></html>";
+    q.front.fail(
+        "/rate-limited",
+        Fault::Body(200, vec![("content-type", "text/html".into())], page.into()),
+    );
+    q.front.fail(
+        "/referrers/",
+        Fault::Status(303, vec![("location", "/rate-limited".into())]),
+    );
+    q.sign_sig("demo/app", &q.digest).await;
+    q.admitted("demo/app:v1", ".sig signature, 303 to an HTML page")
+        .await;
+    let bundled = push_image(&q.registry, "demo/bundled:v1", "ghcr-bundled").await;
+    let entry = q.bundle_entry("demo/bundled", &bundled).await;
+    q.fallback_index("demo/bundled", &bundled, vec![entry])
+        .await;
+    q.admitted(
+        "demo/bundled:v1",
+        "bundle in the referrers tag, 303 to HTML",
+    )
+    .await;
+    q.denied("demo/unsigned:v1", "NoSignature", "unsigned, 303 to HTML")
+        .await;
+    // The same redirect to another host, which Signet does not follow: a failure, never "none"
+    // (new images: the verdicts above are cached).
+    q.front.heal();
+    q.front.fail(
+        "/referrers/",
+        Fault::Status(303, vec![("location", "http://127.0.0.3:9/abuse".into())]),
+    );
+    let signed = push_image(&q.registry, "demo/app2:v1", "ghcr-app2").await;
+    q.sign_sig("demo/app2", &signed).await;
+    push_image(&q.registry, "demo/unsigned2:v1", "ghcr-unsigned2").await;
+    q.admitted("demo/app2:v1", ".sig signature, 303 to another host")
+        .await;
+    q.denied(
+        "demo/unsigned2:v1",
+        "RegistryRedirectRefused",
+        "unsigned, 303 to another host",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gitlab_referrers_tag_answered_with_the_subject_itself_means_no_referrers() {
+    let q = quirky().await;
+    for (repo, digest) in [("demo/app", &q.digest), ("demo/unsigned", &q.unsigned)] {
+        let (subject, _) = pull_manifest(&q.registry, &format!("{repo}@{digest}")).await;
+        let tag = format!("/v2/{repo}/manifests/{}", digest.replacen(':', "-", 1));
+        let content_type = vec![("content-type", OCI_MANIFEST.to_string())];
+        q.front
+            .fail_exact(&tag, Fault::Body(200, content_type, subject));
+    }
+    q.sign_sig("demo/app", &q.digest).await;
+    q.admitted(
+        "demo/app:v1",
+        ".sig signature, tag normalised to the subject",
+    )
+    .await;
+    q.denied(
+        "demo/unsigned:v1",
+        "NoSignature",
+        "unsigned, tag normalised to the subject",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn referrers_listed_over_several_pages_are_all_read() {
+    let q = quirky().await;
+    for (repo, digest, last) in [
+        (
+            "demo/app",
+            q.digest.clone(),
+            q.bundle_entry("demo/app", &q.digest).await,
+        ),
+        (
+            "demo/unsigned",
+            q.unsigned.clone(),
+            sbom_entry(&q.registry, "demo/unsigned", &q.unsigned).await,
+        ),
+    ] {
+        let api = format!("/v2/{repo}/referrers/{digest}");
+        let pages = [
+            (format!("{api}?page=3"), vec![last], None),
+            (
+                format!("{api}?page=2"),
+                vec![],
+                Some(format!("{api}?page=3")),
+            ),
+        ];
+        for (at, entries, next) in pages {
+            let body = serde_json::to_vec(&referrers_index(entries)).unwrap();
+            let mut headers = vec![("content-type", OCI_INDEX.to_string())];
+            if let Some(next) = next {
+                headers.push(("link", format!("<{next}>; rel=\"next\"")));
+            }
+            q.front.fail_exact(&at, Fault::Body(200, headers, body));
+        }
+        let sbom = sbom_entry(&q.registry, repo, &digest).await;
+        let first = serde_json::to_vec(&referrers_index(vec![sbom])).unwrap();
+        let link = format!("<http://{}{api}?page=2>; rel=\"next\"", q.front.host());
+        let headers = vec![("content-type", OCI_INDEX.to_string()), ("link", link)];
+        q.front.fail(&api, Fault::Body(200, headers, first));
+    }
+    q.admitted("demo/app:v1", "bundle on page 3 of the referrers API")
+        .await;
+    assert_eq!(q.front.requests_containing("/referrers/"), 3, "three pages");
+    q.denied("demo/unsigned:v1", "NoSignature", "no bundle on any page")
+        .await;
+}
