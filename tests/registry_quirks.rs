@@ -24,6 +24,7 @@ use common::keyless::{
     GITHUB_ISSUER, Leaf, TestFulcio, TestRekor, keyless_policy, signed_layer, trust_root_yaml,
 };
 use common::keyless_webhook::EMAIL;
+use common::realm::{Behaviour, FakeHttp};
 use common::webhook::{
     TestWebhook, WebhookOptions, allowed, container, first_code, message, pod_review,
 };
@@ -46,6 +47,10 @@ struct Quirky {
     webhook: TestWebhook,
     digest: String,
     unsigned: String,
+    /// Two token services (plain HTTP, named to `--insecure-registry`), issuing `token-a` and
+    /// `token-b` until a test says otherwise.
+    realm_a: FakeHttp,
+    realm_b: FakeHttp,
 }
 
 async fn quirky() -> Quirky {
@@ -53,11 +58,14 @@ async fn quirky() -> Quirky {
     let digest = push_image(&registry, "demo/app:v1", "quirks-app").await;
     let unsigned = push_image(&registry, "demo/unsigned:v1", "quirks-unsigned").await;
     let front = FaultFront::start(&registry.host()).await;
+    let realm_a = FakeHttp::start("127.0.0.1", Behaviour::Token("token-a".into())).await;
+    let realm_b = FakeHttp::start("127.0.0.1", Behaviour::Token("token-b".into())).await;
     let (fulcio, rekor) = (TestFulcio::new(), TestRekor::new());
     let identities = format!("[{{issuer: {GITHUB_ISSUER}, subject: {EMAIL}}}]");
     let glob = format!("{}/**", front.host());
     let policy = keyless_policy("release", &glob, "test", &identities);
-    let mut options = WebhookOptions::new(policy, &[front.host()]);
+    let insecure = [front.host(), realm_a.host(), realm_b.host()];
+    let mut options = WebhookOptions::new(policy, &insecure);
     options.trust_roots = vec![(
         "trust-root.yaml".into(),
         trust_root_yaml("test", &fulcio, &rekor),
@@ -72,6 +80,8 @@ async fn quirky() -> Quirky {
         webhook,
         digest,
         unsigned,
+        realm_a,
+        realm_b,
     }
 }
 
@@ -105,6 +115,19 @@ impl Quirky {
         let tag = digest.replacen(':', "-", 1);
         let index = referrers_index(entries);
         push_manifest(&self.registry, &format!("{repo}:{tag}"), OCI_INDEX, &index).await;
+    }
+
+    /// From now on requests under `/v2/<prefix>` need `Bearer <token>`; others get 401 with
+    /// `www_authenticate` (`{realm}` replaced by `realm`'s URL).
+    fn demand_token(&self, prefix: &str, realm: &FakeHttp, www_authenticate: &str, token: &str) {
+        let realm_url = format!("http://{}/token", realm.host());
+        self.front.fail(
+            &format!("/v2/{prefix}"),
+            Fault::Challenge {
+                www_authenticate: www_authenticate.replace("{realm}", &realm_url),
+                token: token.to_string(),
+            },
+        );
     }
 
     async fn review(&self, repo_tag: &str) -> Value {
@@ -325,4 +348,166 @@ async fn referrers_listed_over_several_pages_are_all_read() {
     assert_eq!(q.front.requests_containing("/referrers/"), 3, "three pages");
     q.denied("demo/unsigned:v1", "NoSignature", "no bundle on any page")
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_enabled_registry_with_the_realm_only_on_the_repository_401() {
+    let q = quirky().await;
+    // `/v2/` answers 200 (the real registry); only the repositories challenge.
+    let plain = r#"Bearer realm="{realm}",service="fake",scope="repository:demo/app:pull""#;
+    q.demand_token("demo/", &q.realm_a, plain, "token-a");
+    // Nexus and SPNEGO proxies offer Basic (or Negotiate) first.
+    let several = r#"Basic realm="Sonatype Nexus Repository Manager", Negotiate, Bearer realm="{realm}",service="nexus""#;
+    q.demand_token("nexus/", &q.realm_b, several, "token-b");
+    let nexus = push_image(&q.registry, "nexus/app:v1", "nexus-app").await;
+    push_image(&q.registry, "nexus/unsigned:v1", "nexus-unsigned").await;
+    q.sign_sig("demo/app", &q.digest).await;
+    q.sign_sig("nexus/app", &nexus).await;
+    q.admitted("demo/app:v1", "realm only on the repository's 401")
+        .await;
+    q.admitted("nexus/app:v1", "Basic and Negotiate before Bearer")
+        .await;
+    q.denied(
+        "demo/unsigned:v1",
+        "NoSignature",
+        "unsigned, realm on the 401",
+    )
+    .await;
+    q.denied(
+        "nexus/unsigned:v1",
+        "NoSignature",
+        "unsigned, several challenges",
+    )
+    .await;
+    assert!(!q.realm_a.received().is_empty() && !q.realm_b.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cached_token_the_registry_refuses_is_replaced_once() {
+    let q = quirky().await;
+    let challenge = r#"Bearer realm="{realm}",service="fake",scope="repository:demo/app:pull""#;
+    q.demand_token("demo/", &q.realm_a, challenge, "token-a");
+    q.sign_sig("demo/app", &q.digest).await;
+    q.admitted("demo/app:v1", "first token").await;
+    // The token expires early (revoked, rotated keys): the registry now wants another one, and
+    // says why as RFC 6750 does; new tags so that nothing cached answers for them.
+    for (round, error) in [(2, "invalid_token"), (3, "insufficient_scope")] {
+        let token = format!("token-{round}");
+        q.realm_a.set(Behaviour::Token(token.clone()));
+        q.front.heal();
+        let refused = format!(
+            r#"Bearer realm="{{realm}}",service="fake",scope="repository:demo/app:pull",error="{error}""#
+        );
+        q.demand_token("demo/", &q.realm_a, &refused, &token);
+        let signed = push_image(
+            &q.registry,
+            &format!("demo/app:s{round}"),
+            &format!("signed-{round}"),
+        )
+        .await;
+        q.sign_sig("demo/app", &signed).await;
+        push_image(
+            &q.registry,
+            &format!("demo/app:u{round}"),
+            &format!("unsigned-{round}"),
+        )
+        .await;
+        q.admitted(&format!("demo/app:s{round}"), error).await;
+        q.denied(&format!("demo/app:u{round}"), "NoSignature", error)
+            .await;
+    }
+    let asked = q.realm_a.received().len();
+    assert!(
+        asked <= 4,
+        "one token per rotation, not one per read: {asked}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn artifactory_per_repository_realm_and_scope() {
+    let q = quirky().await;
+    let team = |name: &str| {
+        format!(
+            r#"Bearer realm="{{realm}}",service="artifactory",scope="repository:{name}/app:pull""#
+        )
+    };
+    q.demand_token("team-a/", &q.realm_a, &team("team-a"), "token-a");
+    q.demand_token("team-b/", &q.realm_b, &team("team-b"), "token-b");
+    for repo in ["team-a/app", "team-b/app"] {
+        let digest = push_image(&q.registry, &format!("{repo}:v1"), repo).await;
+        q.sign_sig(repo, &digest).await;
+        push_image(
+            &q.registry,
+            &format!("{repo}:unsigned"),
+            &format!("{repo}-u"),
+        )
+        .await;
+    }
+    q.admitted("team-a/app:v1", "team-a's realm").await;
+    q.admitted("team-b/app:v1", "team-b's realm").await;
+    q.denied("team-b/app:unsigned", "NoSignature", "unsigned in team-b")
+        .await;
+    let scopes = |realm: &FakeHttp| {
+        realm
+            .received()
+            .iter()
+            .map(|r| r.target.clone())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        scopes(&q.realm_a).contains("team-a%2Fapp"),
+        "{}",
+        scopes(&q.realm_a)
+    );
+    assert!(
+        !scopes(&q.realm_a).contains("team-b"),
+        "{}",
+        scopes(&q.realm_a)
+    );
+    assert!(
+        scopes(&q.realm_b).contains("team-b%2Fapp"),
+        "{}",
+        scopes(&q.realm_b)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn harbor_and_artifactory_manifest_head_refused_while_get_works() {
+    for (status, variant) in [
+        (404, "HEAD 404"),
+        (401, "HEAD 401 without a challenge"),
+        (405, "HEAD 405"),
+    ] {
+        let q = quirky().await;
+        q.front
+            .fail_method("HEAD", "/manifests/", Fault::Status(status, vec![]));
+        q.sign_sig("demo/app", &q.digest).await;
+        q.admitted("demo/app:v1", variant).await;
+        q.denied("demo/unsigned:v1", "NoSignature", variant).await;
+        let gets = q
+            .front
+            .log()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/manifests/v1"))
+            .count();
+        assert_eq!(gets, 2, "{variant}: the tag is read by GET");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_docker_content_digest_is_computed_from_the_body() {
+    let q = quirky().await;
+    let empty: common::faults::Headers = vec![("docker-content-digest", Some(String::new()))];
+    let same: common::faults::Rewrite = std::sync::Arc::new(|b: &[u8]| b.to_vec());
+    q.front.fail("/manifests/", Fault::Rewrite(same, empty));
+    q.sign_sig("demo/app", &q.digest).await;
+    q.admitted("demo/app:v1", "empty digest header on HEAD and GET")
+        .await;
+    q.denied(
+        "demo/unsigned:v1",
+        "NoSignature",
+        "unsigned, empty digest header",
+    )
+    .await;
 }

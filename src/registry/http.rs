@@ -120,8 +120,13 @@ impl Registry {
         }))
     }
 
-    /// Send with the credential for this registry; on a bearer challenge, get a token for the
-    /// repository (`token/`) and send once more.
+    /// Send with the credential for this registry (or the token held for this repository); on
+    /// a bearer challenge in the 401 of this very request, get a token for the repository from
+    /// the challenge's realm, service and scope (`token/`), and send once more. A held token the
+    /// registry refuses (expired, revoked, `insufficient_scope`) is forgotten and replaced once;
+    /// a fresh token refused as `insufficient_scope` for another scope the registry names
+    /// (per-repository scopes, Artifactory's path method) is replaced once more. So one read
+    /// makes at most three requests and asks the token service at most twice.
     async fn send_authenticated(&self, get: &Get<'_>) -> Result<Response, RegistryError> {
         let registry = get.reference.resolve_registry();
         let scope = token::scope(get.reference.repository());
@@ -132,25 +137,47 @@ impl Registry {
             None => self.credential_for(registry),
         };
         let url = self.url(registry, &get.path)?;
-        let response = self.send(get, &url, &credential).await?;
-        if response.status() != StatusCode::UNAUTHORIZED || cached.is_some() {
-            return Ok(response);
-        }
-        let challenge =
-            token::bearer(response.headers()).map_err(|why| RegistryError::TokenRealmRefused {
-                registry: registry.to_string(),
-                why,
+        let home = url.host_str().unwrap_or_default().to_string();
+        let mut response = self.send(get, &url, &credential).await?;
+        let mut answered: Option<token::BearerChallenge> = None;
+        for _ in 0..2 {
+            if response.status() != StatusCode::UNAUTHORIZED {
+                break;
+            }
+            let challenge = token::bearer(response.headers()).map_err(|why| {
+                RegistryError::TokenRealmRefused {
+                    registry: registry.to_string(),
+                    why,
+                }
             })?;
-        let Some(challenge) = challenge else {
-            return Ok(response);
-        };
-        let home = url.host_str().unwrap_or_default();
-        let token = self
-            .obtain_token(registry, home, &scope, &challenge)
-            .await?;
-        self.tokens.put(key, token.value.clone(), token.lifetime);
-        self.send(get, &url, &Credential::Bearer(token.value.to_string()))
-            .await
+            let Some(challenge) = challenge else {
+                break;
+            };
+            if let Some(previous) = &answered {
+                let rescoped = challenge.error.as_deref() == Some("insufficient_scope")
+                    && challenge.scope.is_some()
+                    && challenge.scope != previous.scope;
+                if !rescoped {
+                    break;
+                }
+            }
+            if cached.is_some() && answered.is_none() {
+                tracing::info!(
+                    registry,
+                    "the registry refused a held token; asking for a new one"
+                );
+                self.tokens.forget(&key);
+            }
+            let token = self
+                .obtain_token(registry, &home, &scope, &challenge)
+                .await?;
+            self.tokens
+                .put(key.clone(), token.value.clone(), token.lifetime);
+            let bearer = Credential::Bearer(token.value.to_string());
+            response = self.send(get, &url, &bearer).await?;
+            answered = Some(challenge);
+        }
+        Ok(response)
     }
 
     /// `scheme://registry/path`: plain HTTP only for the registries configured insecure.

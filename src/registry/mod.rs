@@ -155,7 +155,8 @@ impl Registry {
 
     /// The digest the runtime would pull for `image`: the digest in the reference if it has one
     /// (never re-resolved), else the registry's manifest digest for the tag: `Docker-Content-Digest`
-    /// of a HEAD, or, when HEAD gives none, the SHA-256 of the bounded manifest GET. For a
+    /// of a HEAD, or, when HEAD gives none (an empty header, or a HEAD refused with 404, 401 or
+    /// 405 where the GET works), the SHA-256 of the bounded manifest GET. For a
     /// multi-platform image this is the index digest, which is what cosign signs.
     /// Read through the mirrors of `--registries-conf`, in order, the first answer wins.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
@@ -197,9 +198,15 @@ impl Registry {
             what: "image manifest",
             head: true,
         };
-        if let Answer::Found(head) = self.bounded_get_found(&get, image).await?
-            && let Some(announced) = head.docker_digest
-        {
+        // Harbor, Artifactory and others answer a manifest HEAD 404, 401 or 405 where the GET
+        // works, or send an empty digest header: then the GET decides (by the bytes' digest).
+        let announced = match self.bounded_get(&get).await {
+            Ok(Answer::Found(head)) => head.docker_digest,
+            Ok(Answer::NotFound | Answer::Unsupported)
+            | Err(RegistryError::Unauthorized { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(announced) = announced {
             return Digest::parse(&announced).map_err(|e| RegistryError::Invalid {
                 registry: image.registry().to_string(),
                 detail: format!("registry answered an invalid digest: {e}"),

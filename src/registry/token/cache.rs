@@ -45,6 +45,11 @@ impl Tokens {
         }
     }
 
+    /// Forget the token for `key` (the registry refused it).
+    pub fn forget(&self, key: &TokenKey) {
+        self.held.remove(key);
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.held.len()
