@@ -26,10 +26,11 @@ use common::keyless::{
 use common::keyless_webhook::EMAIL;
 use common::realm::{Behaviour, FakeHttp};
 use common::webhook::{
-    TestWebhook, WebhookOptions, allowed, container, first_code, message, pod_review,
+    TestWebhook, WebhookOptions, allowed, container, first_code, key_policy, message, pod_review,
 };
 use common::{
-    TestRegistry, pull_manifest, push_image, push_signature_layers, simple_signing_payload,
+    TestKey, TestRegistry, pull_manifest, push_image, push_signature_layers, sign_image,
+    simple_signing_payload,
 };
 use serde_json::{Value, json};
 
@@ -510,4 +511,51 @@ async fn empty_docker_content_digest_is_computed_from_the_body() {
         "unsigned, empty digest header",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn artifact_registry_and_harbor_project_keys_match_by_the_longest_path() {
+    let registry = TestRegistry::start_with_htpasswd("robot", "right");
+    let key = TestKey::generate();
+    let signed = push_image(&registry, "team-a/app:v1", "project-a").await;
+    sign_image(&registry, "team-a/app", &signed, &key).await;
+    push_image(&registry, "team-a/unsigned:v1", "project-a-unsigned").await;
+    let elsewhere = push_image(&registry, "team-b/app:v1", "project-b").await;
+    sign_image(&registry, "team-b/app", &elsewhere, &key).await;
+    let host = registry.host();
+    let port = registry.port();
+    // Only the project's key holds the right password; the host key and a glob key do not.
+    let config = json!({ "auths": {
+        host.clone(): { "username": "robot", "password": "wrong-host" },
+        format!("https://{host}/v2/team-a"): { "username": "robot", "password": "right" },
+        format!("127.0.0.*:{port}"): { "username": "robot", "password": "wrong-glob" },
+    }});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let policy = key_policy("demo", &format!("{host}/**"), &key.public_pem)
+        + "    signedIdentity:\n      type: anyRepository\n";
+    let mut options = WebhookOptions::new(policy, &[host.clone()]);
+    options.registry_config = Some(path);
+    let webhook = TestWebhook::start(options).await;
+    let review = |image: &str| {
+        let image = format!("{host}/{image}");
+        let webhook = &webhook;
+        async move {
+            webhook
+                .review(&pod_review("u", vec![container("app", &image)], vec![]))
+                .await
+        }
+    };
+    let answer = review("team-a/app:v1").await;
+    assert!(allowed(&answer), "project key: {}", message(&answer));
+    let answer = review("team-a/unsigned:v1").await;
+    assert_eq!(first_code(&answer), "NoSignature", "{}", message(&answer));
+    let answer = review("team-b/app:v1").await;
+    assert_eq!(
+        first_code(&answer),
+        "RegistryUnauthorized",
+        "another project gets the host key: {}",
+        message(&answer)
+    );
 }

@@ -130,11 +130,16 @@ impl Registry {
     async fn send_authenticated(&self, get: &Get<'_>) -> Result<Response, RegistryError> {
         let registry = get.reference.resolve_registry();
         let scope = token::scope(get.reference.repository());
-        let key = (registry.to_string(), scope.clone(), self.auth_key(registry));
+        let repository = get.reference.repository();
+        let key = (
+            registry.to_string(),
+            scope.clone(),
+            self.auth_key(registry, repository),
+        );
         let cached = self.tokens.get(&key);
         let credential = match &cached {
             Some(token) => Credential::Bearer(token.to_string()),
-            None => self.credential_for(registry),
+            None => self.credential_for(registry, repository),
         };
         let url = self.url(registry, &get.path)?;
         let home = url.host_str().unwrap_or_default().to_string();
@@ -169,7 +174,7 @@ impl Registry {
                 self.tokens.forget(&key);
             }
             let token = self
-                .obtain_token(registry, &home, &scope, &challenge)
+                .obtain_token(registry, repository, &home, &scope, &challenge)
                 .await?;
             self.tokens
                 .put(key.clone(), token.value.clone(), token.lifetime);

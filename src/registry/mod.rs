@@ -133,9 +133,10 @@ impl Registry {
         }
     }
 
-    /// Which credential this client presents to `registry` (for keying what it answers).
-    pub fn auth_key(&self, registry: &str) -> AuthKey {
-        self.credentials.auth_key(registry)
+    /// Which credential this client presents for `repository` at `registry` (for keying what
+    /// it answers).
+    pub fn auth_key(&self, registry: &str, repository: &str) -> AuthKey {
+        self.credentials.auth_key(registry, repository)
     }
 
     /// Which credentials this client presents to read `image` by tag: those of every endpoint
@@ -143,8 +144,14 @@ impl Registry {
     /// through a mirror with one tenant's credential never serves another.
     pub fn image_auth_key(&self, image: &ImageReference) -> AuthKey {
         match self.config.mirrors.endpoints(image, false).as_slice() {
-            [only] if only.registry() == image.registry() => self.auth_key(image.registry()),
-            endpoints => AuthKey::combine(endpoints.iter().map(|e| self.auth_key(e.registry()))),
+            [only] if only.registry() == image.registry() => {
+                self.auth_key(image.registry(), image.repository())
+            }
+            endpoints => AuthKey::combine(
+                endpoints
+                    .iter()
+                    .map(|e| self.auth_key(e.registry(), e.repository())),
+            ),
         }
     }
 
@@ -236,10 +243,10 @@ impl Registry {
         }
     }
 
-    /// Credentials configured for `registry`, else anonymous. Only that registry's credentials are
-    /// ever presented to it.
-    fn auth_for(&self, registry: &str) -> RegistryAuth {
-        self.credentials.auth_for(registry)
+    /// Credentials configured for `repository` at `registry`, else anonymous. Only that
+    /// registry's credentials are ever presented to it.
+    fn auth_for(&self, registry: &str, repository: &str) -> RegistryAuth {
+        self.credentials.auth_for(registry, repository)
     }
 
     /// Run one registry call under the per-call deadline.

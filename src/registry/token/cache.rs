@@ -62,7 +62,7 @@ mod tests {
     use crate::registry::Credentials;
 
     fn key(credentials: &Credentials, scope: &str) -> TokenKey {
-        let key = credentials.auth_key("r.io");
+        let key = credentials.auth_key("r.io", "a/b");
         ("r.io".to_string(), scope.to_string(), key)
     }
 
