@@ -111,6 +111,14 @@ impl Quirky {
         push_referrer(&self.registry, repo, digest, self.bundle(digest)).await
     }
 
+    /// Pushes `repo_tag` signed only with a bundle in its referrers tag.
+    async fn bundle_only(&self, repo_tag: &str, seed: &str) {
+        let digest = push_image(&self.registry, repo_tag, seed).await;
+        let repo = repo_tag.split(':').next().unwrap_or_default();
+        let entry = self.bundle_entry(repo, &digest).await;
+        self.fallback_index(repo, &digest, vec![entry]).await;
+    }
+
     /// Writes the referrers tag (`sha256-<hex>`) of `repo@digest` listing `entries`.
     async fn fallback_index(&self, repo: &str, digest: &str, entries: Vec<Value>) {
         let tag = digest.replacen(':', "-", 1);
@@ -220,10 +228,7 @@ async fn harbor_2_7_referrers_401_without_a_challenge_never_hides_a_signature() 
     q.sign_sig("demo/app", &q.digest).await;
     q.admitted("demo/app:v1", ".sig signature, referrers API 401")
         .await;
-    let bundled = push_image(&q.registry, "demo/bundled:v1", "harbor-bundled").await;
-    let entry = q.bundle_entry("demo/bundled", &bundled).await;
-    q.fallback_index("demo/bundled", &bundled, vec![entry])
-        .await;
+    q.bundle_only("demo/bundled:v1", "harbor-bundled").await;
     q.admitted("demo/bundled:v1", "bundle in the referrers tag, API 401")
         .await;
     let msg = q
@@ -251,10 +256,7 @@ async fn ghcr_303_to_a_rate_limit_page_never_hides_a_signature() {
     q.sign_sig("demo/app", &q.digest).await;
     q.admitted("demo/app:v1", ".sig signature, 303 to an HTML page")
         .await;
-    let bundled = push_image(&q.registry, "demo/bundled:v1", "ghcr-bundled").await;
-    let entry = q.bundle_entry("demo/bundled", &bundled).await;
-    q.fallback_index("demo/bundled", &bundled, vec![entry])
-        .await;
+    q.bundle_only("demo/bundled:v1", "ghcr-bundled").await;
     q.admitted(
         "demo/bundled:v1",
         "bundle in the referrers tag, 303 to HTML",
@@ -535,7 +537,7 @@ async fn artifact_registry_and_harbor_project_keys_match_by_the_longest_path() {
     std::fs::write(&path, config.to_string()).unwrap();
     let policy = key_policy("demo", &format!("{host}/**"), &key.public_pem)
         + "    signedIdentity:\n      type: anyRepository\n";
-    let mut options = WebhookOptions::new(policy, &[host.clone()]);
+    let mut options = WebhookOptions::new(policy, std::slice::from_ref(&host));
     options.registry_config = Some(path);
     let webhook = TestWebhook::start(options).await;
     let review = |image: &str| {

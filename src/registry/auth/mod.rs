@@ -317,6 +317,13 @@ mod tests {
         assert_ne!(none.auth_key("r.io", "x"), none.auth_key("s.io", "x"));
     }
 
+    fn user_of(creds: &Credentials, registry: &str, repository: &str) -> String {
+        match creds.auth_for(registry, repository) {
+            RegistryAuth::Basic(user, _) => user,
+            _ => "anonymous".to_string(),
+        }
+    }
+
     #[test]
     fn a_project_key_wins_over_its_host_and_a_host_over_a_glob_in_any_order() {
         let json = br#"{"auths":{
@@ -325,10 +332,7 @@ mod tests {
             "https://harbor.example.com/v2/team-a":{"username":"team-a","password":"3"},
             "harbor.example.com/team-a/app":{"username":"app","password":"4"}}}"#;
         let creds = Credentials::from_docker_config_json(json).unwrap();
-        let user = |registry: &str, repository: &str| match creds.auth_for(registry, repository) {
-            RegistryAuth::Basic(user, _) => user,
-            _ => "anonymous".to_string(),
-        };
+        let user = |registry: &str, repository: &str| user_of(&creds, registry, repository);
         assert_eq!(user("harbor.example.com", "team-a/app"), "app");
         assert_eq!(user("harbor.example.com", "team-a/web"), "team-a");
         assert_eq!(user("harbor.example.com", "team-b/web"), "host");
@@ -351,10 +355,7 @@ mod tests {
             br#"{"auths":{"r.io/team/app":{"username":"node","password":"2"},"r.io":{"username":"node-host","password":"3"}}}"#,
         )
         .unwrap();
-        let user = |c: &Credentials, repository: &str| match c.auth_for("r.io", repository) {
-            RegistryAuth::Basic(user, _) => user,
-            _ => "anonymous".to_string(),
-        };
+        let user = |c: &Credentials, repository: &str| user_of(c, "r.io", repository);
         let layered = pod.clone().or(&node);
         assert_eq!(user(&layered, "team/app"), "pod");
         assert_eq!(user(&layered, "other/app"), "node-host");
