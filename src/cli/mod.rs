@@ -107,6 +107,10 @@ pub struct EngineArgs {
     /// policies and signature identities.
     #[arg(long = "registries-conf", env = "SIGNET_REGISTRIES_CONF")]
     pub registries_conf: Option<PathBuf>,
+    /// containerd's registry host directory (its `config_path`, e.g. `/etc/containerd/certs.d`):
+    /// the mirrors of each `<registry>/hosts.toml`, read after `--registries-conf`.
+    #[arg(long = "containerd-hosts-dir", env = "SIGNET_CONTAINERD_HOSTS_DIR")]
+    pub containerd_hosts_dir: Option<PathBuf>,
     /// What to do with images no policy covers.
     #[arg(long = "no-match", value_enum, default_value = "deny")]
     pub no_match: NoMatchAction,
@@ -213,6 +217,7 @@ impl EngineArgs {
             insecure_registry,
             registry_config,
             registries_conf,
+            containerd_hosts_dir,
             no_match,
             review_timeout,
             registry_timeout,
@@ -235,10 +240,7 @@ impl EngineArgs {
                 call_timeout: seconds(*registry_timeout, "--registry-timeout")?,
                 max_signatures: *max_signatures,
                 max_requests_per_host: *max_requests_per_registry,
-                mirrors: match registries_conf {
-                    Some(path) => Mirrors::load(path)?,
-                    None => Mirrors::default(),
-                },
+                mirrors: mirrors(registries_conf.as_deref(), containerd_hosts_dir.as_deref())?,
                 ..RegistryConfig::default()
             },
             credentials,
@@ -379,5 +381,20 @@ mod tests {
             let error = parse_platform(unknown).unwrap_err();
             assert!(error.contains(unknown), "{error}");
         }
+    }
+}
+
+/// The mirrors of `--registries-conf`, then those of `--containerd-hosts-dir`.
+fn mirrors(
+    registries_conf: Option<&std::path::Path>,
+    containerd_hosts_dir: Option<&std::path::Path>,
+) -> Result<Mirrors, signet::registry::MirrorsError> {
+    let conf = match registries_conf {
+        Some(path) => Mirrors::load(path)?,
+        None => Mirrors::default(),
+    };
+    match containerd_hosts_dir {
+        Some(dir) => Ok(conf.with_containerd_hosts(dir)?),
+        None => Ok(conf),
     }
 }

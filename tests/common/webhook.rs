@@ -48,6 +48,8 @@ pub struct WebhookOptions {
     pub enable_mutation: bool,
     /// `--registries-conf` content, when given.
     pub registries_conf: Option<String>,
+    /// A containerd hosts directory (`--containerd-hosts-dir`).
+    pub containerd_hosts_dir: Option<PathBuf>,
     /// `--events`: would-deny Events written through this client.
     pub events: Option<(kube::Client, EventSettings)>,
     /// `--pull-secrets`: each pod's own pull secrets, read from this (test) API server.
@@ -77,6 +79,7 @@ impl WebhookOptions {
             namespace_policies: Vec::new(),
             enable_mutation: false,
             registries_conf: None,
+            containerd_hosts_dir: None,
             events: None,
             pull_secrets: None,
             max_requests_per_registry: RegistryConfig::default().max_requests_per_host,
@@ -250,10 +253,18 @@ fn build_engine(
             call_timeout: options.registry_timeout,
             rate_limit_pause: options.rate_limit_pause,
             max_requests_per_host: options.max_requests_per_registry,
-            mirrors: match &options.registries_conf {
-                Some(text) => signet::registry::Mirrors::parse(text, "registries.conf")
-                    .expect("test registries.conf parses"),
-                None => signet::registry::Mirrors::default(),
+            mirrors: {
+                let conf = match &options.registries_conf {
+                    Some(text) => signet::registry::Mirrors::parse(text, "registries.conf")
+                        .expect("test registries.conf parses"),
+                    None => signet::registry::Mirrors::default(),
+                };
+                match &options.containerd_hosts_dir {
+                    Some(dir) => conf
+                        .with_containerd_hosts(dir)
+                        .expect("test hosts directory reads"),
+                    None => conf,
+                }
             },
             ..RegistryConfig::default()
         },
