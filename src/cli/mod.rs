@@ -355,6 +355,21 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The mirrors of `--registries-conf`, then those of `--containerd-hosts-dir`.
+fn mirrors(
+    registries_conf: Option<&std::path::Path>,
+    containerd_hosts_dir: Option<&std::path::Path>,
+) -> Result<Mirrors, signet::registry::MirrorsError> {
+    let conf = match registries_conf {
+        Some(path) => Mirrors::load(path)?,
+        None => Mirrors::default(),
+    };
+    match containerd_hosts_dir {
+        Some(dir) => Ok(conf.with_containerd_hosts(dir)?),
+        None => Ok(conf),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -381,20 +396,5 @@ mod tests {
             let error = parse_platform(unknown).unwrap_err();
             assert!(error.contains(unknown), "{error}");
         }
-    }
-}
-
-/// The mirrors of `--registries-conf`, then those of `--containerd-hosts-dir`.
-fn mirrors(
-    registries_conf: Option<&std::path::Path>,
-    containerd_hosts_dir: Option<&std::path::Path>,
-) -> Result<Mirrors, signet::registry::MirrorsError> {
-    let conf = match registries_conf {
-        Some(path) => Mirrors::load(path)?,
-        None => Mirrors::default(),
-    };
-    match containerd_hosts_dir {
-        Some(dir) => Ok(conf.with_containerd_hosts(dir)?),
-        None => Ok(conf),
     }
 }
