@@ -30,6 +30,7 @@ mod key;
 mod load;
 mod model;
 mod parse;
+mod public_good;
 mod scope;
 mod strict_json;
 mod syntax;
@@ -52,6 +53,7 @@ pub use model::{
     KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE, Scope,
     SignatureSource, StaticAction, StaticAuthority, TrustedKey,
 };
+pub use public_good::{PUBLIC_GOOD_SNAPSHOT, PUBLIC_GOOD_TRUST_ROOT};
 pub use trust::{
     CertificateAuthority, KeylessTrust, LogKey, MAX_CHAIN_CERTIFICATES, TimeRange, TrustError,
 };

@@ -140,27 +140,28 @@ fn unknown_signed_identity_type_is_invalid() {
 }
 
 #[test]
-fn keyless_is_unsupported_naming_file_object_and_field() {
+fn unsupported_fields_are_named_with_file_object_and_field() {
     let text = "apiVersion: policy.sigstore.dev/v1beta1
 kind: ClusterImagePolicy
 metadata: {name: keyless}
 spec:
   images: [{glob: '**'}]
-  match: [{resource: pods, version: v1}]
+  policy: {type: cue, data: 'x: 1'}
   authorities:
   - keyless:
       identities: [{issuer: https://issuer, subject: me}]
+      insecureIgnoreSCT: false
 ";
     let err = load_error(text);
     assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
-    assert_eq!(err.field.as_deref(), Some("spec.match"));
+    assert_eq!(err.field.as_deref(), Some("spec.policy"));
     let shown = err.to_string();
     assert!(
-        shown.starts_with("p.yaml: ClusterImagePolicy keyless: spec.match: "),
+        shown.starts_with("p.yaml: ClusterImagePolicy keyless: spec.policy: "),
         "{shown}"
     );
     assert!(
-        shown.contains("also not supported: spec.authorities[0].keyless"),
+        shown.contains("also not supported: spec.authorities[0].keyless.insecureIgnoreSCT"),
         "{shown}"
     );
 }

@@ -1,0 +1,149 @@
+//! The Sigstore public-good trust root embedded in the binary: a keyless policy that names no
+//! trust (the most common policy-controller policy) loads with no `--trust-root` and verifies
+//! other projects' real public-good signatures, offline, through the same code as the webhook:
+//!
+//! * containers/image `signature/fixtures/dir-img-cosign-fulcio-rekor-valid` (a 2022 Fulcio +
+//!   Rekor signature by mitr@redhat.com, issuer https://github.com/login/oauth);
+//! * sigstore-rs `extracted/keyless_layer` (a 2021 Fulcio certificate, 2021 root);
+//! * sigstore-rs `tests/data/bundle_v03.json` (a cosign 3 bundle of kubewarden-controller, a
+//!   GitHub Actions identity).
+//!
+//! Each is also refused for another identity, so the test fails if the policy admitted
+//! anything.
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use signet::policy::{AuthorityKind, KeylessAuthority, PolicySet, TrustRoots};
+use signet::reference::{Digest, ImageReference};
+use signet::registry::{SIGSTORE_BUNDLE_MEDIA_TYPE, SignatureBundle, SignatureMaterial};
+use signet::signature::{SignatureLayer, Subject, check_keyless_authority, check_keyless_material};
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/third_party"
+);
+const CI: &str = "containers-image/signature/fixtures";
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}/{path}")).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The issue's policy, with `identity` as the YAML of one identity, loaded with no trust root.
+fn keyless(identity: &str) -> KeylessAuthority {
+    let text = format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: p}}\n\
+         spec:\n  images: [{{glob: '**'}}]\n  authorities:\n  - keyless:\n      url: https://fulcio.sigstore.dev\n\
+         \x20     identities:\n      - {identity}\n"
+    );
+    let set = PolicySet::from_yaml_with_trust_roots(&text, "p.yaml", &TrustRoots::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    match &set.policies()[0].authorities[0].kind {
+        AuthorityKind::Keyless(k) => k.clone(),
+        other => panic!("keyless expected, got {other:?}"),
+    }
+}
+
+fn layer_verdict(
+    authority: &KeylessAuthority,
+    image: &str,
+    digest: &str,
+    layer: SignatureLayer,
+) -> Result<(), String> {
+    let image = ImageReference::parse(image).unwrap();
+    let digest = Digest::parse(digest).unwrap();
+    let subject = Subject {
+        image: &image,
+        digest: &digest,
+    };
+    check_keyless_authority(authority, subject, &[layer])
+        .map(|_| ())
+        .map_err(|m| m.to_string())
+}
+
+fn containers_image_layer() -> SignatureLayer {
+    let blob = read(&format!(
+        "{CI}/dir-img-cosign-fulcio-rekor-valid/signature-1"
+    ));
+    let json = blob.strip_prefix(b"\x00sigstore-json\n").unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(json).unwrap();
+    SignatureLayer {
+        payload: BASE64.decode(doc["payload"].as_str().unwrap()).unwrap(),
+        annotations: serde_json::from_value(doc["annotations"].clone()).unwrap(),
+    }
+}
+
+#[test]
+fn containers_image_fulcio_rekor_signature_verifies_with_no_trust_root_flag() {
+    let manifest = read(&format!(
+        "{CI}/dir-img-cosign-fulcio-rekor-valid/manifest.json"
+    ));
+    let digest = Digest::sha256_of(&manifest).to_string();
+    let image = "192.168.64.2:5000/cosign-signed/fulcio-rekor-1";
+    let mitr = keyless("{issuer: https://github.com/login/oauth, subject: mitr@redhat.com}");
+    layer_verdict(&mitr, image, &digest, containers_image_layer()).unwrap();
+    let other =
+        keyless("{issuer: https://github.com/login/oauth, subjectRegExp: 'someone@redhat.com'}");
+    assert!(layer_verdict(&other, image, &digest, containers_image_layer()).is_err());
+}
+
+#[test]
+fn sigstore_rs_2021_keyless_layer_verifies_with_no_trust_root_flag() {
+    let dir = "sigstore-rs/extracted/keyless_layer";
+    let file = |name: &str| {
+        String::from_utf8(read(&format!("{dir}/{name}")))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let layer = || SignatureLayer {
+        payload: read(&format!("{dir}/payload.json")),
+        annotations: [
+            ("dev.cosignproject.cosign/signature", "signature.b64"),
+            ("dev.sigstore.cosign/certificate", "certificate.pem"),
+            ("dev.sigstore.cosign/bundle", "rekor_bundle.json"),
+        ]
+        .iter()
+        .map(|(annotation, name)| (annotation.to_string(), file(name)))
+        .collect(),
+    };
+    let image = "registry-testing.svc.lan/kubewarden/disallow-service-nodeport";
+    let digest = "sha256:5f481572d088dc4023afb35fced9530ced3d9b03bf7299c6f492163cb9f0452e";
+    // The 2021 certificate has no issuer extension: only an issuer pattern matching "" fits.
+    let flavio = keyless("{issuerRegExp: '.*', subject: flavio@castelli.me}");
+    layer_verdict(&flavio, image, digest, layer()).unwrap();
+    let other = keyless("{issuerRegExp: '.*', subject: someone@else.me}");
+    assert!(layer_verdict(&other, image, digest, layer()).is_err());
+}
+
+#[test]
+fn sigstore_rs_cosign_3_bundle_verifies_with_no_trust_root_flag() {
+    let image = ImageReference::parse("ghcr.io/kubewarden/kubewarden-controller:v1.34.0").unwrap();
+    let digest =
+        Digest::parse("sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172")
+            .unwrap();
+    let material = SignatureMaterial {
+        layers: Vec::new(),
+        bundles: vec![SignatureBundle {
+            bytes: read("sigstore-rs/tests/data/bundle_v03.json"),
+            artifact_type: SIGSTORE_BUNDLE_MEDIA_TYPE.into(),
+            manifest_digest: String::new(),
+            annotations: Default::default(),
+        }],
+    };
+    let subject = Subject {
+        image: &image,
+        digest: &digest,
+    };
+    let github = "https://token.actions.githubusercontent.com";
+    let kubewarden = keyless(&format!(
+        "{{issuer: {github}, subjectRegExp: 'https://github.com/kubewarden/.*'}}"
+    ));
+    check_keyless_material(&kubewarden, subject, &material).unwrap();
+    let myorg = keyless(&format!(
+        "{{issuer: {github}, subjectRegExp: 'https://github.com/myorg/.*'}}"
+    ));
+    assert!(check_keyless_material(&myorg, subject, &material).is_err());
+}
