@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::engine::{CredentialSource, Engine};
 use crate::verdict::{DENY_REASON, Decision, ImageVerdict, Outcome};
-use crate::workload::{ImageUse, WorkloadKind, extract_images};
+use crate::workload::{ImageUse, ResourceIdentity, WorkloadKind, extract_images};
 
 /// Why a body is not an AdmissionReview we can answer.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +121,17 @@ pub async fn decide_as(
     let (known, changed): (Vec<ImageUse>, Vec<ImageUse>) =
         uses.into_iter().partition(|u| unchanged.contains(&u.image));
     let namespace = request.namespace.as_deref();
-    let mut decision = engine.review_as(namespace, &changed, source).await;
+    // The object as policy-controller's `spec.match` sees it: the request's group, version and
+    // kind, the object's own labels (a Deployment's, not its template's).
+    let resource = ResourceIdentity::with_labels(
+        &request.kind.group,
+        &request.kind.version,
+        &request.kind.kind,
+        object.metadata.labels.clone().unwrap_or_default(),
+    );
+    let mut decision = engine
+        .review_as(namespace, Some(&resource), &changed, source)
+        .await;
     decision
         .verdicts
         .extend(known.into_iter().map(unchanged_verdict));

@@ -13,6 +13,7 @@ use crate::registry::RegistryError;
 use crate::registry::SignatureMaterial;
 use crate::signature::{self, Acceptance, Mismatch, Subject};
 use crate::verdict::{AuthorityCause, AuthorityFailure, Outcome, Reason};
+use crate::workload::ResourceIdentity;
 
 use super::cache::ReviewRegistry;
 use super::credentials::ReviewCredentials;
@@ -38,17 +39,21 @@ pub(super) enum PolicyResult {
     Unverifiable(Reason),
 }
 
-/// Decide `image` under every policy that covers it, within `deadline`.
+/// Where the image is used: the namespace and the object (for `spec.match`), each unknown as
+/// `None`.
+pub(super) type Target<'a> = (Option<&'a str>, Option<&'a ResourceIdentity>);
+
+/// Decide `image` under every policy that covers it in `target`, within `deadline`.
 pub(super) async fn decide_image(
     engine: &Engine,
     policies: &PolicySet,
-    namespace: Option<&str>,
+    (namespace, object): Target<'_>,
     image: &ImageReference,
     deadline: Instant,
     credentials: &ReviewCredentials<'_>,
 ) -> ImageResult {
     let settings = &engine.settings;
-    let matching = policies.matching(image, namespace);
+    let matching = policies.matching_for(image, namespace, object);
     if matching.is_empty() {
         return no_match(settings.no_match);
     }

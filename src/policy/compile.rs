@@ -11,6 +11,7 @@ use super::model::{
     Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, Mode,
     MultiArch, Placeholder, SignatureSource, StaticAction, StaticAuthority, TrustedKey,
 };
+use super::resource_match::compile_match;
 use super::syntax::{repository_name, repository_prefix};
 use super::trust_root::TrustRoots;
 use super::validate::normalise_hash;
@@ -61,6 +62,7 @@ pub(super) fn compile(
         .enumerate()
         .filter_map(|(i, a)| compile_authority(a, i, roots, &mut findings))
         .collect();
+    let resources = compile_match(&spec.match_resources, &mut findings);
     if !findings.0.is_empty() {
         return Err(findings.0);
     }
@@ -97,6 +99,7 @@ pub(super) fn compile(
                 namespaces: p.namespaces.clone(),
             })
             .collect(),
+        resources,
     })
 }
 
@@ -105,12 +108,6 @@ fn spec_findings(spec: &wire::Spec, findings: &mut Findings) {
         findings.add(
             "spec.policy",
             "CUE/Rego policies over authorities are not supported yet",
-        );
-    }
-    if !spec.match_resources.is_empty() {
-        findings.add(
-            "spec.match",
-            "matching by resource kind or labels is not supported yet; the policy would apply to every workload",
         );
     }
     if spec.authorities.len() > MAX_AUTHORITIES {

@@ -83,6 +83,7 @@ fn compile_requirement(
         multi_arch: MultiArch::Index,
         require_digest: false,
         placeholders: Vec::new(),
+        resources: Vec::new(),
     })
 }
 

@@ -13,7 +13,7 @@ use super::model::{
 use super::trust::{KeylessTrust, LogKey, TimeRange};
 
 /// Bump when the serialisation changes, so old cache keys can never collide with new ones.
-const FORMAT: &str = "signet-policy-set/v3";
+const FORMAT: &str = "signet-policy-set/v4";
 
 /// Hex sha256 of the canonical form of `policies`, selected by scope (containers-policy.json)
 /// or by glob, with the fingerprints of the per-namespace sets (`namespaces`: name and
@@ -104,6 +104,11 @@ fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
     c.count(p.authorities.len());
     for authority in &p.authorities {
         write_authority(c, authority);
+    }
+    c.count(p.resources.len());
+    for resource in &p.resources {
+        // Debug quotes and escapes every string: unambiguous.
+        c.text(&format!("{resource:?}"));
     }
 }
 

@@ -9,7 +9,9 @@ use regex::Regex;
 use sigstore::crypto::CosignVerificationKey;
 
 use super::glob::ImageGlob;
+use super::resource_match::ResourceMatch;
 use super::trust::KeylessTrust;
+use crate::workload::ResourceIdentity;
 
 /// One compiled policy: the images it covers and the authorities any of which may admit them.
 #[derive(Debug, Clone)]
@@ -44,9 +46,22 @@ pub struct ImagePolicy {
     /// Signet extension `spec.placeholders`: literal images (`auto`) a named injector replaces
     /// when it creates the Pod; skipped in pod templates only.
     pub placeholders: Vec<Placeholder>,
+    /// `spec.match`: the objects the policy applies to; empty applies to every object.
+    pub resources: Vec<ResourceMatch>,
 }
 
 impl ImagePolicy {
+    /// Whether the policy applies to `object` (`spec.match`). An unknown object (`signet
+    /// verify IMAGE`) is matched by every policy: applying more policies never admits more.
+    pub fn applies_to(&self, object: Option<&ResourceIdentity>) -> bool {
+        match object {
+            Some(object) if !self.resources.is_empty() => {
+                self.resources.iter().any(|m| m.matches(object))
+            }
+            _ => true,
+        }
+    }
+
     /// The content fingerprint (see the field): equal fingerprints judge every image alike.
     pub fn fingerprint(&self) -> &[u8; 32] {
         &self.fingerprint
