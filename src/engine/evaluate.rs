@@ -6,7 +6,8 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::policy::{
-    Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, PolicySet, StaticAction,
+    Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, PolicySet, SignatureFormat,
+    StaticAction,
 };
 use crate::reference::{Digest, ImageReference};
 use crate::registry::RegistryError;
@@ -234,7 +235,8 @@ pub(super) async fn judge(
                 };
                 let subject = Subject { image, digest };
                 let timer = stages.start(Stage::Verification);
-                let checked = check_signatures(&authority.kind, subject, layers);
+                let checked =
+                    check_signatures(&authority.kind, subject, &in_format(authority, layers));
                 drop(timer);
                 match checked {
                     Ok(accepted) => {
@@ -259,6 +261,25 @@ pub(super) async fn judge(
         None => PolicyResult::Failed(Reason::PolicyFailed {
             policy: policy.name.clone(),
             authorities: failures,
+        }),
+    }
+}
+
+/// The material of the kind the authority's `signatureFormat` reads.
+fn in_format<'m>(
+    authority: &Authority,
+    material: &'m SignatureMaterial,
+) -> std::borrow::Cow<'m, SignatureMaterial> {
+    use std::borrow::Cow;
+    match authority.format {
+        SignatureFormat::Any => Cow::Borrowed(material),
+        SignatureFormat::Legacy => Cow::Owned(SignatureMaterial {
+            layers: material.layers.clone(),
+            bundles: Vec::new(),
+        }),
+        SignatureFormat::Bundle => Cow::Owned(SignatureMaterial {
+            layers: Vec::new(),
+            bundles: material.bundles.clone(),
         }),
     }
 }

@@ -9,12 +9,22 @@ use super::glob::ImageGlob;
 use super::key::{self, Algorithm, Curve};
 use super::model::{
     Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, Mode,
-    MultiArch, Placeholder, SignatureSource, StaticAction, StaticAuthority, TrustedKey,
+    MultiArch, Placeholder, SignatureFormat, SignatureSource, StaticAction, StaticAuthority,
+    TrustedKey,
 };
 use super::resource_match::compile_match;
 use super::syntax::{repository_name, repository_prefix};
 use super::trust_root::TrustRoots;
 use super::validate::normalise_hash;
+
+/// Why `kms` is refused, and what to do instead.
+pub(super) const KMS_REASON: &str = "KMS keys are refused: verifying with one calls the cloud \
+     provider's API (and needs its credentials) at every review, and Signet never calls out; \
+     export the public key (`cosign public-key --key <kms-uri> > key.pub`) and put the PEM in key.data";
+/// Why `secretRef` is refused, and what to do instead.
+pub(super) const SECRET_KEY_REASON: &str = "Secrets are not read in file mode (and cluster mode \
+     does not read them yet); put the PEM in the data field instead: \
+     `kubectl get secret NAME -n NAMESPACE -o jsonpath='{.data.KEY}' | base64 -d`";
 
 /// At most this many authorities per policy.
 pub(super) const MAX_AUTHORITIES: usize = 100;
@@ -160,10 +170,12 @@ fn compile_authority(
         true => format!("authority-{i}"),
         false => a.name.clone(),
     };
+    let format = compile_format(a, &at, findings);
     Some(Authority {
         name,
         kind: kind?,
         source,
+        format: format?,
     })
 }
 
@@ -172,7 +184,9 @@ fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
     if !a.attestations.is_empty() {
         findings.add(
             &join(at, "attestations"),
-            "attestation verification is not supported yet",
+            "attestation verification (in-toto predicates with CUE/Rego policies) is not supported yet; \
+             the rest of this authority is understood, but enforcing it without its attestations would admit \
+             images policy-controller denies: remove attestations to enforce the signature check alone",
         );
     }
     if a.ctlog.is_some() && a.keyless.is_none() {
@@ -187,11 +201,34 @@ fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
             "RFC 3161 timestamp verification is not supported yet",
         );
     }
-    if a.signature_format.is_some() {
-        findings.add(
-            &join(at, "signatureFormat"),
-            "choosing a signature format is not supported yet; Signet reads cosign's tag-based signatures",
-        );
+}
+
+/// `signatureFormat`: `legacy` (cosign `.sig` layers) or `bundle` (Sigstore bundles, keyless
+/// only, as policy-controller's `checkOptsFromAuthority` requires).
+fn compile_format(
+    a: &wire::Authority,
+    at: &str,
+    findings: &mut Findings,
+) -> Option<SignatureFormat> {
+    let path = join(at, "signatureFormat");
+    match a.signature_format.as_deref() {
+        None | Some("") => Some(SignatureFormat::Any),
+        Some("legacy") => Some(SignatureFormat::Legacy),
+        Some("bundle") if a.key.is_some() => {
+            findings.add(
+                &path,
+                "the bundle format needs a keyless authority (policy-controller refuses it on key authorities too)",
+            );
+            None
+        }
+        Some("bundle") => Some(SignatureFormat::Bundle),
+        Some(other) => {
+            findings.add(
+                &path,
+                format!("{other:?} is not a signature format; want legacy or bundle"),
+            );
+            None
+        }
     }
 }
 
@@ -208,17 +245,11 @@ fn compile_static(s: &wire::StaticRef) -> StaticAuthority {
 
 fn compile_key(k: &wire::KeyRef, at: &str, findings: &mut Findings) -> Option<Vec<TrustedKey>> {
     if !k.kms.is_empty() {
-        findings.add(
-            &join(at, "kms"),
-            "KMS keys are not supported yet; put the PEM public key in key.data",
-        );
+        findings.add(&join(at, "kms"), KMS_REASON);
         return None;
     }
     if k.secret_ref.is_some() {
-        findings.add(
-            &join(at, "secretRef"),
-            "keys in Secrets are not supported (no cluster access in file mode); put the PEM public key in key.data",
-        );
+        findings.add(&join(at, "secretRef"), SECRET_KEY_REASON);
         return None;
     }
     let data_path = join(at, "data");
@@ -292,7 +323,9 @@ fn compile_sources(
         if !s.signature_pull_secrets.is_empty() {
             findings.add(
                 &join(&path, "signaturePullSecrets"),
-                "pull secrets for signatures are not supported yet; Signet uses its own registry credentials",
+                "Secrets are not read in file mode and cluster mode does not read signature pull secrets yet; \
+                 Signet reads signatures with its own registry credentials (--registry-config) and the pod's \
+                 imagePullSecrets: give the credentials there and remove signaturePullSecrets",
             );
         }
         if !s.tag_prefix.is_empty() {

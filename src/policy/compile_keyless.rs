@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::cluster_image_policy as wire;
-use super::compile::{Findings, compile_threshold};
+use super::compile::{Findings, SECRET_KEY_REASON, compile_threshold};
 use super::field_error::join;
 use super::model::{CertificateIdentity, IdentityRule, KeylessAuthority, Matcher};
 use super::trust::{self, CertificateAuthority, KeylessTrust};
@@ -241,10 +241,7 @@ fn ca_cert(
     findings: &mut Findings,
 ) -> Option<Vec<CertificateAuthority>> {
     if ca.secret_ref.is_some() {
-        findings.add(
-            &join(at, "secretRef"),
-            "CA certificates in Secrets are not supported (no cluster access in file mode); put the PEM in ca-cert.data",
-        );
+        findings.add(&join(at, "secretRef"), SECRET_KEY_REASON);
         return None;
     }
     if ca.threshold.is_some() {
@@ -257,7 +254,7 @@ fn ca_cert(
     if !ca.kms.is_empty() {
         findings.add(
             &join(at, "kms"),
-            "a KMS key is not a CA certificate; put the PEM in ca-cert.data",
+            "a KMS key is not a CA certificate, and Signet never calls a cloud KMS; put the CA's PEM in ca-cert.data",
         );
         return None;
     }

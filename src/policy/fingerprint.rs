@@ -115,6 +115,7 @@ fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
 fn write_authority(c: &mut Canonical, a: &Authority) {
     c.text(&a.name);
     c.optional(a.source.as_ref().map(|s| s.repository.as_str()));
+    c.text(a.format.as_str());
     match &a.kind {
         AuthorityKind::Static(s) => {
             c.text("static");

@@ -53,7 +53,7 @@ pub use load::{Format, MAX_NAMESPACE_FILES, detect_format};
 pub use model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
     KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE, Scope,
-    SignatureSource, StaticAction, StaticAuthority, TrustedKey,
+    SignatureFormat, SignatureSource, StaticAction, StaticAuthority, TrustedKey,
 };
 pub use public_good::{PUBLIC_GOOD_SNAPSHOT, PUBLIC_GOOD_TRUST_ROOT};
 pub use resource_match::{LabelOperator, LabelRequirement, ResourceMatch};

@@ -202,6 +202,32 @@ pub struct Authority {
     pub kind: AuthorityKind,
     /// Where the signatures live when not next to the image (`source[0].oci`).
     pub source: Option<SignatureSource>,
+    /// `signatureFormat`: which kind of signature material may satisfy the authority.
+    pub format: SignatureFormat,
+}
+
+/// policy-controller's `signatureFormat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignatureFormat {
+    /// Unset: cosign `.sig` layers or Sigstore bundles, each verified against the same trust
+    /// (policy-controller reads only `.sig` layers then; Signet also finds cosign 3 bundles).
+    #[default]
+    Any,
+    /// `legacy`: cosign's `.sig` layers only.
+    Legacy,
+    /// `bundle`: Sigstore bundles attached as OCI referrers only.
+    Bundle,
+}
+
+impl SignatureFormat {
+    /// The name in policies and fingerprints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureFormat::Any => "any",
+            SignatureFormat::Legacy => "legacy",
+            SignatureFormat::Bundle => "bundle",
+        }
+    }
 }
 
 /// The ways an authority can decide.

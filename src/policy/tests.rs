@@ -186,6 +186,10 @@ fn unsupported_companions_of_key_authorities_are_named() {
             "spec.authorities[0].source[0].signaturePullSecrets",
         ),
         (
+            "    signatureFormat: bundle",
+            "spec.authorities[0].signatureFormat",
+        ),
+        (
             "    attestations: [{name: a, predicateType: vuln}]",
             "spec.authorities[0].attestations",
         ),
@@ -218,11 +222,49 @@ spec:
         );
         let err = load_error(&text);
         assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+        // The message says why and what to do instead.
+        let shown = err.to_string();
+        assert!(
+            shown.contains("key.data") || shown.contains("data field"),
+            "{shown}"
+        );
         assert_eq!(
             err.field.unwrap(),
             format!("spec.authorities[0].key.{field}")
         );
     }
+}
+
+/// `signatureFormat` as policy-controller defines it: `legacy` or `bundle`, the bundle format
+/// on keyless authorities only; anything else is refused by field.
+#[test]
+fn signature_format_is_compiled_or_refused_by_field() {
+    use crate::policy::SignatureFormat;
+    let format = |extra: &str| {
+        PolicySet::from_yaml(&key_policy("p", "**", extra), "p.yaml")
+            .map(|set| set.policies()[0].authorities[0].format)
+    };
+    assert_eq!(format("").unwrap(), SignatureFormat::Any);
+    assert_eq!(
+        format("    signatureFormat: legacy").unwrap(),
+        SignatureFormat::Legacy
+    );
+    for bad in ["bundle", "Bundle", "protobuf"] {
+        let err = format(&format!("    signatureFormat: {bad}")).unwrap_err();
+        assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+        assert_eq!(
+            err.field.as_deref(),
+            Some("spec.authorities[0].signatureFormat")
+        );
+    }
+    let keyless = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: p}\n\
+                   spec:\n  images: [{glob: '**'}]\n  authorities:\n  - signatureFormat: bundle\n    keyless:\n\
+                   \x20     identities: [{issuer: https://i, subject: s}]\n";
+    let set = PolicySet::from_yaml(keyless, "p.yaml").unwrap();
+    assert_eq!(
+        set.policies()[0].authorities[0].format,
+        SignatureFormat::Bundle
+    );
 }
 
 #[test]
