@@ -140,7 +140,7 @@ const REFUSED_FIELDS: [&str; 5] = [
 /// Every field an `Unsupported` error names: its own and the "also not supported" list.
 fn refused_fields(e: &signet::policy::LoadError) -> Vec<String> {
     let shown = e.to_string();
-    let also = shown
+    let also: Vec<String> = shown
         .rsplit_once("(also not supported: ")
         .map(|(_, rest)| {
             rest.trim_end_matches(')')
