@@ -115,3 +115,47 @@ async fn a_policy_applies_only_to_the_objects_its_match_selects() {
         "a Pod is not a deployment"
     );
 }
+
+/// The issue's glob trap: policy-controller pins every image before matching, so
+/// `repo@**` covers `repo:v1`. With `static: fail` and `--no-match allow`, every spelling of the
+/// image must be denied (before, `127.0.0.1:1/org/app:v1` was admitted unchecked).
+#[tokio::test]
+async fn a_digest_glob_covers_every_spelling_of_its_repository() {
+    let policy = "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: pinned}
+spec:
+  images: [{glob: '127.0.0.1:1/org/app@**'}, {glob: 'index.docker.io/library/nginx@**'}]
+  authorities: [{static: {action: fail}}]
+";
+    let settings = EngineSettings {
+        no_match: NoMatchAction::Allow,
+        ..EngineSettings::default()
+    };
+    let engine = Engine::new(
+        PolicySet::from_yaml(policy, "p.yaml").unwrap(),
+        Registry::new(RegistryConfig::default(), Credentials::default()),
+        settings,
+    );
+    let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    for image in [
+        "127.0.0.1:1/org/app:v1".to_string(),
+        "127.0.0.1:1/org/app".to_string(),
+        format!("127.0.0.1:1/org/app@{digest}"),
+        "nginx".to_string(),
+        "docker.io/library/nginx:1.27".to_string(),
+        "index.docker.io/library/nginx:latest".to_string(),
+    ] {
+        let usage = signet::workload::ImageUse {
+            path: "spec.containers[0]".into(),
+            container: "c".into(),
+            image: image.clone(),
+        };
+        let decision = engine.review(None, &[usage]).await;
+        assert!(
+            matches!(decision.verdicts[0].outcome, Outcome::Deny(_)),
+            "{image}: {:?}",
+            decision.verdicts[0].outcome
+        );
+    }
+}

@@ -13,6 +13,8 @@ use signet::verdict::Outcome;
 use signet::workload::ImageUse;
 
 const CLUSTER: &[(&str, &str)] = &[("linux", "amd64"), ("linux", "arm64")];
+/// Signet's per-platform mode; a `policy.sigstore.dev` policy without `multiArch` is `index`.
+const INDEX_OR_PLATFORM: &str = "  multiArch: indexOrPlatform\n";
 
 /// A registry, a key, and a webhook trusting the key for the registry with `extra` spec lines.
 async fn setup(extra: &str) -> (TestRegistry, TestKey, TestWebhook) {
@@ -63,9 +65,23 @@ async fn an_index_signed_as_cosign_does_by_default_is_admitted() {
     assert!(audit.as_str().unwrap().contains(&index), "{answer}");
 }
 
+/// policy-controller verifies the digest the reference resolves to, the index's: a
+/// ClusterImagePolicy without `multiArch` gets that default, so signed children of an unsigned
+/// index are not enough.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_multi_arch_a_cluster_image_policy_needs_the_index_signed() {
+    let (registry, key, webhook) = setup("").await;
+    let (_, children) = push_index(&registry, "demo/app:v1", CLUSTER).await;
+    for child in &children {
+        sign_image(&registry, "demo/app", child, &key).await;
+    }
+    let answer = review(&webhook, &registry, "demo/app:v1").await;
+    assert!(!allowed(&answer), "{answer}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unsigned_index_whose_cluster_platform_manifests_are_signed_is_admitted() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let platforms = [("linux", "amd64"), ("linux", "arm64"), ("linux", "s390x")];
     let (index, children) = push_index(&registry, "demo/app:v1", &platforms).await;
     // A per-platform pipeline that never built (or signed) s390x for this cluster.
@@ -87,7 +103,7 @@ async fn an_unsigned_index_whose_cluster_platform_manifests_are_signed_is_admitt
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_partly_signed_index_is_denied_naming_the_unsigned_platform_and_digest() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let (index, children) = push_index(&registry, "demo/app:v1", CLUSTER).await;
     sign_image(&registry, "demo/app", &children[0], &key).await;
     let answer = review(&webhook, &registry, "demo/app:v1").await;
@@ -103,7 +119,7 @@ async fn a_partly_signed_index_is_denied_naming_the_unsigned_platform_and_digest
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_windows_only_index_needs_every_child_signed_and_never_fails_on_platform() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let windows = [("windows", "amd64"), ("windows", "arm64")];
     let (index, children) = push_index(&registry, "demo/win:v1", &windows).await;
     sign_image(&registry, "demo/win", &children[0], &key).await;
@@ -128,7 +144,7 @@ async fn a_windows_only_index_needs_every_child_signed_and_never_fails_on_platfo
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_arm_only_index_is_judged_by_its_arm64_manifest() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let (_, children) = push_index(&registry, "demo/arm:v1", &[("linux", "arm64")]).await;
     sign_image(&registry, "demo/arm", &children[0], &key).await;
     let answer = review(&webhook, &registry, "demo/arm:v1").await;

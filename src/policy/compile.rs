@@ -93,11 +93,13 @@ pub(super) fn compile(
             _ => FailureAction::Deny,
         },
         fingerprint: [0; 32],
+        // policy-controller verifies the digest the reference resolves to (an index's own):
+        // its kind keeps that default; Signet's modes are opt-in.
         multi_arch: spec
             .multi_arch
             .as_deref()
             .and_then(MultiArch::parse)
-            .unwrap_or_default(),
+            .unwrap_or(MultiArch::Index),
         require_digest: spec.require_digest,
         placeholders: spec
             .placeholders
@@ -256,6 +258,16 @@ fn compile_key(k: &wire::KeyRef, at: &str, findings: &mut Findings) -> Option<Ve
     let public_keys = key::parse_public_keys(&k.data)
         .map_err(|e| findings.add(&data_path, e))
         .ok()?;
+    if public_keys.len() > 1 && k.threshold.is_none() {
+        let reason = format!(
+            "{} PEM blocks: policy-controller verifies with the first one only, Signet would accept any, \
+             so the two would not agree; give one key per authority (several authorities are any-of), \
+             or set Signet's threshold to require that many of these keys",
+            public_keys.len()
+        );
+        findings.add(&data_path, reason);
+        return None;
+    }
     if public_keys.len() > MAX_KEYS {
         let reason = format!(
             "{} keys exceed Signet's limit of {MAX_KEYS}",

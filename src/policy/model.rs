@@ -106,9 +106,10 @@ impl std::fmt::Display for Scope {
 /// image index (a multi-platform image). A single-platform image always needs its own signature.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MultiArch {
-    /// `index`: the index digest must be signed (what `cosign sign` does by default).
+    /// `index`: the index digest must be signed (what `cosign sign` does by default); the
+    /// default of a `ClusterImagePolicy`/`ImagePolicy`, as policy-controller verifies.
     Index,
-    /// `indexOrPlatform` (the default): the index signed, or else every child manifest for a
+    /// `indexOrPlatform` (`MultiArch::default()`, opt-in in policies): the index signed, or else every child manifest for a
     /// platform the cluster runs (`--platforms`) signed, so that per-platform pipelines pass
     /// and no unsigned child that will run is admitted.
     #[default]

@@ -450,7 +450,11 @@ fn a_policy_fingerprint_follows_content_not_file_or_neighbours() {
 fn case_extensions_compile_with_their_defaults() {
     let set = PolicySet::from_yaml(&key_policy("p", "ghcr.io/**", ""), "p").unwrap();
     let policy = &set.policies()[0];
-    assert_eq!(policy.multi_arch, MultiArch::IndexOrPlatform);
+    assert_eq!(
+        policy.multi_arch,
+        MultiArch::Index,
+        "policy-controller's default"
+    );
     assert!(!policy.require_digest && policy.placeholders.is_empty());
     let extra = "  multiArch: allPlatforms
   requireDigest: true
@@ -480,4 +484,26 @@ fn unknown_multi_arch_modes_and_pullable_placeholders_are_refused() {
     let everywhere = "  placeholders:\n  - image: auto\n    injector: x";
     let error = load_error(&key_policy("p", "ghcr.io/**", everywhere));
     assert!(error.to_string().contains("containers"), "{error}");
+}
+
+/// policy-controller verifies with the first PEM block of `key.data` only; Signet would accept
+/// any, so several blocks are refused unless Signet's `threshold` says what they mean.
+#[test]
+fn several_pem_blocks_in_key_data_need_a_threshold() {
+    let second = "
+        -----BEGIN PUBLIC KEY-----
+        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAExB6+H6054/W1SJgs5JR6AJr6J35J
+        RCTfQ5s1kD+hGMSE1rH7s46hmXEeyhnlRnaGF8eMU/SBJE/2NKPnxE7WzQ==
+        -----END PUBLIC KEY-----";
+    let two = key_policy("p", "**", "").replace(KEY, &format!("{KEY}{second}"));
+    let err = load_error(&two);
+    assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+    assert_eq!(err.field.as_deref(), Some("spec.authorities[0].key.data"));
+    assert!(err.to_string().contains("first one only"), "{err}");
+    let with_threshold = two.replace("      data: |", "      threshold: 1\n      data: |");
+    let set = PolicySet::from_yaml(&with_threshold, "p.yaml").unwrap();
+    let AuthorityKind::Key(k) = &set.policies()[0].authorities[0].kind else {
+        panic!("key authority expected")
+    };
+    assert_eq!(k.keys.len(), 2);
 }
