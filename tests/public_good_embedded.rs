@@ -16,10 +16,12 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use signet::policy::{AuthorityKind, KeylessAuthority, PolicySet, TrustRoots};
+use signet::policy::{AuthorityKind, KeyAuthority, KeylessAuthority, PolicySet, TrustRoots};
 use signet::reference::{Digest, ImageReference};
 use signet::registry::{SIGSTORE_BUNDLE_MEDIA_TYPE, SignatureBundle, SignatureMaterial};
-use signet::signature::{SignatureLayer, Subject, check_keyless_authority, check_keyless_material};
+use signet::signature::{
+    SignatureLayer, Subject, check_key_authority, check_keyless_authority, check_keyless_material,
+};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -64,9 +66,12 @@ fn layer_verdict(
 }
 
 fn containers_image_layer() -> SignatureLayer {
-    let blob = read(&format!(
-        "{CI}/dir-img-cosign-fulcio-rekor-valid/signature-1"
-    ));
+    fixture_layer("dir-img-cosign-fulcio-rekor-valid")
+}
+
+/// A containers/image `sigstore-json` signature file as a `.sig` layer.
+fn fixture_layer(dir: &str) -> SignatureLayer {
+    let blob = read(&format!("{CI}/{dir}/signature-1"));
     let json = blob.strip_prefix(b"\x00sigstore-json\n").unwrap();
     let doc: serde_json::Value = serde_json::from_slice(json).unwrap();
     SignatureLayer {
@@ -146,4 +151,54 @@ fn sigstore_rs_cosign_3_bundle_verifies_with_no_trust_root_flag() {
         "{{issuer: {github}, subjectRegExp: 'https://github.com/myorg/.*'}}"
     ));
     assert!(check_keyless_material(&myorg, subject, &material).is_err());
+}
+
+/// A key authority with `ctlog` (policy-controller: Rekor keys from `ctlog.trustRootRef`, else
+/// public Rekor's for a `ctlog.url`, else none), from a policy with no `--trust-root`.
+fn key_with(ctlog: &str) -> KeyAuthority {
+    let pem = String::from_utf8(read(&format!("{CI}/cosign2.pub"))).unwrap();
+    let data: String = pem.lines().map(|l| format!("        {l}\n")).collect();
+    let text = format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: p}}\n\
+         spec:\n  images: [{{glob: '**'}}]\n  authorities:\n  - key:\n      data: |\n{data}{ctlog}"
+    );
+    let set = PolicySet::from_yaml_with_trust_roots(&text, "p.yaml", &TrustRoots::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    match &set.policies()[0].authorities[0].kind {
+        AuthorityKind::Key(k) => k.clone(),
+        other => panic!("key expected, got {other:?}"),
+    }
+}
+
+/// containers/image `dir-img-cosign-key-rekor-valid`: a cosign2.pub signature logged in public
+/// Rekor. With `ctlog.url` its SET must verify with the embedded root's Rekor key; without the
+/// SET it is denied; without `ctlog` no Rekor is required (policy-controller's default).
+#[test]
+fn key_authority_with_ctlog_requires_a_set_from_public_rekor() {
+    let dir = "dir-img-cosign-key-rekor-valid";
+    let manifest = read(&format!("{CI}/{dir}/manifest.json"));
+    let digest = Digest::sha256_of(&manifest);
+    let image = ImageReference::parse("192.168.64.2:5000/cosign-signed/key-1").unwrap();
+    let subject = Subject {
+        image: &image,
+        digest: &digest,
+    };
+    let logged = key_with("    ctlog: {url: https://rekor.sigstore.dev}\n");
+    assert!(logged.rekor.is_some());
+    check_key_authority(&logged, subject, &[fixture_layer(dir)]).unwrap();
+    let mut unlogged = fixture_layer(dir);
+    assert!(
+        unlogged
+            .annotations
+            .remove("dev.sigstore.cosign/bundle")
+            .is_some()
+    );
+    assert!(check_key_authority(&logged, subject, &[unlogged.clone()]).is_err());
+    let plain = key_with("");
+    assert!(plain.rekor.is_none());
+    check_key_authority(&plain, subject, &[unlogged]).unwrap();
+    assert!(
+        key_with("    ctlog: {}\n").rekor.is_none(),
+        "an empty ctlog uses no Rekor"
+    );
 }

@@ -2,8 +2,10 @@
 //! Signet cannot enforce yet is reported here, by field, never dropped: a policy that silently
 //! lost an authority or an attestation would admit what its author meant to deny.
 
+use std::sync::Arc;
+
 use super::cluster_image_policy as wire;
-use super::compile_keyless::compile_keyless;
+use super::compile_keyless::{compile_keyless, lookup};
 use super::field_error::join;
 use super::glob::ImageGlob;
 use super::key::{self, Algorithm, Curve};
@@ -14,6 +16,7 @@ use super::model::{
 };
 use super::resource_match::compile_match;
 use super::syntax::{repository_name, repository_prefix};
+use super::trust::KeylessTrust;
 use super::trust_root::TrustRoots;
 use super::validate::normalise_hash;
 
@@ -153,12 +156,13 @@ fn compile_authority(
     } else if let Some(k) = &a.key {
         let identity = compile_identity(a.signed_identity.as_ref(), &at, findings);
         let key_at = join(&at, "key");
+        let rekor = key_rekor(a.ctlog.as_ref(), &at, roots, findings);
         compile_key(k, &key_at, findings).and_then(|keys| {
             let threshold = compile_threshold(k.threshold, keys.len(), "keys", &key_at, findings)?;
             Some(AuthorityKind::Key(KeyAuthority {
                 keys,
                 identity,
-                rekor: None,
+                rekor: rekor?,
                 threshold,
             }))
         })
@@ -181,6 +185,32 @@ fn compile_authority(
     })
 }
 
+/// The Rekor keys a key authority's signatures must be logged with, as policy-controller's
+/// `rekorClientAndKeysFromAuthority` picks them: `ctlog.trustRootRef`'s, else (a `ctlog.url`)
+/// public Rekor's, else none. `Some(None)`: no Rekor; `None`: refused (reported). Offline, the
+/// signature's Rekor bundle (SET) is required: there is no online lookup.
+fn key_rekor(
+    ctlog: Option<&wire::TLog>,
+    at: &str,
+    roots: &TrustRoots,
+    findings: &mut Findings,
+) -> Option<Option<Arc<KeylessTrust>>> {
+    let Some(ctlog) = ctlog else {
+        return Some(None);
+    };
+    let path = join(at, "ctlog.trustRootRef");
+    let root = match (ctlog.trust_root_ref.is_empty(), &ctlog.url) {
+        (false, _) => lookup(roots, &ctlog.trust_root_ref, &path, findings)?,
+        (true, Some(_)) => roots.public_good()?.clone(),
+        (true, None) => return Some(None),
+    };
+    if root.rekor_keys.is_empty() {
+        findings.add(&path, format!("{} has no Rekor (tLogs) keys", root.origin));
+        return None;
+    }
+    Some(Some(root))
+}
+
 /// Settings next to `key`/`keyless` that change what a signature must prove.
 fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
     if !a.attestations.is_empty() {
@@ -189,12 +219,6 @@ fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
             "attestation verification (in-toto predicates with CUE/Rego policies) is not supported yet; \
              the rest of this authority is understood, but enforcing it without its attestations would admit \
              images policy-controller denies: remove attestations to enforce the signature check alone",
-        );
-    }
-    if a.ctlog.is_some() && a.keyless.is_none() {
-        findings.add(
-            &join(at, "ctlog"),
-            "transparency log (Rekor) settings are not supported yet; key authorities are checked without Rekor",
         );
     }
     if a.rfc3161timestamp.is_some() {

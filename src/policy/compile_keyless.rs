@@ -263,7 +263,8 @@ fn ca_cert(
         .ok()
 }
 
-fn lookup(
+/// The root called `name`, or a finding at `at` naming the roots there are.
+pub(super) fn lookup(
     roots: &TrustRoots,
     name: &str,
     at: &str,

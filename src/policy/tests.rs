@@ -170,8 +170,8 @@ spec:
 fn unsupported_companions_of_key_authorities_are_named() {
     let cases = [
         (
-            "    ctlog: {url: https://rekor.sigstore.dev}",
-            "spec.authorities[0].ctlog",
+            "    ctlog: {trustRootRef: nope}",
+            "spec.authorities[0].ctlog.trustRootRef",
         ),
         (
             "    rfc3161timestamp: {trustRootRef: tsa}",
