@@ -38,21 +38,16 @@ pub(super) fn embedded() -> Option<&'static Arc<KeylessTrust>> {
 mod tests {
     use super::*;
 
+    /// The embedded copy is the sigstore-rs file whose parsing `trust_root.rs` tests in detail.
     #[test]
     fn embedded_root_parses_with_windows() {
         let trust = embedded().expect("embedded root parses");
         assert!(trust.origin.contains(PUBLIC_GOOD_SNAPSHOT));
+        let fixture =
+            "../shared/fixtures/third_party/sigstore-rs/trust_root/prod/trusted_root.json";
+        assert_eq!(std::fs::read_to_string(fixture).unwrap(), TRUSTED_ROOT_JSON);
         assert_eq!(trust.certificate_authorities.len(), 2);
-        // The 2021 Fulcio root ended on 2022-12-31.
-        assert_eq!(
-            trust.certificate_authorities[0].valid_for.end,
-            Some(1_672_531_199)
-        );
-        assert!(
-            trust
-                .rekor_keys
-                .contains_key("c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d")
-        );
-        assert_eq!(trust.ct_keys.len(), 2);
+        assert!(trust.certificate_authorities[0].valid_for.end.is_some());
+        assert_eq!((trust.rekor_keys.len(), trust.ct_keys.len()), (1, 2));
     }
 }

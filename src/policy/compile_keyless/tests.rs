@@ -10,17 +10,20 @@ fn roots() -> TrustRoots {
     ))
     .unwrap();
     let mut roots = TrustRoots::from_text(&text, "pg.json", "sigstore-public-good").unwrap();
-    let ca = std::fs::read(format!(
-        "{FIXTURES}/containers-image/signature/fixtures/fulcio_v1.crt.pem"
-    ))
-    .unwrap();
-    let rekor = std::fs::read(format!(
-        "{FIXTURES}/containers-image/signature/fixtures/rekor.pub"
-    ))
-    .unwrap();
-    let trust = crate::policy::KeylessTrust::from_pem("crio", &ca, &[&rekor]).unwrap();
-    roots.insert("default", trust);
+    roots.insert("default", crio_trust("crio"));
     roots
+}
+
+/// containers/image's `fulcio_v1.crt.pem` and `rekor.pub` as trust named `origin`.
+fn crio_trust(origin: &str) -> crate::policy::KeylessTrust {
+    let read = |name: &str| {
+        std::fs::read(format!(
+            "{FIXTURES}/containers-image/signature/fixtures/{name}"
+        ))
+        .unwrap()
+    };
+    let rekor = read("rekor.pub");
+    crate::policy::KeylessTrust::from_pem(origin, &read("fulcio_v1.crt.pem"), &[&rekor]).unwrap()
 }
 
 fn policy(keyless: &str) -> String {
@@ -141,15 +144,7 @@ fn a_given_public_good_root_replaces_the_embedded_one() {
     }
     // A replacement without Fulcio CAs is refused, never silently the embedded one.
     let mut roots = TrustRoots::default();
-    let rekor = std::fs::read(format!(
-        "{FIXTURES}/containers-image/signature/fixtures/rekor.pub"
-    ))
-    .unwrap();
-    let ca = std::fs::read(format!(
-        "{FIXTURES}/containers-image/signature/fixtures/fulcio_v1.crt.pem"
-    ))
-    .unwrap();
-    let mut trust = crate::policy::KeylessTrust::from_pem("mine", &ca, &[&rekor]).unwrap();
+    let mut trust = crio_trust("mine");
     trust.certificate_authorities.clear();
     roots.insert("sigstore-public-good", trust);
     let err =
