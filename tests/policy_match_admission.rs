@@ -159,3 +159,34 @@ spec:
         );
     }
 }
+
+/// `signet audit` judges each object as the webhook does: the labelled Deployment is what the
+/// policy selects, the other Deployment and the Pod fall to `--no-match allow`.
+#[tokio::test]
+async fn audit_passes_the_object_to_spec_match() {
+    let dir = std::env::temp_dir().join(format!("signet-match-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifests = [
+        deployment(json!({"signed": "yes"}), json!({})),
+        deployment(json!({"signed": "no"}), json!({"signed": "yes"})),
+    ];
+    let text: Vec<String> = manifests
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut m = m.clone();
+            m["metadata"]["name"] = json!(format!("d{i}"));
+            serde_json::to_string(&m).unwrap()
+        })
+        .collect();
+    std::fs::write(dir.join("workloads.yaml"), text.join("\n---\n")).unwrap();
+    let (targets, _) = signet::audit::manifests::scan(&dir).unwrap();
+    let findings = signet::audit::evaluate(&engine(), &targets, 2, &|_| {}).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    let outcome = |name: &str| {
+        let f = findings.iter().find(|f| f.name == name).unwrap();
+        format!("{:?}", f.outcome)
+    };
+    assert_eq!(outcome("d0"), "Deny");
+    assert_eq!(outcome("d1"), "Admit");
+}

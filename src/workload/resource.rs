@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// Group, version, resource and labels of one object.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ResourceIdentity {
     /// API group, `""` for the core group.
     pub group: String,
@@ -23,11 +23,21 @@ pub struct ResourceIdentity {
 impl ResourceIdentity {
     /// From an `apiVersion` (`apps/v1`, `v1`), a kind and the object's JSON.
     pub fn new(api_version: &str, kind: &str, object: &Value) -> Self {
+        Self::of_api_version(api_version, kind, labels(object))
+    }
+
+    /// From an `apiVersion`, a kind and the object's labels.
+    pub fn of_api_version(api_version: &str, kind: &str, labels: BTreeMap<String, String>) -> Self {
         let (group, version) = match api_version.split_once('/') {
             Some((group, version)) => (group, version),
             None => ("", api_version),
         };
-        Self::with_labels(group, version, kind, labels(object))
+        Self::with_labels(group, version, kind, labels)
+    }
+
+    /// The `metadata.labels` of an object's JSON.
+    pub fn labels_of(object: &Value) -> BTreeMap<String, String> {
+        labels(object)
     }
 
     /// From the group, version, kind and `metadata.labels` (kube's `DynamicObject` keeps
