@@ -195,6 +195,19 @@ fn unsupported_companions_of_key_authorities_are_named() {
         ),
         ("  policy: {type: cue, data: 'x: 1'}", "spec.policy"),
     ];
+    // A policy whose only unsupported field is attestations says exactly that.
+    let err = load_error(&key_policy(
+        "p",
+        "**",
+        "    attestations: [{name: a, predicateType: vuln}]",
+    ));
+    let shown = err.to_string();
+    assert!(!shown.contains("also not supported"), "{shown}");
+    assert!(
+        shown.contains("attestations: attestation verification")
+            && shown.contains("remove attestations"),
+        "{shown}"
+    );
     for (extra, field) in cases {
         let err = load_error(&key_policy("p", "**", extra));
         assert!(
