@@ -180,7 +180,7 @@ async fn audit_passes_the_object_to_spec_match() {
         })
         .collect();
     std::fs::write(dir.join("workloads.yaml"), text.join("\n---\n")).unwrap();
-    let (targets, _) = signet::audit::manifests::scan(&dir).unwrap();
+    let targets = signet::audit::manifests::scan(&dir).unwrap().targets;
     let findings = signet::audit::evaluate(&engine(), &targets, 2, &|_| {}).await;
     std::fs::remove_dir_all(&dir).unwrap();
     let outcome = |name: &str| {

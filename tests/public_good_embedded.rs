@@ -35,10 +35,15 @@ fn read(path: &str) -> Vec<u8> {
 
 /// The issue's policy, with `identity` as the YAML of one identity, loaded with no trust root.
 fn keyless(identity: &str) -> KeylessAuthority {
+    keyless_with(identity, "")
+}
+
+/// [`keyless`] with `extra` keyless fields (indented 6 spaces).
+fn keyless_with(identity: &str, extra: &str) -> KeylessAuthority {
     let text = format!(
         "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: p}}\n\
          spec:\n  images: [{{glob: '**'}}]\n  authorities:\n  - keyless:\n      url: https://fulcio.sigstore.dev\n\
-         \x20     identities:\n      - {identity}\n"
+         {extra}\x20     identities:\n      - {identity}\n"
     );
     let set = PolicySet::from_yaml_with_trust_roots(&text, "p.yaml", &TrustRoots::default())
         .unwrap_or_else(|e| panic!("{e}"));
@@ -117,9 +122,14 @@ fn sigstore_rs_2021_keyless_layer_verifies_with_no_trust_root_flag() {
     let image = "registry-testing.svc.lan/kubewarden/disallow-service-nodeport";
     let digest = "sha256:5f481572d088dc4023afb35fced9530ced3d9b03bf7299c6f492163cb9f0452e";
     // The 2021 certificate has no issuer extension: only an issuer pattern matching "" fits.
-    let flavio = keyless("{issuerRegExp: '.*', subject: flavio@castelli.me}");
-    layer_verdict(&flavio, image, digest, layer()).unwrap();
-    let other = keyless("{issuerRegExp: '.*', subject: someone@else.me}");
+    // It carries no SCT either: denied as policy-controller denies it by default, admitted
+    // with insecureIgnoreSCT: true on its Rekor entry.
+    let flavio = "{issuerRegExp: '.*', subject: flavio@castelli.me}";
+    let denied = layer_verdict(&keyless(flavio), image, digest, layer()).unwrap_err();
+    assert!(denied.contains("no SCT"), "{denied}");
+    let ignore_sct = "      insecureIgnoreSCT: true\n";
+    layer_verdict(&keyless_with(flavio, ignore_sct), image, digest, layer()).unwrap();
+    let other = keyless_with("{issuerRegExp: '.*', subject: someone@else.me}", ignore_sct);
     assert!(layer_verdict(&other, image, digest, layer()).is_err());
 }
 

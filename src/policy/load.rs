@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::containers_policy::{self, Problem};
 use super::error::{LoadError, LoadErrorKind};
-use super::model::ImagePolicy;
+use super::model::{AuthorityKind, ImagePolicy};
 use super::strict_json::FieldProblem;
 use super::trust_root::TrustRoots;
 use super::{
@@ -84,8 +84,49 @@ impl Builder {
             }
             self.policies
                 .push(compile_document(&doc, source, &self.roots)?);
+            self.note_unverified_scts(&doc, source);
         }
         Ok(())
+    }
+
+    /// policy-controller requires an embedded SCT (a CT log's promise that Fulcio published
+    /// the certificate) from a keyless authority that does not set `insecureIgnoreSCT: true`.
+    /// Signet verifies it against the trust root's CT logs; where the trust root lists none it
+    /// cannot, and requires the Rekor entry only. Said at load (log and `policy check`) for
+    /// every such authority, so the difference is never silent.
+    fn note_unverified_scts(&mut self, doc: &cluster_image_policy::Document, source: &str) {
+        let object = doc.object_id();
+        let Some(compiled) = self.policies.last() else {
+            return;
+        };
+        let mut notes = Vec::new();
+        let wire = doc.spec.authorities.iter();
+        for (i, (authority, compiled)) in wire.zip(&compiled.authorities).enumerate() {
+            let (Some(keyless), AuthorityKind::Keyless(k)) = (&authority.keyless, &compiled.kind)
+            else {
+                continue;
+            };
+            if keyless.insecure_ignore_sct.is_some() || k.trust.sct_required {
+                continue;
+            }
+            let field = format!("spec.authorities[{i}].keyless");
+            tracing::warn!(
+                source,
+                object = %object,
+                %field,
+                "SCTs are not verified: the trust root lists no CT log; policy-controller would \
+                 require one; Signet requires the Rekor entry instead (set insecureIgnoreSCT: \
+                 true to say so)"
+            );
+            notes.push(format!(
+                "{source} {object} {field}: SCTs are not verified ({} lists no CT log; \
+                 policy-controller would require an embedded SCT, since insecureIgnoreSCT is \
+                 not set); Signet requires the Rekor entry instead. Add ctLogs to the trust \
+                 root, or set insecureIgnoreSCT: true to say so and silence this note",
+                k.trust.origin
+            ));
+        }
+        self.notes.extend(notes);
     }
 
     /// A containers-policy.json is a whole policy: it must be the only file of its set.
@@ -112,7 +153,7 @@ impl Builder {
 
     pub(super) fn finish(mut self) -> PolicySet {
         for policy in &mut self.policies {
-            policy.fingerprint = fingerprint::policy_fingerprint(policy);
+            policy.refresh_fingerprint();
         }
         let by_scope = self.containers_policy.is_some();
         let fingerprint = fingerprint::fingerprint(&self.policies, by_scope, &[]);

@@ -150,7 +150,7 @@ spec:
   authorities:
   - keyless:
       identities: [{issuer: https://issuer, subject: me}]
-      insecureIgnoreSCT: false
+    rfc3161timestamp: {trustRootRef: tsa}
 ";
     let err = load_error(text);
     assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
@@ -161,7 +161,7 @@ spec:
         "{shown}"
     );
     assert!(
-        shown.contains("also not supported: spec.authorities[0].keyless.insecureIgnoreSCT"),
+        shown.contains("also not supported: spec.authorities[0].rfc3161timestamp"),
         "{shown}"
     );
 }

@@ -8,7 +8,10 @@
 pub mod apiserver;
 pub mod audit;
 pub mod bundles;
+pub mod cluster_e2e;
 pub mod containers_image;
+pub mod control_plane;
+pub mod cosign;
 pub mod crio;
 pub mod faults;
 pub mod flip;
@@ -18,10 +21,13 @@ pub mod keyless;
 pub mod keyless_webhook;
 pub mod load;
 pub mod proxy;
+pub mod realm;
 pub mod referrers;
 pub mod registry;
 pub mod signing;
 pub mod tls;
+pub mod tools;
+pub mod tsa;
 pub mod webhook;
 
 pub use images::{
