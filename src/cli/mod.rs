@@ -30,7 +30,7 @@ use signet::reload::PolicySources;
 
 /// Signet: admit only signed container images.
 #[derive(Parser, Debug)]
-#[command(name = "signet", version, about)]
+#[command(name = "signet", version = version_text(), about)]
 pub struct Cli {
     /// Log format: human-readable text, or one JSON object per line (for the cluster).
     #[arg(
@@ -76,6 +76,21 @@ pub enum Command {
     /// Write Signet's policies in another tool's format.
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Print the version and the date of the embedded Sigstore public-good trust root.
+    Version,
+}
+
+/// `signet --version` and `signet version`: the release and the embedded trust root's date, so
+/// an operator can tell whether a key rotation is covered.
+pub fn version_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} (embedded Sigstore public-good trust root: snapshot {})",
+            env!("CARGO_PKG_VERSION"),
+            signet::policy::PUBLIC_GOOD_SNAPSHOT
+        )
+    })
 }
 
 /// Options every command shares: they build the engine.
@@ -352,6 +367,10 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Certs(command) => certs::run(command),
         Command::Policy(command) => policy::run(command),
         Command::Export(command) => export::run(command),
+        Command::Version => {
+            println!("signet {}", version_text());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
