@@ -587,3 +587,28 @@ async fn help_is_whole_and_lists_only_options_that_apply() {
         "{audit}"
     );
 }
+
+/// The README's worked example, reproduced by `examples/worked-example/run.sh` with the real crane
+/// and cosign (`scripts/tools.sh`): what it prints is the README's console block, line for line
+/// (on another free port, written back as the README's 43899).
+#[test]
+fn the_readme_worked_example_is_what_a_fresh_shell_prints() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let block = readme
+        .split("$ signet review --policy policy.yaml --insecure-registry 127.0.0.1:43899 deploy.yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("$ echo $?").next())
+        .expect("the worked example's console block");
+    let port = common::control_plane::free_port();
+    let output = std::process::Command::new(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/worked-example/run.sh"),
+    )
+    .env("SIGNET", env!("CARGO_BIN_EXE_signet"))
+    .env("PORT", port.to_string())
+    .output()
+    .expect("run.sh");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let printed = text(&output.stdout).replace(&format!("127.0.0.1:{port}"), "127.0.0.1:43899");
+    assert_eq!(printed, block);
+}
