@@ -12,6 +12,7 @@ mod credentials;
 mod digest;
 mod evaluate;
 mod multi_arch;
+mod namespaced;
 mod placeholders;
 pub mod stages;
 pub mod verdicts;
@@ -37,6 +38,7 @@ use verdicts::{VerdictCache, VerdictSettings};
 
 pub use credentials::CredentialSource;
 pub use evaluate::ImageResult;
+pub use namespaced::NamespacedPolicies;
 
 /// What to do with an image no policy covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -63,6 +65,9 @@ pub struct EngineSettings {
     /// The platforms the cluster's nodes run: the children of an index `multiArch:
     /// indexOrPlatform` requires signed when the index is not.
     pub platforms: Vec<Platform>,
+    /// What a namespaced `ImagePolicy` may do: only add requirements (the default), or also
+    /// admit (`--namespaced-policies-may-admit`).
+    pub namespaced: NamespacedPolicies,
 }
 
 /// `linux/amd64` and `linux/arm64`, the default `--platforms`.
@@ -81,6 +86,7 @@ impl Default for EngineSettings {
             cache: CacheSettings::default(),
             verdicts: VerdictSettings::default(),
             platforms: default_platforms(),
+            namespaced: NamespacedPolicies::default(),
         }
     }
 }
@@ -155,12 +161,19 @@ impl Engine {
         let credentials = ReviewCredentials::new(source);
         let deadline = Instant::now() + self.settings.review_deadline;
         let policies = self.policies();
+        let over_limit = namespaced::over_limit(&policies, namespace);
+        let rule = self.settings.namespaced;
         let parsed: Vec<Result<ImageReference, Outcome>> = uses
             .iter()
-            .map(|u| match placeholders::judge(&policies, namespace, u) {
-                Some(outcome) => Err(outcome),
-                None => ImageReference::parse(&u.image)
-                    .map_err(|e| Outcome::Deny(Reason::InvalidReference(e.to_string()))),
+            .map(|u| {
+                if let Some(denied) = &over_limit {
+                    return Err(denied.clone());
+                }
+                match placeholders::judge(&policies, namespace, u, rule) {
+                    Some(outcome) => Err(outcome),
+                    None => ImageReference::parse(&u.image)
+                        .map_err(|e| Outcome::Deny(Reason::InvalidReference(e.to_string()))),
+                }
             })
             .collect();
         let results = self

@@ -53,6 +53,37 @@ pub(super) struct Builder {
     /// The containers-policy.json this set was read from, if it was.
     containers_policy: Option<String>,
     notes: Vec<String>,
+    budget: Budget,
+}
+
+/// How many policies a set holds, cluster-wide and per namespace: separate budgets, so
+/// namespaced `ImagePolicy` objects can never use up the cluster policies' one.
+#[derive(Default)]
+struct Budget {
+    cluster: usize,
+    namespaced: HashMap<String, usize>,
+}
+
+impl Budget {
+    /// Count `doc`; the refusal when its budget is spent.
+    fn count(&mut self, doc: &cluster_image_policy::Document) -> Option<String> {
+        let (used, what) = match doc.is_namespaced() {
+            false => (&mut self.cluster, "cluster-wide policies".to_string()),
+            true => {
+                let namespace = &doc.metadata.namespace;
+                let used = self.namespaced.entry(namespace.clone()).or_default();
+                (
+                    used,
+                    format!("ImagePolicy objects in namespace {namespace:?}"),
+                )
+            }
+        };
+        if *used == MAX_POLICIES {
+            return Some(format!("more than {MAX_POLICIES} {what} (Signet's limit)"));
+        }
+        *used += 1;
+        None
+    }
 }
 
 impl Builder {
@@ -77,8 +108,7 @@ impl Builder {
                 let message = format!("defined twice (first in {first})");
                 return Err(invalid(source, &object, None, message));
             }
-            if self.policies.len() == MAX_POLICIES {
-                let message = format!("more than {MAX_POLICIES} policies (Signet's limit)");
+            if let Some(message) = self.budget.count(&doc) {
                 let kind = LoadErrorKind::Unsupported(message);
                 return Err(LoadError::object(source, Some(object), None, kind));
             }
@@ -121,6 +151,7 @@ impl Builder {
             by_scope,
             namespaces: BTreeMap::new(),
             notes: self.notes,
+            over_limit: BTreeMap::new(),
             fingerprint,
         }
     }

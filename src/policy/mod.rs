@@ -61,7 +61,10 @@ use load::{Builder, check_size, check_valid, policy_files, read_limited};
 
 /// A policy file larger than this is refused.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
-/// At most this many policies (containers-policy.json: requirements) in a set.
+/// At most this many cluster-wide policies (containers-policy.json: requirements) in a set.
+/// Namespaced `ImagePolicy` objects have budgets of their own (this many per namespace at
+/// most, and the composer's `--max-policies-per-namespace`), so no namespace can crowd out
+/// the cluster's policies.
 pub const MAX_POLICIES: usize = 1000;
 
 /// The source name of policies loaded from text without a file.
@@ -79,7 +82,19 @@ pub struct PolicySet {
     namespaces: BTreeMap<String, PolicySet>,
     /// What was read but does not apply (transports other than `docker`), for `policy check`.
     notes: Vec<String>,
+    /// Namespaces whose `ImagePolicy` objects were not all loaded (over their limit).
+    over_limit: BTreeMap<String, NamespaceOverLimit>,
     fingerprint: String,
+}
+
+/// A namespace with more `ImagePolicy` objects than its limit: the refused ones are not
+/// loaded, so the engine admits none of the namespace's images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceOverLimit {
+    /// The limit (`--max-policies-per-namespace`).
+    pub limit: usize,
+    /// The names of the refused objects, sorted.
+    pub refused: Vec<String>,
 }
 
 impl Default for PolicySet {
@@ -165,6 +180,23 @@ impl PolicySet {
         self.fingerprint = fingerprint::fingerprint(&self.policies, self.by_scope, &pairs);
         self.namespaces = namespaces;
         self
+    }
+
+    /// This set with `over_limit`: namespaces whose `ImagePolicy` objects beyond their limit
+    /// were refused.
+    pub fn with_namespace_over_limit(
+        mut self,
+        over_limit: BTreeMap<String, NamespaceOverLimit>,
+    ) -> PolicySet {
+        self.fingerprint = fingerprint::with_over_limit(&self.fingerprint, &over_limit);
+        self.over_limit = over_limit;
+        self
+    }
+
+    /// Whether `namespace` holds more `ImagePolicy` objects than its limit, and which were
+    /// refused.
+    pub fn namespace_over_limit(&self, namespace: &str) -> Option<&NamespaceOverLimit> {
+        self.over_limit.get(namespace)
     }
 
     /// The policies, in load order (for a containers-policy.json: `default`, then each scope's

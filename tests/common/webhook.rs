@@ -254,6 +254,7 @@ fn build_engine(
         verdicts: VerdictSettings::lasting_as(&options.cache),
         cache: options.cache.clone(),
         platforms: signet::engine::default_platforms(),
+        ..EngineSettings::default()
     };
     Engine::new(policies, registry, settings)
 }
