@@ -357,9 +357,7 @@ async fn a_thousand_and_one_image_policies_in_one_namespace_never_crowd_out_clus
             )
         })
         .collect();
-    let t = std::time::Instant::now();
     let c = start(flood).await;
-    eprintln!("TIMING synced after {:?}", t.elapsed());
     let late = static_policy(
         SIGNET,
         "ClusterImagePolicy",
@@ -377,7 +375,6 @@ async fn a_thousand_and_one_image_policies_in_one_namespace_never_crowd_out_clus
         ready_condition(&c.api, SIGNET, "clusterimagepolicies", None, "late")["reason"] == "Applied"
     })
     .await;
-    eprintln!("TIMING late applied after {:?}", t.elapsed());
     let image = format!("{HOST}/late/app:v1");
     assert!(verdict(&c.engine, "other", &image).await.0);
 

@@ -185,9 +185,7 @@ async fn watch_cluster_policies(
     let composer = PolicyComposer::new(args.sources(), engine.clone())
         .with_max_policies_per_namespace(max_policies_per_namespace);
     let composer = Arc::new(composer);
-    composer
-        .update(|_| {})
-        .context("loading the --policy files")?;
+    composer.reload().context("loading the --policy files")?;
     let sync = Arc::new(PolicySync::default());
     let (files, objects) = (metrics.clone(), metrics.clone());
     tokio::spawn(

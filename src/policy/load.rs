@@ -65,17 +65,15 @@ struct Budget {
 }
 
 impl Budget {
-    /// Count `doc`; the refusal when its budget is spent.
-    fn count(&mut self, doc: &cluster_image_policy::Document) -> Option<String> {
-        let (used, what) = match doc.is_namespaced() {
-            false => (&mut self.cluster, "cluster-wide policies".to_string()),
-            true => {
-                let namespace = &doc.metadata.namespace;
-                let used = self.namespaced.entry(namespace.clone()).or_default();
-                (
-                    used,
-                    format!("ImagePolicy objects in namespace {namespace:?}"),
-                )
+    /// Count a policy of `namespace` (`None`: cluster-wide); the refusal when its budget is
+    /// spent.
+    fn count(&mut self, namespace: Option<&str>) -> Option<String> {
+        let (used, what) = match namespace {
+            None => (&mut self.cluster, "cluster-wide policies".to_string()),
+            Some(namespace) => {
+                let used = self.namespaced.entry(namespace.to_string()).or_default();
+                let what = format!("ImagePolicy objects in namespace {namespace:?}");
+                (used, what)
             }
         };
         if *used == MAX_POLICIES {
@@ -83,6 +81,37 @@ impl Budget {
         }
         *used += 1;
         None
+    }
+}
+
+/// The policy objects of one document, parsed, validated and compiled on their own, to be
+/// combined into sets without compiling them again: the cluster's objects change one at a
+/// time, and each change should cost one document, not all of them. Compiled with the trust
+/// roots of that moment; compile again when they change.
+#[derive(Debug, Clone)]
+pub struct CompiledDocument {
+    source: String,
+    objects: Vec<(String, ImagePolicy)>,
+}
+
+impl CompiledDocument {
+    /// Compile the policy objects of `text` (`source` names it in errors). A
+    /// containers-policy.json is refused: it is a whole policy, not an object.
+    pub fn compile(text: &str, source: &str, roots: &TrustRoots) -> Result<Self, LoadError> {
+        check_size(text.len() as u64, source)?;
+        if detect_format(text) == Format::ContainersPolicy {
+            let message = "a containers-policy.json is a whole policy, not a policy object: give it with --policy".to_string();
+            return Err(LoadError::file(source, LoadErrorKind::Unsupported(message)));
+        }
+        let mut objects = Vec::new();
+        for doc in parse::parse_documents(text, source)? {
+            check_valid(&doc, source)?;
+            objects.push((doc.object_id(), compile_document(&doc, source, roots)?));
+        }
+        Ok(Self {
+            source: source.to_string(),
+            objects,
+        })
     }
 }
 
@@ -94,6 +123,18 @@ impl Builder {
         }
     }
 
+    /// A builder holding the policy files (or directories) `paths`.
+    pub(super) fn with_files(paths: &[PathBuf], roots: &TrustRoots) -> Result<Self, LoadError> {
+        let mut builder = Self::with_roots(roots);
+        for path in paths {
+            for file in policy_files(path)? {
+                let name = file.display().to_string();
+                builder.add(&read_limited(&file, &name)?, &name)?;
+            }
+        }
+        Ok(builder)
+    }
+
     pub(super) fn add(&mut self, text: &str, source: &str) -> Result<(), LoadError> {
         if let Some(first) = &self.containers_policy {
             return Err(mixed(source, first));
@@ -103,17 +144,48 @@ impl Builder {
         }
         for doc in parse::parse_documents(text, source)? {
             check_valid(&doc, source)?;
-            let object = doc.object_id();
-            if let Some(first) = self.seen.insert(object.clone(), source.to_string()) {
-                let message = format!("defined twice (first in {first})");
-                return Err(invalid(source, &object, None, message));
-            }
-            if let Some(message) = self.budget.count(&doc) {
-                let kind = LoadErrorKind::Unsupported(message);
-                return Err(LoadError::object(source, Some(object), None, kind));
-            }
+            let namespace = doc
+                .is_namespaced()
+                .then_some(doc.metadata.namespace.as_str());
+            self.admit(&doc.object_id(), namespace, source)?;
             self.policies
                 .push(compile_document(&doc, source, &self.roots)?);
+        }
+        Ok(())
+    }
+
+    /// Add the objects of a document compiled before.
+    pub(super) fn add_compiled(&mut self, document: &CompiledDocument) -> Result<(), LoadError> {
+        let source = &document.source;
+        if let Some(first) = &self.containers_policy {
+            return Err(mixed(source, first));
+        }
+        for (object, policy) in &document.objects {
+            self.admit(object, policy.namespace.as_deref(), source)?;
+            self.policies.push(policy.clone());
+        }
+        Ok(())
+    }
+
+    /// Refuse an object defined twice, or beyond its budget.
+    fn admit(
+        &mut self,
+        object: &str,
+        namespace: Option<&str>,
+        source: &str,
+    ) -> Result<(), LoadError> {
+        if let Some(first) = self.seen.insert(object.to_string(), source.to_string()) {
+            let message = format!("defined twice (first in {first})");
+            return Err(invalid(source, object, None, message));
+        }
+        if let Some(message) = self.budget.count(namespace) {
+            let kind = LoadErrorKind::Unsupported(message);
+            return Err(LoadError::object(
+                source,
+                Some(object.to_string()),
+                None,
+                kind,
+            ));
         }
         Ok(())
     }

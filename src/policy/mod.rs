@@ -46,7 +46,7 @@ use crate::reference::ImageReference;
 pub use error::{LoadError, LoadErrorKind};
 pub use export::{CrioExport, ExportError, ExportFinding, Severity, Unmatched, export_crio};
 pub use glob::{GlobError, ImageGlob};
-pub use load::{Format, MAX_NAMESPACE_FILES, detect_format};
+pub use load::{CompiledDocument, Format, MAX_NAMESPACE_FILES, detect_format};
 pub use model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
     KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE, Scope,
@@ -128,16 +128,23 @@ impl PolicySet {
         documents: impl IntoIterator<Item = (&'a str, &'a str)>,
         roots: &TrustRoots,
     ) -> Result<PolicySet, LoadError> {
-        let mut builder = Builder::with_roots(roots);
-        for path in paths {
-            for file in policy_files(path)? {
-                let name = file.display().to_string();
-                builder.add(&read_limited(&file, &name)?, &name)?;
-            }
-        }
+        let mut builder = Builder::with_files(paths, roots)?;
         for (source, text) in documents {
             check_size(text.len() as u64, source)?;
             builder.add(text, source)?;
+        }
+        Ok(builder.finish())
+    }
+
+    /// [`PolicySet::load_with_documents`] with documents compiled before (with `roots`).
+    pub fn load_with_compiled<'a>(
+        paths: &[PathBuf],
+        documents: impl IntoIterator<Item = &'a CompiledDocument>,
+        roots: &TrustRoots,
+    ) -> Result<PolicySet, LoadError> {
+        let mut builder = Builder::with_files(paths, roots)?;
+        for document in documents {
+            builder.add_compiled(document)?;
         }
         Ok(builder.finish())
     }

@@ -1,6 +1,7 @@
 //! Policy files plus documents another source pushes (the cluster's policy objects), loaded
 //! into one set and swapped into the engine under one lock, so a file reload and a document
-//! change never undo each other.
+//! change never undo each other. Each document is compiled once, when it changes (and again
+//! when the files or trust roots change), so one object's change costs one document.
 //!
 //! Namespaced documents (`ImagePolicy` objects) have a budget per namespace
 //! (`--max-policies-per-namespace`), apart from the cluster policies' own: a namespace at its
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::engine::Engine;
-use crate::policy::{LoadError, NamespaceOverLimit, PolicySet, TrustRoots};
+use crate::policy::{CompiledDocument, LoadError, NamespaceOverLimit, PolicySet, TrustRoots};
 
 use super::{PolicySources, on_content_change};
 
@@ -54,10 +55,19 @@ pub struct PolicyComposer {
     state: Mutex<State>,
 }
 
+/// A document in force: its text, and its objects compiled.
+#[derive(Clone)]
+struct Stored {
+    text: String,
+    compiled: CompiledDocument,
+}
+
+type Documents = BTreeMap<String, Stored>;
+
 #[derive(Default)]
 struct State {
-    /// The documents in force, by key: `(source name, text)`.
-    documents: BTreeMap<String, (String, String)>,
+    /// The documents in force, by key.
+    documents: Documents,
     /// The namespace of each namespaced document in force, by key.
     namespaces: BTreeMap<String, String>,
     /// Documents refused for their namespace's limit: namespace -> key -> object name.
@@ -97,20 +107,18 @@ impl PolicyComposer {
         self
     }
 
-    /// Apply `change` to a copy of the documents, load the whole set, and on success keep the
-    /// copy and swap the set into the engine; on failure keep both as they were. For files and
-    /// cluster-wide documents; namespaced ones go through [`PolicyComposer::apply`].
-    pub fn update(
-        &self,
-        change: impl FnOnce(&mut BTreeMap<String, (String, String)>),
-    ) -> Result<(), LoadError> {
+    /// Read the files and trust roots again and compile every document with them; swap the
+    /// set in, or keep everything as it was if anything is refused.
+    pub fn reload(&self) -> Result<(), LoadError> {
         let mut state = self.lock();
-        let mut candidate = state.documents.clone();
-        change(&mut candidate);
-        let set = self.load(&candidate)?;
-        state
-            .namespaces
-            .retain(|key, _| candidate.contains_key(key));
+        let roots = TrustRoots::load(&self.sources.trust_roots)?;
+        let mut candidate = Documents::new();
+        for (key, stored) in &state.documents {
+            let compiled = CompiledDocument::compile(&stored.text, key, &roots)?;
+            let text = stored.text.clone();
+            candidate.insert(key.clone(), Stored { text, compiled });
+        }
+        let set = self.load(&candidate, &roots)?;
         state.documents = candidate;
         self.publish(&mut state, set);
         Ok(())
@@ -140,9 +148,12 @@ impl PolicyComposer {
                 return Ok(Applied::OverNamespaceLimit { limit });
             }
         }
+        let roots = TrustRoots::load(&self.sources.trust_roots)?;
+        let compiled = CompiledDocument::compile(text, key, &roots)?;
         let mut candidate = state.documents.clone();
-        candidate.insert(key.to_string(), (key.to_string(), text.to_string()));
-        let set = self.load(&candidate)?;
+        let text = text.to_string();
+        candidate.insert(key.to_string(), Stored { text, compiled });
+        let set = self.load(&candidate, &roots)?;
         state.documents = candidate;
         state.forget_refused(key);
         if let Some(Namespaced { namespace, .. }) = namespaced {
@@ -163,7 +174,7 @@ impl PolicyComposer {
             changed |= candidate.remove(key).is_some();
         }
         let set = match changed {
-            true => self.load(&candidate)?,
+            true => self.load(&candidate, &TrustRoots::load(&self.sources.trust_roots)?)?,
             false => self.loaded(&state)?,
         };
         for key in keys {
@@ -178,7 +189,7 @@ impl PolicyComposer {
     /// The text in force for `key`, if any.
     pub fn document(&self, key: &str) -> Option<String> {
         let state = self.lock();
-        state.documents.get(key).map(|(_, text)| text.clone())
+        state.documents.get(key).map(|stored| stored.text.clone())
     }
 
     /// The keys in force or refused for a limit.
@@ -202,7 +213,10 @@ impl PolicyComposer {
     fn loaded(&self, state: &State) -> Result<PolicySet, LoadError> {
         match &state.loaded {
             Some(set) => Ok(set.clone()),
-            None => self.load(&state.documents),
+            None => self.load(
+                &state.documents,
+                &TrustRoots::load(&self.sources.trust_roots)?,
+            ),
         }
     }
 
@@ -224,14 +238,12 @@ impl PolicyComposer {
         state.loaded = Some(set);
     }
 
-    fn load(&self, documents: &BTreeMap<String, (String, String)>) -> Result<PolicySet, LoadError> {
-        let roots = TrustRoots::load(&self.sources.trust_roots)?;
-        let texts = documents
-            .values()
-            .map(|(source, text)| (source.as_str(), text.as_str()));
-        let set = PolicySet::load_with_documents(&self.sources.paths, texts, &roots)?;
+    /// The files with `documents`, and the per-namespace files.
+    fn load(&self, documents: &Documents, roots: &TrustRoots) -> Result<PolicySet, LoadError> {
+        let compiled = documents.values().map(|stored| &stored.compiled);
+        let set = PolicySet::load_with_compiled(&self.sources.paths, compiled, roots)?;
         match &self.sources.namespace_dir {
-            Some(dir) => set.with_namespace_dir(dir, &roots),
+            Some(dir) => set.with_namespace_dir(dir, roots),
             None => Ok(set),
         }
     }
@@ -245,7 +257,7 @@ impl PolicyComposer {
     ) {
         let watched: Vec<PathBuf> = self.sources.watched();
         on_content_change(watched, interval, || {
-            let result = self.update(|_| {});
+            let result = self.reload();
             if let Err(error) = &result {
                 tracing::warn!(%error, "new policy refused; keeping the policy in force");
             }

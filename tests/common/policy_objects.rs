@@ -114,7 +114,12 @@ pub async fn start_with(objects: Vec<(&str, Value)>, options: WatchOptions) -> C
     let cluster = Cluster { api, engine, sync };
     // Generous: listing a thousand objects applies each one with the whole set (debug build).
     let listed = || cluster.sync.is_synced();
-    eventually_within("the policy kinds are listed", Duration::from_secs(120), listed).await;
+    eventually_within(
+        "the policy kinds are listed",
+        Duration::from_secs(120),
+        listed,
+    )
+    .await;
     cluster
 }
 
