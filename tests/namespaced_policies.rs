@@ -9,7 +9,7 @@
 mod common;
 
 use common::policy_objects::{
-    SIGNET, SIGSTORE, WatchOptions, decide, eventually, policy_names, policy_object,
+    Cluster, SIGNET, SIGSTORE, WatchOptions, decide, eventually, policy_names, policy_object,
     ready_condition, start, start_with, static_policy, verdict,
 };
 use common::{TestKey, TestRegistry, push_image, sign_image};
@@ -175,7 +175,8 @@ async fn a_namespaced_policy_never_admits_an_image_no_cluster_policy_covers() {
     for (variant, objects) in lifting_attempts() {
         let mut all = vec![cluster_release()];
         all.extend(objects);
-        let c = start(all).await;
+        let c = start(all.clone()).await;
+        assert_applied(&c, &all);
         let pod = "spec.containers[0]";
         let denied = denied_as(&c.engine, Some("tenant"), pod, &image).await;
         assert!(denied.starts_with("NoPolicyMatch: "), "{variant}: {denied}");
@@ -226,16 +227,13 @@ async fn with_namespaced_policies_may_admit_they_decide_what_no_cluster_policy_c
 #[tokio::test]
 async fn a_namespaced_policy_never_weakens_a_cluster_policy() {
     let refused = format!("{HOST}/app/**");
-    let cluster = static_policy(
-        SIGNET,
-        "ClusterImagePolicy",
-        None,
-        "release",
-        &refused,
-        "fail",
-    );
-    let image = format!("{HOST}/app/web:v1");
-    let placeholder = json!([{"image": image, "injector": "mine", "namespaces": ["tenant"]}]);
+    let spec = json!({
+        "images": [{"glob": refused}, {"glob": "docker.io/library/web"}],
+        "authorities": [{"static": {"action": "fail"}}],
+    });
+    let cluster = policy_object(SIGNET, "ClusterImagePolicy", None, "release", spec);
+    // `web` is a placeholder's bare word and docker.io/library/web:latest too.
+    let placeholder = json!([{"image": "web", "injector": "mine", "namespaces": ["tenant"]}]);
     let attempts: Vec<(&str, Value)> = vec![
         ("static pass, the same glob", pass(&refused)),
         ("static pass, glob **", pass("**")),
@@ -259,15 +257,33 @@ async fn a_namespaced_policy_never_weakens_a_cluster_policy() {
                 ("clusterimagepolicies", cluster.clone()),
                 image_policy("tenant", name, spec.clone()),
             ];
-            let c = start(objects).await;
+            let c = start(objects.clone()).await;
+            assert_applied(&c, &objects);
             for path in ["spec.containers[0]", "spec.template.spec.containers[0]"] {
-                let denied = denied_as(&c.engine, Some("tenant"), path, &image).await;
-                assert!(
-                    denied.starts_with("StaticFail: "),
-                    "{variant}, named {name}, at {path}: {denied}"
-                );
+                for image in [format!("{HOST}/app/web:v1"), "web".to_string()] {
+                    let denied = denied_as(&c.engine, Some("tenant"), path, &image).await;
+                    assert!(
+                        denied.starts_with("StaticFail: "),
+                        "{variant}, named {name}, {image} at {path}: {denied}"
+                    );
+                }
             }
         }
+    }
+}
+
+/// Every object is in force: a test of what it could weaken is not vacuous.
+fn assert_applied(c: &Cluster, objects: &[(&str, Value)]) {
+    for (plural, object) in objects {
+        let metadata = &object["metadata"];
+        let name = metadata["name"].as_str().unwrap();
+        let namespace = metadata["namespace"].as_str();
+        let api_version = object["apiVersion"].as_str().unwrap();
+        let ready = ready_condition(&c.api, api_version, plural, namespace, name);
+        assert_eq!(
+            ready["reason"], "Applied",
+            "{plural} {namespace:?}/{name}: {ready}"
+        );
     }
 }
 
