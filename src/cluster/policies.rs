@@ -157,7 +157,9 @@ impl KindWatch {
                         sync.synced.fetch_add(1, Ordering::SeqCst);
                     }
                 }
-                Ok(watcher::Event::Apply(object)) => drop(self.apply(&object).await),
+                Ok(watcher::Event::Apply(object)) => {
+                    self.apply(&object).await;
+                }
                 Ok(watcher::Event::Delete(object)) => self.delete(&object).await,
                 Err(error) => {
                     let kind = self.kind.prefix();
