@@ -474,4 +474,24 @@ async fn a_namespace_back_within_its_limit_is_enforced_again() {
     assert!(c.engine.policies().namespace_over_limit("team").is_none());
     assert_eq!(code_in(&c.engine, "a").await, "Verified");
     assert_eq!(code_in(&c.engine, "c").await, "StaticFail");
+
+    // A refused object found invalid once there is room is refused for that, as any object
+    // is, and no longer holds its namespace.
+    let invalid =
+        json!({"images": [{"glob": "**"}], "authorities": [{"static": {"action": "maybe"}}]});
+    c.api
+        .apply("imagepolicies", image_policy("team", "d", invalid).1);
+    eventually("d is refused for the limit", || {
+        ready_condition(&c.api, SIGNET, "imagepolicies", Some("team"), "d")["reason"]
+            == "NamespaceLimit"
+    })
+    .await;
+    assert_eq!(code_in(&c.engine, "x").await, "NamespacePolicyLimit");
+    assert!(c.api.delete(SIGNET, "imagepolicies", Some("team"), "b"));
+    eventually("d is refused as invalid", || {
+        ready_condition(&c.api, SIGNET, "imagepolicies", Some("team"), "d")["reason"] == "Invalid"
+    })
+    .await;
+    assert!(c.engine.policies().namespace_over_limit("team").is_none());
+    assert_eq!(code_in(&c.engine, "x").await, "Verified");
 }

@@ -81,11 +81,14 @@ impl State {
         self.namespaces.values().filter(|n| *n == namespace).count()
     }
 
-    fn forget_refused(&mut self, key: &str) {
+    /// Forget that `key` was refused for a limit; whether it was.
+    fn forget_refused(&mut self, key: &str) -> bool {
+        let mut found = false;
         self.refused.retain(|_, keys| {
-            keys.remove(key);
+            found |= keys.remove(key).is_some();
             !keys.is_empty()
         });
+        found
     }
 }
 
@@ -148,14 +151,21 @@ impl PolicyComposer {
                 return Ok(Applied::OverNamespaceLimit { limit });
             }
         }
-        let roots = TrustRoots::load(&self.sources.trust_roots)?;
-        let compiled = CompiledDocument::compile(text, key, &roots)?;
-        let mut candidate = state.documents.clone();
-        let text = text.to_string();
-        candidate.insert(key.to_string(), Stored { text, compiled });
-        let set = self.load(&candidate, &roots)?;
+        let candidate = self.with_document(&state, key, text);
+        // From here on the document is judged on its content, not on the limit: a refusal says
+        // why (its status), as for any object, and no longer holds its namespace.
+        let was_refused = state.forget_refused(key);
+        let (candidate, set) = match candidate {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                if was_refused {
+                    let set = self.loaded(&state)?;
+                    self.publish(&mut state, set);
+                }
+                return Err(error);
+            }
+        };
         state.documents = candidate;
-        state.forget_refused(key);
         if let Some(Namespaced { namespace, .. }) = namespaced {
             state
                 .namespaces
@@ -163,6 +173,22 @@ impl PolicyComposer {
         }
         self.publish(&mut state, set);
         Ok(Applied::Enforced)
+    }
+
+    /// The documents in force with `key` set to `text`, and the set they load to.
+    fn with_document(
+        &self,
+        state: &State,
+        key: &str,
+        text: &str,
+    ) -> Result<(Documents, PolicySet), LoadError> {
+        let roots = TrustRoots::load(&self.sources.trust_roots)?;
+        let compiled = CompiledDocument::compile(text, key, &roots)?;
+        let mut candidate = state.documents.clone();
+        let text = text.to_string();
+        candidate.insert(key.to_string(), Stored { text, compiled });
+        let set = self.load(&candidate, &roots)?;
+        Ok((candidate, set))
     }
 
     /// Remove the documents `keys`, in force or refused for a limit.
