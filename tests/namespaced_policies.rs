@@ -495,3 +495,40 @@ async fn a_namespace_back_within_its_limit_is_enforced_again() {
     assert!(c.engine.policies().namespace_over_limit("team").is_none());
     assert_eq!(code_in(&c.engine, "x").await, "Verified");
 }
+
+/// Under `--no-match allow` or `warn` the cluster's floor admits (or warns about) what no cluster
+/// policy covers, and namespaced policies still add their requirements there: a failing one
+/// denies, a passing one changes nothing (the warning stays).
+#[tokio::test]
+async fn under_no_match_allow_or_warn_namespaced_policies_still_add_requirements() {
+    use signet::engine::NoMatchAction;
+    let fail = json!({"images": [{"glob": format!("{HOST}/no/**")}], "authorities": [{"static": {"action": "fail"}}]});
+    let objects = vec![
+        image_policy("tenant", "no", fail),
+        image_policy("tenant", "yes", pass(&format!("{HOST}/yes/**"))),
+    ];
+    for (no_match, passing) in [
+        (NoMatchAction::Allow, "admit"),
+        (NoMatchAction::Warn, "warn"),
+    ] {
+        let options = WatchOptions {
+            settings: EngineSettings {
+                no_match,
+                ..EngineSettings::default()
+            },
+            ..WatchOptions::default()
+        };
+        let c = start_with(objects.clone(), options).await;
+        let label = |repo: &'static str| {
+            let engine = c.engine.clone();
+            async move {
+                let image = format!("{HOST}/{repo}/app:v1");
+                let decision = decide(&engine, Some("tenant"), "spec.containers[0]", &image).await;
+                decision.verdicts[0].outcome.label()
+            }
+        };
+        assert_eq!(label("no").await, "deny", "{no_match:?}");
+        assert_eq!(label("yes").await, passing, "{no_match:?}");
+        assert_eq!(label("unlisted").await, passing, "{no_match:?}");
+    }
+}
