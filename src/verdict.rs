@@ -171,9 +171,9 @@ impl std::fmt::Display for Reason {
             Self::Placeholder { image, why } => write!(f, "{image:?} is a placeholder: {why}"),
             Self::OnlyNamespacedPolicies { policies } => write!(
                 f,
-                "no cluster policy covers this image; {} only add requirements to cluster \
-                 policies and cannot admit an image on their own: ask the cluster's operator for \
-                 a ClusterImagePolicy that covers it",
+                "no cluster policy covers this image, and namespaced policies only add \
+                 requirements to the cluster's, they cannot admit on their own (covering it: {}): \
+                 ask the cluster's operator for a ClusterImagePolicy that covers it",
                 policies.join(", ")
             ),
             Self::NamespacePolicyLimit {
