@@ -4,8 +4,9 @@
 //! image uses -> references -> matching policies -> (resolve digest once -> fetch signatures once
 //! per repository -> check authorities) -> outcome per image. Policy matching comes first, so an
 //! image that no policy covers, or that only `static` authorities decide, never touches the
-//! network. Every image of a review is decided concurrently under one deadline; an image still
-//! undecided at the deadline is denied (or warned, where its policies say so), never admitted.
+//! network. The images of a review are decided concurrently (at most `images_in_flight` at once)
+//! under one deadline; an image still undecided at the deadline is denied (or warned, where its
+//! policies say so), never admitted.
 
 pub mod cache;
 mod credentials;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 use tokio::time::Instant;
 
 use crate::policy::PolicySet;
@@ -65,10 +66,17 @@ pub struct EngineSettings {
     /// The platforms the cluster's nodes run: the children of an index `multiArch:
     /// indexOrPlatform` requires signed when the index is not.
     pub platforms: Vec<Platform>,
+    /// Most distinct images of one review decided at once (`--max-images-in-flight`): one pod
+    /// naming a thousand images on a thousand hosts keeps only this many busy; the rest wait
+    /// their turn within the review's deadline (and are denied when it passes).
+    pub images_in_flight: usize,
     /// What a namespaced `ImagePolicy` may do: only add requirements (the default), or also
     /// admit (`--namespaced-policies-may-admit`).
     pub namespaced: NamespacedPolicies,
 }
+
+/// Default of [`EngineSettings::images_in_flight`].
+pub const DEFAULT_IMAGES_IN_FLIGHT: usize = 16;
 
 /// `linux/amd64` and `linux/arm64`, the default `--platforms`.
 pub fn default_platforms() -> Vec<Platform> {
@@ -86,6 +94,7 @@ impl Default for EngineSettings {
             cache: CacheSettings::default(),
             verdicts: VerdictSettings::default(),
             platforms: default_platforms(),
+            images_in_flight: DEFAULT_IMAGES_IN_FLIGHT,
             namespaced: NamespacedPolicies::default(),
         }
     }
@@ -190,7 +199,7 @@ impl Engine {
         }
     }
 
-    /// Decide each distinct reference once, all of them concurrently.
+    /// Decide each distinct reference once, at most `images_in_flight` at a time.
     async fn decide_distinct(
         &self,
         policies: &PolicySet,
@@ -205,13 +214,20 @@ impl Engine {
                 distinct.push(image);
             }
         }
-        let decisions = distinct.iter().map(|image| async {
-            let result =
-                evaluate::decide_image(self, policies, namespace, image, deadline, credentials)
-                    .await;
-            (image.to_string(), result)
-        });
-        join_all(decisions).await.into_iter().collect()
+        // Collected first: a stream over a closure here is not `Send` to the compiler.
+        let decisions: Vec<_> = distinct
+            .into_iter()
+            .map(|image| async move {
+                let result =
+                    evaluate::decide_image(self, policies, namespace, image, deadline, credentials)
+                        .await;
+                (image.to_string(), result)
+            })
+            .collect();
+        stream::iter(decisions)
+            .buffer_unordered(self.settings.images_in_flight.max(1))
+            .collect()
+            .await
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::faults::{Fault, FaultFront};
 use common::webhook::{
-    TestWebhook, WebhookOptions, allowed, container, key_policy, message, pod_review, response,
+    TestWebhook, WebhookOptions, allowed, container, first_code, key_policy, message, pod_review,
 };
 use common::{Mode, TcpProxy, TestKey, TestRegistry, push_image, sign_image};
 use serde_json::Value;
@@ -82,21 +82,10 @@ async fn review(webhook: &TestWebhook, image: &str) -> (Value, Duration) {
     (answer, started.elapsed())
 }
 
-/// The stable code of the first container's verdict (`deny:<Code>...`).
-fn code(answer: &Value) -> String {
-    let note = response(answer)["auditAnnotations"]["spec.containers.0"]
-        .as_str()
-        .unwrap_or_default();
-    note.split([':', ' '])
-        .nth(1)
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// Denied with `code`, a message containing `text`, inside the review deadline.
 fn assert_denied(answer: &Value, took: Duration, expected_code: &str, text: &str) {
     assert!(!allowed(answer), "admitted: {answer}");
-    assert_eq!(code(answer), expected_code, "{}", message(answer));
+    assert_eq!(first_code(answer), expected_code, "{}", message(answer));
     assert!(message(answer).contains(text), "{}", message(answer));
     assert!(took < REVIEW_DEADLINE, "answered after {took:?}");
 }
@@ -426,7 +415,7 @@ async fn a_registry_that_never_answers_does_not_delay_reviews_of_a_healthy_one()
     assert!(!stuck.is_finished(), "the slow review is still waiting");
     let (answer, took) = stuck.await.unwrap();
     assert!(!allowed(&answer));
-    assert_eq!(code(&answer), "Timeout", "{}", message(&answer));
+    assert_eq!(first_code(&answer), "Timeout", "{}", message(&answer));
     assert!(
         took < REVIEW_DEADLINE + Duration::from_secs(1),
         "took {took:?}"

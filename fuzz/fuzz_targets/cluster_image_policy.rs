@@ -1,11 +1,8 @@
 //! ClusterImagePolicy YAML (and JSON): loads or is refused with a reason, never panics.
+//! The body is `entries::cluster_image_policy`, shared with the seed-replay test `tests/fuzz_seeds.rs`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use signet::policy::PolicySet;
+#[path = "../entries.rs"]
+mod entries;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = PolicySet::from_yaml(text, "fuzz.yaml");
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| entries::cluster_image_policy(data));

@@ -155,6 +155,23 @@ pub struct EngineArgs {
     /// policy without fetching again (warm reviews are answered from the verdict cache).
     #[arg(long = "signature-cache-mib", default_value = "4")]
     pub signature_cache_mib: u64,
+    /// Most requests in flight to one registry host, across all reviews (a read that needs a
+    /// token holds its slot while the token is fetched); more wait their turn within the
+    /// review deadline.
+    #[arg(
+        long = "max-requests-per-registry",
+        default_value_t = signet::registry::DEFAULT_MAX_REQUESTS_PER_HOST,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_requests_per_registry: usize,
+    /// Most distinct images of one review checked at once (a pod may name 1,000); the rest
+    /// wait their turn within the review deadline.
+    #[arg(
+        long = "max-images-in-flight",
+        default_value_t = signet::engine::DEFAULT_IMAGES_IN_FLIGHT,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_images_in_flight: usize,
 }
 
 impl EngineArgs {
@@ -179,6 +196,8 @@ impl EngineArgs {
             verdict_cache_entries,
             signature_cache_mib,
             platforms,
+            max_requests_per_registry,
+            max_images_in_flight,
         } = self;
         let policies = self.load_policies()?;
         let credentials = match registry_config {
@@ -190,6 +209,7 @@ impl EngineArgs {
                 insecure: insecure_registry.clone(),
                 call_timeout: seconds(*registry_timeout, "--registry-timeout")?,
                 max_signatures: *max_signatures,
+                max_requests_per_host: *max_requests_per_registry,
                 mirrors: match registries_conf {
                     Some(path) => Mirrors::load(path)?,
                     None => Mirrors::default(),
@@ -211,6 +231,7 @@ impl EngineArgs {
             verdicts: VerdictSettings::lasting_as(&cache).with_entries(*verdict_cache_entries),
             cache,
             platforms: platforms.clone(),
+            images_in_flight: *max_images_in_flight,
             namespaced: match namespaced_policies_may_admit {
                 true => NamespacedPolicies::MayAdmit,
                 false => NamespacedPolicies::AddRequirements,

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-
 /// Why a registry call did not give a usable answer.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum RegistryError {
@@ -88,6 +86,28 @@ pub enum RegistryError {
         /// Which digests disagree.
         detail: String,
     },
+    /// The registry's Bearer challenge names a token service (realm) Signet does not use, or
+    /// cannot be read. `why` is a fixed text: nothing the registry or the realm sent is shown.
+    #[error(
+        "registry {registry} asks for a token from a place Signet does not go: {why} (the registry's token service is misconfigured or hostile)"
+    )]
+    TokenRealmRefused {
+        /// The registry host.
+        registry: String,
+        /// Which rule refused it.
+        why: &'static str,
+    },
+    /// The registry's token service gave no usable token. `why` is a fixed text: what the
+    /// service answered is only in the webhook's log (no oracle of internal endpoints).
+    #[error(
+        "registry {registry}: no token from its token service: {why} (the webhook's log names the service and the cause)"
+    )]
+    TokenUnavailable {
+        /// The registry host.
+        registry: String,
+        /// What went wrong.
+        why: &'static str,
+    },
     /// An answer that breaks the distribution spec.
     #[error("registry {registry} sent invalid content: {detail}")]
     Invalid {
@@ -112,75 +132,11 @@ impl RegistryError {
             | Self::TooManyReferrers { .. } => "LimitExceeded",
             Self::Tls { .. } => "RegistryTlsInvalid",
             Self::RedirectRefused { .. } => "RegistryRedirectRefused",
+            Self::TokenRealmRefused { .. } => "RegistryTokenRealmRefused",
+            Self::TokenUnavailable { .. } => "RegistryTokenUnavailable",
             Self::DigestMismatch { .. } => "DigestMismatch",
             Self::Invalid { .. } => "RegistryInvalidResponse",
         }
-    }
-
-    /// Classify an oci-client error for `registry`.
-    pub(crate) fn from_oci(registry: &str, error: OciDistributionError) -> Self {
-        let registry = registry.to_string();
-        match error {
-            OciDistributionError::ImageManifestNotFoundError(reference) => {
-                Self::NotFound { reference }
-            }
-            OciDistributionError::RegistryError { envelope, url } => {
-                from_codes(registry, url, envelope.errors.iter().map(|e| &e.code))
-            }
-            OciDistributionError::UnauthorizedError { .. }
-            | OciDistributionError::AuthenticationFailure(_) => Self::Unauthorized { registry },
-            OciDistributionError::ServerError { code: 404, url, .. } => {
-                Self::NotFound { reference: url }
-            }
-            OciDistributionError::ServerError { code: 429, .. } => Self::RateLimited { registry },
-            OciDistributionError::ServerError {
-                code: 401 | 403, ..
-            } => Self::Unauthorized { registry },
-            OciDistributionError::ServerError { code, .. } => Self::Unavailable {
-                registry,
-                detail: format!("HTTP {code}"),
-            },
-            OciDistributionError::RequestError(e) => from_transport(&registry, &e),
-            other @ (OciDistributionError::DigestError(_)
-            | OciDistributionError::RegistryNoDigestError
-            | OciDistributionError::SpecViolationError(_)
-            | OciDistributionError::ManifestParsingError(_)) => Self::Invalid {
-                registry,
-                detail: other.to_string(),
-            },
-            other => Self::Unavailable {
-                registry,
-                detail: other.to_string(),
-            },
-        }
-    }
-}
-
-/// Map distribution error codes: unknown manifest or name means "not there".
-fn from_codes<'a>(
-    registry: String,
-    url: String,
-    mut codes: impl Iterator<Item = &'a OciErrorCode>,
-) -> RegistryError {
-    match codes.next() {
-        Some(
-            OciErrorCode::ManifestUnknown
-            | OciErrorCode::NameUnknown
-            | OciErrorCode::NotFound
-            | OciErrorCode::BlobUnknown,
-        ) => RegistryError::NotFound { reference: url },
-        Some(OciErrorCode::Unauthorized | OciErrorCode::Denied) => {
-            RegistryError::Unauthorized { registry }
-        }
-        Some(OciErrorCode::Toomanyrequests) => RegistryError::RateLimited { registry },
-        Some(code) => RegistryError::Unavailable {
-            registry,
-            detail: format!("{code:?}"),
-        },
-        None => RegistryError::Unavailable {
-            registry,
-            detail: "error without a code".to_string(),
-        },
     }
 }
 
@@ -204,6 +160,11 @@ pub(super) fn from_transport(registry: &str, error: &reqwest::Error) -> Registry
         registry,
         detail: transport_detail(error),
     }
+}
+
+/// Whether `error`'s source chain holds an `E`.
+pub(super) fn has_source<E: std::error::Error + 'static>(error: &reqwest::Error) -> bool {
+    find_source::<E>(error).is_some()
 }
 
 /// The first error of type `E` in `error`'s source chain, looking inside `io::Error`s too (their

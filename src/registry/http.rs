@@ -1,27 +1,20 @@
 //! Every registry read Signet makes (manifest HEADs and GETs, API documents, blobs) goes through
 //! here, so each one is bounded the same way: the body is refused as soon as its declared length
-//! or the bytes received pass the limit; redirects follow `redirect.rs`; a 429 pauses the
-//! registry (`backoff.rs`); the whole call has the registry's deadline. Authentication: the
-//! configured basic credentials of exactly this registry, or anonymous; on a bearer challenge
-//! (401 with `WWW-Authenticate: Bearer`) oci-client fetches a token for the repository, which is
-//! reused for a minute. Decides nothing about what the bytes mean (`content.rs` checks them).
+//! or the bytes received pass the limit; redirects follow `clients.rs` and `redirect.rs`; a 429
+//! pauses the registry (`backoff.rs`); requests in flight to one host are capped (`fanout.rs`);
+//! the whole call has the registry's deadline. Authentication: the configured basic credentials
+//! of exactly this registry, or anonymous; on a bearer challenge (401 with `WWW-Authenticate:
+//! Bearer`) a token for the repository is fetched through the same clients and bounds
+//! (`token/`), and reused for a minute at most. Decides nothing about what the bytes mean
+//! (`content.rs` checks them).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use oci_client::Reference;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::{Method, Response, StatusCode, Url};
 
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Reference, RegistryOperation};
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
-
+use super::clients::{Clients, Credential, SendError};
 use super::error::from_transport;
-use super::{AuthKey, Registry, RegistryError};
-
-/// How long a bearer token is reused (registries issue them for 5 minutes or more).
-const TOKEN_TTL: Duration = Duration::from_secs(60);
-/// Tokens held at once.
-const MAX_TOKENS: usize = 1024;
+use super::{Registry, RegistryError, token};
 
 /// A document fetched within its limit.
 #[derive(Debug)]
@@ -61,42 +54,12 @@ pub(super) struct Get<'a> {
     pub head: bool,
 }
 
-/// (registry, repository, the credential the token was obtained with).
-type TokenKey = (String, String, AuthKey);
-
-/// Bearer tokens by registry, repository and credential, each with the time it was obtained: a
-/// token one tenant's credential obtained is never presented for another tenant (or for an
-/// anonymous request), even for the same repository.
-#[derive(Default)]
-pub(super) struct Tokens {
-    by_repository: Mutex<HashMap<TokenKey, (String, Instant)>>,
-}
-
-impl Tokens {
-    fn get(&self, key: &TokenKey) -> Option<String> {
-        let tokens = self.by_repository.lock().ok()?;
-        let (token, at) = tokens.get(key)?;
-        (at.elapsed() < TOKEN_TTL).then(|| token.clone())
-    }
-
-    fn put(&self, key: TokenKey, token: String) {
-        if let Ok(mut tokens) = self.by_repository.lock() {
-            if tokens.len() >= MAX_TOKENS {
-                tokens.retain(|_, (_, at)| at.elapsed() < TOKEN_TTL);
-                if tokens.len() >= MAX_TOKENS {
-                    tokens.clear();
-                }
-            }
-            tokens.insert(key, (token, Instant::now()));
-        }
-    }
-}
-
 impl Registry {
-    /// Steps: 1. refuse at once while the registry is paused after a 429; 2. send with this
-    /// registry's credential (and once more with a bearer token if challenged); 3. classify the
-    /// status; 4. refuse a declared length over the limit; 5. stream the body, stopping past the
-    /// limit. The whole call is bounded by the registry's call deadline.
+    /// Steps: 1. refuse at once while the registry is paused after a 429; 2. wait for one of the
+    /// registry host's request slots (`fanout.rs`; the wait counts against the review's deadline,
+    /// not the call's); 3. send with this registry's credential (and once more with a bearer
+    /// token if challenged); 4. classify the status; 5. refuse a declared length over the limit;
+    /// 6. stream the body, stopping past the limit. Steps 3-6 are bounded by the call deadline.
     pub(super) async fn bounded_get(&self, get: &Get<'_>) -> Result<Answer, RegistryError> {
         let registry = get.reference.resolve_registry();
         if self.backoff.paused(registry) {
@@ -104,13 +67,14 @@ impl Registry {
                 registry: registry.to_string(),
             });
         }
+        let _slot = self.hosts.slot(registry).await;
         self.deadline(get.what, self.bounded_get_inner(get)).await?
     }
 
     async fn bounded_get_inner(&self, get: &Get<'_>) -> Result<Answer, RegistryError> {
         let registry = get.reference.resolve_registry().to_string();
         let mut response = self.send_authenticated(get).await?;
-        // 3. The status.
+        // 4. The status.
         match response.status() {
             StatusCode::OK => {}
             StatusCode::NOT_FOUND => return Ok(Answer::NotFound),
@@ -151,104 +115,140 @@ impl Registry {
     }
 
     /// Send with the credential for this registry; on a bearer challenge, get a token for the
-    /// repository and send once more.
+    /// repository (`token/`) and send once more.
     async fn send_authenticated(&self, get: &Get<'_>) -> Result<Response, RegistryError> {
-        let registry = get.reference.resolve_registry().to_string();
-        let key = (
-            registry.clone(),
-            get.reference.repository().to_string(),
-            self.auth_key(&registry),
-        );
-        let token = self.tokens.get(&key);
-        let response = self.send(get, token.as_deref()).await?;
-        let challenged = response.status() == StatusCode::UNAUTHORIZED
-            && header(response.headers(), "www-authenticate")
-                .is_some_and(|h| h.trim_start().to_ascii_lowercase().starts_with("bearer"));
-        if !challenged || token.is_some() {
+        let registry = get.reference.resolve_registry();
+        let scope = token::scope(get.reference.repository());
+        let key = (registry.to_string(), scope.clone(), self.auth_key(registry));
+        let cached = self.tokens.get(&key);
+        let credential = match &cached {
+            Some(token) => Credential::Bearer(token.to_string()),
+            None => self.credential_for(registry),
+        };
+        let url = self.url(registry, &get.path)?;
+        let response = self.send(get, &url, &credential).await?;
+        if response.status() != StatusCode::UNAUTHORIZED || cached.is_some() {
             return Ok(response);
         }
-        let auth = self.auth_for(&registry);
-        let obtained = self
-            .client
-            .auth(get.reference, &auth, RegistryOperation::Pull)
-            .await
-            .map_err(|e| RegistryError::from_oci(&registry, e))?;
-        let Some(token) = obtained else {
+        let challenge =
+            token::bearer(response.headers()).map_err(|why| RegistryError::TokenRealmRefused {
+                registry: registry.to_string(),
+                why,
+            })?;
+        let Some(challenge) = challenge else {
             return Ok(response);
         };
-        self.tokens.put(key, token.clone());
-        self.send(get, Some(&token)).await
+        let home = url.host_str().unwrap_or_default();
+        let token = self
+            .obtain_token(registry, home, &scope, &challenge)
+            .await?;
+        self.tokens.put(key, token.value.clone(), token.lifetime);
+        self.send(get, &url, &Credential::Bearer(token.value.to_string()))
+            .await
     }
 
-    /// One request: the bearer token if there is one, else this registry's basic credentials.
-    async fn send(&self, get: &Get<'_>, token: Option<&str>) -> Result<Response, RegistryError> {
-        let registry = get.reference.resolve_registry().to_string();
-        let http = self.http.as_ref().map_err(|e| RegistryError::Unavailable {
-            registry: registry.clone(),
-            detail: format!("no HTTP client: {e}"),
-        })?;
-        let scheme = match self.config.insecure.contains(&registry) {
+    /// `scheme://registry/path`: plain HTTP only for the registries configured insecure.
+    fn url(&self, registry: &str, path: &str) -> Result<Url, RegistryError> {
+        let scheme = match self.config.insecure.iter().any(|i| i == registry) {
             true => "http",
             false => "https",
         };
-        let url = format!("{scheme}://{registry}{}", get.path);
+        Url::parse(&format!("{scheme}://{registry}{path}")).map_err(|e| RegistryError::Invalid {
+            registry: registry.to_string(),
+            detail: format!("not a registry URL: {e}"),
+        })
+    }
+
+    /// One request to the registry (following its redirects by `clients.rs`).
+    async fn send(
+        &self,
+        get: &Get<'_>,
+        url: &Url,
+        credential: &Credential,
+    ) -> Result<Response, RegistryError> {
+        let registry = get.reference.resolve_registry();
+        let clients = self.clients(registry)?;
         let method = if get.head { Method::HEAD } else { Method::GET };
-        let request = http
-            .request(method, &url)
-            .header(ACCEPT, get.accept.join(", "));
-        with_credential(request, token, self.auth_for(&registry))
-            .send()
+        let home = url.host_str().unwrap_or_default();
+        let accept = get.accept.join(", ");
+        clients
+            .send(method, url.clone(), home, &accept, credential)
             .await
-            .map_err(|e| from_transport(&registry, &e))
+            .map_err(|e| match e {
+                SendError::Transport(e) => from_transport(registry, &e),
+                SendError::Redirect(refused) => RegistryError::RedirectRefused {
+                    registry: registry.to_string(),
+                    detail: refused.to_string(),
+                },
+            })
+    }
+
+    /// The HTTP clients, or why there are none (an error for `registry`).
+    pub(super) fn clients(&self, registry: &str) -> Result<&Clients, RegistryError> {
+        self.clients
+            .as_deref()
+            .map_err(|e| RegistryError::Unavailable {
+                registry: registry.to_string(),
+                detail: format!("no HTTP client: {e}"),
+            })
     }
 }
 
-fn with_credential(
-    request: RequestBuilder,
-    token: Option<&str>,
-    auth: RegistryAuth,
-) -> RequestBuilder {
-    match (token, auth) {
-        (Some(token), _) => request.bearer_auth(token),
-        (None, RegistryAuth::Basic(user, password)) => request.basic_auth(user, Some(password)),
-        (None, _) => request,
-    }
+/// Why a body was not read whole.
+pub(super) enum ReadFailure {
+    /// Its declared length (`Some`) or the bytes sent passed the limit.
+    TooLarge(Option<u64>),
+    /// The connection broke.
+    Broken(reqwest::Error),
 }
 
-/// The body, refused when its declared length or the bytes received pass the limit.
+/// The body, refused as soon as its declared length or the bytes received pass `limit`: never
+/// more than `limit` bytes are kept (plus one chunk read).
+pub(super) async fn read_within(
+    response: &mut Response,
+    limit: usize,
+) -> Result<Vec<u8>, ReadFailure> {
+    let declared =
+        header(response.headers(), CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    if let Some(length) = declared.filter(|l| *l > limit as u64) {
+        return Err(ReadFailure::TooLarge(Some(length)));
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadFailure::Broken)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(ReadFailure::TooLarge(None));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// [`read_within`] the limit of `get`, failures named for it.
 async fn read_capped(
     response: &mut Response,
     get: &Get<'_>,
     registry: &str,
 ) -> Result<Vec<u8>, RegistryError> {
-    let too_large = |size: String| RegistryError::TooLarge {
-        what: format!("{} ({size})", get.what),
-        limit: get.limit,
-    };
-    let declared =
-        header(response.headers(), CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
-    if let Some(length) = declared.filter(|l| *l > get.limit as u64) {
-        return Err(too_large(format!("{length} bytes declared")));
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| RegistryError::Unavailable {
+    read_within(response, get.limit).await.map_err(|e| match e {
+        ReadFailure::TooLarge(declared) => {
+            let size = match declared {
+                Some(length) => format!("{length} bytes declared"),
+                None => "more bytes than that sent".to_string(),
+            };
+            RegistryError::TooLarge {
+                what: format!("{} ({size})", get.what),
+                limit: get.limit,
+            }
+        }
+        ReadFailure::Broken(e) => RegistryError::Unavailable {
             registry: registry.to_string(),
             detail: format!(
                 "reading the {}: {}",
                 get.what,
                 super::error::transport_detail(&e)
             ),
-        })?
-    {
-        if bytes.len() + chunk.len() > get.limit {
-            return Err(too_large("more bytes than that sent".to_string()));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
+        },
+    })
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -256,38 +256,4 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-}
-
-/// The HTTP client for all registry reads: the same timeouts and user agent as oci-client's,
-/// and the redirect rules of `redirect.rs`. Never falls back to plain HTTP or an unverified
-/// certificate: only the registries configured insecure are reached over HTTP.
-pub(super) fn client(config: &super::RegistryConfig) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .connect_timeout(config.call_timeout)
-        .read_timeout(config.call_timeout)
-        .redirect(super::redirect::policy(config.insecure.clone()))
-        .user_agent(concat!("signet/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-    use crate::registry::Credentials;
-
-    #[test]
-    fn a_token_is_only_found_with_the_credential_that_obtained_it() {
-        let tenant = Credentials::from_docker_config_json(
-            br#"{"auths":{"r.io":{"username":"x","password":"1"}}}"#,
-        )
-        .unwrap();
-        let tokens = Tokens::default();
-        let key = |c: &Credentials| ("r.io".to_string(), "app".to_string(), c.auth_key("r.io"));
-        tokens.put(key(&tenant), "token-of-x".into());
-        assert_eq!(tokens.get(&key(&tenant)).as_deref(), Some("token-of-x"));
-        assert_eq!(tokens.get(&key(&Credentials::default())), None);
-    }
 }

@@ -3,26 +3,33 @@
 //! referrers. Every call has a deadline and every body a size limit; nothing here decides a
 //! verdict.
 
+mod addresses;
 mod auth;
 mod backoff;
+mod clients;
 mod content;
 mod error;
+mod fanout;
 mod http;
 mod mirrors;
 mod platforms;
 mod redirect;
 mod referrers;
+mod resolver;
 mod signatures;
+mod token;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::Reference;
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
 
 use backoff::Backoff;
-use http::{Answer, Get, Tokens};
+use clients::Clients;
+use fanout::HostSlots;
+use http::{Answer, Get};
+use token::Tokens;
 
 use crate::reference::{Digest, ImageReference};
 
@@ -34,6 +41,10 @@ pub use referrers::{
     MAX_BUNDLE_BYTES, SIGSTORE_BUNDLE_MEDIA_TYPE, SIGSTORE_BUNDLE_TYPES, SignatureBundle,
 };
 pub use signatures::{SIMPLE_SIGNING_MEDIA_TYPE, SignatureLayer, SignatureMaterial, signature_tag};
+pub use token::MAX_TOKEN_ANSWER_BYTES;
+
+/// Default of [`RegistryConfig::max_requests_per_host`] (`--max-requests-per-registry`).
+pub const DEFAULT_MAX_REQUESTS_PER_HOST: usize = 16;
 
 /// Limits and settings for all registry traffic.
 #[derive(Debug, Clone)]
@@ -59,6 +70,9 @@ pub struct RegistryConfig {
     pub rate_limit_pause: Duration,
     /// Where images are read from (`--registries-conf`): mirrors and prefix rewrites.
     pub mirrors: Mirrors,
+    /// Most requests in flight to one registry host, across all reviews; more wait their turn
+    /// (within the review's deadline).
+    pub max_requests_per_host: usize,
 }
 
 impl Default for RegistryConfig {
@@ -73,26 +87,24 @@ impl Default for RegistryConfig {
             max_image_manifest_bytes: 4 * 1024 * 1024,
             rate_limit_pause: Duration::from_secs(5),
             mirrors: Mirrors::default(),
+            max_requests_per_host: DEFAULT_MAX_REQUESTS_PER_HOST,
         }
     }
 }
 
 /// A pooled client for all registries (connections are kept alive per host). Cloning is cheap
-/// and shares the connections, tokens and back-off; [`Registry::with_pull_credentials`] gives a
-/// review its own credentials over the same pool.
+/// and shares the connections, tokens, back-off and per-host request slots;
+/// [`Registry::with_pull_credentials`] gives a review its own credentials over the same pool.
 #[derive(Clone)]
 pub struct Registry {
-    /// Only for bearer tokens (`http.rs`): `Client::auth` asks the token service with the
-    /// credential passed to it on every call (the client's own per-registry memory of the first
-    /// credential is used only by its pull methods, which Signet never calls), so one client
-    /// serves every tenant. Tokens are remembered in `tokens`, keyed by credential.
-    client: Client,
-    /// For every bounded read (manifests, API documents, blobs).
-    http: Result<reqwest::Client, String>,
+    /// For every bounded read (manifests, API documents, blobs) and token request.
+    clients: Result<Arc<Clients>, String>,
     credentials: Arc<Credentials>,
     config: Arc<RegistryConfig>,
+    /// Bearer tokens, keyed by registry, scope and credential.
     tokens: Arc<Tokens>,
     backoff: Arc<Backoff>,
+    hosts: Arc<HostSlots>,
 }
 
 impl Registry {
@@ -100,18 +112,10 @@ impl Registry {
     pub fn new(mut config: RegistryConfig, credentials: Credentials) -> Self {
         let insecure = config.mirrors.insecure_hosts().to_vec();
         config.insecure.extend(insecure);
-        let client = Client::new(ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(config.insecure.clone()),
-            connect_timeout: Some(config.call_timeout),
-            read_timeout: Some(config.call_timeout),
-            platform_resolver: None,
-            user_agent: concat!("signet/", env!("CARGO_PKG_VERSION")),
-            ..Default::default()
-        });
         Self {
-            client,
-            http: http::client(&config),
+            clients: Clients::new(&config).map(Arc::new),
             credentials: Arc::new(credentials),
+            hosts: Arc::new(HostSlots::new(config.max_requests_per_host)),
             config: Arc::new(config),
             tokens: Arc::default(),
             backoff: Arc::default(),

@@ -3,25 +3,19 @@
 //! must not be able to aim the webhook, from inside the cluster, at what only the cluster can
 //! reach: plain HTTP, link-local metadata endpoints (169.254.169.254), loopback, private and
 //! cluster-internal addresses (`*.svc`, `*.cluster.local`). Those are refused unless the target is
-//! the registry itself or a host the operator configured. The `Authorization` header is never
-//! carried to another host (reqwest drops it on any change of host, port or scheme).
-
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+//! the registry itself or a host the operator configured. These rules judge the URL (`addresses.rs`
+//! has the address ranges); names are judged again after DNS resolution by the client that follows
+//! hops away from the registry (`clients.rs`, `resolver.rs`). The `Authorization` header is never
+//! carried to another host (reqwest drops it on any change of host, port or scheme; hops away from
+//! the registry are sent without it).
 
 use reqwest::Url;
 use reqwest::redirect::{Attempt, Policy};
 
+use super::addresses::internal_host;
+
 /// Most redirects followed for one request.
 const MAX_REDIRECTS: usize = 3;
-
-/// Names that only resolve inside a cluster or a host.
-const INTERNAL_SUFFIXES: &[&str] = &[
-    ".svc",
-    ".cluster.local",
-    ".internal",
-    ".local",
-    ".localhost",
-];
 
 /// Why a redirect was refused; the message becomes the denial's detail.
 #[derive(Debug, thiserror::Error)]
@@ -42,13 +36,37 @@ pub fn policy(configured: Vec<String>) -> Policy {
     })
 }
 
+/// The redirect policy of requests to a registry (or a token realm) on its own host, whose
+/// address is trusted whatever it is: hops on the same scheme, host and port are followed; any
+/// other hop is handed back to the caller unfollowed (as the 3xx answer), which judges it and
+/// follows it with the client that refuses internal addresses after DNS resolution
+/// (`clients.rs`): this client's resolver trusts every name.
+pub fn same_origin_only() -> Policy {
+    Policy::custom(|attempt| {
+        let same = attempt.previous().first().is_some_and(|o| {
+            authority(o) == authority(attempt.url()) && o.scheme() == attempt.url().scheme()
+        });
+        match (same, attempt.previous().len() > MAX_REDIRECTS) {
+            (_, true) => {
+                let target = shown(attempt.url());
+                attempt.error(RedirectRefused {
+                    target,
+                    why: "too many redirects",
+                })
+            }
+            (true, false) => attempt.follow(),
+            (false, false) => attempt.stop(),
+        }
+    })
+}
+
 fn check(attempt: &Attempt<'_>, configured: &[String]) -> Result<(), RedirectRefused> {
     let origin = attempt.previous().first();
     judge(attempt.url(), origin, attempt.previous().len(), configured)
 }
 
 /// The rules, apart from reqwest's types so they can be tested alone.
-fn judge(
+pub(super) fn judge(
     target: &Url,
     origin: Option<&Url>,
     hops: usize,
@@ -76,17 +94,15 @@ fn judge(
     let Some(host) = target.host_str() else {
         return refuse("no host");
     };
-    match host.trim_matches(['[', ']']).parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) if internal_v4(ip) => refuse("internal or link-local address"),
-        Ok(IpAddr::V6(ip)) if internal_v6(ip) => refuse("internal or link-local address"),
-        Ok(_) => Ok(()),
-        Err(_) if internal_name(host) => refuse("cluster-internal name"),
-        Err(_) => Ok(()),
+    match host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        Ok(_) if internal_host(host) => refuse("internal or link-local address"),
+        Err(_) if internal_host(host) => refuse("cluster-internal name"),
+        _ => Ok(()),
     }
 }
 
 /// `host[:port]` as registries are configured (the port only when not the scheme's default).
-fn authority(url: &Url) -> String {
+pub(super) fn authority(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
         Some(port) => format!("{host}:{port}"),
@@ -94,38 +110,8 @@ fn authority(url: &Url) -> String {
     }
 }
 
-fn shown(url: &Url) -> String {
+pub(super) fn shown(url: &Url) -> String {
     format!("{}://{}", url.scheme(), authority(url))
-}
-
-fn internal_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || (a == 100 && (64..128).contains(&b))
-}
-
-fn internal_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return internal_v4(v4);
-    }
-    let first = ip.segments()[0];
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-}
-
-fn internal_name(name: &str) -> bool {
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    name == "localhost"
-        || !name.contains('.')
-        || INTERNAL_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
 #[cfg(test)]

@@ -35,6 +35,12 @@ pub enum Fault {
     Trickle,
     /// `Content-Length` 1000, 100 bytes sent, then the connection breaks.
     ResetMidBody,
+    /// A registry with a token service: a request with `Authorization: Bearer <token>` is
+    /// forwarded, any other gets 401 with this `WWW-Authenticate`.
+    Challenge {
+        www_authenticate: String,
+        token: String,
+    },
     /// Forward, then rewrite the body; `headers` replace the upstream's (a `None` value removes
     /// the header). The `Content-Length` follows the new body.
     Rewrite(Rewrite, Headers),
@@ -65,11 +71,14 @@ pub struct FaultFront {
 impl FaultFront {
     /// Front `upstream_host` (plain HTTP) over plain HTTP.
     pub async fn start(upstream_host: &str) -> FaultFront {
+        Self::start_on("127.0.0.1", upstream_host).await
+    }
+
+    /// [`FaultFront::start`] listening on another loopback address (`127.0.0.2`).
+    pub async fn start_on(ip: &str, upstream_host: &str) -> FaultFront {
         let state = front(upstream_host);
         let app = Router::new().fallback(answer).with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -101,7 +110,7 @@ impl FaultFront {
     }
 
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.addr.port())
+        self.addr.to_string()
     }
 
     /// Requests whose path contains `needle` get `fault` from now on (the first match wins).
@@ -167,6 +176,23 @@ async fn answer(State(front): State<Arc<Front>>, request: Request) -> Response<B
             .map(|(_, f)| f.clone())
     };
     match fault {
+        Some(Fault::Challenge {
+            www_authenticate,
+            token,
+        }) => {
+            let presented = request
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            match presented == Some(format!("Bearer {token}").as_str()) {
+                true => forward(&front, request, None).await,
+                false => Response::builder()
+                    .status(StatusCode::UNAUTHORIZED)
+                    .header("www-authenticate", www_authenticate)
+                    .body(Body::empty())
+                    .expect("response"),
+            }
+        }
         None => forward(&front, request, None).await,
         Some(Fault::Rewrite(rewrite, headers)) => {
             forward(&front, request, Some((rewrite, headers))).await
@@ -211,7 +237,7 @@ fn faulty(fault: Fault, path: &str) -> Response<Body> {
                 .header("content-type", "application/vnd.oci.image.manifest.v1+json")
                 .body(Body::from_stream(part.chain(broken)))
         }
-        Fault::Rewrite(..) => unreachable!("rewrites are forwarded"),
+        Fault::Rewrite(..) | Fault::Challenge { .. } => unreachable!("answered by `answer`"),
     }
     .expect("response")
 }

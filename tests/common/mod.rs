@@ -8,7 +8,10 @@
 pub mod apiserver;
 pub mod audit;
 pub mod bundles;
+pub mod cluster_e2e;
 pub mod containers_image;
+pub mod control_plane;
+pub mod cosign;
 pub mod crio;
 pub mod faults;
 pub mod flip;
@@ -19,10 +22,12 @@ pub mod keyless_webhook;
 pub mod load;
 pub mod policy_objects;
 pub mod proxy;
+pub mod realm;
 pub mod referrers;
 pub mod registry;
 pub mod signing;
 pub mod tls;
+pub mod tools;
 pub mod webhook;
 
 pub use images::{

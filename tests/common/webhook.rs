@@ -50,6 +50,10 @@ pub struct WebhookOptions {
     pub events: Option<(kube::Client, EventSettings)>,
     /// `--pull-secrets`: each pod's own pull secrets, read from this (test) API server.
     pub pull_secrets: Option<Arc<PullSecrets>>,
+    /// `--max-requests-per-registry`.
+    pub max_requests_per_registry: usize,
+    /// `--max-images-in-flight`.
+    pub max_images_in_flight: usize,
 }
 
 impl WebhookOptions {
@@ -72,6 +76,8 @@ impl WebhookOptions {
             registries_conf: None,
             events: None,
             pull_secrets: None,
+            max_requests_per_registry: RegistryConfig::default().max_requests_per_host,
+            max_images_in_flight: EngineSettings::default().images_in_flight,
         }
     }
 }
@@ -239,6 +245,7 @@ fn build_engine(
             insecure: options.insecure.clone(),
             call_timeout: options.registry_timeout,
             rate_limit_pause: options.rate_limit_pause,
+            max_requests_per_host: options.max_requests_per_registry,
             mirrors: match &options.registries_conf {
                 Some(text) => signet::registry::Mirrors::parse(text, "registries.conf")
                     .expect("test registries.conf parses"),
@@ -254,6 +261,7 @@ fn build_engine(
         verdicts: VerdictSettings::lasting_as(&options.cache),
         cache: options.cache.clone(),
         platforms: signet::engine::default_platforms(),
+        images_in_flight: options.max_images_in_flight,
         ..EngineSettings::default()
     };
     Engine::new(policies, registry, settings)
@@ -304,6 +312,17 @@ pub fn pod_review_in(namespace: &str, uid: &str, containers: Vec<Value>) -> Valu
 /// The `response` member of an answer.
 pub fn response(answer: &Value) -> &Value {
     &answer["response"]
+}
+
+/// The stable code of the first container's verdict (`deny:<Code>...` in `auditAnnotations`).
+pub fn first_code(answer: &Value) -> String {
+    let note = response(answer)["auditAnnotations"]["spec.containers.0"]
+        .as_str()
+        .unwrap_or_default();
+    note.split([':', ' '])
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
 }
 
 pub fn allowed(answer: &Value) -> bool {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The real third-party programs the end-to-end tests run, built from pinned Go module versions and
+# kept under .tools/<name>-<version>/ (ignored by git). A tool already built at its pinned version is
+# not built again. Go is used for these test tools only; Signet stays one Rust binary.
+#
+#   kube-apiserver, kubectl, etcd   tools/kube (k8s.io/kubernetes and etcd's server as dependencies)
+#   cosign                          github.com/sigstore/cosign/v2/cmd/cosign
+#   crane                           github.com/google/go-containerregistry/cmd/crane
+#
+# Prints nothing but progress on stderr; the tests find the programs under .tools/ (or under
+# $SIGNET_TOOLS when set).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+tools="${SIGNET_TOOLS:-$root/.tools}"
+
+KUBERNETES_VERSION=v1.36.3
+COSIGN_VERSION=v2.6.5
+CRANE_VERSION=v0.22.1
+
+command -v go >/dev/null 2>&1 || { echo "tools.sh: Go is needed to build the test tools" >&2; exit 1; }
+export GOFLAGS="${GOFLAGS:-} -trimpath"
+export CGO_ENABLED=0
+
+# build NAME VERSION -- command...: runs the command with $out set, unless $out/.done exists.
+build() {
+    local name="$1" version="$2"
+    shift 3
+    out="$tools/$name-$version"
+    [ -f "$out/.done" ] && return 0
+    echo "tools.sh: building $name $version" >&2
+    rm -rf "$out" && mkdir -p "$out"
+    local started=$SECONDS
+    "$@"
+    touch "$out/.done"
+    echo "tools.sh: $name $version built in $((SECONDS - started)) s" >&2
+}
+
+kube() {
+    local minor="${KUBERNETES_VERSION#v}"
+    local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
+    ldflags+=" -X k8s.io/component-base/version.gitMajor=${minor%%.*}"
+    minor="${minor#*.}"
+    ldflags+=" -X k8s.io/component-base/version.gitMinor=${minor%%.*}"
+    (cd tools/kube && go build -ldflags "$ldflags" -o "$out/" \
+        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl ./etcd)
+}
+
+install() {
+    GOBIN="$out" go install -ldflags "-s -w" "$1"
+}
+
+build kube "$KUBERNETES_VERSION" -- kube
+build cosign "$COSIGN_VERSION" -- install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+build crane "$CRANE_VERSION" -- install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"

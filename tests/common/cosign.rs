@@ -1,0 +1,108 @@
+//! The real cosign and crane (built by `scripts/tools.sh`) against a test registry on loopback:
+//! images pushed with crane, signed offline with `cosign sign --key` (no transparency-log
+//! upload), and verified with `cosign verify` to compare verdicts with Signet's.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+use super::tools::{run, run_ok, tool};
+
+/// A cosign key pair made by `cosign generate-key-pair`, encrypted with a password.
+pub struct CosignKey {
+    dir: TempDir,
+    password: String,
+}
+
+impl CosignKey {
+    /// `cosign generate-key-pair` with `password` (the empty string is cosign's unencrypted key).
+    pub fn generate(password: &str) -> CosignKey {
+        let dir = tempfile::Builder::new()
+            .prefix("signet-cosign-")
+            .tempdir()
+            .expect("temporary directory");
+        run_ok(
+            Command::new(tool("cosign"))
+                .arg("generate-key-pair")
+                .current_dir(dir.path())
+                .env("COSIGN_PASSWORD", password),
+        );
+        CosignKey {
+            dir,
+            password: password.to_string(),
+        }
+    }
+
+    pub fn private_key(&self) -> PathBuf {
+        self.dir.path().join("cosign.key")
+    }
+
+    pub fn public_key(&self) -> PathBuf {
+        self.dir.path().join("cosign.pub")
+    }
+
+    pub fn public_pem(&self) -> String {
+        std::fs::read_to_string(self.public_key()).expect("cosign.pub")
+    }
+
+    /// `cosign sign --key` of `image` (a digest reference), offline, with `extra` arguments.
+    pub fn sign(&self, image: &str, extra: &[&str]) {
+        run_ok(self.cosign("sign").args(extra).arg(image));
+    }
+
+    /// Whether `cosign verify --key` accepts `image` (transparency log not required, as signed).
+    pub fn cosign_verifies(&self, image: &str) -> bool {
+        let output = run(Command::new(tool("cosign"))
+            .args(["verify", "--insecure-ignore-tlog=true", "--key"])
+            .arg(self.public_key())
+            .arg(image));
+        output.status.success()
+    }
+
+    fn cosign(&self, verb: &str) -> Command {
+        let mut command = Command::new(tool("cosign"));
+        command
+            .arg(verb)
+            .args(["--yes", "--tlog-upload=false", "--key"])
+            .arg(self.private_key())
+            .env("COSIGN_PASSWORD", &self.password);
+        command
+    }
+}
+
+/// Pushes a one-layer image with `crane append` (a small file whose content is `content`) as
+/// `reference` (`host/repo:tag`) and returns its digest reference `host/repo@sha256:...`.
+pub fn crane_push(reference: &str, content: &str) -> String {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let layer = layer_tar(dir.path(), content);
+    run_ok(
+        Command::new(tool("crane"))
+            .args(["append", "--insecure", "-f"])
+            .arg(&layer)
+            .args(["-t", reference]),
+    );
+    let digest = run_ok(Command::new(tool("crane")).args(["digest", "--insecure", reference]));
+    let repository = reference
+        .rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/'))
+        .map_or(reference, |(repo, _)| repo);
+    format!("{repository}@{}", digest.trim())
+}
+
+/// A tar holding one file, `content.txt`.
+fn layer_tar(dir: &Path, content: &str) -> PathBuf {
+    let root = dir.join("layer");
+    std::fs::create_dir_all(&root).expect("layer directory");
+    std::fs::write(root.join("content.txt"), content).expect("layer file");
+    let tar = dir.join("layer.tar");
+    run_ok(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&root)
+            .arg("content.txt"),
+    );
+    tar
+}
