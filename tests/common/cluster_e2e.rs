@@ -28,15 +28,19 @@ impl Installed {
     /// service reference with this URL and CA. `failure_policy` replaces the shipped one when
     /// given.
     pub fn apply(plane: &ControlPlane, failure_policy: Option<&str>) -> Installed {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // kustomize takes a base only by a relative path: the overlay lives under the
+        // repository (target/, ignored by git), two levels below it.
+        let scratch = repo.join("target");
+        std::fs::create_dir_all(&scratch).expect("target directory");
         let dir = tempfile::Builder::new()
             .prefix("signet-e2e-overlay-")
-            .tempdir()
+            .tempdir_in(&scratch)
             .expect("temporary directory");
         let webhook_port = free_port();
         let tls = LoopbackTls::generate("signet");
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let overlay = overlay(
-            &repo.join("manifests/base"),
+            Path::new("../../manifests/base"),
             webhook_port,
             &tls,
             failure_policy,
