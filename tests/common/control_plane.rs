@@ -192,7 +192,11 @@ impl ControlPlane {
             let _ = file.read_to_string(&mut text);
         }
         let start = text.len().saturating_sub(4000);
-        text[text.ceil_char_boundary(start)..].to_string()
+        // `str::ceil_char_boundary` is newer than the crate's MSRV.
+        let start = (start..text.len())
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(text.len());
+        text[start..].to_string()
     }
 }
 
