@@ -3,8 +3,9 @@
 //! the same way.
 
 mod pin;
+mod unchanged;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -87,8 +88,9 @@ fn dynamic_object(value: Option<Value>) -> Result<Option<DynamicObject>, serde_j
 /// Decide one admission request. Operations and subresources that cannot add or change an image
 /// (DELETE, CONNECT, `status`, `scale` …) and kinds without a pod template are admitted
 /// untouched. An UPDATE is judged on what it adds or changes: an image the stored object
-/// (`oldObject`) already runs is not verified again, so scaling or relabelling never fails on
-/// a registry outage, while a changed or added image is verified as on CREATE.
+/// (`oldObject`) already runs in the same container is not verified again, so scaling or
+/// relabelling never fails on a registry outage, while a changed, added or moved image is
+/// verified as on CREATE.
 pub async fn decide(engine: &Engine, request: &AdmissionRequest<DynamicObject>) -> Decision {
     decide_as(engine, request, None).await
 }
@@ -117,9 +119,8 @@ pub async fn decide_as(
         Ok(uses) => uses,
         Err(e) => return Decision::invalid_object(e.to_string()),
     };
-    let unchanged = images_already_running(kind, request);
-    let (known, changed): (Vec<ImageUse>, Vec<ImageUse>) =
-        uses.into_iter().partition(|u| unchanged.contains(&u.image));
+    let running = images_already_running(kind, request);
+    let (known, changed) = unchanged::split_unchanged(uses, &running);
     let namespace = request.namespace.as_deref();
     let mut decision = engine.review_as(namespace, &changed, source).await;
     decision
@@ -128,19 +129,16 @@ pub async fn decide_as(
     decision
 }
 
-/// The images the stored object runs, for an UPDATE; empty otherwise (or when the old object
+/// The image uses of the stored object, for an UPDATE; none otherwise (or when the old object
 /// cannot be read, so that everything is verified).
 fn images_already_running(
     kind: WorkloadKind,
     request: &AdmissionRequest<DynamicObject>,
-) -> HashSet<String> {
-    let old = match (&request.operation, &request.old_object) {
-        (Operation::Update, Some(old)) => old,
-        _ => return HashSet::new(),
-    };
-    extract_images(kind, &old.data)
-        .map(|uses| uses.into_iter().map(|u| u.image).collect())
-        .unwrap_or_default()
+) -> Vec<ImageUse> {
+    match (&request.operation, &request.old_object) {
+        (Operation::Update, Some(old)) => extract_images(kind, &old.data).unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 fn unchanged_verdict(usage: ImageUse) -> ImageVerdict {
@@ -150,7 +148,7 @@ fn unchanged_verdict(usage: ImageUse) -> ImageVerdict {
         digest: None,
         outcome: Outcome::Admit(
             "Unchanged",
-            "already run by the stored object; an UPDATE verifies only what it adds or changes"
+            "already run by the same container of the stored object; an UPDATE verifies only what it adds, changes or moves"
                 .to_string(),
         ),
     }

@@ -25,9 +25,21 @@ pub struct CertRequest {
     pub ca_days: u32,
 }
 
+/// Longest validity accepted, in days (100 years): beyond it the dates overflow.
+pub const MAX_DAYS: u32 = 36_500;
+
 /// Why certificates could not be made or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CertsError {
+    /// The request names something Kubernetes or X.509 cannot hold.
+    #[error("{0}")]
+    Invalid(String),
+    /// The kustomize base is not there.
+    #[error(
+        "the kustomize base {0} does not exist: give --manifests the path of Signet's \
+         manifests/base (or your own base), from where you run the command"
+    )]
+    NoManifests(PathBuf),
     /// rcgen refused the parameters or the existing CA.
     #[error("certificate: {0}")]
     Certificate(#[from] rcgen::Error),
@@ -52,14 +64,66 @@ pub struct Written {
     pub dir: PathBuf,
 }
 
+impl CertRequest {
+    /// Refuse what the Service, its DNS name or the certificate cannot be: a name that is not
+    /// a DNS label, a validity of zero days or of more than [`MAX_DAYS`].
+    pub fn validate(&self) -> Result<(), CertsError> {
+        dns_label("--service", &self.service, true)?;
+        dns_label("--namespace", &self.namespace, false)?;
+        for (flag, days) in [("--days", self.days), ("--ca-days", self.ca_days)] {
+            if !(1..=MAX_DAYS).contains(&days) {
+                return Err(CertsError::Invalid(format!(
+                    "{flag} {days}: give a number of days from 1 to {MAX_DAYS}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A Service name is an RFC 1035 label (starts with a letter), a namespace an RFC 1123 label:
+/// lowercase letters, digits and `-`, at most 63, starting and ending with a letter or digit.
+fn dns_label(flag: &str, name: &str, letter_first: bool) -> Result<(), CertsError> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let first_ok = match letter_first {
+        true => name.starts_with(|c: char| c.is_ascii_lowercase()),
+        false => alnum(name.chars().next()),
+    };
+    let valid = (1..=63).contains(&name.len())
+        && name.chars().all(allowed)
+        && first_ok
+        && alnum(name.chars().last());
+    match valid {
+        true => Ok(()),
+        false => Err(CertsError::Invalid(format!(
+            "{flag} {name:?} is not a valid Kubernetes name: use at most 63 lowercase letters, \
+             digits and '-', starting with a {} and ending with a letter or digit",
+            if letter_first {
+                "letter"
+            } else {
+                "letter or digit"
+            }
+        ))),
+    }
+}
+
 /// Issue `ca.crt`/`ca.key` (unless present), `tls.crt`/`tls.key`, `caBundle.patch.yaml` and a
-/// `kustomization.yaml` over `manifests` into `out`.
+/// `kustomization.yaml` over `manifests` (a path from the current directory) into `out`. The
+/// kustomization refers to `manifests` by a path relative to `out`, so it works from anywhere,
+/// and renames the Service and namespace to the request's, so that certificate, Service,
+/// Secret and webhook agree.
 pub fn generate(
     request: &CertRequest,
     out: &Path,
     manifests: &Path,
 ) -> Result<Written, CertsError> {
+    request.validate()?;
+    let base = manifests
+        .canonicalize()
+        .map_err(|_| CertsError::NoManifests(manifests.to_path_buf()))?;
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
+    let resource = relative_path(&out.canonicalize().map_err(|e| io(out, e))?, &base);
     let (ca_pem, ca_key, reused_ca) = load_or_make_ca(request, out)?;
     let issuer = Issuer::from_ca_cert_pem(&ca_pem, &ca_key)?;
     let dns_names = dns_names(request);
@@ -74,7 +138,7 @@ pub fn generate(
     )?;
     write(
         &out.join("kustomization.yaml"),
-        kustomization(manifests).as_bytes(),
+        kustomization(&resource, request).as_bytes(),
         false,
     )?;
     Ok(Written {
@@ -145,10 +209,51 @@ fn ca_bundle_patch(ca_pem: &str) -> String {
     )
 }
 
-fn kustomization(manifests: &Path) -> String {
+/// `to` as seen from the directory `from` (both absolute): `../../manifests/base`.
+fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut path = PathBuf::new();
+    for _ in common..from.len() {
+        path.push("..");
+    }
+    for part in &to[common..] {
+        path.push(part);
+    }
+    path
+}
+
+/// The base with the CA in the webhook, and the Service and namespace the certificate names.
+fn kustomization(base: &Path, request: &CertRequest) -> String {
+    let CertRequest {
+        service, namespace, ..
+    } = request;
     format!(
-        "# Written by `signet certs generate`: Signet with this directory's CA in the webhook.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {}\npatches:\n  - path: caBundle.patch.yaml\n    target:\n      group: admissionregistration.k8s.io\n      version: v1\n      kind: ValidatingWebhookConfiguration\n      name: signet\n",
-        manifests.display()
+        "# Written by `signet certs generate`: Signet with this directory's CA in the webhook,\n\
+         # its Service {service} in the namespace {namespace} (the names the certificate serves).\n\
+         apiVersion: kustomize.config.k8s.io/v1beta1\n\
+         kind: Kustomization\n\
+         namespace: {namespace}\n\
+         resources:\n  - {base}\n\
+         patches:\n\
+         \x20 - path: caBundle.patch.yaml\n\
+         \x20   target:\n\
+         \x20     group: admissionregistration.k8s.io\n\
+         \x20     version: v1\n\
+         \x20     kind: ValidatingWebhookConfiguration\n\
+         \x20     name: signet\n\
+         \x20 - target: {{kind: ValidatingWebhookConfiguration, name: signet}}\n\
+         \x20   patch: |\n\
+         \x20     - {{op: replace, path: /webhooks/0/clientConfig/service/name, value: {service}}}\n\
+         \x20     - {{op: replace, path: /webhooks/0/clientConfig/service/namespace, value: {namespace}}}\n\
+         \x20 - target: {{kind: Service, name: signet}}\n\
+         \x20   patch: |\n\
+         \x20     - {{op: replace, path: /metadata/name, value: {service}}}\n\
+         \x20 - target: {{kind: Namespace, name: signet-system}}\n\
+         \x20   patch: |\n\
+         \x20     - {{op: replace, path: /metadata/name, value: {namespace}}}\n",
+        base = base.display()
     )
 }
 

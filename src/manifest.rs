@@ -48,7 +48,7 @@ pub enum ManifestError {
     #[error("manifest has more than {MAX_DOCUMENTS} documents")]
     TooManyDocuments,
     /// Not YAML.
-    #[error("document {index}: {source}")]
+    #[error("document {}: {source}", .index + 1)]
     Yaml {
         /// 0-based document index.
         index: usize,
@@ -56,7 +56,7 @@ pub enum ManifestError {
         source: serde_yaml::Error,
     },
     /// A document that is not an object with a kind.
-    #[error("document {0} has no kind")]
+    #[error("document {} has no kind", .0 + 1)]
     NoKind(usize),
 }
 

@@ -39,6 +39,11 @@ const DEFAULT_TAG: &str = "latest";
 const NAME_MAX_LEN: usize = 255;
 /// Longest allowed tag.
 const TAG_MAX_LEN: usize = 128;
+/// Docker Hub's names: containerd's resolver reaches `docker.io` at `registry-1.docker.io`, and
+/// `index.docker.io` is its legacy name; all three are one registry.
+const DOCKER_HUB_NAMES: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+/// HTTPS's default port: `https://host:443/v2/` is `https://host/v2/`.
+const HTTPS_DEFAULT_PORT: &str = ":443";
 /// How much of a rejected input an error message repeats.
 const QUOTE_MAX_CHARS: usize = 200;
 
@@ -172,8 +177,9 @@ fn in_reference(input: &str, digest: &str) -> String {
     }
 }
 
-/// The input as an error message repeats it: at most [`QUOTE_MAX_CHARS`] characters.
-fn clip(s: &str) -> String {
+/// The input as an error message repeats it: at most [`QUOTE_MAX_CHARS`] characters. Also
+/// for other text from outside that a message quotes.
+pub(crate) fn clip(s: &str) -> String {
     match s.char_indices().nth(QUOTE_MAX_CHARS) {
         Some((end, _)) => format!("{}…", &s[..end]),
         None => s.to_owned(),
@@ -371,6 +377,19 @@ impl ImageReference {
         format!("{}/{}", self.registry, self.repository)
     }
 
+    /// `registry/repository` with the registry named as the runtimes reach it, for policy
+    /// matching: Docker Hub's other names (`registry-1.docker.io`, `index.docker.io`) are
+    /// `docker.io` (where a one-segment repository is an official image, `library/...`), and an
+    /// explicit HTTPS default port is dropped (`ghcr.io:443` is `ghcr.io`). The reference itself
+    /// keeps the name as written, which is what Signet reads from and what signatures name.
+    pub fn canonical_name(&self) -> String {
+        let registry = same_registry(&self.registry);
+        match registry == DEFAULT_REGISTRY && !self.repository.contains('/') {
+            true => format!("{registry}/{OFFICIAL_PREFIX}{}", self.repository),
+            false => format!("{registry}/{}", self.repository),
+        }
+    }
+
     /// The same reference pinned to `digest`; the tag, if any, is kept.
     pub fn with_digest(&self, digest: Digest) -> ImageReference {
         ImageReference {
@@ -556,6 +575,22 @@ fn canonical_registry(registry: &str) -> String {
         lower
     } else {
         registry.to_owned()
+    }
+}
+
+/// The registry `registry` (`host[:port]`, as parsed) is to a runtime that reaches it over
+/// HTTPS: without the default port `:443`, and `docker.io` for Docker Hub's other names. Other
+/// ports are other registries (`host:80` is `host` only over plain HTTP, which a name alone
+/// does not say), so they stay.
+pub fn same_registry(registry: &str) -> String {
+    let host = registry
+        .strip_suffix(HTTPS_DEFAULT_PORT)
+        .unwrap_or(registry);
+    let lower = host.to_ascii_lowercase();
+    if DOCKER_HUB_NAMES.contains(&lower.as_str()) {
+        DEFAULT_REGISTRY.to_owned()
+    } else {
+        host.to_owned()
     }
 }
 

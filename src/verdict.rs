@@ -15,6 +15,13 @@ use crate::workload::ImageUse;
 /// The reason code kube-apiserver shows for every denial, as CRI-O uses it for rejected pulls.
 pub const DENY_REASON: &str = "SignatureValidationFailed";
 
+/// Admit code: a signature was verified for the image.
+pub const VERIFIED: &str = "Verified";
+/// Admit code: a `static: pass` authority (containers-policy.json `insecureAcceptAnything`)
+/// admitted the image without verifying anything; kept apart so that counts of verified images
+/// are true.
+pub const ACCEPTED_UNVERIFIED: &str = "AcceptedUnverified";
+
 /// Why an image was not admitted outright.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
@@ -135,7 +142,10 @@ impl std::fmt::Display for Reason {
         match self {
             Self::InvalidObject(detail) => write!(f, "cannot read the object: {detail}"),
             Self::InvalidReference(detail) => write!(f, "invalid image reference: {detail}"),
-            Self::NoPolicyMatch => f.write_str("no image policy covers this image"),
+            Self::NoPolicyMatch => f.write_str(
+                "no image policy covers this image (add a glob that matches it to a policy's \
+                 spec.images; --no-match decides images no policy covers: deny, allow or warn)",
+            ),
             Self::PolicyFailed {
                 policy,
                 authorities,
@@ -246,8 +256,9 @@ impl std::fmt::Display for AuthorityCause {
 /// The outcome for one image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Admitted: a stable code (`Verified`, `NoPolicyMatch`, `Unchanged`) and a note that says
-    /// why (which authority or key, the no-match action, an unchanged image of an UPDATE).
+    /// Admitted: a stable code (`Verified`, `AcceptedUnverified`, `NoPolicyMatch`, `Unchanged`)
+    /// and a note that says why (which authority or key, a static pass, the no-match action, an
+    /// unchanged image of an UPDATE).
     Admit(&'static str, String),
     /// Admitted with a warning (warn mode, or a failure the policy turns into a warning).
     Warn(Reason),
@@ -533,7 +544,8 @@ pub struct ImageReport {
     pub digest: Option<String>,
     /// admit, warn or deny.
     pub outcome: &'static str,
-    /// Stable code: `Verified`, `NoPolicyMatch`, `Unchanged` when admitted, else the reason.
+    /// Stable code: `Verified`, `AcceptedUnverified`, `NoPolicyMatch`, `Unchanged` when
+    /// admitted, else the reason.
     pub reason: &'static str,
     /// Human-readable detail.
     pub detail: String,

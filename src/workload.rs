@@ -288,8 +288,8 @@ fn check_room(uses: &[ImageUse]) -> Result<(), ExtractError> {
     Ok(())
 }
 
-/// How a JSON value is described in messages.
-fn json_type(value: &Value) -> &'static str {
+/// How a JSON value is described in messages (never the value itself).
+pub(crate) fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -347,3 +347,64 @@ async fn cluster_audit_reads_every_page_of_every_list() {
     assert_eq!(pages("/api/v1/pods"), ["page-2", "page-4"]);
     assert_eq!(pages("/apis/apps/v1/deployments"), ["page-2"]);
 }
+
+/// Without any kubeconfig, the audit says what to do instead of kube's chain of causes.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_without_a_cluster_says_what_to_audit_instead() {
+    let home = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(SIGNET)
+        .args(["audit"])
+        .env("HOME", home.path())
+        .env("KUBECONFIG", home.path().join("absent"))
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.lines().last().unwrap_or_default(),
+        "signet: no Kubernetes cluster to audit: no in-cluster service account, and no kubeconfig ($KUBECONFIG or ~/.kube/config); audit a directory of manifests with --manifests DIR, the webhook's log with --from-logs FILE, or name a kubeconfig context with --context NAME",
+        "{stderr}"
+    );
+}
+
+/// An API server that accepts connections and never answers: `--timeout` bounds each call, and
+/// the error names the flag.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_of_an_api_server_that_never_answers_ends_at_the_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: hang\n  cluster: {{server: \"http://{addr}\"}}\ncontexts:\n- name: hang\n  context: {{cluster: hang, user: u}}\ncurrent-context: hang\nusers:\n- name: u\n  user: {{}}\n"
+    )).unwrap();
+    let run = tokio::process::Command::new(SIGNET)
+        .args(["audit", "--timeout", "1"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the audit ends by itself")
+        .unwrap();
+    held.abort();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "signet: reading the cluster at http://{addr}/ (each call waits at most --timeout 1s)"
+        )),
+        "{stderr}"
+    );
+}

@@ -69,8 +69,12 @@ async fn html_report_renders_in_chromium_without_script_errors_and_shows_the_cou
         "the script ran to its end"
     );
     assert_eq!(count(&rendered.dom, "admit"), Some(2), "{}", rendered.dom);
-    assert_eq!(count(&rendered.dom, "deny"), Some(2));
-    assert_eq!(count(&rendered.dom, "error"), Some(1));
+    assert_eq!(
+        count(&rendered.dom, "deny"),
+        Some(3),
+        "a missing image is a denial"
+    );
+    assert_eq!(count(&rendered.dom, "error"), Some(0));
     assert_eq!(count(&rendered.dom, "warn"), Some(0));
     assert_eq!(count(&rendered.dom, "objects"), Some(4));
     assert!(
@@ -85,7 +89,7 @@ async fn html_report_renders_in_chromium_without_script_errors_and_shows_the_cou
     assert!(
         rendered
             .dom
-            .contains("data-namespace=\"ops\" data-outcome=\"error\" data-count=\"1\"")
+            .contains("data-namespace=\"ops\" data-outcome=\"deny\" data-count=\"2\"")
     );
     assert!(
         rendered.dom.contains("x&lt;/script&gt;&lt;b&gt;"),

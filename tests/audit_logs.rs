@@ -112,4 +112,74 @@ async fn dry_run_would_deny_lines_fold_into_an_audit_report() {
         notes.contains("2 would-deny log lines folded into 1 findings"),
         "{notes}"
     );
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let reviews: Vec<Value> = logged
+        .lines()
+        .filter(|line| line.contains("\"review\""))
+        .map(|line| {
+            assert_eq!(
+                line.matches("\"message\"").count(),
+                1,
+                "one message key: {line}"
+            );
+            serde_json::from_str(line).unwrap()
+        })
+        .filter(|event: &Value| event["fields"]["message"] == "review")
+        .collect();
+    assert_eq!(reviews.len(), 2, "{logged}");
+    for event in &reviews {
+        let fields = &event["fields"];
+        assert_eq!(
+            fields["allowed"], true,
+            "the log says what was answered: {event}"
+        );
+        assert_eq!(fields["dry_run"], true, "{event}");
+        assert!(
+            fields["denial"]
+                .as_str()
+                .unwrap()
+                .starts_with("SignatureValidationFailed: "),
+            "{event}"
+        );
+    }
+}
+
+/// A file with no JSON log line (a text log, the wrong file) is an error, not an empty report;
+/// a JSON log with no would-deny line is a clean report.
+#[tokio::test(flavor = "multi_thread")]
+async fn from_logs_with_nothing_it_can_read_says_so_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let text_log = dir.path().join("text.log");
+    std::fs::write(
+        &text_log,
+        "2026-12-05T08:00:00Z  WARN signet::audit: would deny namespace=shop\nnot json\n",
+    )
+    .unwrap();
+    let out = signet(&["audit", "--from-logs", text_log.to_str().unwrap()]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "signet: {}: found no JSON log line in its 2 line(s), so nothing was read; --from-logs reads the webhook's log written with `signet serve --log-format json`",
+            text_log.display()
+        )),
+        "{stderr}"
+    );
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let out = signet(&["audit", "--from-logs", empty.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let clean = dir.path().join("clean.log");
+    std::fs::write(
+        &clean,
+        "{\"timestamp\":\"2026-12-05T08:00:00Z\",\"level\":\"INFO\",\"fields\":{\"message\":\"review\"},\"target\":\"signet::server::routes\"}\n",
+    )
+    .unwrap();
+    let out = signet(&["audit", "--from-logs", clean.to_str().unwrap()]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("0 would-deny log lines folded into 0 findings"),
+        "{stdout}"
+    );
 }

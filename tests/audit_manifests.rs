@@ -60,8 +60,11 @@ async fn audit_of_a_gitops_repository_reports_every_container_and_exits_one() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(report["summary"]["admit"], 2, "{report:#}");
-    assert_eq!(report["summary"]["deny"], 1, "{report:#}");
-    assert_eq!(report["summary"]["error"], 1, "{report:#}");
+    assert_eq!(
+        report["summary"]["deny"], 2,
+        "a missing image is a denial, as in review: {report:#}"
+    );
+    assert_eq!(report["summary"]["error"], 0, "{report:#}");
     assert_eq!(report["summary"]["objects"], 3);
     assert_eq!(findings(&report).len(), 4, "the .git file is not read");
 
@@ -78,7 +81,7 @@ async fn audit_of_a_gitops_repository_reports_every_container_and_exits_one() {
     let fetch = finding(&report, "Pod/invoice", "fetch");
     assert_eq!(
         (&fetch["outcome"], &fetch["code"]),
-        (&"error".into(), &"ImageNotFound".into())
+        (&"deny".into(), &"ImageNotFound".into())
     );
 
     let notes = report["notes"].to_string();
@@ -140,7 +143,9 @@ async fn audit_of_signed_images_only_exits_zero_with_a_table() {
     assert!(table.starts_with("OUTCOME  NAMESPACE  OBJECT"), "{table}");
     assert!(table.contains(&format!("{app}@{}", repo.signed)), "{table}");
     assert!(
-        table.contains("1 objects, 1 images: 2 admit, 0 warn, 0 deny, 0 error"),
+        table.contains(
+            "1 objects, 2 containers (1 distinct images): 2 admit, 0 warn, 0 deny, 0 error"
+        ),
         "{table}"
     );
     assert!(
@@ -186,7 +191,7 @@ async fn policyreport_output_has_one_report_per_namespace_with_fail_and_error_re
         .iter()
         .find(|r| r["metadata"]["namespace"] == "billing")
         .unwrap();
-    assert_eq!(billing["summary"]["error"], 1);
+    assert_eq!(billing["summary"]["fail"], 1, "a missing image fails");
     assert_eq!(billing["summary"]["pass"], 1);
 }
 
@@ -341,4 +346,63 @@ async fn audit_judges_an_index_for_the_platforms_given() {
         finding(&report, "Deployment/multi", "app")["outcome"],
         "admit"
     );
+}
+
+/// A CI gate must not pass on garbage: a tree where every file was skipped, or with no
+/// manifest file at all, is an error (exit 2) that says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tree_of_only_broken_files_or_no_files_fails_instead_of_passing() {
+    let repo = AuditRepo::start().await;
+    repo.write("a.yaml", "x: {{ .Values.image }}\n");
+    repo.write("nested/b.yml", "kind: [unclosed\n");
+    let dir = repo.manifests().display().to_string();
+    let out = repo.audit(&["--manifests", &dir]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "signet: every one of the 2 file(s) under {dir} was skipped, so nothing was audited (first: skipped a.yaml: not a Kubernetes manifest"
+        )),
+        "{stderr}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let empty_dir = empty.path().display().to_string();
+    std::fs::write(empty.path().join("README.md"), "# not a manifest\n").unwrap();
+    let out = repo.audit(&["--manifests", &empty_dir]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "signet: found no .yaml, .yml or .json file under {empty_dir}: check the path given to --manifests"
+        )),
+        "{stderr}"
+    );
+}
+
+/// A kustomization's `images:` override is not applied: the audit says so on stderr and in the
+/// report, and judges the files as written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kustomization_is_said_loudly_not_ignored() {
+    let repo = AuditRepo::start().await;
+    let app = format!("{}:v1", repo.image("demo/app"));
+    repo.write(
+        "base/web.yaml",
+        &deployment("shop", "web", &[("web", &app)]),
+    );
+    repo.write(
+        "base/kustomization.yaml",
+        "resources: [web.yaml]\nimages:\n- name: app\n  newName: evil.example/app\n",
+    );
+    let dir = repo.manifests().display().to_string();
+    let out = repo.audit(&["--manifests", &dir, "--output", "json"]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let words = "base/kustomization.yaml is a kustomization and is not rendered: its images:, patches and name prefixes are NOT applied, so the files beside it are audited as written; to audit what is deployed, run `kustomize build` and audit its output";
+    assert!(
+        stderr.contains(&format!("signet: warning: {words}")),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["notes"].to_string().contains(words), "{report:#}");
+    assert_eq!(report["summary"]["admit"], 1, "{report:#}");
 }

@@ -125,3 +125,132 @@ async fn generated_certificate_serves_the_service_name_and_renewal_keeps_the_ca(
         kustomization.contains("caBundle.patch.yaml") && kustomization.contains("manifests/base")
     );
 }
+
+fn certs(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_signet"))
+        .args(["certs", "generate"])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+/// Run from a directory outside the repository, with another Service and namespace: the
+/// kustomization builds (kubectl's own kustomize) from yet another directory, and Namespace,
+/// Service, RoleBinding and webhook all carry the names the certificate serves.
+#[test]
+fn kustomization_works_from_anywhere_and_names_the_service_and_namespace_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("{}/manifests/base", env!("CARGO_MANIFEST_DIR"));
+    let out = certs(
+        &[
+            "--service",
+            "guard",
+            "--namespace",
+            "img-guard",
+            "--out",
+            "out",
+            "--manifests",
+            &base,
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let built = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir.path().join("out"))
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("kubectl (Debian's kubernetes-client) renders kustomizations offline");
+    let rendered = String::from_utf8(built.stdout).unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let objects: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&rendered)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let of_kind = |kind: &str| {
+        objects
+            .iter()
+            .filter(|o| o["kind"] == kind)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of_kind("Namespace")[0]["metadata"]["name"], "img-guard");
+    let service = &of_kind("Service")[0]["metadata"];
+    assert_eq!(
+        (&service["name"], &service["namespace"]),
+        (&"guard".into(), &"img-guard".into())
+    );
+    let webhook = &of_kind("ValidatingWebhookConfiguration")[0]["webhooks"][0]["clientConfig"];
+    assert_eq!(webhook["service"]["name"], "guard");
+    assert_eq!(webhook["service"]["namespace"], "img-guard");
+    assert!(webhook["caBundle"].as_str().is_some_and(|b| !b.is_empty()));
+    let binding = &of_kind("ClusterRoleBinding")[0]["subjects"][0];
+    assert_eq!(binding["namespace"], "img-guard");
+    for object in &objects {
+        if let Some(namespace) = object["metadata"]["namespace"].as_str() {
+            assert_eq!(namespace, "img-guard", "{object:?}");
+        }
+    }
+}
+
+#[test]
+fn names_and_validities_the_cluster_cannot_use_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("{}/manifests/base", env!("CARGO_MANIFEST_DIR"));
+    for (args, words) in [
+        (
+            vec!["--days", "0"],
+            "signet: --days 0: give a number of days from 1 to 36500",
+        ),
+        (
+            vec!["--ca-days", "99999"],
+            "signet: --ca-days 99999: give a number of days from 1 to 36500",
+        ),
+        (
+            vec!["--service", "Web_Hook"],
+            "signet: --service \"Web_Hook\" is not a valid Kubernetes name: use at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
+        ),
+        (
+            vec!["--service", "1abc"],
+            "signet: --service \"1abc\" is not a valid",
+        ),
+        (
+            vec!["--service", ""],
+            "signet: --service \"\" is not a valid",
+        ),
+        (
+            vec!["--namespace", "a.b"],
+            "signet: --namespace \"a.b\" is not a valid",
+        ),
+        (
+            vec!["--namespace=x-"],
+            "signet: --namespace \"x-\" is not a valid",
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend(["--out", "out", "--manifests", &base]);
+        let run = certs(&all, dir.path());
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(words), "{args:?}: {stderr}");
+        assert!(
+            !dir.path().join("out").exists(),
+            "{args:?}: nothing written"
+        );
+    }
+    let run = certs(&["--out", "out"], dir.path());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("signet: the kustomize base manifests/base does not exist: give --manifests the path of Signet's manifests/base"),
+        "{stderr}"
+    );
+}

@@ -127,6 +127,34 @@ fn signatures_made_by_cosign_get_the_same_verdict_from_signet_and_cosign() {
 }
 
 #[test]
+fn a_bundle_written_by_cosign_s_new_bundle_format_gets_cosign_s_verdict() {
+    // cosign v2.6 stores the bundle as an OCI 1.1 referrer; Debian's docker-registry has no
+    // referrers API, so cosign writes the referrers tag schema, whose index entries it types
+    // `application/vnd.oci.empty.v1+json` (go-containerregistry before 0.21.6).
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let key = CosignKey::generate("bundle");
+    let image = crane_push(&format!("{host}/bundle/app:v1"), "bundle");
+    key.sign(&image, &["--new-bundle-format"]);
+    assert!(
+        key.cosign_verifies_bundle(&image),
+        "cosign verify of its own bundle"
+    );
+    let (admitted, text) = signet_admits(&image, &format!("{host}/bundle/**"), &key, &[&host]);
+    assert!(admitted, "Signet denied cosign's bundle:\n{text}");
+    let other = CosignKey::generate("");
+    assert!(
+        !other.cosign_verifies_bundle(&image),
+        "cosign with another key"
+    );
+    let (admitted, text) = signet_admits(&image, &format!("{host}/bundle/**"), &other, &[&host]);
+    assert!(
+        !admitted,
+        "Signet admitted the bundle under another key:\n{text}"
+    );
+}
+
+#[test]
 fn a_signed_image_copied_with_cosign_copy_verifies_through_a_mirror_but_not_by_another_name() {
     let origin = TestRegistry::start();
     let mirror = TestRegistry::start();

@@ -217,13 +217,45 @@ async fn strict_export_fails_on_what_containers_policy_cannot_say_and_writes_not
     );
     assert!(!out.exists(), "nothing written");
     let lenient = signet(&["export", "crio", "--policy", &file_s, "--out", &out_s]).await;
+    let stderr = text(&lenient.stderr);
+    assert_eq!(lenient.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("refuses: ClusterImagePolicy odd: glob ghcr.io/*/app is not a containers-policy.json scope"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("signet: cannot export: with these files CRI-O would refuse images Signet admits (1 finding(s) marked `refuses` above); nothing written."),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing written without --strict either");
+    let warn_only = key_policy("odd", "ghcr.io/team/**", &key.public_pem) + "  mode: warn\n";
+    std::fs::write(&file, warn_only).unwrap();
+    let lenient = signet(&["export", "crio", "--policy", &file_s, "--out", &out_s]).await;
     assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient.stderr));
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("policy.json")).unwrap()).unwrap();
     assert_eq!(
-        written,
-        serde_json::json!({"default": [{"type": "reject"}]})
+        written["transports"]["docker"]["ghcr.io/team"],
+        serde_json::json!([{"type": "insecureAcceptAnything"}])
     );
+}
+
+/// The example policy admits `registry.k8s.io/pause*` by a static pass whose glob is no scope:
+/// exported under `default: reject`, nodes would refuse the pause image, so nothing is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn export_that_would_refuse_the_pause_image_signet_admits_fails() {
+    let example = format!("{}/examples/policy.yaml", env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = signet(&["export", "crio", "--policy", &example, "--out", &path(&out)]).await;
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("signet: refuses: ClusterImagePolicy kubernetes-pause: glob registry.k8s.io/pause* is not a containers-policy.json scope"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("signet: cannot export: "), "{stderr}");
+    assert!(!out.join("policy.json").exists(), "nothing written");
 }
 
 #[tokio::test(flavor = "multi_thread")]

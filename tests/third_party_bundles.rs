@@ -10,13 +10,12 @@
 //!   `_fail` must fail, the others pass (defaults for artifact, identity, issuer and trust root
 //!   from ../shared/fixtures/third_party/README.md). Rekor v1 entries (SET) and Rekor v2
 //!   entries (inclusion proof and checkpoint only, signing time from a verified RFC 3161
-//!   timestamp) are both decided: 69 of the 70 cases pass.
+//!   timestamp) are both decided, and keyless certificates must carry an SCT by a CT log of the
+//!   trust root (as sigstore-go requires): all 70 cases pass.
 //!
-//! The one case Signet cannot decide is listed in [`UNDECIDED`] with the reason:
-//! `invalid-ct-key_fail` is only wrong because of its certificate's SCT, and Signet does not
-//! verify SCTs (keyless authorities behave as with `insecureIgnoreSCT: true`). It is counted as
-//! refused, never as passed, and the test fails if any other case is not decided correctly or
-//! if that case starts failing by itself (then the list is stale). Totals are printed as
+//! Cases Signet could not decide would be listed in [`UNDECIDED`] with the reason (none now;
+//! `invalid-ct-key_fail`, only wrong because of its certificate's SCT, was until SCTs were
+//! verified). The test fails if any case is not decided correctly or if the list is stale. Totals are printed as
 //! `passed/expected` per set (run with `--nocapture`).
 // Test code: a failed expectation should panic with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -44,13 +43,11 @@ const GITHUB: &str = "https://token.actions.githubusercontent.com";
 const KUBEWARDEN: &str = "ghcr.io/kubewarden/kubewarden-controller:v1.34.0";
 const KUBEWARDEN_DIGEST: &str =
     "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
-/// Conformance cases Signet knowingly cannot decide, with the reason.
-const UNDECIDED: &[(&str, &str)] = &[(
-    "invalid-ct-key_fail",
-    "needs SCT verification against the trust root's CT logs, which Signet does not do",
-)];
+/// Conformance cases Signet knowingly cannot decide, with the reason (none since SCTs are
+/// verified: `invalid-ct-key_fail` is refused for its SCT).
+const UNDECIDED: &[(&str, &str)] = &[];
 /// Conformance cases decided correctly (of 70).
-const CONFORMANCE_PASSED: usize = 69;
+const CONFORMANCE_PASSED: usize = 70;
 const KUBEWARDEN_WORKFLOW: &str = "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0";
 
 fn path(relative: &str) -> PathBuf {
@@ -67,13 +64,18 @@ fn trust(relative: &str) -> Result<Arc<KeylessTrust>, String> {
     Ok(Arc::clone(roots.get("root").ok_or("no root")?))
 }
 
+/// A keyless authority as a policy that leaves `insecureIgnoreSCT` unset compiles it: an SCT by
+/// a CT log of the trust root is required.
 fn authority(root: &str, issuer: &str, subject: &str) -> KeylessAuthority {
+    let mut trust = trust(root).unwrap();
+    let with_scts = Arc::make_mut(&mut trust);
+    with_scts.sct_required = !with_scts.ct_keys.is_empty();
     KeylessAuthority {
         identities: vec![CertificateIdentity {
             issuer: Matcher::Exact(issuer.into()),
             subject: Matcher::Exact(subject.into()),
         }],
-        trust: trust(root).unwrap(),
+        trust,
         identity: IdentityRule::MatchRepository,
         threshold: 1,
     }
@@ -190,12 +192,15 @@ fn conformance_case(dir: &Path) -> Result<(), (bool, String)> {
         ),
         None => None,
     };
+    // Keyless: an SCT by a CT log of the trust root is required, as sigstore-go requires it.
+    let mut with_scts = KeylessTrust::clone(&root);
+    with_scts.sct_required = !with_scts.ct_keys.is_empty();
     let signer = match &keys {
         Some(keys) => Signer::Keys {
             keys,
             log: Some(&root),
         },
-        None => Signer::Keyless(&root),
+        None => Signer::Keyless(&with_scts),
     };
     let verified = verify_sigstore_bundle(&bundle, Some(&artifact), signer).map_err(|e| {
         let refused = matches!(e, BundleError::Unsupported(_));

@@ -404,19 +404,36 @@ async fn images_no_policy_covers_and_static_pass_images_never_touch_the_network(
         0,
         "no registry call for static pass or no-match images"
     );
+    let notes = &answer["response"]["auditAnnotations"];
+    let note = |key: &str| notes[key].as_str().unwrap_or_default().to_string();
+    assert!(
+        note("spec.containers.0").starts_with("admit:AcceptedUnverified "),
+        "a static pass verified nothing and is not counted as Verified: {answer}"
+    );
+    assert!(
+        note("spec.containers.1").starts_with("admit:NoPolicyMatch "),
+        "{answer}"
+    );
 }
 
-/// An UPDATE is judged on what it changes: scaling a Deployment while its registry is down is
-/// admitted (its image is already running), adding a new image fails closed.
-#[tokio::test(flavor = "multi_thread")]
-async fn update_verifies_only_added_or_changed_images() {
-    let mut registry = TestRegistry::start();
+/// A registry holding the signed image `demo/app:v1`, a webhook trusting its key, and the
+/// image's reference.
+async fn signed_app_webhook() -> (TestRegistry, TestWebhook, String) {
+    let registry = TestRegistry::start();
     let key = TestKey::generate();
     let digest = push_image(&registry, "demo/app:v1", "a").await;
     sign_image(&registry, "demo/app", &digest, &key).await;
     let policy = key_policy("demo", &format!("{}/**", registry.host()), &key.public_pem);
     let webhook = TestWebhook::start(WebhookOptions::new(policy, &[registry.host()])).await;
     let app = format!("{}/demo/app:v1", registry.host());
+    (registry, webhook, app)
+}
+
+/// An UPDATE is judged on what it changes: scaling a Deployment while its registry is down is
+/// admitted (its image is already running), adding a new image fails closed.
+#[tokio::test(flavor = "multi_thread")]
+async fn update_verifies_only_added_or_changed_images() {
+    let (mut registry, webhook, app) = signed_app_webhook().await;
     let mut review = one_image_review(&app);
     review["request"]["operation"] = json!("UPDATE");
     review["request"]["oldObject"] = review["request"]["object"].clone();
@@ -447,4 +464,49 @@ async fn update_verifies_only_added_or_changed_images() {
         "{msg}"
     );
     assert!(!msg.contains("spec.containers[0]"), "{msg}");
+}
+
+/// An UPDATE that moves an already-running reference to another slot (a new container, an init
+/// container, an ephemeral container, a container renamed) verifies it: with the registry down,
+/// each is denied, while the untouched original stays `Unchanged`.
+#[tokio::test(flavor = "multi_thread")]
+async fn update_verifies_a_reference_moved_to_another_container() {
+    let (mut registry, webhook, app) = signed_app_webhook().await;
+    let old = one_image_review(&app)["request"]["object"].clone();
+    registry.stop();
+    let moves: [(&str, Value); 4] = [
+        (
+            "new container",
+            json!({"containers": [container("app", &app), container("copy", &app)]}),
+        ),
+        (
+            "renamed",
+            json!({"containers": [container("renamed", &app)]}),
+        ),
+        (
+            "init",
+            json!({"containers": [container("app", &app)], "initContainers": [container("setup", &app)]}),
+        ),
+        (
+            "ephemeral",
+            json!({"containers": [container("app", &app)], "ephemeralContainers": [container("debug", &app)]}),
+        ),
+    ];
+    for (what, spec) in moves {
+        let mut review = one_image_review(&app);
+        review["request"]["operation"] = json!("UPDATE");
+        review["request"]["oldObject"] = old.clone();
+        for (list, entries) in spec.as_object().unwrap() {
+            review["request"]["object"]["spec"][list] = entries.clone();
+        }
+        let answer = webhook.review(&review).await;
+        assert!(!allowed(&answer), "{what}: {answer}");
+        assert!(message(&answer).contains("unavailable"), "{what}: {answer}");
+        let first = response(&answer)["auditAnnotations"]["spec.containers.0"].as_str();
+        let first = first.unwrap_or_default();
+        match what {
+            "renamed" => assert!(first.starts_with("deny:"), "{what}: {first}"),
+            _ => assert!(first.starts_with("admit:Unchanged"), "{what}: {first}"),
+        }
+    }
 }

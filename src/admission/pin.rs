@@ -43,7 +43,7 @@ fn pinned(verdict: &ImageVerdict) -> Option<String> {
         return None;
     }
     let verified = match &verdict.outcome {
-        Outcome::Admit(code, _) => *code == "Verified",
+        Outcome::Admit(code, _) => *code == crate::verdict::VERIFIED,
         Outcome::Deny(Reason::DigestRequired { pinned, .. })
         | Outcome::Warn(Reason::DigestRequired { pinned, .. }) => pinned.is_some(),
         Outcome::Deny(_) | Outcome::Warn(_) => false,

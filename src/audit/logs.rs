@@ -182,6 +182,11 @@ pub struct Folded {
     pub findings: Vec<Finding>,
     /// Would-deny lines read.
     pub lines: usize,
+    /// Lines read at all.
+    pub read: usize,
+    /// Lines that are JSON log events (`--log-format json`), would-deny or not: none at all
+    /// means the file is not a log the reader understands (a text log, the wrong file).
+    pub events: usize,
 }
 
 /// Read would-deny lines from `reader`, ignoring everything else.
@@ -194,8 +199,12 @@ pub fn fold(mut reader: impl BufRead) -> std::io::Result<Folded> {
         if reader.read_until(b'\n', &mut line)? == 0 {
             return Ok(folded);
         }
+        folded.read += 1;
         if line.len() > MAX_LINE_BYTES {
             continue;
+        }
+        if is_event(&line) {
+            folded.events += 1;
         }
         let Some(finding) = parse_line(&line) else {
             continue;
@@ -213,6 +222,12 @@ pub fn fold(mut reader: impl BufRead) -> std::io::Result<Folded> {
             folded.findings.push(finding);
         }
     }
+}
+
+/// A JSON log event as `tracing`'s JSON format writes it: an object with `level` and `target`.
+fn is_event(line: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(line)
+        .is_ok_and(|v| v.get("level").is_some() && v.get("target").is_some())
 }
 
 /// One would-deny line as a finding; `None` for any other line.

@@ -2,8 +2,11 @@
 //! directory, recursively, read with the same parser `signet review` uses.
 //!
 //! A file that is not a Kubernetes manifest (a Helm template, a values file, a broken document)
-//! is skipped with a note in the report instead of stopping the audit; hidden directories
-//! (`.git`) and symbolic links are not followed. The walk is bounded by [`MAX_FILES`].
+//! is skipped with a note in the report instead of stopping the audit, but a tree where every
+//! file was skipped is an error: a CI gate must not pass on garbage. A `kustomization.yaml` is not
+//! rendered (its `images:` overrides and patches are not applied): that is said in a note the
+//! CLI also prints. Hidden directories (`.git`) and symbolic links are not followed. The walk is
+//! bounded by [`MAX_FILES`].
 
 use std::path::{Path, PathBuf};
 
@@ -28,23 +31,89 @@ pub enum ScanError {
     /// More than [`MAX_FILES`] manifest files.
     #[error("more than {MAX_FILES} manifest files under {0}")]
     TooManyFiles(PathBuf),
+    /// No `.yaml`, `.yml` or `.json` file at all.
+    #[error("found no .yaml, .yml or .json file under {0}: check the path given to --manifests")]
+    NoFiles(PathBuf),
+    /// Every file was skipped: nothing was audited.
+    #[error(
+        "every one of the {count} file(s) under {dir} was skipped, so nothing was audited \
+         (first: {first}); fix them or point --manifests at the rendered manifests"
+    )]
+    AllSkipped {
+        /// The directory.
+        dir: PathBuf,
+        /// How many files.
+        count: usize,
+        /// The first note, to start from.
+        first: String,
+    },
+}
+
+/// What a scan found: the targets, and notes about skipped files and unrendered
+/// kustomizations.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    /// The workloads found.
+    pub targets: Vec<Target>,
+    /// Files skipped, and kustomizations not applied.
+    pub notes: Vec<String>,
+    /// The `kustomization.yaml` files seen (relative paths); their overrides are not applied.
+    pub kustomizations: Vec<String>,
 }
 
 /// The targets found under `dir`, and notes about files skipped.
-pub fn scan(dir: &Path) -> Result<(Vec<Target>, Vec<String>), ScanError> {
+pub fn scan(dir: &Path) -> Result<Scanned, ScanError> {
     let mut files = Vec::new();
     walk(dir, dir, &mut files)?;
     files.sort();
-    let mut targets = Vec::new();
-    let mut notes = Vec::new();
+    if files.is_empty() {
+        return Err(ScanError::NoFiles(dir.to_path_buf()));
+    }
+    let mut scanned = Scanned::default();
+    let mut skipped = 0;
     for file in &files {
         let shown = relative(dir, file);
+        if is_kustomization(file) {
+            scanned.notes.push(kustomization_note(&shown));
+            scanned.kustomizations.push(shown);
+            continue;
+        }
+        let before = scanned.notes.len();
         match read(file) {
-            Ok(text) => targets_of(&shown, &text, &mut targets, &mut notes),
-            Err(why) => notes.push(format!("skipped {shown}: {why}")),
+            Ok(text) => targets_of(&shown, &text, &mut scanned.targets, &mut scanned.notes),
+            Err(why) => scanned.notes.push(format!("skipped {shown}: {why}")),
+        }
+        let unread = format!("skipped {shown}: ");
+        if scanned.notes[before..]
+            .iter()
+            .any(|n| n.starts_with(&unread))
+        {
+            skipped += 1;
         }
     }
-    Ok((targets, notes))
+    if skipped + scanned.kustomizations.len() == files.len() {
+        return Err(ScanError::AllSkipped {
+            dir: dir.to_path_buf(),
+            count: files.len(),
+            first: scanned.notes.first().cloned().unwrap_or_default(),
+        });
+    }
+    Ok(scanned)
+}
+
+/// `kustomization.yaml` or `kustomization.yml`: kustomize's file names.
+fn is_kustomization(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| matches!(n, "kustomization.yaml" | "kustomization.yml"))
+}
+
+fn kustomization_note(shown: &str) -> String {
+    format!(
+        "{shown} is a kustomization and is not rendered: its images:, patches and name \
+         prefixes are NOT applied, so the files beside it are audited as written; to audit what \
+         is deployed, run `kustomize build` and audit its output"
+    )
 }
 
 fn walk(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ScanError> {

@@ -91,6 +91,11 @@ impl Status {
         match outcome {
             Outcome::Admit(..) => Self::Admit,
             Outcome::Warn(_) => Self::Warn,
+            // The registry answered that the image does not exist: a definite denial, as
+            // `review` counts it, not a failure to ask.
+            Outcome::Deny(reason @ Reason::Registry(_)) if reason.code() == "ImageNotFound" => {
+                Self::Deny
+            }
             Outcome::Deny(
                 Reason::Registry(_) | Reason::Timeout(_) | Reason::PullCredentials(_),
             ) => Self::Error,

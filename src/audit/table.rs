@@ -28,15 +28,18 @@ pub fn write(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `12 objects, 7 images: 8 admit, 1 warn, 2 deny, 1 error`.
+/// `12 objects, 12 containers (7 distinct images): 8 admit, 1 warn, 2 deny, 1 error`: the
+/// counts are of rows (a container, an image volume, or an object that could not be read), so
+/// they add up to the number before them.
 pub fn summary_line(report: &Report) -> String {
     let s = &report.summary;
     let counts: Vec<String> = Status::ALL
         .iter()
         .map(|status| format!("{} {}", s.count(*status), status.label()))
         .collect();
+    let rows: usize = Status::ALL.iter().map(|status| s.count(*status)).sum();
     format!(
-        "{} objects, {} images: {}",
+        "{} objects, {rows} containers ({} distinct images): {}",
         s.objects,
         s.images,
         counts.join(", ")

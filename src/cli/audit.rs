@@ -49,6 +49,9 @@ pub struct AuditArgs {
     /// The kubeconfig context to use (default: the current one, or the in-cluster config).
     #[arg(long)]
     context: Option<String>,
+    /// Seconds to wait for each answer of the Kubernetes API server.
+    #[arg(long, default_value = "30")]
+    timeout: f64,
     /// Create (or replace) the PolicyReports of this audit in the cluster.
     #[arg(long = "write-reports")]
     write_reports: bool,
@@ -109,21 +112,43 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
 
 /// A kube client from the kubeconfig (or in-cluster), with deadlines, and the cluster's URL.
 async fn connect(args: &AuditArgs) -> anyhow::Result<(kube::Client, String)> {
-    let mut config = match &args.context {
+    let timeout = super::seconds(args.timeout, "--timeout")?;
+    let config = match &args.context {
         Some(context) => {
             let options = kube::config::KubeConfigOptions {
                 context: Some(context.clone()),
                 ..Default::default()
             };
-            kube::Config::from_kubeconfig(&options).await?
+            kube::Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| no_cluster(&e, Some(context)))?
         }
-        None => kube::Config::infer().await?,
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| no_cluster(&e, None))?,
     };
-    config.connect_timeout = Some(Duration::from_secs(10));
-    config.read_timeout = Some(Duration::from_secs(60));
+    let mut config = config;
+    config.connect_timeout = Some(timeout.min(Duration::from_secs(10)));
+    config.read_timeout = Some(timeout);
     let url = config.cluster_url.to_string();
     let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
     Ok((client, url))
+}
+
+/// No cluster could be configured: say what to do instead of kube's chain of causes (logged at
+/// debug level).
+fn no_cluster(error: &dyn std::error::Error, context: Option<&str>) -> anyhow::Error {
+    tracing::debug!(error = %error, "no Kubernetes configuration");
+    let what = match context {
+        Some(context) => format!("cannot use kubeconfig context {context:?} ({error})"),
+        None => "no Kubernetes cluster to audit: no in-cluster service account, and no kubeconfig \
+                 ($KUBECONFIG or ~/.kube/config)"
+            .to_string(),
+    };
+    anyhow::anyhow!(
+        "{what}; audit a directory of manifests with --manifests DIR, the webhook's log with \
+         --from-logs FILE, or name a kubeconfig context with --context NAME"
+    )
 }
 
 /// Gather targets from the sources given, evaluate them, and fold in the log lines.
@@ -138,7 +163,12 @@ async fn collect(
         (true, Some((client, url))) => {
             let objects = audit::cluster::list(client, args.namespace.as_deref())
                 .await
-                .with_context(|| format!("reading the cluster at {url}"))?;
+                .with_context(|| {
+                    format!(
+                        "reading the cluster at {url} (each call waits at most --timeout {}s)",
+                        args.timeout
+                    )
+                })?;
             let (found, skipped) = audit::cluster::targets(&objects);
             targets.extend(found);
             notes.extend(skipped);
@@ -148,9 +178,14 @@ async fn collect(
         _ => false,
     };
     if let Some(dir) = &args.manifests {
-        let (found, skipped) = audit::manifests::scan(dir)?;
-        targets.extend(found);
-        notes.extend(skipped);
+        let scanned = audit::manifests::scan(dir)?;
+        for note in &scanned.notes {
+            if scanned.kustomizations.iter().any(|k| note.starts_with(k)) {
+                eprintln!("signet: warning: {note}");
+            }
+        }
+        targets.extend(scanned.targets);
+        notes.extend(scanned.notes);
         sources.push(format!("manifests:{}", dir.display()));
     }
     let mut findings = evaluate(args, &targets).await?;
@@ -183,6 +218,13 @@ fn read_logs(file: &PathBuf) -> anyhow::Result<(Vec<Finding>, String)> {
         .with_context(|| format!("reading {}", file.display()))?;
     let folded =
         audit::logs::fold(reader).with_context(|| format!("reading {}", file.display()))?;
+    anyhow::ensure!(
+        folded.events > 0,
+        "{}: found no JSON log line in its {} line(s), so nothing was read; --from-logs reads the \
+         webhook's log written with `signet serve --log-format json`",
+        file.display(),
+        folded.read
+    );
     let note = format!(
         "{}: {} would-deny log lines folded into {} findings",
         file.display(),

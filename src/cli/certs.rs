@@ -19,18 +19,19 @@ pub enum CertsCommand {
 /// Options of `signet certs generate`.
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// The webhook Service's name.
+    /// The webhook Service's name (the kustomization renames the Service and the webhook's
+    /// clientConfig to it).
     #[arg(long, default_value = "signet")]
     service: String,
-    /// The webhook Service's namespace.
+    /// The webhook Service's namespace (the kustomization puts everything into it).
     #[arg(long, default_value = "signet-system")]
     namespace: String,
     /// Output directory.
     #[arg(long, default_value = "certs/out")]
     out: PathBuf,
-    /// The kustomize base to patch, as written into the output kustomization.yaml (relative to
-    /// the output directory).
-    #[arg(long, default_value = "../../manifests/base")]
+    /// The kustomize base to patch, from the current directory (Signet's manifests/base); the
+    /// output kustomization.yaml names it relative to itself, so it works from anywhere.
+    #[arg(long, default_value = "manifests/base")]
     manifests: PathBuf,
     /// Validity of the serving certificate in days.
     #[arg(long, default_value = "365")]

@@ -2,7 +2,8 @@
 //! files: `DIR/policy.json` (CRI-O's `signature_policy`) and `DIR/namespaces/<namespace>.json`
 //! (its `signature_policy_dir`; a directory of its own, so that a namespace called `policy` cannot
 //! collide with the global file). What cannot be expressed exactly is printed on stderr;
-//! `--strict` fails instead of writing.
+//! `--strict` fails instead of writing. An export that would make nodes refuse images Signet
+//! admits always fails: a node that refuses the pause image starts no pod.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,6 +56,7 @@ fn crio(args: CrioArgs) -> anyhow::Result<ExitCode> {
         trust_roots: args.trust_root.clone(),
         namespace_dir: None,
     };
+    signet::policy::TrustRoots::load(&args.trust_root).context("loading --trust-root")?;
     let set = sources.load(None).context("loading policy")?;
     let unmatched = match args.no_match {
         NoMatchAction::Deny => Unmatched::Reject,
@@ -65,11 +67,24 @@ fn crio(args: CrioArgs) -> anyhow::Result<ExitCode> {
     for finding in &export.findings {
         eprintln!("signet: {finding}");
     }
-    let inexact = export
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Inexact)
-        .count();
+    let count = |severity| {
+        export
+            .findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    };
+    let refuses = count(Severity::Refuses);
+    if refuses > 0 {
+        eprintln!(
+            "signet: cannot export: with these files CRI-O would refuse images Signet admits \
+             ({refuses} finding(s) marked `refuses` above); nothing written. Rewrite those globs \
+             as a host, namespace, repository or image (for registry.k8s.io/pause* write \
+             registry.k8s.io/pause and registry.k8s.io/pause/**), or keep one authority per policy"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let inexact = count(Severity::Inexact);
     if args.strict && inexact > 0 {
         eprintln!(
             "signet: --strict: {inexact} finding(s) cannot be expressed exactly; nothing written"

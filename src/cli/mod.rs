@@ -5,15 +5,16 @@
 mod audit;
 mod certs;
 mod export;
+mod files;
 mod output;
 mod policy;
 mod review;
 mod serve;
 mod verify;
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -22,7 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use signet::engine::cache::CacheSettings;
 use signet::engine::verdicts::VerdictSettings;
 use signet::engine::{Engine, EngineSettings, NamespacedPolicies, NoMatchAction};
-use signet::policy::PolicySet;
+use signet::policy::{PolicySet, TrustRoots};
 use signet::registry::{Credentials, Mirrors, Platform, Registry, RegistryConfig};
 use signet::reload::PolicySources;
 
@@ -60,8 +61,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Review Kubernetes manifests or AdmissionReview files; exit 1 if anything would be denied.
     Review(review::ReviewArgs),
-    /// Audit a cluster, a GitOps repository or the webhook's warn-mode log: what enforce mode
-    /// would refuse; exit 1 if anything.
+    /// Audit a cluster, a GitOps repository or the webhook's warn-mode log for what enforce mode
+    /// would refuse; exit 1 if it would refuse anything.
     Audit(audit::AuditArgs),
     /// Verify one image and print what was found.
     Verify(verify::VerifyArgs),
@@ -124,15 +125,8 @@ pub struct EngineArgs {
     #[arg(long = "registry-timeout", default_value = "3")]
     pub registry_timeout: f64,
     /// Most signatures examined per image; more is a denial.
-    #[arg(long = "max-signatures", default_value = "64")]
+    #[arg(long = "max-signatures", default_value = "64", value_parser = at_least_one_signature)]
     pub max_signatures: usize,
-    /// Seconds a tag's digest is reused without asking the registry: a moved tag may be
-    /// verified at its old digest for at most this long.
-    #[arg(long = "tag-cache-ttl", default_value = "30")]
-    pub tag_cache_ttl: f64,
-    /// Seconds fetched signatures are reused.
-    #[arg(long = "signature-cache-ttl", default_value = "300")]
-    pub signature_cache_ttl: f64,
     /// The platforms the cluster's nodes run (`os/arch[/variant]`): when an image index is not
     /// signed, `multiArch: indexOrPlatform` requires its children for these platforms signed
     /// (every child, when the index has none for them).
@@ -143,18 +137,6 @@ pub struct EngineArgs {
         value_parser = parse_platform
     )]
     pub platforms: Vec<Platform>,
-    /// Seconds "no signature exists" is reused (an image signed after a denial is admitted
-    /// after at most this long).
-    #[arg(long = "negative-cache-ttl", default_value = "10")]
-    pub negative_cache_ttl: f64,
-    /// Most verdicts held (one per image digest and policy set; about 150 bytes each; 0 turns
-    /// the verdict cache off).
-    #[arg(long = "verdict-cache-entries", default_value = "200000")]
-    pub verdict_cache_entries: u64,
-    /// MiB of fetched signatures held, for bursts of one new image and for judging a changed
-    /// policy without fetching again (warm reviews are answered from the verdict cache).
-    #[arg(long = "signature-cache-mib", default_value = "4")]
-    pub signature_cache_mib: u64,
     /// Most requests in flight to one registry host, across all reviews (a read that needs a
     /// token holds its slot while the token is fetched); more wait their turn within the
     /// review deadline.
@@ -174,10 +156,64 @@ pub struct EngineArgs {
     pub max_images_in_flight: usize,
 }
 
+/// The caches of a long-running server: one-shot commands (`review`, `verify`, `audit`) use the
+/// defaults and do not list these options.
+#[derive(Parser, Debug, Clone)]
+pub struct CacheArgs {
+    /// Seconds a tag's digest is reused without asking the registry: a moved tag may be
+    /// verified at its old digest for at most this long.
+    #[arg(long = "tag-cache-ttl", default_value = "30")]
+    pub tag_cache_ttl: f64,
+    /// Seconds fetched signatures are reused.
+    #[arg(long = "signature-cache-ttl", default_value = "300")]
+    pub signature_cache_ttl: f64,
+    /// Seconds "no signature exists" is reused (an image signed after a denial is admitted
+    /// after at most this long).
+    #[arg(long = "negative-cache-ttl", default_value = "10")]
+    pub negative_cache_ttl: f64,
+    /// Most verdicts held (one per image digest and policy set; about 150 bytes each; 0 turns
+    /// the verdict cache off).
+    #[arg(long = "verdict-cache-entries", default_value = "200000")]
+    pub verdict_cache_entries: u64,
+    /// MiB of fetched signatures held, for bursts of one new image and for judging a changed
+    /// policy without fetching again (warm reviews are answered from the verdict cache).
+    #[arg(long = "signature-cache-mib", default_value = "4")]
+    pub signature_cache_mib: u64,
+}
+
+impl Default for CacheArgs {
+    /// The defaults of the flags (what `serve` uses when none is given).
+    fn default() -> Self {
+        Self::parse_from(["signet"])
+    }
+}
+
+impl CacheArgs {
+    fn settings(&self) -> anyhow::Result<CacheSettings> {
+        Ok(CacheSettings {
+            tag_ttl: seconds(self.tag_cache_ttl, "--tag-cache-ttl")?,
+            signature_ttl: seconds(self.signature_cache_ttl, "--signature-cache-ttl")?,
+            negative_ttl: seconds(self.negative_cache_ttl, "--negative-cache-ttl")?,
+            max_signature_bytes: self.signature_cache_mib.saturating_mul(1024 * 1024),
+            ..CacheSettings::default()
+        })
+    }
+}
+
 impl EngineArgs {
-    /// Load the policy, read credentials and build the engine. Everything is validated here,
-    /// before anything is served.
+    /// Load the policy, read credentials and build the engine with the default caches.
+    /// Everything is validated here, before anything is served.
     pub fn build(&self) -> anyhow::Result<Engine> {
+        self.build_with(&CacheArgs::default(), None)
+    }
+
+    /// Build the engine with `caches`, from `policy` (text and the name it has in messages)
+    /// instead of `--policy` when given.
+    pub fn build_with(
+        &self,
+        caches: &CacheArgs,
+        policy: Option<(&str, &str)>,
+    ) -> anyhow::Result<Engine> {
         let Self {
             policy: _,
             signature_policy_dir: _,
@@ -190,16 +226,14 @@ impl EngineArgs {
             review_timeout,
             registry_timeout,
             max_signatures,
-            tag_cache_ttl,
-            signature_cache_ttl,
-            negative_cache_ttl,
-            verdict_cache_entries,
-            signature_cache_mib,
             platforms,
             max_requests_per_registry,
             max_images_in_flight,
         } = self;
-        let policies = self.load_policies()?;
+        let policies = match policy {
+            Some(text) => self.load_text(text)?,
+            None => self.load_policies()?,
+        };
         let credentials = match registry_config {
             Some(path) => Credentials::from_docker_config(path)?,
             None => Credentials::default(),
@@ -218,17 +252,12 @@ impl EngineArgs {
             },
             credentials,
         );
-        let cache = CacheSettings {
-            tag_ttl: seconds(*tag_cache_ttl, "--tag-cache-ttl")?,
-            signature_ttl: seconds(*signature_cache_ttl, "--signature-cache-ttl")?,
-            negative_ttl: seconds(*negative_cache_ttl, "--negative-cache-ttl")?,
-            max_signature_bytes: signature_cache_mib.saturating_mul(1024 * 1024),
-            ..CacheSettings::default()
-        };
+        let cache = caches.settings()?;
         let settings = EngineSettings {
             no_match: *no_match,
             review_deadline: seconds(*review_timeout, "--review-timeout")?,
-            verdicts: VerdictSettings::lasting_as(&cache).with_entries(*verdict_cache_entries),
+            verdicts: VerdictSettings::lasting_as(&cache)
+                .with_entries(caches.verdict_cache_entries),
             cache,
             platforms: platforms.clone(),
             images_in_flight: *max_images_in_flight,
@@ -240,14 +269,28 @@ impl EngineArgs {
         Ok(Engine::new(policies, registry, settings))
     }
 
+    /// A policy written for this run (`verify --key`), with the trust roots given.
+    fn load_text(&self, (text, source): (&str, &str)) -> anyhow::Result<PolicySet> {
+        let sources = PolicySources {
+            paths: Vec::new(),
+            ..self.sources()
+        };
+        sources
+            .load(Some((text, source)))
+            .with_context(|| format!("building the policy of {source}"))
+    }
+
     /// The policy files given (or the embedded example), with the trust roots given and the
     /// per-namespace files of `--signature-policy-dir`.
     pub fn load_policies(&self) -> anyhow::Result<PolicySet> {
         if self.policy.is_empty() {
-            tracing::warn!(
-                "no --policy given: using the example policy embedded in the binary (examples/policy.yaml)"
+            eprintln!(
+                "signet: no --policy given: using the example policy embedded in the binary \
+                 (examples/policy.yaml), an example to try Signet with; give --policy FILE|DIR \
+                 for your own"
             );
         }
+        TrustRoots::load(&self.trust_root).context("loading --trust-root")?;
         self.sources()
             .load(Some(EMBEDDED))
             .context("loading policy")
@@ -266,8 +309,24 @@ impl EngineArgs {
 /// The example policy compiled into the binary, and the name it has in messages.
 pub const EMBEDDED: (&str, &str) = (signet::EMBEDDED_POLICY, "embedded:examples/policy.yaml");
 
+fn at_least_one_signature(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 would deny every signed image; give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
 fn parse_platform(text: &str) -> Result<Platform, String> {
-    Platform::parse(text).ok_or_else(|| format!("{text:?} is not os/arch[/variant]"))
+    let platform =
+        Platform::parse(text).ok_or_else(|| format!("{text:?} is not os/arch[/variant]"))?;
+    match platform.normalised() {
+        Some(_) => Ok(platform),
+        None => Err(format!(
+            "{text:?} is not a platform the container runtimes know (write it as containerd does, \
+             e.g. linux/amd64, linux/arm64, linux/arm/v7)"
+        )),
+    }
 }
 
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
@@ -282,8 +341,11 @@ pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,h2=warn,hyper=warn,rustls=warn")
     });
+    // Colours only for a person at a terminal, and never with NO_COLOR set.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -304,7 +366,31 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Build the engine behind an `Arc`.
-fn engine(args: &EngineArgs) -> anyhow::Result<Arc<Engine>> {
-    Ok(Arc::new(args.build()?))
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn platforms_the_runtimes_do_not_know_are_refused_at_start() {
+        for known in [
+            "linux/amd64",
+            "linux/arm64",
+            "linux/arm/v7",
+            "Linux/x86_64",
+            "linux/386",
+        ] {
+            assert!(parse_platform(known).is_ok(), "{known}");
+        }
+        for unknown in [
+            "linux/x86_32",
+            "linux",
+            "plan10/amd64",
+            "linux/amd64/v3/x",
+            "unknown/unknown",
+        ] {
+            let error = parse_platform(unknown).unwrap_err();
+            assert!(error.contains(unknown), "{error}");
+        }
+    }
 }

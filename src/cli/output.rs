@@ -56,6 +56,24 @@ pub fn print(format: Output, reviewed: &[Reviewed]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Print the verdicts of single images (`verify`): the table has no object or container
+/// columns, which would only repeat the image.
+pub fn print_images(format: Output, reviewed: &[Reviewed]) -> anyhow::Result<()> {
+    let Output::Table = format else {
+        return print(format, reviewed);
+    };
+    let mut rows = vec![["OUTCOME", "IMAGE", "REASON"].map(String::from)];
+    for r in reviewed {
+        rows.extend(
+            table_rows(r)
+                .into_iter()
+                .map(|[outcome, _, _, image, reason]| [outcome, image, reason]),
+        );
+    }
+    write_aligned(&mut std::io::stdout().lock(), &rows)?;
+    Ok(())
+}
+
 fn print_table(out: &mut impl std::io::Write, reviewed: &[Reviewed]) -> anyhow::Result<()> {
     let mut rows = vec![["OUTCOME", "OBJECT", "CONTAINER", "IMAGE", "REASON"].map(String::from)];
     for r in reviewed {

@@ -2,7 +2,7 @@
 //! containers-policy.json, detected by content) exactly as `serve` would, and print what was
 //! understood; exit 1 when any file is refused.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -24,7 +24,8 @@ pub struct CheckArgs {
     /// Trust roots keyless authorities may name (as for `serve`).
     #[arg(long = "trust-root", value_delimiter = ',')]
     trust_root: Vec<PathBuf>,
-    /// Policy files or directories, each checked on its own.
+    /// Policy files or directories (every .yaml, .yml and .json file below them), each file
+    /// checked on its own; every invalid file is reported.
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }
@@ -37,11 +38,18 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let roots = TrustRoots::load(&args.trust_root).context("loading trust roots")?;
+    let roots = TrustRoots::load(&args.trust_root).context("loading --trust-root")?;
     let mut invalid = 0;
-    for file in &args.files {
+    for file in super::files::expand(&args.files)? {
         let shown = file.display();
-        match PolicySet::load_with_trust_roots(std::slice::from_ref(file), &roots) {
+        match PolicySet::load_with_trust_roots(std::slice::from_ref(&file), &roots) {
+            Ok(set) if set.policies().is_empty() && !set.is_containers_policy() => {
+                invalid += 1;
+                eprintln!(
+                    "{shown}: invalid: holds no ClusterImagePolicy or ImagePolicy document, so it \
+                     would admit nothing (every image would meet --no-match)"
+                );
+            }
             Ok(set) => {
                 println!("{shown}: ok, {} {}", set.policies().len(), unit(&set));
                 for line in set.describe() {
@@ -54,10 +62,41 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // Each file was fine on its own: check each directory as one set too.
+    if invalid == 0 {
+        for dir in args.files.iter().filter(|p| p.is_dir()) {
+            together(dir, &roots, &mut invalid);
+        }
+    }
+    if invalid > 0 {
+        eprintln!("signet: {invalid} invalid policy file(s)");
+    }
     Ok(match invalid {
         0 => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
+}
+
+/// A directory as `--policy DIR` reads it (its own files, as one set: names must not clash),
+/// and a note for files below it that `--policy DIR` does not read.
+fn together(dir: &Path, roots: &TrustRoots, invalid: &mut usize) {
+    if let Err(error) = PolicySet::load_with_trust_roots(&[dir.to_path_buf()], roots) {
+        *invalid += 1;
+        eprintln!(
+            "{}: invalid as one --policy directory: {error}",
+            dir.display()
+        );
+    }
+    let mut below = Vec::new();
+    if super::files::walk(dir, &mut below).is_ok() {
+        for file in below.iter().filter(|f| f.parent() != Some(dir)) {
+            eprintln!(
+                "note: {}: `--policy {}` does not read subdirectories; give its directory too",
+                file.display(),
+                dir.display()
+            );
+        }
+    }
 }
 
 fn unit(set: &PolicySet) -> &'static str {

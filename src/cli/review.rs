@@ -1,7 +1,8 @@
-//! `signet review FILE...`: the dry-run for CI pipelines. Same engine, same verdicts as the
-//! webhook; exit code 1 when anything would be denied.
+//! `signet review FILE|DIR|-...`: the dry-run for CI pipelines. Same engine, same verdicts as
+//! the webhook; exit code 1 when anything would be denied. A directory is read recursively (its
+//! `.yaml`, `.yml` and `.json` files), `-` is standard input (`kustomize build | signet review -`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -24,7 +25,8 @@ pub struct ReviewArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     output: Output,
-    /// Kubernetes manifests (YAML, multi-document) or AdmissionReview JSON files.
+    /// Kubernetes manifests (YAML, multi-document) or AdmissionReview JSON files; directories
+    /// (every .yaml, .yml and .json file below them); `-` for standard input.
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }
@@ -32,9 +34,17 @@ pub struct ReviewArgs {
 /// Review every file, print the verdicts, and exit 1 if anything would be denied.
 pub async fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     let engine = args.engine.build()?;
+    let stdin = Path::new("-");
     let mut reviewed = Vec::new();
-    for file in &args.files {
-        reviewed.extend(review_file(&engine, file).await?);
+    for given in &args.files {
+        if given == stdin {
+            let text = read_stdin()?;
+            reviewed.extend(review_text(&engine, "-", &text).await?);
+            continue;
+        }
+        for file in super::files::expand(std::slice::from_ref(given))? {
+            reviewed.extend(review_file(&engine, &file).await?);
+        }
     }
     print(args.output, &reviewed)?;
     let denied = reviewed.iter().any(|r| !r.decision.allowed());
@@ -55,7 +65,27 @@ async fn review_file(engine: &Engine, file: &PathBuf) -> anyhow::Result<Vec<Revi
         "{shown} is over the {MAX_MANIFEST_BYTES}-byte limit"
     );
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {shown}"))?;
-    let documents = parse_manifest(&text).with_context(|| format!("parsing {shown}"))?;
+    review_text(engine, &shown, &text).await
+}
+
+/// Standard input, at most [`MAX_MANIFEST_BYTES`].
+fn read_stdin() -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::io::stdin()
+        .take(MAX_MANIFEST_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .context("reading standard input")?;
+    anyhow::ensure!(
+        text.len() <= MAX_MANIFEST_BYTES,
+        "standard input is over the {MAX_MANIFEST_BYTES}-byte limit"
+    );
+    Ok(text)
+}
+
+async fn review_text(engine: &Engine, shown: &str, text: &str) -> anyhow::Result<Vec<Reviewed>> {
+    let shown = shown.to_string();
+    let documents = parse_manifest(text).with_context(|| format!("parsing {shown}"))?;
     let mut out = Vec::new();
     for document in documents {
         if let Some((object, decision)) = review_document(engine, document).await? {

@@ -24,14 +24,18 @@ use super::EngineArgs;
 pub struct ServeArgs {
     #[command(flatten)]
     engine: EngineArgs,
-    /// HTTPS address for reviews and probes.
-    #[arg(long, default_value = "127.0.0.1:8443", env = "SIGNET_LISTEN")]
+    #[command(flatten)]
+    caches: super::CacheArgs,
+    /// HTTPS address for reviews and probes: `host:port` (`0.0.0.0:8443`, `localhost:8443`), or
+    /// `:port` for every interface.
+    #[arg(long, default_value = "127.0.0.1:8443", env = "SIGNET_LISTEN", value_parser = parse_listen)]
     listen: SocketAddr,
-    /// Plain-HTTP address for /metrics.
+    /// Plain-HTTP address for /metrics (as --listen).
     #[arg(
         long = "metrics-listen",
         default_value = "127.0.0.1:9090",
-        env = "SIGNET_METRICS_LISTEN"
+        env = "SIGNET_METRICS_LISTEN",
+        value_parser = parse_listen
     )]
     metrics_listen: SocketAddr,
     /// Serving certificate chain (PEM). Without it a self-signed one is made.
@@ -98,7 +102,14 @@ const PULL_SECRET_CACHE_ENTRIES: u64 = 10_000;
 
 /// Run the webhook.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let engine = super::engine(&args.engine)?;
+    let engine = Arc::new(args.engine.build_with(&args.caches, None)?);
+    let policies = engine.policies();
+    tracing::info!(
+        policies = policies.policies().len(),
+        namespace_files = policies.namespace_sets().count(),
+        source = %describe_sources(&args.engine),
+        "policies loaded"
+    );
     let mut metrics = Metrics::for_engine(engine.clone());
     let interval = Duration::from_secs(args.reload_interval.max(1));
     let tls = match (args.tls_cert, args.tls_key) {
@@ -271,5 +282,45 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// `host:port`, a host name resolved once at start (`localhost:8443`), or `:port` for every
+/// interface, as Go programs (and so most webhooks) accept it.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
+    let hint = || {
+        format!(
+            "{text:?} is not an address to listen on: write host:port (0.0.0.0:8443, localhost:8443) or :port"
+        )
+    };
+    let spelled = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.to_string(),
+    };
+    if let Ok(addr) = spelled.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = spelled.rsplit_once(':').ok_or_else(hint)?;
+    port.parse::<u16>().map_err(|_| hint())?;
+    let mut addrs: Vec<SocketAddr> = spelled.to_socket_addrs().map_err(|_| hint())?.collect();
+    // localhost resolves to ::1 and 127.0.0.1; IPv4 is what the default and probes use.
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| format!("{host:?} resolves to no address: write host:port or :port"))
+}
+
+/// Where the policies came from, for the start-up log line.
+fn describe_sources(engine: &EngineArgs) -> String {
+    match engine.policy.is_empty() {
+        true => super::EMBEDDED.1.to_string(),
+        false => engine
+            .policy
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
     }
 }

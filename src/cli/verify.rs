@@ -1,13 +1,19 @@
-//! `signet verify IMAGE`: verify one image under the policy and print what was found.
+//! `signet verify IMAGE`: verify one image under the policy and print what was found. The
+//! cosign-style shortcuts `--key cosign.pub` and `--certificate-identity` with
+//! `--certificate-oidc-issuer` (and `--trust-root`) need no policy file: they stand for one
+//! ClusterImagePolicy over every image, written for this run.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Args;
 
+use signet::policy::TrustRoots;
 use signet::workload::ImageUse;
 
 use super::EngineArgs;
-use super::output::{Output, Reviewed, print};
+use super::output::{Output, Reviewed, print_images};
 
 /// Options of `signet verify`.
 #[derive(Args, Debug)]
@@ -20,13 +26,33 @@ pub struct VerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     output: Output,
+    /// Verify against this public key (PEM, as cosign.pub) instead of a policy file.
+    #[arg(long, conflicts_with_all = ["policy", "certificate_identity"])]
+    key: Option<PathBuf>,
+    /// Keyless: the signing certificate's subject (an email or URI) instead of a policy file;
+    /// needs --certificate-oidc-issuer and --trust-root.
+    #[arg(
+        long = "certificate-identity",
+        requires = "certificate_oidc_issuer",
+        conflicts_with = "policy"
+    )]
+    certificate_identity: Option<String>,
+    /// Keyless: the OIDC issuer of the signing certificate (`https://accounts.google.com`).
+    #[arg(long = "certificate-oidc-issuer", requires = "certificate_identity")]
+    certificate_oidc_issuer: Option<String>,
     /// The image reference.
     image: String,
 }
 
 /// Verify the image; exit 1 if it would be denied.
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let engine = args.engine.build()?;
+    let shortcut = shortcut_policy(&args)?;
+    let engine = args.engine.build_with(
+        &super::CacheArgs::default(),
+        shortcut
+            .as_ref()
+            .map(|(text, source)| (text.as_str(), *source)),
+    )?;
     let uses = [ImageUse {
         path: "image".to_string(),
         container: "-".to_string(),
@@ -39,10 +65,65 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         object: args.image,
         decision,
     }];
-    print(args.output, &reviewed)?;
+    print_images(args.output, &reviewed)?;
     Ok(if allowed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The policy `--key` or `--certificate-identity` stand for, and the name it has in messages.
+fn shortcut_policy(args: &VerifyArgs) -> anyhow::Result<Option<(String, &'static str)>> {
+    let authority = match (&args.key, &args.certificate_identity) {
+        (Some(path), _) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading --key {}", path.display()))?;
+            format!(
+                "  - name: key\n    key:\n      data: {}\n",
+                yaml_string(&pem)
+            )
+        }
+        (None, Some(identity)) => {
+            let issuer = args.certificate_oidc_issuer.as_deref().unwrap_or_default();
+            let root = only_trust_root(&args.engine.trust_root)?;
+            format!(
+                "  - name: keyless\n    keyless:\n      trustRootRef: {}\n      identities:\n      - issuer: {}\n        subject: {}\n",
+                yaml_string(&root),
+                yaml_string(issuer),
+                yaml_string(identity)
+            )
+        }
+        (None, None) => return Ok(None),
+    };
+    let source = match args.key.is_some() {
+        true => "--key",
+        false => "--certificate-identity",
+    };
+    let text = format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: verify\nspec:\n  images:\n  - glob: \"**\"\n  authorities:\n{authority}"
+    );
+    Ok(Some((text, source)))
+}
+
+/// The one trust root keyless verification uses: exactly one must be given.
+fn only_trust_root(paths: &[PathBuf]) -> anyhow::Result<String> {
+    let roots = TrustRoots::load(paths).context("loading --trust-root")?;
+    match roots.names().as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => anyhow::bail!(
+            "--certificate-identity needs --trust-root FILE: the Fulcio CAs and Rekor keys to \
+             verify with (Signet fetches none), e.g. examples/trust-roots/sigstore-public-good.json"
+        ),
+        many => anyhow::bail!(
+            "--certificate-identity takes one trust root, and --trust-root gave {}: {}",
+            many.len(),
+            many.join(", ")
+        ),
+    }
+}
+
+/// `text` as a YAML double-quoted string (JSON strings are YAML).
+fn yaml_string(text: &str) -> String {
+    serde_json::Value::String(text.to_string()).to_string()
 }

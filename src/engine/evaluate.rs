@@ -12,7 +12,9 @@ use crate::reference::{Digest, ImageReference};
 use crate::registry::RegistryError;
 use crate::registry::SignatureMaterial;
 use crate::signature::{self, Acceptance, Mismatch, Subject};
-use crate::verdict::{AuthorityCause, AuthorityFailure, Outcome, Reason};
+use crate::verdict::{
+    ACCEPTED_UNVERIFIED, AuthorityCause, AuthorityFailure, Outcome, Reason, VERIFIED,
+};
 
 use super::cache::ReviewRegistry;
 use super::credentials::ReviewCredentials;
@@ -31,7 +33,11 @@ pub struct ImageResult {
 
 /// How one policy judged the image.
 pub(super) enum PolicyResult {
+    /// A signature was verified.
     Satisfied(String),
+    /// A `static: pass` authority (CRI-O's `insecureAcceptAnything`) admitted it: nothing was
+    /// verified, so counts of verified images must not include it.
+    Passed(String),
     Failed(Reason),
     /// The registry could not answer (or the deadline passed): the policy's `onRegistryError`
     /// decides.
@@ -121,7 +127,7 @@ fn static_pass(a: &Authority) -> bool {
 
 fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
     if let Some(a) = policy.authorities.iter().find(|a| static_pass(a)) {
-        return PolicyResult::Satisfied(format!("static pass ({}/{})", policy.name, a.name));
+        return PolicyResult::Passed(format!("static pass ({}/{})", policy.name, a.name));
     }
     let authorities = policy
         .authorities
@@ -236,7 +242,7 @@ pub(super) async fn judge(
     for authority in &policy.authorities {
         let cause = match &authority.kind {
             AuthorityKind::Static(s) if s.action == StaticAction::Pass => {
-                return PolicyResult::Satisfied(format!(
+                return PolicyResult::Passed(format!(
                     "static pass ({}/{})",
                     policy.name, authority.name
                 ));
@@ -323,9 +329,15 @@ fn signature_repository(authority: &Authority, image: &ImageReference) -> ImageR
 fn fold(digest: Option<Digest>, results: Vec<(&ImagePolicy, PolicyResult)>) -> ImageResult {
     let mut warned = None;
     let mut admitted = Vec::new();
+    let mut verified = false;
     for (policy, result) in results {
         let (reason, action) = match result {
             PolicyResult::Satisfied(note) => {
+                verified = true;
+                admitted.push(note);
+                continue;
+            }
+            PolicyResult::Passed(note) => {
                 admitted.push(note);
                 continue;
             }
@@ -342,7 +354,13 @@ fn fold(digest: Option<Digest>, results: Vec<(&ImagePolicy, PolicyResult)>) -> I
     }
     let outcome = match warned {
         Some(reason) => Outcome::Warn(reason),
-        None => Outcome::Admit("Verified", admitted.join(", ")),
+        None => Outcome::Admit(
+            match verified {
+                true => VERIFIED,
+                false => ACCEPTED_UNVERIFIED,
+            },
+            admitted.join(", "),
+        ),
     };
     ImageResult { digest, outcome }
 }

@@ -1,15 +1,22 @@
 //! `spec.multiArch`: which digests must be signed when a reference resolves to an image index.
 //!
-//! The webhook cannot know which node will run the pod, so "the child that will run" is every
-//! child for a platform the cluster runs (`--platforms`, default `linux/amd64,linux/arm64`), plus
-//! children that name no platform (a runtime may pull those anywhere). An index with no child for
-//! those platforms (Windows-only, or `linux/s390x` only) needs every child signed instead: never a
-//! platform error, never an unsigned child admitted. Attestation entries (`unknown/unknown`, as
+//! The webhook cannot know which node will run the pod, nor which child a runtime there will
+//! pick, so "the child that will run" is every child that any supported runtime (containerd,
+//! CRI-O) could pull on a platform the cluster runs (`--platforms`, default
+//! `linux/amd64,linux/arm64`): platforms are read as containerd normalises them (`x86_64` is
+//! `amd64`, `aarch64` is `arm64`, case ignored), every variant counts, and an architecture's
+//! fallbacks count too (`386` on `amd64` nodes, 32-bit `arm` on `arm64` nodes) unless the index
+//! has a child of the node's own architecture that every such node runs first. Children that
+//! name no platform (a runtime takes them when nothing else matches) and children whose platform
+//! cannot be normalised (Signet cannot rule out that some runtime reads them as the node's) are
+//! judged as well. An index with no child for those platforms (Windows-only, or `linux/s390x`
+//! only) needs every child signed instead: never a platform error, never an unsigned child
+//! admitted. `allPlatforms` judges every child. Attestation entries (`unknown/unknown`, as
 //! BuildKit writes them) are never run and never judged.
 
 use crate::policy::{ImagePolicy, MultiArch};
-use crate::reference::{Digest, ImageReference};
-use crate::registry::{Platform, PlatformManifest, RegistryError};
+use crate::reference::{Digest, ImageReference, clip};
+use crate::registry::{Platform, PlatformManifest, Pull, RegistryError};
 use crate::verdict::Reason;
 
 use super::Engine;
@@ -109,12 +116,11 @@ impl<'a> Review<'a> {
                 return own.unwrap_or(PolicyResult::Unverifiable(Reason::Registry(e)));
             }
         };
-        let platforms: &[Platform] = if running_only {
-            &self.engine.settings.platforms
+        let selected = if running_only {
+            select(&children, &self.engine.settings.platforms)
         } else {
-            &[]
+            runnable(&children).collect()
         };
-        let selected = select(&children, platforms);
         if selected.is_empty() {
             return self.or_own(policy, own).await;
         }
@@ -150,10 +156,7 @@ impl<'a> Review<'a> {
         PolicyResult::Failed(Reason::PlatformUnsigned {
             mode: policy.multi_arch.as_str(),
             index: self.digest.clone(),
-            platform: child
-                .platform
-                .as_ref()
-                .map_or_else(|| "unnamed-platform".to_string(), ToString::to_string),
+            platform: platform_label(child),
             digest: child.digest.clone(),
             cause: Box::new(cause),
         })
@@ -171,79 +174,71 @@ impl<'a> Review<'a> {
 /// `linux/arm64 sha256:…`.
 fn label(child: &PlatformManifest) -> String {
     match &child.platform {
-        Some(platform) => format!("{platform} {}", child.digest),
+        Some(_) => format!("{} {}", platform_label(child), child.digest),
         None => child.digest.to_string(),
     }
 }
 
-/// The children that must be signed: those that run on one of `platforms` (all of them when
-/// `platforms` is empty or none runs there), never attestation entries.
+/// The child's platform as a runtime reads it, with the spelling written when that differs
+/// (`linux/amd64 (written "linux/x86_64")`).
+fn platform_label(child: &PlatformManifest) -> String {
+    let Some(written) = &child.platform else {
+        return "unnamed-platform".to_string();
+    };
+    let as_written = clip(&written.to_string());
+    match written.normalised() {
+        Some(read) if read == *written => read.to_string(),
+        Some(read) => format!("{read} (written {as_written:?})"),
+        None => format!("{as_written:?} (a platform Signet cannot normalise, so it is judged)"),
+    }
+}
+
+/// Every child a runtime may ever pull: all but attestation entries.
+fn runnable(children: &[PlatformManifest]) -> impl Iterator<Item = &PlatformManifest> {
+    children
+        .iter()
+        .filter(|c| c.platform.as_ref().is_none_or(|p| !p.is_attestation()))
+}
+
+/// The children that must be signed: every runnable child that some runtime may pull on one of
+/// `platforms` (any child of a node's own architecture; a child of a fallback architecture when
+/// the index has no base child for the node), that names no platform, or whose platform does not
+/// normalise; every runnable child when none of them does.
 pub(super) fn select<'c>(
     children: &'c [PlatformManifest],
     platforms: &[Platform],
 ) -> Vec<&'c PlatformManifest> {
-    let runnable: Vec<&PlatformManifest> = children
+    let read: Vec<Platform> = children
         .iter()
-        .filter(|c| c.platform.as_ref().is_none_or(|p| p.os != "unknown"))
+        .filter_map(|c| c.platform.as_ref()?.normalised())
         .collect();
-    let running: Vec<&PlatformManifest> = runnable
+    let nodes: Vec<(Platform, bool)> = platforms
         .iter()
-        .copied()
-        .filter(|c| {
-            c.platform
-                .as_ref()
-                .is_none_or(|p| platforms.iter().any(|node| p.runs_on(node)))
+        .filter_map(Platform::normalised)
+        .map(|node| {
+            let has_base = read.iter().any(|child| child.is_base_for(&node));
+            (node, has_base)
         })
         .collect();
+    let may_run = |child: &PlatformManifest| match &child.platform {
+        None => true,
+        Some(platform) => platform.normalised().is_none_or(|read| {
+            nodes
+                .iter()
+                .any(|(node, has_base)| match read.pull_on(node) {
+                    Pull::Own => true,
+                    Pull::Fallback => !has_base,
+                    Pull::Never => false,
+                })
+        }),
+    };
+    let running: Vec<&PlatformManifest> = runnable(children).filter(|c| may_run(c)).collect();
     if running.is_empty() {
-        runnable
+        runnable(children).collect()
     } else {
         running
     }
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-    use super::*;
-
-    fn child(platform: &str, seed: &[u8]) -> PlatformManifest {
-        PlatformManifest {
-            digest: Digest::sha256_of(seed),
-            platform: Platform::parse(platform),
-        }
-    }
-
-    fn cluster() -> Vec<Platform> {
-        ["linux/amd64", "linux/arm64"]
-            .iter()
-            .filter_map(|p| Platform::parse(p))
-            .collect()
-    }
-
-    #[test]
-    fn only_children_for_cluster_platforms_are_selected() {
-        let children = [
-            child("linux/amd64", b"a"),
-            child("linux/s390x", b"s"),
-            child("linux/arm64/v8", b"b"),
-            child("unknown/unknown", b"att"),
-        ];
-        let selected = select(&children, &cluster());
-        let digests: Vec<_> = selected.iter().map(|c| &c.digest).collect();
-        assert_eq!(digests, [&children[0].digest, &children[2].digest]);
-    }
-
-    #[test]
-    fn an_index_with_nothing_for_the_cluster_needs_every_child() {
-        let children = [child("windows/amd64", b"w1"), child("windows/arm64", b"w2")];
-        assert_eq!(select(&children, &cluster()).len(), 2);
-    }
-
-    #[test]
-    fn attestations_alone_select_nothing_and_no_platforms_select_all() {
-        assert!(select(&[child("unknown/unknown", b"att")], &cluster()).is_empty());
-        let children = [child("linux/amd64", b"a"), child("linux/s390x", b"s")];
-        assert_eq!(select(&children, &[]).len(), 2);
-    }
-}
+mod tests;

@@ -3,7 +3,8 @@
 //!
 //! A verdict depends on the image reference (identity rules compare it with the signed one), the
 //! digest the reference stands for now, the content of every policy that judged it (their
-//! authorities, keys, identities, trust roots, `multiArch` and `requireDigest`:
+//! authorities, keys, identities, every piece of trust material: Fulcio CAs, timestamp
+//! authorities, Rekor and CT log keys with their validity windows; `multiArch` and `requireDigest`:
 //! [`ImagePolicy::fingerprint`]), and the cluster's `--platforms` (which index children
 //! `multiArch: indexOrPlatform` judges). The key is a
 //! sha256 over exactly those, in order, so a policy edit, a trust-root change or a namespace
@@ -35,6 +36,9 @@ use crate::verdict::Outcome;
 
 use super::ImageResult;
 use super::cache::CacheSettings;
+
+#[cfg(test)]
+mod trust_material;
 
 /// Bump when the key layout changes.
 const FORMAT: &[u8] = b"signet-verdict/v2";

@@ -1,8 +1,9 @@
 //! `keyless:` authorities compiled into [`KeylessAuthority`]: identities as full-match matchers
 //! and trust material resolved, offline, from the trust roots given at start. Whatever would
-//! need the network (Fulcio or Rekor by URL only, TUF), a Secret, or a check Signet does not do
-//! (SCTs) is reported by field, never dropped; so is a keyless authority whose trust material
-//! cannot be found or whose identity would match any certificate.
+//! need the network (Fulcio or Rekor by URL only, TUF), a Secret, or a check Signet cannot do
+//! (SCTs required of a trust root without CT logs) is reported by field, never dropped; so is a
+//! keyless authority whose trust material cannot be found or whose identity would match any
+//! certificate.
 
 use std::sync::Arc;
 
@@ -27,14 +28,8 @@ pub(super) fn compile_keyless(
 ) -> Option<KeylessAuthority> {
     let keyless_at = join(at, "keyless");
     let identities = compile_identities(k, &keyless_at, findings);
-    if k.insecure_ignore_sct == Some(false) {
-        findings.add(
-            &join(&keyless_at, "insecureIgnoreSCT"),
-            "SCT verification is not implemented yet: Signet checks every keyless signature as with \
-             insecureIgnoreSCT: true (the Rekor entry is required instead); remove the field or set it to true",
-        );
-    }
-    let trust = compile_trust(a, k, at, roots, findings);
+    let trust = compile_trust(a, k, at, roots, findings)
+        .and_then(|trust| sct_requirement(trust, k.insecure_ignore_sct, &keyless_at, findings));
     let identities = identities?;
     let threshold = compile_threshold(
         k.threshold,
@@ -49,6 +44,32 @@ pub(super) fn compile_keyless(
         identity,
         threshold: threshold?,
     })
+}
+
+/// An SCT is required, as policy-controller requires it, unless `insecureIgnoreSCT: true`; it
+/// can only be checked against the CT logs of the trust root, so without any there it is not
+/// required (said at load by a note) unless `insecureIgnoreSCT: false` asks for it explicitly,
+/// which is then refused.
+fn sct_requirement(
+    mut trust: KeylessTrust,
+    ignore: Option<bool>,
+    at: &str,
+    findings: &mut Findings,
+) -> Option<KeylessTrust> {
+    let logs = !trust.ct_keys.is_empty();
+    if ignore == Some(false) && !logs {
+        findings.add(
+            &join(at, "insecureIgnoreSCT"),
+            format!(
+                "SCTs are required, but {} lists no CT log (ctLogs) to verify them with: add \
+                 one to the trust root, or set insecureIgnoreSCT: true to rely on the Rekor entry",
+                trust.origin
+            ),
+        );
+        return None;
+    }
+    trust.sct_required = ignore != Some(true) && logs;
+    Some(trust)
 }
 
 fn compile_identities(
@@ -187,6 +208,7 @@ fn compile_trust(
         rekor_keys: rekor.rekor_keys.clone(),
         ct_keys,
         timestamp_authorities,
+        sct_required: false,
     })
 }
 

@@ -19,9 +19,10 @@ pub struct LoadError {
 /// The kinds of load failure.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadErrorKind {
-    /// The file or directory could not be read.
+    /// The file or directory could not be read. Its message is the I/O error's, so it is not
+    /// also given as the source (that would print it twice).
     #[error("{0}")]
-    Io(#[source] std::io::Error),
+    Io(std::io::Error),
     /// The text is not well-formed YAML (or JSON).
     #[error("{0}")]
     Yaml(String),

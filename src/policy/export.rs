@@ -24,8 +24,13 @@ use super::model::ImagePolicy;
 pub enum Severity {
     /// Same verdicts; only wording or redundant detail is lost.
     Note,
-    /// CRI-O may decide differently from Signet (`--strict` fails on these).
+    /// CRI-O may decide differently from Signet, never refusing what Signet admits (`--strict`
+    /// fails on these).
     Inexact,
+    /// CRI-O would refuse images Signet admits (a policy's glob left out under `default:
+    /// reject`, an alternative authority or identity left out): nodes would fail pulls the
+    /// webhook let through, so the export always fails on these.
+    Refuses,
 }
 
 /// Something the export could not express exactly.
@@ -44,6 +49,7 @@ impl std::fmt::Display for ExportFinding {
         let level = match self.severity {
             Severity::Note => "note",
             Severity::Inexact => "inexact",
+            Severity::Refuses => "refuses",
         };
         write!(f, "{level}: {}: {}", self.policy, self.message)
     }
@@ -146,7 +152,7 @@ fn policy_json(
     let mut reqs: Vec<Vec<Value>> = Vec::new();
     for (index, policy) in policies.iter().enumerate() {
         reqs.push(requirements(policy, findings));
-        for scope in scopes_of(policy, findings) {
+        for scope in scopes_of(policy, unmatched, findings) {
             by_scope.entry(scope).or_default().insert(index);
         }
     }
@@ -176,12 +182,23 @@ fn policy_json(
 }
 
 /// The scopes a policy's globs stand for, with a finding for each glob that is not exactly one.
-fn scopes_of(policy: &ImagePolicy, findings: &mut Vec<ExportFinding>) -> Vec<ScopeKey> {
+/// A scope wider than its glob gives the policy's requirements to images Signet leaves to
+/// `default`: stricter than Signet when `default` accepts. A glob left out leaves its images to
+/// `default`: stricter than Signet when `default` rejects.
+fn scopes_of(
+    policy: &ImagePolicy,
+    unmatched: Unmatched,
+    findings: &mut Vec<ExportFinding>,
+) -> Vec<ScopeKey> {
+    let (widened, left_out) = match unmatched {
+        Unmatched::Reject => (Severity::Inexact, Severity::Refuses),
+        Unmatched::Accept | Unmatched::Warn => (Severity::Refuses, Severity::Inexact),
+    };
     let globs: Vec<&str> = policy.images.iter().map(|g| g.normalised()).collect();
     let mut out = Vec::new();
-    let mut report = |message: String| {
+    let mut report = |severity: Severity, message: String| {
         findings.push(ExportFinding {
-            severity: Severity::Inexact,
+            severity,
             policy: policy.display_name(),
             message,
         })
@@ -193,35 +210,48 @@ fn scopes_of(policy: &ImagePolicy, findings: &mut Vec<ExportFinding>) -> Vec<Sco
         } else if let Some(prefix) = glob.strip_suffix("/**").filter(|p| !wild(p)) {
             let repository_like = prefix.contains('/');
             if repository_like && !globs.contains(&prefix) {
-                report(format!(
-                    "glob {glob} becomes the scope {prefix}, which also covers the repository \
+                report(
+                    widened,
+                    format!(
+                        "glob {glob} becomes the scope {prefix}, which also covers the repository \
                      {prefix} itself; add the glob {prefix} to say the same"
-                ));
+                    ),
+                );
             }
             out.push(prefix.to_string());
         } else if let Some(host) = glob
             .strip_suffix("/**")
             .filter(|p| p.starts_with("*.") && !wild(&p[2..]))
         {
-            report(format!(
-                "glob {glob} becomes the scope {host}, which also covers those hosts with a port"
-            ));
+            report(
+                widened,
+                format!(
+                    "glob {glob} becomes the scope {host}, which also covers those hosts with a port"
+                ),
+            );
             out.push(host.to_string());
         } else if !wild(glob) {
             let has_tag =
                 glob.contains('@') || glob.rsplit('/').next().is_some_and(|l| l.contains(':'));
             if !has_tag && !globs.contains(&format!("{glob}/**").as_str()) {
-                report(format!(
-                    "glob {glob} becomes the scope {glob}, which also covers the repositories under \
+                report(
+                    widened,
+                    format!(
+                        "glob {glob} becomes the scope {glob}, which also covers the repositories under \
                      it; add the glob {glob}/** to say the same"
-                ));
+                    ),
+                );
             }
             out.push(glob.to_string());
         } else {
-            report(format!(
-                "glob {glob} is not a containers-policy.json scope (scopes are a host, a \
-                 namespace, a repository, one image, or *.domain); the policy is not exported for it"
-            ));
+            report(
+                left_out,
+                format!(
+                    "glob {glob} is not a containers-policy.json scope (scopes are a host, a \
+                     namespace, a repository, one image, or *.domain): CRI-O would judge its \
+                     images by `default` instead of this policy"
+                ),
+            );
         }
     }
     out

@@ -90,7 +90,7 @@ pub(super) fn requirements(policy: &ImagePolicy, findings: &mut Vec<ExportFindin
     }
     if checks.len() > 1 {
         report(
-            Severity::Inexact,
+            Severity::Refuses,
             format!(
                 "{} authorities are alternatives (any one admits), but the requirements of a \
                  containers-policy.json scope must all hold; only authority {} is exported",
@@ -157,7 +157,7 @@ fn key_requirement(
         let (spki, scheme) = spki(key);
         if !matches!(scheme, "sha256") {
             report(
-                Severity::Inexact,
+                Severity::Refuses,
                 format!(
                     "authority {}: a key verified with {scheme} in Signet; CRI-O verifies every key \
                      with sha256, so signatures made with {scheme} will not verify on the node",
@@ -195,7 +195,7 @@ fn keyless_requirement(
     source_finding(a, report);
     if k.identities.len() > 1 {
         report(
-            Severity::Inexact,
+            Severity::Refuses,
             format!(
                 "authority {}: {} identities are alternatives; fulcio takes one issuer and one \
                  email, so only the first is exported",
@@ -210,7 +210,7 @@ fn keyless_requirement(
             (Matcher::Exact(i), Matcher::Exact(s) | Matcher::Email(s)) if is_email(s) => (i, s),
             _ => {
                 report(
-                    Severity::Inexact,
+                    Severity::Refuses,
                     format!(
                         "authority {}: identity {} cannot be expressed (fulcio needs an exact issuer \
                          and an exact email subject); exported as reject",
@@ -267,7 +267,7 @@ fn is_email(subject: &str) -> bool {
 fn source_finding(a: &Authority, report: &mut impl FnMut(Severity, String)) {
     if let Some(source) = &a.source {
         report(
-            Severity::Inexact,
+            Severity::Refuses,
             format!(
                 "authority {}: signatures stored in {} cannot be expressed (CRI-O looks next to \
                  the image; configure registries.d to match)",
@@ -301,7 +301,7 @@ fn signed_identity(
             signed_prefix,
         } => {
             report(
-                Severity::Inexact,
+                Severity::Refuses,
                 format!(
                     "authority {authority}: Signet's remapIdentity compares repositories, \
                      containers-policy.json's also needs the signed tag, which cosign signatures \
@@ -312,7 +312,7 @@ fn signed_identity(
         }
         IdentityRule::AnyRepository => {
             report(
-                Severity::Inexact,
+                Severity::Refuses,
                 format!(
                     "authority {authority}: anyRepository cannot be expressed; exported as \
                      matchRepository (a signature must name the image's own repository)"

@@ -13,7 +13,7 @@ use super::model::{
 use super::trust::{KeylessTrust, LogKey, TimeRange};
 
 /// Bump when the serialisation changes, so old cache keys can never collide with new ones.
-const FORMAT: &str = "signet-policy-set/v3";
+const FORMAT: &str = "signet-policy-set/v5";
 
 /// Hex sha256 of the canonical form of `policies`, selected by scope (containers-policy.json)
 /// or by glob, with the fingerprints of the per-namespace sets (`namespaces`: name and
@@ -193,16 +193,22 @@ fn write_matcher(c: &mut Canonical, m: &Matcher) {
     }
 }
 
+/// Every CA (Fulcio's and the timestamp authorities') and log key: a verdict judged with other
+/// trust material must never be reused.
 fn write_trust(c: &mut Canonical, t: &KeylessTrust) {
-    c.count(t.certificate_authorities.len());
-    for ca in &t.certificate_authorities {
-        c.bytes(&ca.root);
-        c.count(ca.intermediates.len());
-        for der in &ca.intermediates {
-            c.bytes(der);
+    for authorities in [&t.certificate_authorities, &t.timestamp_authorities] {
+        c.count(authorities.len());
+        for ca in authorities {
+            c.bytes(&ca.root);
+            c.count(ca.intermediates.len());
+            for der in &ca.intermediates {
+                c.bytes(der);
+            }
+            write_range(c, ca.valid_for);
+            c.count(usize::from(ca.presented_intermediates));
         }
-        write_range(c, ca.valid_for);
     }
+    c.count(usize::from(t.sct_required));
     for logs in [&t.rekor_keys, &t.ct_keys] {
         c.count(logs.len());
         for LogKey {

@@ -4,7 +4,11 @@
 //! across segments; Signet adds `?` (one character within a segment) and `@digest`. Unlike
 //! policy-controller, the glob is normalised like an image reference before matching, so
 //! `nginx`, `library/nginx`, `docker.io/library/nginx` and `index.docker.io/library/nginx` all
-//! cover the image `nginx`. A glob without `/` names a Docker Hub official image (`*` is
+//! cover the image `nginx`. Registry names the runtimes reach as one registry are one registry
+//! here, in globs and images alike: Docker Hub's names (`registry-1.docker.io`,
+//! `index.docker.io`, with or without `:443`) are `docker.io`, and `host:443` is `host` (see
+//! [`ImageReference::canonical_name`]), so `registry-1.docker.io/library/nginx` or
+//! `ghcr.io:443/org/app` cannot escape a glob written for `docker.io/...` or `ghcr.io/...`. A glob without `/` names a Docker Hub official image (`*` is
 //! `docker.io/library/*`, as policy-controller rewrites it) unless it contains `**`, which
 //! spans segments and is kept as written (`**`, `ghc**`). Matching is a whole match
 //! (anchored regex, linear time) against the normalised `registry/repository`, or against
@@ -13,7 +17,7 @@
 
 use regex::Regex;
 
-use crate::reference::ImageReference;
+use crate::reference::{ImageReference, same_registry};
 
 /// Docker Hub as image references are normalised.
 const DOCKER_HUB: &str = "docker.io";
@@ -114,12 +118,17 @@ impl ImageGlob {
     }
 }
 
-/// The names an image is known by: its normalised name and, for Docker Hub, policy-controller's
+/// The names an image is known by: its normalised name, the name of the same repository as the
+/// runtimes reach it (Docker Hub aliases, no `:443`) and, for Docker Hub, policy-controller's
 /// `index.docker.io/...` spelling, so globs such as `index.docker.**` keep matching.
 fn spellings(image: &ImageReference) -> Vec<String> {
     let mut names = vec![image.name()];
-    if image.registry() == DOCKER_HUB {
-        names.push(format!("{DOCKER_HUB_LEGACY}/{}", image.repository()));
+    let canonical = image.canonical_name();
+    if let Some(repository) = canonical.strip_prefix(&format!("{DOCKER_HUB}/")) {
+        names.push(format!("{DOCKER_HUB_LEGACY}/{repository}"));
+    }
+    if canonical != names[0] {
+        names.push(canonical);
     }
     names
 }
@@ -198,8 +207,11 @@ fn normalise_name(name: &str) -> String {
             format!("{DOCKER_HUB}/library/{name}")
         };
     };
-    if first == DOCKER_HUB_LEGACY || first == DOCKER_HUB {
+    if !first.contains(['*', '?']) && same_registry(first) == DOCKER_HUB {
         return docker_hub(rest);
+    }
+    if !first.contains(['*', '?']) && looks_like_registry(first) {
+        return format!("{}/{rest}", registry_case(&same_registry(first)));
     }
     if looks_like_registry(first) {
         return format!("{}/{rest}", registry_case(first));
@@ -337,6 +349,60 @@ mod tests {
             assert!(matches(glob, "nginx"), "{glob}");
             assert!(matches(glob, "docker.io/library/nginx:1.27"), "{glob}");
             assert!(matches(glob, &format!("nginx@{DIGEST}")), "{glob}");
+        }
+    }
+
+    /// Registry names the runtimes reach as one registry, against globs written for any of them
+    /// (issue 15, item 7): every pair matches, and look-alikes and other ports do not.
+    #[test]
+    fn registry_aliases_match_globs_for_the_canonical_registry() {
+        let hub_images = [
+            "registry-1.docker.io/library/nginx:1",
+            "registry-1.docker.io/nginx",
+            "Registry-1.Docker.IO/nginx",
+            "registry-1.docker.io:443/library/nginx",
+            "index.docker.io/library/nginx",
+            "index.docker.io:443/nginx",
+            "docker.io:443/library/nginx",
+            "DOCKER.IO:443/nginx",
+            "docker.io/library/nginx",
+            "nginx",
+        ];
+        let hub_globs = [
+            "nginx",
+            "docker.io/library/*",
+            "docker.io/**",
+            "index.docker.io/library/nginx",
+            "registry-1.docker.io/library/nginx",
+            "registry-1.docker.io:443/nginx",
+            "docker.io:443/library/**",
+            "index.docker.**",
+        ];
+        for glob in hub_globs {
+            for image in hub_images {
+                assert!(matches(glob, image), "{glob} must cover {image}");
+            }
+        }
+        let ghcr_images = [
+            "ghcr.io/org/app:1",
+            "ghcr.io:443/org/app",
+            "GHCR.IO:443/org/app",
+        ];
+        for glob in ["ghcr.io/org/**", "ghcr.io:443/org/*", "GHCR.io:443/org/app"] {
+            for image in ghcr_images {
+                assert!(matches(glob, image), "{glob} must cover {image}");
+            }
+        }
+        for (glob, image) in [
+            ("ghcr.io/org/**", "ghcr.io:4443/org/app"),
+            ("ghcr.io/org/**", "ghcr.io:80/org/app"),
+            ("ghcr.io/org/**", "ghcr.io.evil.com:443/org/app"),
+            ("docker.io/**", "registry-1.docker.io.evil.com/nginx"),
+            ("docker.io/**", "registry-2.docker.io/nginx"),
+            ("docker.io/**", "docker.io:5000/nginx"),
+            ("quay.io/**", "ghcr.io:443/org/app"),
+        ] {
+            assert!(!matches(glob, image), "{glob} must not cover {image}");
         }
     }
 

@@ -119,7 +119,7 @@ fn pem_blocks(data: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
             .collect();
         let der = base64::engine::general_purpose::STANDARD
             .decode(text)
-            .map_err(|e| format!("PEM body is not base64: {e}"))?;
+            .map_err(|e| format!("corrupt PEM: the body is not base64 ({e})"))?;
         blocks.push((label.to_string(), der));
         rest = tail;
     }
@@ -128,7 +128,10 @@ fn pem_blocks(data: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
 
 fn parse_block(label: &str, der: &[u8]) -> Result<PublicKey, String> {
     match label {
-        "PUBLIC KEY" => parse_spki(der),
+        "PUBLIC KEY" => parse_spki(der).map_err(|e| match e.contains("malformed") {
+            true => format!("corrupt PEM: the public key does not parse ({e})"),
+            false => e,
+        }),
         "RSA PUBLIC KEY" => {
             let bits = rsa_bits(der)?;
             Ok(PublicKey {
@@ -136,6 +139,14 @@ fn parse_block(label: &str, der: &[u8]) -> Result<PublicKey, String> {
                 algorithm: Algorithm::Rsa { bits },
             })
         }
+        other if other.contains("PRIVATE KEY") => Err(format!(
+            "this is a private key (PEM block {other:?}), not a public key: give the public half \
+             (cosign.pub, or `cosign public-key --key cosign.key`), and keep the private key secret"
+        )),
+        other if other.contains("CERTIFICATE") => Err(format!(
+            "this is a certificate (PEM block {other:?}), not a public key: give its key \
+             (`openssl x509 -pubkey -noout -in cert.pem`), or a keyless authority for certificates"
+        )),
         other => Err(format!(
             "PEM block type {other:?} is not a public key (want \"PUBLIC KEY\")"
         )),

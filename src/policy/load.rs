@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::containers_policy::{self, Problem};
 use super::error::{LoadError, LoadErrorKind};
-use super::model::ImagePolicy;
+use super::model::{AuthorityKind, ImagePolicy};
 use super::strict_json::FieldProblem;
 use super::trust_root::TrustRoots;
 use super::{
@@ -91,7 +91,9 @@ impl Budget {
 #[derive(Debug, Clone)]
 pub struct CompiledDocument {
     source: String,
-    objects: Vec<(String, ImagePolicy)>,
+    policies: Vec<ImagePolicy>,
+    /// What loading it noted (SCTs not verified, ...), said again with every set it is in.
+    notes: Vec<String>,
 }
 
 impl CompiledDocument {
@@ -103,14 +105,12 @@ impl CompiledDocument {
             let message = "a containers-policy.json is a whole policy, not a policy object: give it with --policy".to_string();
             return Err(LoadError::file(source, LoadErrorKind::Unsupported(message)));
         }
-        let mut objects = Vec::new();
-        for doc in parse::parse_documents(text, source)? {
-            check_valid(&doc, source)?;
-            objects.push((doc.object_id(), compile_document(&doc, source, roots)?));
-        }
+        let mut builder = Builder::with_roots(roots);
+        builder.add(text, source)?;
         Ok(Self {
             source: source.to_string(),
-            objects,
+            policies: builder.policies,
+            notes: builder.notes,
         })
     }
 }
@@ -150,6 +150,7 @@ impl Builder {
             self.admit(&doc.object_id(), namespace, source)?;
             self.policies
                 .push(compile_document(&doc, source, &self.roots)?);
+            self.note_unverified_scts(&doc, source);
         }
         Ok(())
     }
@@ -160,10 +161,18 @@ impl Builder {
         if let Some(first) = &self.containers_policy {
             return Err(mixed(source, first));
         }
-        for (object, policy) in &document.objects {
-            self.admit(object, policy.namespace.as_deref(), source)?;
+        for policy in &document.policies {
+            let namespace = policy.namespace.as_deref();
+            let kind = match namespace {
+                Some(_) => "ImagePolicy",
+                None => "ClusterImagePolicy",
+            };
+            let object =
+                cluster_image_policy::object_id(kind, namespace.unwrap_or_default(), &policy.name);
+            self.admit(&object, namespace, source)?;
             self.policies.push(policy.clone());
         }
+        self.notes.extend(document.notes.iter().cloned());
         Ok(())
     }
 
@@ -190,6 +199,46 @@ impl Builder {
         Ok(())
     }
 
+    /// policy-controller requires an embedded SCT (a CT log's promise that Fulcio published
+    /// the certificate) from a keyless authority that does not set `insecureIgnoreSCT: true`.
+    /// Signet verifies it against the trust root's CT logs; where the trust root lists none it
+    /// cannot, and requires the Rekor entry only. Said at load (log and `policy check`) for
+    /// every such authority, so the difference is never silent.
+    fn note_unverified_scts(&mut self, doc: &cluster_image_policy::Document, source: &str) {
+        let object = doc.object_id();
+        let Some(compiled) = self.policies.last() else {
+            return;
+        };
+        let mut notes = Vec::new();
+        let wire = doc.spec.authorities.iter();
+        for (i, (authority, compiled)) in wire.zip(&compiled.authorities).enumerate() {
+            let (Some(keyless), AuthorityKind::Keyless(k)) = (&authority.keyless, &compiled.kind)
+            else {
+                continue;
+            };
+            if keyless.insecure_ignore_sct.is_some() || k.trust.sct_required {
+                continue;
+            }
+            let field = format!("spec.authorities[{i}].keyless");
+            tracing::warn!(
+                source,
+                object = %object,
+                %field,
+                "SCTs are not verified: the trust root lists no CT log; policy-controller would \
+                 require one; Signet requires the Rekor entry instead (set insecureIgnoreSCT: \
+                 true to say so)"
+            );
+            notes.push(format!(
+                "{source} {object} {field}: SCTs are not verified ({} lists no CT log; \
+                 policy-controller would require an embedded SCT, since insecureIgnoreSCT is \
+                 not set); Signet requires the Rekor entry instead. Add ctLogs to the trust \
+                 root, or set insecureIgnoreSCT: true to say so and silence this note",
+                k.trust.origin
+            ));
+        }
+        self.notes.extend(notes);
+    }
+
     /// A containers-policy.json is a whole policy: it must be the only file of its set.
     fn add_containers_policy(&mut self, text: &str, source: &str) -> Result<(), LoadError> {
         if let Some(first) = self.seen.values().next() {
@@ -214,7 +263,7 @@ impl Builder {
 
     pub(super) fn finish(mut self) -> PolicySet {
         for policy in &mut self.policies {
-            policy.fingerprint = fingerprint::policy_fingerprint(policy);
+            policy.refresh_fingerprint();
         }
         let by_scope = self.containers_policy.is_some();
         let fingerprint = fingerprint::fingerprint(&self.policies, by_scope, &[]);

@@ -52,6 +52,11 @@ impl ImagePolicy {
         &self.fingerprint
     }
 
+    /// Compute the fingerprint of the policy's content as it is now.
+    pub(crate) fn refresh_fingerprint(&mut self) {
+        self.fingerprint = super::fingerprint::policy_fingerprint(self);
+    }
+
     /// `ClusterImagePolicy <name>`, `ImagePolicy <namespace>/<name>` or
     /// `containers-policy.json requirement <scope>[i]`, for messages.
     pub fn display_name(&self) -> String {

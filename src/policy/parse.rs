@@ -127,6 +127,14 @@ fn policy_version(api_version: &str) -> bool {
     }
 }
 
+/// A sigstore `trusted_root.json` (its `mediaType` says so), given where a policy was expected.
+fn is_trusted_root_json(value: &Value) -> bool {
+    value
+        .get("mediaType")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.trustedroot"))
+}
+
 fn check_kind(value: &Value, what: &str, file: &str) -> Result<(), LoadError> {
     let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or("");
     let (api_version, kind) = (text("apiVersion"), text("kind"));
@@ -134,6 +142,16 @@ fn check_kind(value: &Value, what: &str, file: &str) -> Result<(), LoadError> {
         return Ok(());
     }
     let found = format!("{what} is kind {kind:?} ({api_version:?})");
+    if is_trusted_root_json(value) {
+        return Err(LoadError::file(
+            file,
+            LoadErrorKind::Unsupported(
+                "this is a sigstore trusted_root.json, not a policy: give it with --trust-root \
+                 (keyless authorities name it by its file stem)"
+                    .into(),
+            ),
+        ));
+    }
     let error = if api_version.starts_with(GROUP) && kind == "TrustRoot" {
         LoadErrorKind::Unsupported(format!(
             "{found}: TrustRoot objects are read from --trust-root files, not policy files"

@@ -30,11 +30,16 @@ pub struct KeylessTrust {
     pub certificate_authorities: Vec<CertificateAuthority>,
     /// Rekor keys by log ID (hex sha256 of the key's SubjectPublicKeyInfo DER).
     pub rekor_keys: BTreeMap<String, LogKey>,
-    /// Certificate-transparency log keys by log ID. Loaded and fingerprinted; Signet does not
-    /// verify SCTs yet.
+    /// Certificate-transparency log keys by log ID: the logs whose SCTs are trusted.
     pub ct_keys: BTreeMap<String, LogKey>,
-    /// RFC 3161 timestamp authorities: each chain's root is the anchor, its first certificate
-    /// normally the TSA's signing certificate (`timestampAuthorities` in `trusted_root.json`).
+    /// Whether a signing certificate must carry an SCT by one of `ct_keys`, valid at the SCT's
+    /// time: set per keyless authority at load (policy-controller requires one unless
+    /// `insecureIgnoreSCT: true`; Signet where the trust root lists CT logs), never by a trust
+    /// root file itself.
+    pub sct_required: bool,
+    /// RFC 3161 timestamp authorities: each chain's root is the anchor, and its first
+    /// certificate, when not a CA, the only one that may sign timestamps for that entry
+    /// (`timestampAuthorities` in `trusted_root.json`), as sigstore-go reads them.
     pub timestamp_authorities: Vec<CertificateAuthority>,
 }
 
@@ -49,6 +54,14 @@ pub struct CertificateAuthority {
     pub intermediates: Vec<Vec<u8>>,
     /// When certificates issued by this CA may be used (`validFor` in `trusted_root.json`).
     pub valid_for: TimeRange,
+    /// Whether intermediates the signer presents (a `.sig` chain annotation, a bundle's
+    /// certificate chain, certificates embedded in a timestamp) may complete a chain to `root`.
+    /// Only for a bare PEM anchor (`keyless.ca-cert`, CRI-O `caData`), which names no
+    /// intermediates, as cosign and containers/image use them. Never for a trust-root entry
+    /// (`trusted_root.json`, TrustRoot `certChain`): as in sigstore-go, an entry is judged by
+    /// its own certificates only, so an intermediate the trust root retired cannot come back
+    /// by being presented.
+    pub presented_intermediates: bool,
 }
 
 /// A transparency-log public key.
@@ -158,6 +171,7 @@ pub fn anchors_from_pem(pem: &[u8]) -> Result<Vec<CertificateAuthority>, TrustEr
             root,
             intermediates: Vec::new(),
             valid_for: TimeRange::default(),
+            presented_intermediates: true,
         })
         .collect())
 }
@@ -183,6 +197,7 @@ pub fn authority_from_chain(
         root,
         intermediates: chain,
         valid_for,
+        presented_intermediates: false,
     })
 }
 

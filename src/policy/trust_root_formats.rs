@@ -91,6 +91,7 @@ pub(super) fn from_sigstore_keys(
             &keys.timestamp_authorities,
             &format!("{at}.timestampAuthorities"),
         )?,
+        sct_required: false,
     })
 }
 
@@ -230,6 +231,7 @@ pub(super) fn from_trusted_root(
             &root.timestamp_authorities,
             "timestampAuthorities",
         )?,
+        sct_required: false,
     })
 }
 
@@ -272,10 +274,10 @@ fn json_logs(logs: &[TransparencyLog], at: &str) -> Result<BTreeMap<String, LogK
     Ok(out)
 }
 
-/// Certificate-transparency logs (`ctlogs`). Signet verifies no SCTs, so a CT log key it cannot
-/// use (an RSA key in PKCS#1 form, as the staging roots carry) is skipped with a logged note
-/// instead of making the whole trust root unusable; the transparency-log and CA entries stay
-/// strict.
+/// Certificate-transparency logs (`ctlogs`). A CT log key Signet cannot use (an RSA key in
+/// PKCS#1 form, as the staging roots carry) is skipped with a logged note instead of making the
+/// whole trust root unusable (an SCT by that log is then not trusted); the transparency-log and
+/// CA entries stay strict.
 fn json_ct_logs(
     logs: &[TransparencyLog],
     origin: &str,

@@ -91,7 +91,12 @@ fn validate_spec(spec: &wire::Spec, namespaced: bool, errs: &mut FieldErrors) {
         );
     }
     if !spec.mode.is_empty() && !VALID_MODES.contains(&spec.mode.as_str()) {
-        errs.invalid_value("spec.mode", &spec.mode, "unsupported mode");
+        let valid = VALID_MODES.join(" or ");
+        errs.invalid_value(
+            "spec.mode",
+            &spec.mode,
+            &format!("unsupported mode: use {valid}"),
+        );
     }
     for (i, m) in spec.match_resources.iter().enumerate() {
         validate_match(m, &format!("spec.match[{i}]"), errs);
@@ -223,8 +228,10 @@ fn validate_key(
     if (data && (kms || secret)) || (kms && secret) {
         errs.multiple_one_of(at, &["data", "kms", "secretref"]);
     }
-    if data && !ca_cert && key::parse_public_keys(&k.data).is_err() {
-        errs.invalid_value(&join(at, "data"), &k.data, "");
+    if data && !ca_cert {
+        if let Err(why) = key::parse_public_keys(&k.data) {
+            errs.invalid_value(&join(at, "data"), &k.data, &why);
+        }
     }
     if kms {
         if let Err(details) = validate_kms(&k.kms) {

@@ -62,8 +62,9 @@ pub enum RegistryError {
         /// The cap.
         limit: usize,
     },
-    /// The registry's TLS certificate is not valid for it (there is no insecure fallback).
-    #[error("registry {registry} has an invalid TLS certificate: {detail}")]
+    /// TLS with the registry failed: its certificate is not valid for it (there is no insecure
+    /// fallback), or it does not speak TLS at all.
+    #[error("registry {registry}: {detail}")]
     Tls {
         /// The registry host.
         registry: String,
@@ -151,10 +152,28 @@ pub(super) fn from_transport(registry: &str, error: &reqwest::Error) -> Registry
         };
     }
     if let Some(tls) = find_source::<rustls::Error>(error) {
-        return RegistryError::Tls {
-            registry,
-            detail: tls.to_string(),
+        let plain_http = matches!(
+            tls,
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+        );
+        let detail = match plain_http {
+            true => format!(
+                "it answered in plain HTTP, not TLS ({tls}); if {registry} is a plain-HTTP \
+                 registry, list it with --insecure-registry {registry}"
+            ),
+            false => match tls {
+                rustls::Error::InvalidCertificate(_) => format!("invalid TLS certificate: {tls}"),
+                _ => format!("TLS failed: {tls}"),
+            },
         };
+        return RegistryError::Tls { registry, detail };
+    }
+    if refused(error) {
+        let detail = format!(
+            "connection refused: nothing accepts connections at {registry} (check the host and \
+             port; without a port, 443, or 80 with --insecure-registry)"
+        );
+        return RegistryError::Unavailable { registry, detail };
     }
     RegistryError::Unavailable {
         registry,
@@ -165,6 +184,24 @@ pub(super) fn from_transport(registry: &str, error: &reqwest::Error) -> Registry
 /// Whether `error`'s source chain holds an `E`.
 pub(super) fn has_source<E: std::error::Error + 'static>(error: &reqwest::Error) -> bool {
     find_source::<E>(error).is_some()
+}
+
+/// Whether an `io::Error` of kind `ConnectionRefused` is in `error`'s source chain.
+fn refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+            if let Some(inner) = io.get_ref() {
+                current = Some(inner as &(dyn std::error::Error + 'static));
+                continue;
+            }
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// The first error of type `E` in `error`'s source chain, looking inside `io::Error`s too (their

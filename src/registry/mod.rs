@@ -36,7 +36,7 @@ use crate::reference::{Digest, ImageReference};
 pub use auth::{AuthKey, Credentials, CredentialsError};
 pub use error::RegistryError;
 pub use mirrors::{MAX_MIRROR_ENTRIES, Mirrors, MirrorsError};
-pub use platforms::{MAX_INDEX_CHILDREN, Platform, PlatformManifest};
+pub use platforms::{MAX_INDEX_CHILDREN, Platform, PlatformManifest, Pull};
 pub use referrers::{
     MAX_BUNDLE_BYTES, SIGSTORE_BUNDLE_MEDIA_TYPE, SIGSTORE_BUNDLE_TYPES, SignatureBundle,
 };

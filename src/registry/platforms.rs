@@ -7,49 +7,51 @@ use oci_client::manifest::{
     IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
     OCI_IMAGE_MEDIA_TYPE,
 };
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::content;
 use super::http::{Answer, Get};
 use super::{Registry, RegistryError};
 use crate::reference::{Digest, ImageReference};
+use crate::workload::json_type;
 
 /// Most children of one index examined; more is refused, not truncated.
 pub const MAX_INDEX_CHILDREN: usize = 128;
 
-/// An OCI platform: `os/architecture[/variant]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+mod go_json;
+mod normalise;
+
+pub use normalise::Pull;
+
+/// An OCI platform: `os/architecture[/variant]`, as written (see [`Platform::normalised`] for
+/// how the runtimes read it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Platform {
     /// `linux`, `windows`, ...
     pub os: String,
     /// `amd64`, `arm64`, `arm`, ...
     pub architecture: String,
     /// `v7`, `v8`, ...
-    #[serde(default)]
     pub variant: Option<String>,
 }
 
 impl Platform {
-    /// Parse `os/architecture[/variant]`.
+    /// Parse `os/architecture[/variant]` (`linux/arm64/v8.2`, `linux/x86_64`), as written.
     pub fn parse(text: &str) -> Option<Platform> {
         let mut parts = text.split('/');
         let (os, architecture) = (parts.next()?, parts.next()?);
         let variant = parts.next().map(str::to_string);
-        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric());
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        };
         let ok = valid(os) && valid(architecture) && variant.as_deref().is_none_or(valid);
         (ok && parts.next().is_none()).then(|| Platform {
             os: os.to_string(),
             architecture: architecture.to_string(),
             variant,
         })
-    }
-
-    /// Whether a child for `self` runs on a node of `node`: same OS and architecture, and the
-    /// same variant when `node` names one.
-    pub fn runs_on(&self, node: &Platform) -> bool {
-        self.os == node.os
-            && self.architecture == node.architecture
-            && (node.variant.is_none() || self.variant == node.variant)
     }
 }
 
@@ -70,22 +72,6 @@ pub struct PlatformManifest {
     pub digest: Digest,
     /// Its platform; `None` when the index names none (a runtime may then pull it anywhere).
     pub platform: Option<Platform>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IndexDocument {
-    #[serde(default)]
-    media_type: Option<String>,
-    #[serde(default)]
-    manifests: Option<Vec<ChildDescriptor>>,
-}
-
-#[derive(Deserialize)]
-struct ChildDescriptor {
-    digest: String,
-    #[serde(default)]
-    platform: Option<Platform>,
 }
 
 impl Registry {
@@ -160,33 +146,63 @@ fn parse_children(
     if !digest.matches(bytes) {
         return Err(invalid(format!("manifest content does not match {digest}")));
     }
-    let document: IndexDocument =
+    let document: Value =
         serde_json::from_slice(bytes).map_err(|e| invalid(format!("manifest {digest}: {e}")))?;
+    let Value::Object(document) = document else {
+        return Err(invalid(format!("manifest {digest} is not a JSON object")));
+    };
+    read_children(&document).map_err(|detail| invalid(format!("index {digest}: {detail}")))
+}
+
+/// The children of an index document, read as the runtimes' Go decoder reads them; `None` for
+/// an image manifest.
+fn read_children(document: &Map<String, Value>) -> Result<Option<Vec<PlatformManifest>>, String> {
+    let media_type = go_json::string(document, "mediaType")?;
+    let manifests = match go_json::field(document, "manifests")? {
+        None => None,
+        Some(Value::Array(manifests)) => Some(manifests),
+        Some(other) => {
+            let kind = json_type(other);
+            return Err(format!("the field \"manifests\" is {kind}, not a list"));
+        }
+    };
     let is_index = matches!(
-        document.media_type.as_deref(),
-        Some(OCI_IMAGE_INDEX_MEDIA_TYPE | IMAGE_MANIFEST_LIST_MEDIA_TYPE)
-    ) || document.manifests.is_some();
-    let Some(children) = document.manifests.filter(|_| is_index) else {
+        media_type.as_str(),
+        OCI_IMAGE_INDEX_MEDIA_TYPE | IMAGE_MANIFEST_LIST_MEDIA_TYPE
+    ) || manifests.is_some();
+    let Some(children) = manifests.filter(|_| is_index) else {
         return Ok(None);
     };
     if children.len() > MAX_INDEX_CHILDREN {
-        return Err(invalid(format!(
-            "index {digest} lists {} manifests, more than Signet's limit of {MAX_INDEX_CHILDREN}",
+        return Err(format!(
+            "it lists {} manifests, more than Signet's limit of {MAX_INDEX_CHILDREN}",
             children.len()
-        )));
+        ));
     }
     children
-        .into_iter()
-        .map(|child| {
-            let digest = Digest::parse(&child.digest)
-                .map_err(|e| invalid(format!("index child digest: {e}")))?;
-            Ok(PlatformManifest {
-                digest,
-                platform: child.platform,
-            })
-        })
+        .iter()
+        .map(read_child)
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
+}
+
+/// One descriptor of an index.
+fn read_child(child: &Value) -> Result<PlatformManifest, String> {
+    let Value::Object(child) = child else {
+        let kind = json_type(child);
+        return Err(format!("a child is {kind}, not a descriptor"));
+    };
+    let digest = Digest::parse(&go_json::string(child, "digest")?)
+        .map_err(|e| format!("index child digest: {e}"))?;
+    let platform = match go_json::object(child, "platform")? {
+        None => None,
+        Some(platform) => Some(Platform {
+            os: go_json::string(platform, "os")?,
+            architecture: go_json::string(platform, "architecture")?,
+            variant: Some(go_json::string(platform, "variant")?).filter(|v| !v.is_empty()),
+        }),
+    };
+    Ok(PlatformManifest { digest, platform })
 }
 
 #[cfg(test)]
@@ -195,13 +211,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn platforms_parse_and_match_variants_only_when_the_node_names_one() {
-        let arm64 = Platform::parse("linux/arm64").unwrap();
+    fn platforms_parse_and_print_as_written() {
         let arm64_v8 = Platform::parse("linux/arm64/v8").unwrap();
-        assert!(arm64_v8.runs_on(&arm64));
-        assert!(arm64.runs_on(&arm64));
-        assert!(!arm64.runs_on(&arm64_v8));
-        assert!(!Platform::parse("windows/amd64").unwrap().runs_on(&arm64));
         assert_eq!(arm64_v8.to_string(), "linux/arm64/v8");
         assert!(Platform::parse("linux").is_none());
         assert!(Platform::parse("linux/arm/v7/x").is_none());
@@ -222,6 +233,43 @@ mod tests {
             .unwrap();
         assert_eq!(children[0].digest, child);
         assert_eq!(children[0].platform, Platform::parse("linux/arm64"));
+    }
+
+    /// Two spellings of one field (as Go reads keys) refuse the index; what the author wrote
+    /// is never echoed at length.
+    #[test]
+    fn ambiguous_or_ill_typed_indexes_are_refused_briefly() {
+        let child = Digest::sha256_of(b"child");
+        let long = "x".repeat(100_000);
+        for (document, expected) in [
+            (
+                format!(r#"{{"manifests":[{{"digest":"{child}","Digest":"{child}"}}]}}"#),
+                "more than once",
+            ),
+            (
+                format!(r#"{{"Manifests":[],"manifests":[{{"digest":"{child}"}}]}}"#),
+                "more than once",
+            ),
+            (
+                format!(
+                    r#"{{"manifests":[{{"digest":"{child}","platform":{{"os":"linux","architecture":["{long}"]}}}}]}}"#
+                ),
+                "not a string",
+            ),
+            (format!(r#"{{"manifests":{{"{long}":1}}}}"#), "not a list"),
+        ] {
+            let digest = Digest::sha256_of(document.as_bytes());
+            let error = parse_children(document.as_bytes(), &digest, "r").unwrap_err();
+            let text = error.to_string();
+            assert!(text.contains(expected), "{text}");
+            assert!(text.len() < 800, "{text}");
+        }
+        let platformless = format!(r#"{{"manifests":[{{"digest":"{child}","platform":null}}]}}"#);
+        let digest = Digest::sha256_of(platformless.as_bytes());
+        let children = parse_children(platformless.as_bytes(), &digest, "r")
+            .unwrap()
+            .unwrap();
+        assert_eq!(children[0].platform, None);
     }
 
     #[test]

@@ -181,10 +181,14 @@ pub async fn start(
         .handle(handle.clone())
         .serve(app.into_make_service());
     let task = tokio::spawn(server);
-    let addr = handle
-        .listening()
-        .await
-        .ok_or_else(|| ServeError::Bind(config.listen, std::io::Error::other("listener failed")))?;
+    let Some(addr) = handle.listening().await else {
+        // The bind failed inside the server task: its error says why (address in use …).
+        let error = match task.await {
+            Ok(Err(error)) => error,
+            _ => std::io::Error::other("the listener stopped before it was bound"),
+        };
+        return Err(ServeError::Bind(config.listen, error));
+    };
     Ok(RunningServer {
         addr,
         metrics_addr,

@@ -53,13 +53,16 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     state
         .metrics
         .observe(&decision, started.elapsed().as_secs_f64());
+    // `allowed` is what the answer says (`--dry-run` admits everything); `denial` is the
+    // message enforcing would give. Not `message`: that is the event's own key in JSON logs.
     tracing::info!(
         uid = %request.uid,
         namespace = request.namespace.as_deref().unwrap_or(""),
         kind = %request.kind.kind,
         name = %request.name,
-        allowed = decision.allowed(),
-        message = decision.deny_message().unwrap_or_default(),
+        allowed = decision.allowed() || state.dry_run,
+        dry_run = state.dry_run,
+        denial = decision.deny_message().unwrap_or_default(),
         "review"
     );
     let subject = Subject::of(&request);

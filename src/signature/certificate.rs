@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rustls::pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use rustls::pki_types::{CertificateDer, UnixTime};
 use sha2::{Digest, Sha256};
 use sigstore::crypto::CosignVerificationKey;
 use time::OffsetDateTime;
@@ -177,7 +177,8 @@ pub fn signing_certificate_from_der(der: Vec<u8>) -> Result<SigningCertificate, 
 }
 
 /// The DER certificates of a `dev.sigstore.cosign/chain` annotation (intermediates, maybe the
-/// root), bounded in size and count. They are only ever used as untrusted intermediates.
+/// root), bounded in size and count. They are only ever untrusted intermediates, and complete a
+/// chain only to a bare PEM anchor (never to a trust-root entry, which has its own).
 pub fn parse_chain(pem: &str) -> Result<Vec<Vec<u8>>, CertificateError> {
     if pem.len() > MAX_CHAIN_PEM_BYTES {
         return Err(CertificateError::TooLarge {
@@ -193,9 +194,10 @@ pub fn parse_chain(pem: &str) -> Result<Vec<Vec<u8>>, CertificateError> {
     Ok(chain)
 }
 
-/// Does `cert` chain, through the trust root's intermediates and the `presented` ones, to a CA of
-/// `trust` whose validity window holds `at` (Unix seconds), with every certificate valid at `at`
-/// and for code signing where it says what it is for?
+/// Does `cert` chain to one certificate authority of `trust` at `at` (Unix seconds), for code
+/// signing where it says what it is for? Each authority is judged on its own (see
+/// [`chains_to`]); `presented` (the chain annotation, a bundle's chain) completes a chain only
+/// to a bare PEM anchor.
 pub fn verify_chain(
     cert: &SigningCertificate,
     presented: &[Vec<u8>],
@@ -210,48 +212,164 @@ pub fn verify_chain(
             rfc3339(at)
         ));
     }
-    let authorities: Vec<&CertificateAuthority> = trust
-        .certificate_authorities
-        .iter()
-        .filter(|ca| ca.valid_for.contains(at))
-        .collect();
     let usage = KeyUsage::required_if_present(CODE_SIGNING_DER);
-    chains_to(&cert.der, presented, &authorities, at, usage)
-        .map_err(|e| chain_error(&e, &trust.origin, at))
+    let authorities = &trust.certificate_authorities;
+    let authority = chains_to(&cert.der, presented, authorities, at, usage)
+        .map_err(|e| e.describe("certificate authority", &trust.origin, at))?;
+    if !trust.sct_required {
+        return Ok(());
+    }
+    let issuer = issuer_key(&cert.der, authority, presented)
+        .ok_or("its issuing certificate cannot be read (for its SCT)")?;
+    sct::verify_embedded(&cert.der, &issuer, &trust.ct_keys, &trust.origin)
 }
 
-/// Does the certificate `leaf` chain, through the authorities' intermediates and the
-/// `presented` ones, to one of `authorities`' roots, every certificate valid at `at` (Unix
-/// seconds), for `usage`? Shared by signing certificates (code signing) and timestamp authorities (time
-/// stamping).
-pub(crate) fn chains_to(
+/// The SubjectPublicKeyInfo DER of the certificate of `authority` (or, for a bare PEM anchor,
+/// of `presented`) whose subject is `leaf`'s issuer: what an SCT's issuer key hash is over.
+fn issuer_key(
+    leaf: &[u8],
+    authority: &CertificateAuthority,
+    presented: &[Vec<u8>],
+) -> Option<Vec<u8>> {
+    let leaf = Certificate::from_der(leaf).ok()?;
+    let presented = match authority.presented_intermediates {
+        true => presented,
+        false => &[],
+    };
+    authority
+        .intermediates
+        .iter()
+        .chain(std::iter::once(&authority.root))
+        .chain(presented)
+        .filter_map(|der| Certificate::from_der(der).ok())
+        .find(|c| c.tbs_certificate().subject() == leaf.tbs_certificate().issuer())?
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .ok()
+}
+
+/// Why a certificate chains to none of a trust root's authorities: the most telling reason
+/// met over all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChainFailure {
+    /// No authority's `validFor` holds the time: every one is retired or not yet in use.
+    NoAuthorityAt,
+    /// The path through an authority's own certificates failed (webpki's reason).
+    Path(webpki::Error),
+    /// An authority's root (the trust anchor, whose dates webpki does not check) was not valid
+    /// at the time.
+    RootNotValid {
+        /// The root's notBefore, Unix seconds.
+        not_before: i64,
+        /// The root's notAfter, Unix seconds.
+        not_after: i64,
+    },
+}
+
+impl ChainFailure {
+    /// How much the reason says: a dated failure over a path not found over no authority.
+    fn weight(&self) -> u8 {
+        match self {
+            ChainFailure::NoAuthorityAt => 0,
+            ChainFailure::Path(webpki::Error::UnknownIssuer) => 1,
+            ChainFailure::Path(_) => 2,
+            ChainFailure::RootNotValid { .. } => 3,
+        }
+    }
+
+    /// The reason in words; `kind` names the authorities (`certificate authority`).
+    pub(crate) fn describe(&self, kind: &str, origin: &str, at: i64) -> String {
+        let when = rfc3339(at);
+        match self {
+            ChainFailure::NoAuthorityAt => format!(
+                "does not chain to a {kind} of {origin} valid at {when}: no {kind} of {origin} \
+                 is trusted then (each validFor window ends before it or starts after it)"
+            ),
+            ChainFailure::RootNotValid {
+                not_before,
+                not_after,
+            } => format!(
+                "a certificate of its chain was not valid at {when}: the root of the {kind} of \
+                 {origin} is valid {} to {}",
+                rfc3339(*not_before),
+                rfc3339(*not_after)
+            ),
+            ChainFailure::Path(webpki::Error::UnknownIssuer) => format!(
+                "does not chain to a {kind} of {origin} valid at {when} (a chain may use only \
+                 one trust-root entry's own certificates: list a missing intermediate in that \
+                 entry's certChain; a presented chain completes only a bare PEM anchor)"
+            ),
+            ChainFailure::Path(
+                webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. },
+            ) => format!("a certificate of its chain was not valid at {when}"),
+            ChainFailure::Path(other) => {
+                format!("does not chain to a {kind} of {origin} valid at {when} ({other:?})")
+            }
+        }
+    }
+}
+
+/// Does the certificate `leaf` chain to one of `authorities` at `at` (Unix seconds), for
+/// `usage`? Shared by signing certificates (code signing) and timestamp authorities (time
+/// stamping). Each authority is judged on its own, as sigstore-go does: its `validFor` must hold
+/// `at`; the chain may use only its own intermediates (plus `presented` for a bare PEM anchor,
+/// which names none); and every certificate must be valid at `at`, the root included (webpki
+/// checks the others, never the anchor's dates). The first authority that holds is returned.
+pub(crate) fn chains_to<'a>(
     leaf: &[u8],
     presented: &[Vec<u8>],
-    authorities: &[&CertificateAuthority],
+    authorities: &'a [CertificateAuthority],
     at: i64,
     usage: KeyUsage,
-) -> Result<(), webpki::Error> {
-    let roots: Vec<CertificateDer<'_>> = authorities
+) -> Result<&'a CertificateAuthority, ChainFailure> {
+    let leaf = CertificateDer::from(leaf);
+    let end_entity = EndEntityCert::try_from(&leaf).map_err(ChainFailure::Path)?;
+    let when = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(at).unwrap_or(0)));
+    let mut failure = ChainFailure::NoAuthorityAt;
+    for authority in authorities.iter().filter(|ca| ca.valid_for.contains(at)) {
+        let outcome = chains_to_one(&end_entity, presented, authority, at, when, usage);
+        match outcome {
+            Ok(()) => return Ok(authority),
+            Err(e) if e.weight() >= failure.weight() => failure = e,
+            Err(_) => {}
+        }
+    }
+    Err(failure)
+}
+
+/// One authority: its root valid at `at`, then the path through its own intermediates.
+fn chains_to_one(
+    end_entity: &EndEntityCert<'_>,
+    presented: &[Vec<u8>],
+    authority: &CertificateAuthority,
+    at: i64,
+    when: UnixTime,
+    usage: KeyUsage,
+) -> Result<(), ChainFailure> {
+    let (not_before, not_after) = validity(&authority.root).ok_or(ChainFailure::NoAuthorityAt)?;
+    if at < not_before || at > not_after {
+        return Err(ChainFailure::RootNotValid {
+            not_before,
+            not_after,
+        });
+    }
+    let root = CertificateDer::from(authority.root.as_slice());
+    let anchor = webpki::anchor_from_trusted_cert(&root).map_err(ChainFailure::Path)?;
+    let presented = match authority.presented_intermediates {
+        true => presented,
+        false => &[],
+    };
+    let intermediates: Vec<CertificateDer<'_>> = authority
+        .intermediates
         .iter()
-        .map(|ca| CertificateDer::from(ca.root.as_slice()))
-        .collect();
-    let anchors: Vec<TrustAnchor<'_>> = roots
-        .iter()
-        .filter_map(|der| webpki::anchor_from_trusted_cert(der).ok())
-        .collect();
-    let intermediates: Vec<CertificateDer<'_>> = authorities
-        .iter()
-        .flat_map(|ca| &ca.intermediates)
         .chain(presented)
         .map(|der| CertificateDer::from(der.as_slice()))
         .collect();
-    let leaf = CertificateDer::from(leaf);
-    let end_entity = EndEntityCert::try_from(&leaf)?;
-    let when = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(at).unwrap_or(0)));
     end_entity
         .verify_for_usage(
             ALGORITHMS,
-            &anchors,
+            &[anchor],
             &intermediates,
             when,
             usage,
@@ -259,6 +377,16 @@ pub(crate) fn chains_to(
             None,
         )
         .map(|_| ())
+        .map_err(ChainFailure::Path)
+}
+
+/// notBefore and notAfter of a DER certificate, Unix seconds.
+pub(crate) fn validity(der: &[u8]) -> Option<(i64, i64)> {
+    let cert = Certificate::from_der(der).ok()?;
+    let validity = cert.tbs_certificate().validity();
+    let not_before = unix(validity.not_before.to_unix_duration()).ok()?;
+    let not_after = unix(validity.not_after.to_unix_duration()).ok()?;
+    Some((not_before, not_after))
 }
 
 /// Signature algorithms a certificate chain may use.
@@ -276,21 +404,6 @@ static ALGORITHMS: &[&dyn rustls::pki_types::SignatureVerificationAlgorithm] = &
     webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
     webpki::aws_lc_rs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
 ];
-
-fn chain_error(e: &webpki::Error, origin: &str, at: i64) -> String {
-    let when = rfc3339(at);
-    match e {
-        webpki::Error::UnknownIssuer => {
-            format!("does not chain to a certificate authority of {origin} valid at {when}")
-        }
-        webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
-            format!("a certificate of its chain was not valid at {when}")
-        }
-        other => format!(
-            "does not chain to a certificate authority of {origin} valid at {when} ({other:?})"
-        ),
-    }
-}
 
 /// Issuer (both encodings, which must agree), SANs and the other Fulcio extensions.
 fn identity(cert: &Certificate) -> Result<FulcioIdentity, CertificateError> {
@@ -394,6 +507,8 @@ pub(super) fn rfc3339(t: i64) -> String {
 fn malformed(detail: impl Into<String>) -> CertificateError {
     CertificateError::Malformed(detail.into())
 }
+
+mod sct;
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,12 @@
 //! 4. a certificate is present, parses, and is for code signing;
 //! 5. the logged entry records exactly this certificate;
 //! 6. the signature verifies over the payload with the certificate's key — always;
-//! 7. the certificate was valid at `integratedTime` and chains to a trusted CA valid then;
+//! 7. the certificate was valid at `integratedTime` and chains to a trusted CA valid then:
+//!    through one trust-root entry's own certificates (the chain annotation completes chains
+//!    only to a bare PEM anchor), that entry's `validFor` holding the time, and every
+//!    certificate, the root included, valid then; and, where the authority requires one
+//!    (`insecureIgnoreSCT` unset and CT logs in the trust root), it carries an SCT by one of
+//!    the trust root's CT logs, valid at the SCT's time;
 //! 8. its issuer and subject (SAN email or URI) match one of the allowed identities;
 //! 9. the payload is a cosign simple-signing document, 10. for the resolved digest, 11. under
 //!    an acceptable `docker-reference` (exactly as for key authorities).

@@ -17,6 +17,8 @@ use super::keyless::{SIGNED_AT, TestRekor, TestSigner};
 use super::registry::TestRegistry;
 
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// v0.2, whose verification material is a certificate chain (leaf first).
+pub const BUNDLE_V02_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle+json;version=0.2";
 pub const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 const IN_TOTO: &str = "application/vnd.in-toto+json";
@@ -41,9 +43,22 @@ pub fn statement(digest: &str, predicate_type: &str) -> Vec<u8> {
     serde_json::to_vec(&statement).expect("serialise statement")
 }
 
+/// Makes an RFC 3161 timestamp (DER) over a bundle's signature bytes.
+pub type Stamper = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
 /// What a forged bundle changes; `Forgery::default()` makes a valid bundle.
 #[derive(Default)]
 pub struct Forgery {
+    /// A v0.2 bundle whose `x509CertificateChain` is the leaf followed by these certificates.
+    pub presented_chain: Option<Vec<Vec<u8>>>,
+    /// The entry's `integratedTime` (default a minute after `SIGNED_AT`).
+    pub integrated_time: Option<i64>,
+    /// No SET: the entry is proved by its inclusion proof alone, as a Rekor v2 entry is.
+    pub without_set: bool,
+    /// The `logIndex` the entry states (default the log's next index).
+    pub stated_log_index: Option<i64>,
+    /// RFC 3161 timestamps, each made over the signature bytes.
+    pub timestamps: Vec<Stamper>,
     /// Replace the envelope payload after signing (a tampered bundle).
     pub payload_after_signing: Option<Vec<u8>>,
     /// Prove the leaf next to the entry instead of the entry.
@@ -61,34 +76,65 @@ pub fn dsse_bundle(
 ) -> Vec<u8> {
     let signature = signer.key.sign(&pae(IN_TOTO, payload)).expect("sign");
     let body = dsse_entry(payload, &signature, &signer.cert_pem);
-    let time = SIGNED_AT + 60;
-    let index = rekor.next_index();
+    let time = forgery.integrated_time.unwrap_or(SIGNED_AT + 60);
+    let index = forgery
+        .stated_log_index
+        .unwrap_or_else(|| rekor.next_index());
     let (proof, root) = tree_proof(&body, forgery.proof_for_another_leaf);
     let checkpoint = checkpoint(rekor, &root, forgery.checkpoint_key.as_ref());
     let set = set(rekor, &body, time, index);
+    let timestamps: Vec<Value> = forgery
+        .timestamps
+        .iter()
+        .map(|stamp| json!({ "signedTimestamp": BASE64.encode(stamp(&signature)) }))
+        .collect();
     let payload = forgery
         .payload_after_signing
         .unwrap_or_else(|| payload.to_vec());
-    let bundle = json!({
-        "mediaType": BUNDLE_MEDIA_TYPE,
-        "verificationMaterial": {
-            "certificate": { "rawBytes": BASE64.encode(pem_der(&signer.cert_pem)) },
-            "tlogEntries": [{
-                "logIndex": index.to_string(),
-                "logId": { "keyId": BASE64.encode(hex::decode(rekor.log_id()).expect("hex")) },
-                "kindVersion": { "kind": "dsse", "version": "0.0.1" },
-                "integratedTime": time.to_string(),
-                "inclusionPromise": { "signedEntryTimestamp": BASE64.encode(set) },
-                "inclusionProof": {
-                    "logIndex": ENTRY_LEAF.to_string(),
-                    "rootHash": BASE64.encode(root),
-                    "treeSize": TREE_SIZE.to_string(),
-                    "hashes": proof.iter().map(|h| BASE64.encode(h)).collect::<Vec<_>>(),
-                    "checkpoint": { "envelope": checkpoint },
-                },
-                "canonicalizedBody": BASE64.encode(&body),
-            }],
+    let leaf = pem_der(&signer.cert_pem);
+    let (media_type, certificate) = match &forgery.presented_chain {
+        Some(chain) => {
+            let certificates: Vec<Value> = std::iter::once(&leaf)
+                .chain(chain)
+                .map(|der| json!({ "rawBytes": BASE64.encode(der) }))
+                .collect();
+            let chain = json!({ "certificates": certificates });
+            (BUNDLE_V02_MEDIA_TYPE, ("x509CertificateChain", chain))
+        }
+        None => {
+            let leaf = json!({ "rawBytes": BASE64.encode(&leaf) });
+            (BUNDLE_MEDIA_TYPE, ("certificate", leaf))
+        }
+    };
+    let mut entry = json!({
+        "logIndex": index.to_string(),
+        "logId": { "keyId": BASE64.encode(hex::decode(rekor.log_id()).expect("hex")) },
+        "kindVersion": { "kind": "dsse", "version": "0.0.1" },
+        "integratedTime": time.to_string(),
+        "inclusionPromise": { "signedEntryTimestamp": BASE64.encode(set) },
+        "inclusionProof": {
+            "logIndex": ENTRY_LEAF.to_string(),
+            "rootHash": BASE64.encode(root),
+            "treeSize": TREE_SIZE.to_string(),
+            "hashes": proof.iter().map(|h| BASE64.encode(h)).collect::<Vec<_>>(),
+            "checkpoint": { "envelope": checkpoint },
         },
+        "canonicalizedBody": BASE64.encode(&body),
+    });
+    if forgery.without_set {
+        if let Some(entry) = entry.as_object_mut() {
+            entry.remove("inclusionPromise");
+            entry.insert("integratedTime".into(), json!("0"));
+        }
+    }
+    let mut material = json!({ "tlogEntries": [entry] });
+    material[certificate.0] = certificate.1;
+    if !timestamps.is_empty() {
+        material["timestampVerificationData"] = json!({ "rfc3161Timestamps": timestamps });
+    }
+    let bundle = json!({
+        "mediaType": media_type,
+        "verificationMaterial": material,
         "dsseEnvelope": {
             "payload": BASE64.encode(payload),
             "payloadType": IN_TOTO,
@@ -97,6 +143,9 @@ pub fn dsse_bundle(
     });
     serde_json::to_vec(&bundle).expect("serialise bundle")
 }
+
+/// The index of the test log's entry in the tree its inclusion proof is for.
+pub const PROVED_LOG_INDEX: i64 = ENTRY_LEAF as i64;
 
 /// DSSE v1 pre-authentication encoding.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {

@@ -28,26 +28,20 @@ impl Installed {
     /// service reference with this URL and CA. `failure_policy` replaces the shipped one when
     /// given.
     pub fn apply(plane: &ControlPlane, failure_policy: Option<&str>) -> Installed {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        // kustomize takes a base only by a relative path: the overlay lives under the
-        // repository (target/, ignored by git), two levels below it.
-        let scratch = repo.join("target");
-        std::fs::create_dir_all(&scratch).expect("target directory");
+        // kustomize takes only relative paths to other kustomizations: the overlay lives under
+        // the build directory, and names the base relative to itself.
         let dir = tempfile::Builder::new()
             .prefix("signet-e2e-overlay-")
-            .tempdir_in(&scratch)
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .expect("temporary directory");
         let webhook_port = free_port();
         let tls = LoopbackTls::generate("signet");
-        let overlay = overlay(
-            Path::new("../../manifests/base"),
-            webhook_port,
-            &tls,
-            failure_policy,
-        );
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let base = relative(dir.path(), &repo.join("manifests/base"));
+        let overlay = overlay(&base, webhook_port, &tls, failure_policy);
         std::fs::write(dir.path().join("kustomization.yaml"), overlay).expect("write overlay");
         let crds = repo.join("manifests/crds");
-        plane.kubectl_ok(&["apply", "--server-side", "-k", &crds.to_string_lossy()]);
+        plane.kubectl_ok(&["apply", "-k", &crds.to_string_lossy()]);
         plane.kubectl_ok(&["wait", "--for=condition=Established", "crd", "--all"]);
         plane.kubectl_ok(&["apply", "-k", &dir.path().to_string_lossy()]);
         Installed {
@@ -90,6 +84,16 @@ impl Installed {
         process.wait_ready(self.webhook_port, &self.tls.ca_pem);
         process
     }
+}
+
+/// `to` as a path relative to the directory `from` (both absolute).
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut path: PathBuf = from[common..].iter().map(|_| "..").collect();
+    path.extend(&to[common..]);
+    path
 }
 
 /// The overlay: the shipped base, the webhook by URL with our CA, and optionally another

@@ -191,12 +191,8 @@ impl ControlPlane {
         if let Ok(mut file) = std::fs::File::open(self.dir.path().join("apiserver.log")) {
             let _ = file.read_to_string(&mut text);
         }
-        let start = text.len().saturating_sub(4000);
-        // `str::ceil_char_boundary` is newer than the crate's MSRV.
-        let start = (start..text.len())
-            .find(|i| text.is_char_boundary(*i))
-            .unwrap_or(text.len());
-        text[start..].to_string()
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
     }
 }
 

@@ -51,10 +51,38 @@ impl CosignKey {
         run_ok(self.cosign("sign").args(extra).arg(image));
     }
 
+    /// `sign` with the registry credentials of `config`.
+    pub fn sign_as(&self, image: &str, config: &DockerConfig) {
+        run_ok(config.apply(&mut self.cosign("sign")).arg(image));
+    }
+
     /// Whether `cosign verify --key` accepts `image` (transparency log not required, as signed).
     pub fn cosign_verifies(&self, image: &str) -> bool {
         let output = run(Command::new(tool("cosign"))
             .args(["verify", "--insecure-ignore-tlog=true", "--key"])
+            .arg(self.public_key())
+            .arg(image));
+        output.status.success()
+    }
+
+    /// `cosign verify --new-bundle-format` of `image`: a key needs no Fulcio or Rekor, so the
+    /// trusted root cosign insists on is an empty one, and the transparency log is not required.
+    pub fn cosign_verifies_bundle(&self, image: &str) -> bool {
+        let root = self.dir.path().join("empty_trusted_root.json");
+        std::fs::write(
+            &root,
+            r#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#,
+        )
+        .expect("write trusted root");
+        let output = run(Command::new(tool("cosign"))
+            .args([
+                "verify",
+                "--new-bundle-format",
+                "--insecure-ignore-tlog=true",
+            ])
+            .arg("--trusted-root")
+            .arg(&root)
+            .arg("--key")
             .arg(self.public_key())
             .arg(image));
         output.status.success()
@@ -71,18 +99,56 @@ impl CosignKey {
     }
 }
 
+/// A Docker `config.json` with one registry's credentials, for crane and cosign (through
+/// `DOCKER_CONFIG`) and as the content of a `kubernetes.io/dockerconfigjson` Secret.
+pub struct DockerConfig {
+    dir: TempDir,
+}
+
+impl DockerConfig {
+    pub fn new(host: &str, user: &str, password: &str) -> DockerConfig {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let auth = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{user}:{password}"),
+        );
+        let json = format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#);
+        std::fs::write(dir.path().join("config.json"), json).expect("config.json");
+        DockerConfig { dir }
+    }
+
+    /// The file itself.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("config.json")
+    }
+
+    /// `command` with these credentials.
+    pub fn apply<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        command.env("DOCKER_CONFIG", self.dir.path())
+    }
+}
+
 /// Pushes a one-layer image with `crane append` (a small file whose content is `content`) as
 /// `reference` (`host/repo:tag`) and returns its digest reference `host/repo@sha256:...`.
 pub fn crane_push(reference: &str, content: &str) -> String {
+    crane_push_as(reference, content, None)
+}
+
+/// `crane_push` with the credentials of `config`.
+pub fn crane_push_as(reference: &str, content: &str, config: Option<&DockerConfig>) -> String {
     let dir = tempfile::tempdir().expect("temporary directory");
     let layer = layer_tar(dir.path(), content);
-    run_ok(
-        Command::new(tool("crane"))
-            .args(["append", "--insecure", "-f"])
-            .arg(&layer)
-            .args(["-t", reference]),
-    );
-    let digest = run_ok(Command::new(tool("crane")).args(["digest", "--insecure", reference]));
+    let crane = |args: &[&str]| {
+        let mut command = Command::new(tool("crane"));
+        command.args(args);
+        if let Some(config) = config {
+            config.apply(&mut command);
+        }
+        run_ok(&mut command)
+    };
+    let layer_path = layer.to_string_lossy();
+    crane(&["append", "--insecure", "-f", &layer_path, "-t", reference]);
+    let digest = crane(&["digest", "--insecure", reference]);
     let repository = reference
         .rsplit_once(':')
         .filter(|(_, tag)| !tag.contains('/'))

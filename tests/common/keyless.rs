@@ -125,10 +125,7 @@ impl TestFulcio {
     pub fn new() -> TestFulcio {
         let root_key = KeyPair::generate().expect("root key");
         let root = CertifiedIssuer::self_signed(ca_params("sigstore", 1), root_key).expect("root");
-        let mut params = ca_params("sigstore-intermediate", 0);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-        let key = KeyPair::generate().expect("intermediate key");
-        let intermediate = CertifiedIssuer::signed_by(params, key, &root).expect("intermediate");
+        let intermediate = Self::intermediate_of(&root);
         TestFulcio { root, intermediate }
     }
 
@@ -152,6 +149,32 @@ impl TestFulcio {
         TestFulcio { root, intermediate }
     }
 
+    /// A Fulcio whose root is valid only from `not_before` to `not_after` (Unix seconds); the
+    /// intermediate keeps the usual, longer validity.
+    pub fn with_root_validity(not_before: i64, not_after: i64) -> TestFulcio {
+        let mut params = ca_params("sigstore", 1);
+        params.not_before = at(not_before);
+        params.not_after = at(not_after);
+        let root = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("root key"))
+            .expect("root");
+        let intermediate = Self::intermediate_of(&root);
+        TestFulcio { root, intermediate }
+    }
+
+    /// Another intermediate under the same root (a rotated Fulcio intermediate).
+    pub fn another_intermediate(&self) -> CertifiedIssuer<'static, KeyPair> {
+        Self::intermediate_of(&self.root)
+    }
+
+    fn intermediate_of(
+        root: &CertifiedIssuer<'static, KeyPair>,
+    ) -> CertifiedIssuer<'static, KeyPair> {
+        let mut params = ca_params("sigstore-intermediate", 0);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        let key = KeyPair::generate().expect("intermediate key");
+        CertifiedIssuer::signed_by(params, key, root).expect("intermediate")
+    }
+
     pub fn root_pem(&self) -> String {
         self.root.pem()
     }
@@ -163,49 +186,148 @@ impl TestFulcio {
 
     /// A leaf for `leaf`, with a fresh P-256 key, issued by the intermediate.
     pub fn issue(&self, leaf: &Leaf) -> TestSigner {
-        let mut params = CertificateParams::default();
-        params.not_before = at(leaf.not_before);
-        params.not_after = at(leaf.not_before + LIFETIME);
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        if leaf.code_signing {
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-        }
-        if let Some(email) = &leaf.email {
-            let email = email.clone().try_into().expect("IA5 email");
-            params.subject_alt_names.push(SanType::Rfc822Name(email));
-        }
-        if let Some(uri) = &leaf.uri {
-            let uri = uri.clone().try_into().expect("IA5 URI");
-            params.subject_alt_names.push(SanType::URI(uri));
-        }
-        if let Some(issuer) = &leaf.issuer {
-            let (raw, der) = match leaf.encoding {
-                IssuerEncoding::Raw => (true, false),
-                IssuerEncoding::Der => (false, true),
-                IssuerEncoding::Both => (true, true),
-            };
-            if raw {
-                let raw = fulcio_extension(1, issuer.as_bytes().to_vec());
-                params.custom_extensions.push(raw);
-            }
-            if der {
-                params
-                    .custom_extensions
-                    .push(fulcio_extension(8, utf8_der(issuer)));
-            }
-        }
-        for (arc, content) in &leaf.extensions {
-            params
-                .custom_extensions
-                .push(fulcio_extension(*arc, content.clone()));
-        }
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params.signed_by(&key, &self.intermediate).expect("leaf");
-        TestSigner {
-            cert_pem: cert.pem(),
-            key,
+        issue_by(&self.intermediate, leaf)
+    }
+}
+
+/// A leaf for `leaf`, with a fresh P-256 key, issued by `intermediate`.
+pub fn issue_by(intermediate: &CertifiedIssuer<'static, KeyPair>, leaf: &Leaf) -> TestSigner {
+    let key = KeyPair::generate().expect("leaf key");
+    let cert = leaf_params(leaf)
+        .signed_by(&key, intermediate)
+        .expect("leaf");
+    TestSigner {
+        cert_pem: cert.pem(),
+        key,
+    }
+}
+
+/// A certificate-transparency log: a P-256 key whose log ID is the SHA-256 of its SPKI.
+pub struct TestCtLog {
+    key: KeyPair,
+}
+
+impl TestCtLog {
+    pub fn new() -> TestCtLog {
+        TestCtLog {
+            key: KeyPair::generate().expect("CT log key"),
         }
     }
+
+    pub fn spki(&self) -> Vec<u8> {
+        self.key.subject_public_key_info()
+    }
+
+    /// An RFC 6962 v1 SCT at `time` (Unix seconds) over the precertificate `tbs` (DER) issued
+    /// by the holder of `issuer_spki`, as a TLS `SignedCertificateTimestampList` of one.
+    fn sct_list(&self, time: i64, issuer_spki: &[u8], tbs: &[u8]) -> Vec<u8> {
+        let timestamp = (u64::try_from(time).expect("positive") * 1000).to_be_bytes();
+        let mut signed = vec![0, 0];
+        signed.extend_from_slice(&timestamp);
+        signed.extend_from_slice(&[0, 1]);
+        signed.extend_from_slice(&Sha256::digest(issuer_spki));
+        signed.extend_from_slice(&u32::try_from(tbs.len()).expect("small").to_be_bytes()[1..]);
+        signed.extend_from_slice(tbs);
+        signed.extend_from_slice(&[0, 0]);
+        let signature = self.key.sign(&signed).expect("sign SCT");
+        let mut sct = vec![0];
+        sct.extend_from_slice(&Sha256::digest(self.spki()));
+        sct.extend_from_slice(&timestamp);
+        sct.extend_from_slice(&[0, 0, 4, 3]);
+        sct.extend_from_slice(&u16::try_from(signature.len()).expect("small").to_be_bytes());
+        sct.extend_from_slice(&signature);
+        let mut list = u16::try_from(sct.len() + 2)
+            .expect("small")
+            .to_be_bytes()
+            .to_vec();
+        list.extend_from_slice(&u16::try_from(sct.len()).expect("small").to_be_bytes());
+        list.extend_from_slice(&sct);
+        list
+    }
+}
+
+/// A leaf like [`issue_by`]'s carrying an SCT by `log` at `sct_time` (Unix seconds), embedded
+/// as Fulcio embeds it: the log signs the precertificate (the same TBS without the SCT
+/// extension), then the extension is added.
+pub fn issue_with_sct(
+    intermediate: &CertifiedIssuer<'static, KeyPair>,
+    leaf: &Leaf,
+    log: &TestCtLog,
+    sct_time: i64,
+) -> TestSigner {
+    use x509_cert::der::{Decode, Encode};
+    let key = KeyPair::generate().expect("leaf key");
+    let mut params = leaf_params(leaf);
+    params.serial_number = Some(rcgen::SerialNumber::from(0x5c7_u64));
+    let precert = params
+        .signed_by(&key, intermediate)
+        .expect("precertificate");
+    let tbs = x509_cert::Certificate::from_der(precert.der())
+        .expect("parse")
+        .tbs_certificate()
+        .to_der()
+        .expect("TBS");
+    let issuer_spki = x509_cert::Certificate::from_der(intermediate.der())
+        .expect("parse")
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .expect("SPKI");
+    let list = log.sct_list(sct_time, &issuer_spki, &tbs);
+    let content = x509_cert::der::asn1::OctetString::new(list)
+        .expect("octets")
+        .to_der()
+        .expect("DER");
+    let oid = [1, 3, 6, 1, 4, 1, 11129, 2, 4, 2];
+    params
+        .custom_extensions
+        .push(CustomExtension::from_oid_content(&oid, content));
+    let cert = params.signed_by(&key, intermediate).expect("leaf");
+    TestSigner {
+        cert_pem: cert.pem(),
+        key,
+    }
+}
+
+/// The parameters of a Fulcio leaf for `leaf`.
+fn leaf_params(leaf: &Leaf) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.not_before = at(leaf.not_before);
+    params.not_after = at(leaf.not_before + LIFETIME);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    if leaf.code_signing {
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+    }
+    if let Some(email) = &leaf.email {
+        let email = email.clone().try_into().expect("IA5 email");
+        params.subject_alt_names.push(SanType::Rfc822Name(email));
+    }
+    if let Some(uri) = &leaf.uri {
+        let uri = uri.clone().try_into().expect("IA5 URI");
+        params.subject_alt_names.push(SanType::URI(uri));
+    }
+    if let Some(issuer) = &leaf.issuer {
+        let (raw, der) = match leaf.encoding {
+            IssuerEncoding::Raw => (true, false),
+            IssuerEncoding::Der => (false, true),
+            IssuerEncoding::Both => (true, true),
+        };
+        if raw {
+            let raw = fulcio_extension(1, issuer.as_bytes().to_vec());
+            params.custom_extensions.push(raw);
+        }
+        if der {
+            params
+                .custom_extensions
+                .push(fulcio_extension(8, utf8_der(issuer)));
+        }
+    }
+    for (arc, content) in &leaf.extensions {
+        params
+            .custom_extensions
+            .push(fulcio_extension(*arc, content.clone()));
+    }
+    params
 }
 
 /// A signing certificate and its private key.
@@ -243,6 +365,11 @@ impl TestRekor {
 
     pub fn public_pem(&self) -> String {
         self.key.public_key_pem()
+    }
+
+    /// The log key's SubjectPublicKeyInfo DER.
+    pub fn spki(&self) -> Vec<u8> {
+        self.key.subject_public_key_info()
     }
 
     pub fn log_id(&self) -> String {

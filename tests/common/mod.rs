@@ -28,6 +28,7 @@ pub mod registry;
 pub mod signing;
 pub mod tls;
 pub mod tools;
+pub mod tsa;
 pub mod webhook;
 
 pub use images::{

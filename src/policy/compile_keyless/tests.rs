@@ -117,11 +117,62 @@ fn an_identity_that_constrains_nothing_is_refused_at_load() {
     assert!(err.to_string().contains("identities"), "{err}");
 }
 
+/// SCTs (issue 24): a keyless authority that leaves `insecureIgnoreSCT` unset requires an SCT
+/// where its trust root lists CT logs (public-good does) and loads silently; where it lists
+/// none, the authority loads with a note saying SCTs are not verified, and
+/// `insecureIgnoreSCT: false` there is refused; `true` never requires one.
 #[test]
-fn sct_secret_and_kms_settings_that_cannot_be_honoured_are_refused() {
+fn scts_are_required_where_the_trust_root_lists_ct_logs_and_noted_where_it_does_not() {
+    let compiled = |keyless: &str, roots: &TrustRoots| {
+        let set = PolicySet::from_yaml_with_trust_roots(&policy(keyless), "p.yaml", roots);
+        let set = set.unwrap();
+        let AuthorityKind::Keyless(k) = &set.policies()[0].authorities[0].kind else {
+            panic!("keyless expected")
+        };
+        let notes: Vec<String> = set
+            .describe()
+            .into_iter()
+            .filter(|l| l.starts_with("note: "))
+            .collect();
+        (k.trust.sct_required, notes)
+    };
+    let mut roots = roots();
+    let no_ct = roots.get("default").unwrap().as_ref().clone();
+    roots.insert("no-ct", no_ct);
+    let public_good = "      trustRootRef: sigstore-public-good\n";
+    let (required, notes) = compiled(&format!("{IDENTITY}{public_good}"), &roots);
+    assert!(required && notes.is_empty(), "{notes:?}");
+    let ignored = format!("{IDENTITY}{public_good}      insecureIgnoreSCT: true\n");
+    assert_eq!(compiled(&ignored, &roots), (false, vec![]));
+    let explicit = format!("{IDENTITY}{public_good}      insecureIgnoreSCT: false\n");
+    assert!(compiled(&explicit, &roots).0);
+    let (required, notes) = compiled(&format!("{IDENTITY}      trustRootRef: no-ct\n"), &roots);
+    assert!(!required);
+    let [note] = notes.as_slice() else {
+        panic!("one note expected: {notes:?}")
+    };
+    for words in [
+        "ClusterImagePolicy/p",
+        "spec.authorities[0].keyless",
+        "SCTs are not verified",
+        "lists no CT log",
+        "insecureIgnoreSCT: true",
+    ] {
+        assert!(note.contains(words), "{note}");
+    }
+    let refused = format!("{IDENTITY}      trustRootRef: no-ct\n      insecureIgnoreSCT: false\n");
+    let err =
+        PolicySet::from_yaml_with_trust_roots(&policy(&refused), "p.yaml", &roots).unwrap_err();
+    assert_eq!(
+        err.field.as_deref(),
+        Some("spec.authorities[0].keyless.insecureIgnoreSCT")
+    );
+    assert!(err.to_string().contains("lists no CT log"), "{err}");
+}
+
+#[test]
+fn secret_and_kms_settings_that_cannot_be_honoured_are_refused() {
     let root = "      trustRootRef: sigstore-public-good\n";
-    let (field, _) = refused(&format!("{IDENTITY}{root}      insecureIgnoreSCT: false\n"));
-    assert_eq!(field, "spec.authorities[0].keyless.insecureIgnoreSCT");
     assert!(load(&format!("{IDENTITY}{root}      insecureIgnoreSCT: true\n")).is_ok());
     let (field, _) = refused(&format!(
         "{IDENTITY}      ca-cert: {{secretRef: {{name: s}}}}\n"

@@ -31,7 +31,7 @@ fn export(text: &str) -> CrioExport {
 fn inexact(e: &CrioExport) -> Vec<String> {
     e.findings
         .iter()
-        .filter(|f| f.severity == Severity::Inexact)
+        .filter(|f| f.severity >= Severity::Inexact)
         .map(|f| f.message.clone())
         .collect()
 }
@@ -152,5 +152,38 @@ fn a_containers_policy_is_not_exported_again() {
     assert_eq!(
         export_crio(&set, Unmatched::Reject).unwrap_err(),
         ExportError::AlreadyContainersPolicy
+    );
+}
+
+fn severities(text: &str, unmatched: Unmatched) -> Vec<(Severity, String)> {
+    let set = PolicySet::from_yaml(text, "p.yaml").unwrap();
+    let e = export_crio(&set, unmatched).unwrap();
+    e.findings
+        .into_iter()
+        .map(|f| (f.severity, f.message))
+        .collect()
+}
+
+#[test]
+fn what_would_refuse_images_signet_admits_is_told_apart() {
+    let pass = "  - name: pass\n    static:\n      action: pass\n";
+    let dropped = policy("pause", &["registry.k8s.io/pause*"], pass, "");
+    let under_reject = severities(&dropped, Unmatched::Reject);
+    assert_eq!(under_reject[0].0, Severity::Refuses, "{under_reject:?}");
+    assert!(
+        under_reject[0]
+            .1
+            .contains("CRI-O would judge its images by `default`")
+    );
+    let under_accept = severities(&dropped, Unmatched::Accept);
+    assert_eq!(under_accept[0].0, Severity::Inexact, "{under_accept:?}");
+    let widened = policy("r", &["quay.io/team/app"], &key("a"), "");
+    assert_eq!(
+        severities(&widened, Unmatched::Reject)[0].0,
+        Severity::Inexact
+    );
+    assert_eq!(
+        severities(&widened, Unmatched::Accept)[0].0,
+        Severity::Refuses
     );
 }

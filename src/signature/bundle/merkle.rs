@@ -73,9 +73,13 @@ pub struct Checkpoint {
 }
 
 /// Steps: 1. split the note into body and signature lines at the blank line; 2. read origin,
-/// size and root hash from the body; 3. find a signature line whose 4-byte key hint names
-/// `log_id` (hex SHA-256 of the log key: Rekor's hint is its first 4 bytes) and 4. verify it
-/// over the body with `key`. Any other signature line (witness cosignatures) is ignored.
+/// size and root hash from the body; 3. take the one signature line of the log: the first whose
+/// key name is the origin's first word (`rekor.sigstore.dev` of `rekor.sigstore.dev - 1193…`,
+/// the whole origin of a Rekor v2 log) and whose 4-byte key hint names `log_id` (hex SHA-256 of
+/// the log key, or a Rekor v2 log's key ID); 4. verify it over the body with `key`. At most one
+/// signature is verified per note, however many lines it carries: a signed note names each key
+/// once, and any other line (witness cosignatures, copies) is ignored, as Go's `note.Open`
+/// ignores repeated name and hint pairs.
 pub fn verify_checkpoint(
     note: &str,
     log_id: &str,
@@ -102,35 +106,43 @@ pub fn verify_checkpoint(
         .filter(|h| h.len() == 32)
         .ok_or("checkpoint has no root hash")?;
     // 3. The log's signature line.
-    let hint = hex::decode(log_id.get(..8).unwrap_or_default()).unwrap_or_default();
-    let mut candidates = signatures
+    let signature = log_signature(signatures, origin, log_id)
+        .ok_or("checkpoint carries no signature by the entry's log")?;
+    // 4. A valid signature over the body.
+    key.verify_signature(Signature::Raw(&signature), body.as_bytes())
+        .map_err(|_| "the checkpoint signature does not verify with the log's key")?;
+    Ok(Checkpoint {
+        origin: origin.to_string(),
+        size,
+        root_hash,
+    })
+}
+
+/// The signature (without its key hint) of the first line `— <name> <base64(hint ‖ sig)>` whose
+/// name is the first word of `origin` and whose hint is the first 4 bytes of `log_id`; `None`
+/// when no line is the log's. Only this one line is ever decoded past its name.
+pub(crate) fn log_signature(signatures: &str, origin: &str, log_id: &str) -> Option<Vec<u8>> {
+    let name = origin.split(' ').next().unwrap_or_default();
+    let hint = hex::decode(log_id.get(..8)?).ok()?;
+    signatures
         .lines()
         .filter_map(|line| line.strip_prefix("\u{2014} "))
-        .filter_map(|line| line.rsplit_once(' '))
-        .filter_map(|(_, sig)| BASE64.decode(sig).ok())
-        .filter(|sig| sig.len() > 4 && sig[..4] == hint[..])
-        .peekable();
-    if candidates.peek().is_none() {
-        return Err("checkpoint carries no signature by the entry's log".into());
-    }
-    // 4. A valid signature over the body.
-    let signed = candidates.any(|sig| {
-        key.verify_signature(Signature::Raw(&sig[4..]), body.as_bytes())
-            .is_ok()
-    });
-    match signed {
-        true => Ok(Checkpoint {
-            origin: origin.to_string(),
-            size,
-            root_hash,
-        }),
-        false => Err("the checkpoint signature does not verify with the log's key".into()),
-    }
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(line_name, _)| *line_name == name)
+        .find_map(|(_, encoded)| {
+            BASE64
+                .decode(encoded)
+                .ok()
+                .filter(|sig| sig.len() > 4 && sig[..4] == hint[..])
+        })
+        .map(|sig| sig[4..].to_vec())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use rcgen::{KeyPair, PublicKeyData, SigningKey};
 
     /// RFC 6962 tree over leaves 0..n, computed directly (MTH of §2.1).
     fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
@@ -182,5 +194,48 @@ mod tests {
         assert_ne!(root_from_proof(2, 5, leaves[2], &flipped).unwrap(), root);
         assert!(root_from_proof(5, 5, leaves[2], &proof).is_err());
         assert!(root_from_proof(2, 5, leaves[2], &proof[1..]).is_err());
+    }
+
+    /// Issue 24 case 4: 560 signature lines with the log's name and key hint fit in a 64 KiB
+    /// bundle; each used to cost an ECDSA verification before the bundle's own signature was
+    /// checked. Only the first such line is verified now: with 559 wrong signatures before the
+    /// log's real one the note is refused (one verification, which failed), with the real one
+    /// first it is accepted, and lines of other names are never decoded past their name.
+    #[test]
+    fn a_note_of_560_lines_with_the_logs_hint_costs_one_verification() {
+        let key = KeyPair::generate().unwrap();
+        let spki = key.subject_public_key_info();
+        let log_id = hex::encode(Sha256::digest(&spki));
+        let verifier = CosignVerificationKey::try_from_der(&spki).unwrap();
+        let origin = "rekor.test - 1";
+        let body = format!("{origin}\n5\n{}\n", BASE64.encode([7u8; 32]));
+        let line = |name: &str, sig: &[u8]| {
+            let mut signed = hex::decode(&log_id[..8]).unwrap();
+            signed.extend_from_slice(sig);
+            format!("\u{2014} {name} {}\n", BASE64.encode(signed))
+        };
+        let real = key.sign(body.as_bytes()).unwrap();
+        let wrong = key.sign(b"another body").unwrap();
+        let (good, bad) = (line("rekor.test", &real), line("rekor.test", &wrong));
+        let note = format!("{body}\n{}{good}", bad.repeat(559));
+        assert!(note.len() < 64 * 1024, "{}", note.len());
+        let err = verify_checkpoint(&note, &log_id, &verifier).unwrap_err();
+        assert!(err.contains("does not verify"), "{err}");
+        let signatures = &note[body.len() + 1..];
+        assert_eq!(log_signature(signatures, origin, &log_id), Some(wrong));
+        let note = format!("{body}\n{good}{}", bad.repeat(559));
+        assert_eq!(
+            verify_checkpoint(&note, &log_id, &verifier).unwrap().size,
+            5
+        );
+        let witness = line("witness.test", &real);
+        let note = format!("{body}\n{}{good}", witness.repeat(559));
+        assert_eq!(
+            verify_checkpoint(&note, &log_id, &verifier).unwrap().size,
+            5
+        );
+        let note = format!("{body}\n{}", witness.repeat(560));
+        let err = verify_checkpoint(&note, &log_id, &verifier).unwrap_err();
+        assert!(err.contains("no signature by the entry's log"), "{err}");
     }
 }

@@ -4,13 +4,17 @@
 //! judged at the timestamp's time. Steps for one timestamp:
 //!
 //! 1. it parses (a `TimeStampResp` with status granted, or a bare `TimeStampToken`) as CMS
-//!    SignedData holding a `TSTInfo`, with exactly one signer;
+//!    SignedData holding a `TSTInfo` of version 1, with exactly one signer;
 //! 2. the `TSTInfo` message imprint is the hash of the bundle's signature bytes;
-//! 3. the signed attributes name the `TSTInfo` content type and carry its digest;
-//! 4. the signer's certificate (embedded, or the first of a trusted TSA chain) is the one the
-//!    signer identifier names, and its key verifies the signature over the signed attributes;
-//! 5. that certificate chains, for time stamping, to a TSA root of the trust root whose
-//!    `validFor` holds `genTime` (inclusive), every certificate valid at `genTime`.
+//! 3. the signed attributes name the `TSTInfo` content type, carry its digest, and name the
+//!    signing certificate (ESS `signingCertificate` or `signingCertificateV2`);
+//! 4. one timestamp authority of the trust root, judged on its own as sigstore-go does, whose
+//!    `validFor` holds `genTime` (inclusive): its signing certificate (the first of its chain
+//!    when that is not a CA, else the one the token embeds) is the one the signer identifier
+//!    and the ESS attribute name and any embedded copy is, and its key verifies the signature
+//!    over the signed attributes;
+//! 5. that certificate chains, for time stamping, through the authority's own intermediates to
+//!    its root, every certificate (the root included) valid at `genTime`.
 //!
 //! Parsing is done by RustCrypto's `cms` and `der`; signature and chain checks by rustls-webpki.
 
@@ -23,8 +27,9 @@ use rustls::pki_types::{CertificateDer, SignatureVerificationAlgorithm};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use webpki::EndEntityCert;
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{BasicConstraints, SubjectKeyIdentifier};
+use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_cert::time::Time;
 
@@ -45,6 +50,13 @@ const MESSAGE_DIGEST_ATTR: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.
 const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+const SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+/// ESS `signingCertificate` (RFC 2634 §5.4, SHA-1 ESSCertID) and `signingCertificateV2`
+/// (RFC 5035 §3, RFC 5816), one of which RFC 3161 §2.4.1 requires in a timestamp token.
+const SIGNING_CERTIFICATE_ATTR: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
+const SIGNING_CERTIFICATE_V2_ATTR: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 /// id-kp-timeStamping (1.3.6.1.5.5.7.3.8), DER contents for webpki.
 const TIME_STAMPING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
 
@@ -106,6 +118,80 @@ struct Accuracy {
     micros: Option<u16>,
 }
 
+/// RFC 2634 `SigningCertificate`.
+#[derive(Sequence)]
+struct SigningCertificateV1 {
+    certs: Vec<EssCertId>,
+    #[asn1(optional = "true")]
+    #[allow(dead_code, reason = "read to consume the field")]
+    policies: Option<Vec<Any>>,
+}
+
+/// RFC 2634 `ESSCertID` (SHA-1 of the certificate).
+#[derive(Sequence)]
+struct EssCertId {
+    cert_hash: OctetString,
+    #[asn1(optional = "true")]
+    issuer_serial: Option<IssuerSerial>,
+}
+
+/// RFC 5035 `SigningCertificateV2`.
+#[derive(Sequence)]
+struct SigningCertificateV2 {
+    certs: Vec<EssCertIdV2>,
+    #[asn1(optional = "true")]
+    #[allow(dead_code, reason = "read to consume the field")]
+    policies: Option<Vec<Any>>,
+}
+
+/// RFC 5035 `ESSCertIDv2` (hash algorithm defaults to SHA-256).
+#[derive(Sequence)]
+struct EssCertIdV2 {
+    #[asn1(optional = "true")]
+    hash_algorithm: Option<AlgorithmIdentifierOwned>,
+    cert_hash: OctetString,
+    #[asn1(optional = "true")]
+    issuer_serial: Option<IssuerSerial>,
+}
+
+/// RFC 2634 `IssuerSerial`.
+#[derive(Sequence, Clone)]
+struct IssuerSerial {
+    issuer: Vec<GeneralName>,
+    serial_number: SerialNumber,
+}
+
+/// The certificate a token's ESS attribute names as its signer: the first `ESSCertID(v2)`.
+struct SignerBinding {
+    hash_algorithm: ObjectIdentifier,
+    cert_hash: Vec<u8>,
+    issuer_serial: Option<IssuerSerial>,
+}
+
+impl SignerBinding {
+    /// Is `cert` (DER `der`) the certificate the attribute names?
+    fn names(&self, cert: &Certificate, der: &[u8]) -> Result<bool, BundleError> {
+        let hash = match self.hash_algorithm {
+            // Only here: RFC 2634's ESSCertID hashes the certificate with SHA-1. Imprints and
+            // signed digests stay SHA-2.
+            SHA1 => <sha1::Sha1 as sha1::Digest>::digest(der).to_vec(),
+            ref other => digest(other, der)?,
+        };
+        if hash != self.cert_hash {
+            return Ok(false);
+        }
+        let Some(issuer_serial) = &self.issuer_serial else {
+            return Ok(true);
+        };
+        let tbs = cert.tbs_certificate();
+        let issuer_named = issuer_serial.issuer.iter().any(|name| match name {
+            GeneralName::DirectoryName(name) => name == tbs.issuer(),
+            _ => false,
+        });
+        Ok(issuer_named && issuer_serial.serial_number == *tbs.serial_number())
+    }
+}
+
 /// Steps 1–5 for one timestamp over `signature` (the bundle's signature bytes): the verified
 /// `genTime` (Unix seconds).
 pub fn verify(der: &[u8], signature: &[u8], trust: &KeylessTrust) -> Result<i64, BundleError> {
@@ -131,6 +217,12 @@ pub fn verify(der: &[u8], signature: &[u8], trust: &KeylessTrust) -> Result<i64,
     };
     let tst = TstInfo::from_der(tst_der.as_bytes())
         .map_err(|e| malformed(&format!("the timestamp's TSTInfo: {e}")))?;
+    if tst.version != 1 {
+        return Err(malformed(&format!(
+            "the timestamp's TSTInfo is version {}; RFC 3161 defines only version 1",
+            tst.version
+        )));
+    }
     let gen_time = gen_time(&tst.gen_time)?;
     let [signer] = signed.signer_infos.0.as_slice() else {
         return Err(malformed("the timestamp does not have exactly one signer"));
@@ -143,55 +235,112 @@ pub fn verify(der: &[u8], signature: &[u8], trust: &KeylessTrust) -> Result<i64,
             "the RFC 3161 timestamp is for other data than this signature",
         ));
     }
-    // 3. The signed attributes bind the TSTInfo.
-    let attributes = signed_attributes(signer, tst_der.as_bytes())?;
-    // 4. The signer's certificate and signature.
-    let candidates = candidates(&signed, trust);
-    let cert = candidates
-        .iter()
-        .find(|c| names(&signer.sid, c))
-        .ok_or_else(|| {
-            untrusted("the timestamp's signing certificate is neither embedded nor trusted")
-        })?;
-    let cert_der = cert.to_der().map_err(|e| malformed(&e.to_string()))?;
-    let leaf = CertificateDer::from(cert_der.as_slice());
-    let end_entity = EndEntityCert::try_from(&leaf)
-        .map_err(|e| malformed(&format!("the timestamp's signing certificate: {e}")))?;
-    let signature_bytes = signer.signature.as_bytes();
-    let verified = algorithms(signer)?.iter().any(|alg| {
-        end_entity
-            .verify_signature(*alg, &attributes, signature_bytes)
-            .is_ok()
-    });
-    if !verified {
-        return Err(untrusted(
-            "the RFC 3161 timestamp's signature does not verify with its signing certificate",
-        ));
-    }
-    // 5. The certificate chains to a TSA trusted at genTime.
+    // 3. The signed attributes bind the TSTInfo and name the signing certificate.
+    let (attributes, binding) = signed_attributes(signer, tst_der.as_bytes())?;
+    // 4.–5. One timestamp authority trusted at genTime vouches for the signer.
     let authorities: Vec<&CertificateAuthority> = trust
         .timestamp_authorities
         .iter()
         .filter(|ca| ca.valid_for.contains(gen_time))
         .collect();
-    if authorities.is_empty() {
-        return Err(untrusted(&format!(
-            "no timestamp authority of {} is trusted at the timestamp's time {}",
-            trust.origin,
-            rfc3339(gen_time)
-        )));
+    let embedded: Vec<Certificate> = embedded_certificates(&signed).collect();
+    let signed = Signed {
+        signer,
+        attributes: &attributes,
+        binding: &binding,
+        embedded: &embedded,
+        gen_time,
+        origin: &trust.origin,
+    };
+    let mut failure = untrusted(&format!(
+        "no timestamp authority of {} is trusted at the timestamp's time {}",
+        trust.origin,
+        rfc3339(gen_time)
+    ));
+    for authority in authorities {
+        match signed.by(authority) {
+            Ok(()) => return Ok(gen_time),
+            Err(e) => failure = e,
+        }
     }
-    let embedded = embedded(&signed);
-    let usage = webpki::KeyUsage::required(TIME_STAMPING_DER);
-    certificate::chains_to(&cert_der, &embedded, &authorities, gen_time, usage).map_err(|e| {
-        untrusted(&format!(
-            "the RFC 3161 timestamp's certificate does not chain to a timestamp authority \
-                 of {} valid at {} ({e})",
-            trust.origin,
-            rfc3339(gen_time)
-        ))
-    })?;
-    Ok(gen_time)
+    Err(failure)
+}
+
+/// What one timestamp's signer must be vouched for, by some timestamp authority.
+struct Signed<'a> {
+    signer: &'a SignerInfo,
+    attributes: &'a [u8],
+    binding: &'a SignerBinding,
+    embedded: &'a [Certificate],
+    gen_time: i64,
+    origin: &'a str,
+}
+
+impl Signed<'_> {
+    /// Steps 4–5 against one timestamp authority (whose `validFor` holds genTime).
+    fn by(&self, authority: &CertificateAuthority) -> Result<(), BundleError> {
+        let named = self.embedded.iter().find(|c| names(&self.signer.sid, c));
+        let cert = match signing_leaf(authority) {
+            Some(leaf) => leaf,
+            None => named.cloned().ok_or_else(|| {
+                untrusted("the timestamp's signing certificate is neither embedded nor trusted")
+            })?,
+        };
+        let cert_der = cert.to_der().map_err(|e| malformed(&e.to_string()))?;
+        if !names(&self.signer.sid, &cert) {
+            return Err(untrusted(&format!(
+                "the RFC 3161 timestamp was not signed by the signing certificate of a timestamp \
+                 authority of {} trusted at {}",
+                self.origin,
+                rfc3339(self.gen_time)
+            )));
+        }
+        if named.is_some_and(|embedded| embedded.to_der().ok() != Some(cert_der.clone())) {
+            return Err(untrusted(
+                "the RFC 3161 timestamp embeds another certificate than its timestamp \
+                 authority's signing certificate under the same name",
+            ));
+        }
+        if !self.binding.names(&cert, &cert_der)? {
+            return Err(untrusted(
+                "the RFC 3161 timestamp's ESS signingCertificate attribute names another \
+                 certificate than the one that signed it",
+            ));
+        }
+        let leaf = CertificateDer::from(cert_der.as_slice());
+        let end_entity = EndEntityCert::try_from(&leaf)
+            .map_err(|e| malformed(&format!("the timestamp's signing certificate: {e}")))?;
+        let signature_bytes = self.signer.signature.as_bytes();
+        let verified = algorithms(self.signer)?.iter().any(|alg| {
+            end_entity
+                .verify_signature(*alg, self.attributes, signature_bytes)
+                .is_ok()
+        });
+        if !verified {
+            return Err(untrusted(
+                "the RFC 3161 timestamp's signature does not verify with its signing certificate",
+            ));
+        }
+        let usage = webpki::KeyUsage::required(TIME_STAMPING_DER);
+        let one = std::slice::from_ref(authority);
+        certificate::chains_to(&cert_der, &[], one, self.gen_time, usage)
+            .map(|_| ())
+            .map_err(|e| {
+                let detail = e.describe("timestamp authority", self.origin, self.gen_time);
+                untrusted(&format!("the RFC 3161 timestamp's certificate {detail}"))
+            })
+    }
+}
+
+/// A timestamp authority's signing certificate: the first of its chain when that is not a CA
+/// (as sigstore-go reads `timestampAuthorities`); `None` for a chain of CAs only.
+fn signing_leaf(authority: &CertificateAuthority) -> Option<Certificate> {
+    let first = Certificate::from_der(authority.intermediates.first()?).ok()?;
+    let is_ca = matches!(
+        first.tbs_certificate().get_extension::<BasicConstraints>(),
+        Ok(Some((_, constraints))) if constraints.ca
+    );
+    (!is_ca).then_some(first)
 }
 
 /// The token of a `TimeStampResp` with a granted status, or a bare token.
@@ -210,23 +359,29 @@ fn token(der: &[u8]) -> Result<ContentInfo, BundleError> {
 }
 
 /// The DER of the signed attributes (what the signature covers), after checking that they name
-/// the TSTInfo content type and carry the digest of `content`.
-fn signed_attributes(signer: &SignerInfo, content: &[u8]) -> Result<Vec<u8>, BundleError> {
+/// the TSTInfo content type and carry the digest of `content`, and the signing certificate
+/// their ESS attribute names.
+fn signed_attributes(
+    signer: &SignerInfo,
+    content: &[u8],
+) -> Result<(Vec<u8>, SignerBinding), BundleError> {
     let attributes = signer
         .signed_attrs
         .as_ref()
         .ok_or_else(|| malformed("the timestamp's signer has no signed attributes"))?;
-    let value = |oid: ObjectIdentifier| -> Result<&Any, BundleError> {
+    let optional = |oid: ObjectIdentifier| -> Result<Option<&Any>, BundleError> {
         let mut found = attributes.iter().filter(|a| a.oid == oid);
         match (found.next(), found.next()) {
             (Some(attribute), None) => match attribute.values.as_slice() {
-                [one] => Ok(one),
+                [one] => Ok(Some(one)),
                 _ => Err(malformed("a signed attribute without exactly one value")),
             },
-            _ => Err(malformed(
-                "a required signed attribute is missing or repeated",
-            )),
+            (None, _) => Ok(None),
+            _ => Err(malformed("a signed attribute is repeated")),
         }
+    };
+    let value = |oid: ObjectIdentifier| -> Result<&Any, BundleError> {
+        optional(oid)?.ok_or_else(|| malformed("a required signed attribute is missing"))
     };
     let content_type = value(CONTENT_TYPE_ATTR)?
         .decode_as::<ObjectIdentifier>()
@@ -244,18 +399,49 @@ fn signed_attributes(signer: &SignerInfo, content: &[u8]) -> Result<Vec<u8>, Bun
             "the timestamp's signed digest is not its TSTInfo's (altered content)",
         ));
     }
-    attributes.to_der().map_err(|e| malformed(&e.to_string()))
+    let binding = match (
+        optional(SIGNING_CERTIFICATE_V2_ATTR)?,
+        optional(SIGNING_CERTIFICATE_ATTR)?,
+    ) {
+        (Some(v2), _) => signer_binding_v2(v2)?,
+        (None, Some(v1)) => signer_binding_v1(v1)?,
+        (None, None) => {
+            return Err(malformed(
+                "the timestamp names no signing certificate (no ESS signingCertificate or \
+                 signingCertificateV2 attribute, which RFC 3161 requires)",
+            ));
+        }
+    };
+    let der = attributes.to_der().map_err(|e| malformed(&e.to_string()))?;
+    Ok((der, binding))
 }
 
-/// Certificates that may have signed: the embedded ones, then every certificate of the trusted
-/// TSA chains (a token need not embed its signer's certificate).
-fn candidates(signed: &SignedData, trust: &KeylessTrust) -> Vec<Certificate> {
-    let trusted = trust
-        .timestamp_authorities
-        .iter()
-        .flat_map(|ca| ca.intermediates.iter().chain(std::iter::once(&ca.root)))
-        .filter_map(|der| Certificate::from_der(der).ok());
-    embedded_certificates(signed).chain(trusted).collect()
+fn signer_binding_v2(value: &Any) -> Result<SignerBinding, BundleError> {
+    let attribute = value
+        .decode_as::<SigningCertificateV2>()
+        .map_err(|e| malformed(&format!("the timestamp's signingCertificateV2: {e}")))?;
+    let first = attribute.certs.into_iter().next().ok_or_else(no_cert_id)?;
+    Ok(SignerBinding {
+        hash_algorithm: first.hash_algorithm.map_or(SHA256, |a| a.oid),
+        cert_hash: first.cert_hash.as_bytes().to_vec(),
+        issuer_serial: first.issuer_serial,
+    })
+}
+
+fn signer_binding_v1(value: &Any) -> Result<SignerBinding, BundleError> {
+    let attribute = value
+        .decode_as::<SigningCertificateV1>()
+        .map_err(|e| malformed(&format!("the timestamp's signingCertificate: {e}")))?;
+    let first = attribute.certs.into_iter().next().ok_or_else(no_cert_id)?;
+    Ok(SignerBinding {
+        hash_algorithm: SHA1,
+        cert_hash: first.cert_hash.as_bytes().to_vec(),
+        issuer_serial: first.issuer_serial,
+    })
+}
+
+fn no_cert_id() -> BundleError {
+    malformed("the timestamp's ESS signingCertificate attribute lists no certificate")
 }
 
 fn embedded_certificates(signed: &SignedData) -> impl Iterator<Item = Certificate> + '_ {
@@ -267,13 +453,6 @@ fn embedded_certificates(signed: &SignedData) -> impl Iterator<Item = Certificat
             CertificateChoices::Certificate(cert) => Some(cert.clone()),
             CertificateChoices::Other(_) => None,
         })
-}
-
-/// The DER of the embedded certificates (untrusted intermediates for the chain check).
-fn embedded(signed: &SignedData) -> Vec<Vec<u8>> {
-    embedded_certificates(signed)
-        .filter_map(|cert| cert.to_der().ok())
-        .collect()
 }
 
 /// Does the signer identifier name `cert`?

@@ -28,7 +28,8 @@ pub(super) struct Logged {
     /// When the log's key is trusted (checked here against a SET's time; the caller checks it
     /// against timestamp times for an entry without one).
     pub key_valid_for: crate::policy::TimeRange,
-    /// The entry's index in the log.
+    /// The entry's index in the log: the one the SET signs, else the one the inclusion proof
+    /// proves (an entry without a SET states its `logIndex` unsigned, so it is not reported).
     pub log_index: i64,
     /// What the entry records.
     pub body: LoggedBody,
@@ -57,7 +58,8 @@ pub(super) struct EnvelopeEntry {
 /// verifies; without one (Rekor v2) the entry carries no trusted time, and an inclusion proof is
 /// its only proof; 3. an inclusion proof (required from bundle v0.2, and always without a SET)
 /// leads from the entry to a root hash that 4. a checkpoint signed by the same log states for
-/// the same tree size; 5. the body is read.
+/// the same tree size (one signature line verified, see [`merkle::verify_checkpoint`]); 5. the
+/// body is read. The index reported is the SET's, else the inclusion proof's.
 pub(super) fn verify_entry(
     entry: &TlogEntry,
     version: Version,
@@ -94,10 +96,14 @@ pub(super) fn verify_entry(
         (None, _, _) => return Err(log("the entry has no inclusion proof".into())),
     }
     // 5. The body.
+    let log_index = match (&entry.inclusion_proof, integrated_time) {
+        (Some(proof), None) => proof.log_index,
+        _ => entry.log_index,
+    };
     Ok(Logged {
         integrated_time,
         key_valid_for: key.valid_for,
-        log_index: entry.log_index,
+        log_index,
         body: parse_body(&entry.kind_version, &body_text, &entry.canonicalized_body)?,
     })
 }

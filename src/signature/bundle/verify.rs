@@ -88,16 +88,8 @@ pub fn verify_sigstore_bundle(
     // 2. Exactly one signed content with exactly one signature.
     let content = content(bundle.message_signature, bundle.dsse_envelope)?;
     let material = &bundle.verification_material;
-    // 3. The transparency-log entry, when the signer requires one.
-    let log_trust = match signer {
-        Signer::Keyless(trust) => Some(trust),
-        Signer::Keys { log, .. } => log,
-    };
-    let logged = match log_trust {
-        Some(trust) => Some(one_entry(&material.tlog_entries, version, trust)?),
-        None => None,
-    };
-    // 4. The signature verifies with the certificate's key or a trusted key.
+    // 3. The signature verifies with the certificate's key or a trusted key: checked before the
+    //    log entry, so a bundle that anyone can make costs one verification, not a checkpoint's.
     let signed = signed_bytes(&content, artifact)?;
     let verifier = match signer {
         Signer::Keyless(_) => Verifier::Certificate(leaf(material, version)?),
@@ -116,6 +108,15 @@ pub fn verify_sigstore_bundle(
             ));
         }
     }
+    // 4. The transparency-log entry, when the signer requires one.
+    let log_trust = match signer {
+        Signer::Keyless(trust) => Some(trust),
+        Signer::Keys { log, .. } => log,
+    };
+    let logged = match log_trust {
+        Some(trust) => Some(one_entry(&material.tlog_entries, version, trust)?),
+        None => None,
+    };
     // 5. The log entry records exactly this signature, verifier and content.
     if let Some(logged) = &logged {
         bind(logged, &content, &verifier, &signed)?;

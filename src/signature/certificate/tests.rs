@@ -65,6 +65,7 @@ fn issue(params: CertificateParams, by: &CertifiedIssuer<'_, KeyPair>) -> Signin
     parse_signing_certificate(&cert.pem()).unwrap()
 }
 
+/// A bare PEM anchor (`keyless.ca-cert`): the presented chain completes paths to it.
 fn trust(root: &CertifiedIssuer<'_, KeyPair>, valid_for: TimeRange) -> KeylessTrust {
     KeylessTrust {
         origin: "test".into(),
@@ -73,6 +74,7 @@ fn trust(root: &CertifiedIssuer<'_, KeyPair>, valid_for: TimeRange) -> KeylessTr
             root: root.der().to_vec(),
             intermediates: Vec::new(),
             valid_for,
+            presented_intermediates: true,
         }],
         ..KeylessTrust::default()
     }
@@ -204,6 +206,23 @@ fn a_ca_outside_its_validity_window_anchors_nothing() {
     };
     let chain = vec![intermediate.der().to_vec()];
     assert!(verify_chain(&cert, &chain, &trust(&root, retired), T0 + 60).is_err());
+}
+
+/// A trust-root entry is judged by its own certificates: a root-only entry does not take the
+/// intermediate the signer presents (sigstore-go ignores it too), while a bare PEM anchor
+/// (`keyless.ca-cert`, CRI-O `caData`) does, as cosign and containers/image use it.
+#[test]
+fn only_a_bare_pem_anchor_takes_presented_intermediates() {
+    let (root, intermediate) = ca();
+    let cert = issue(leaf(|_| {}), &intermediate);
+    let chain = vec![intermediate.der().to_vec()];
+    let mut entry = trust(&root, TimeRange::default());
+    entry.certificate_authorities[0].presented_intermediates = false;
+    let err = verify_chain(&cert, &chain, &entry, T0 + 60).unwrap_err();
+    assert!(err.contains("does not chain"), "{err}");
+    entry.certificate_authorities[0].intermediates = chain.clone();
+    verify_chain(&cert, &[], &entry, T0 + 60).unwrap();
+    verify_chain(&cert, &chain, &trust(&root, TimeRange::default()), T0 + 60).unwrap();
 }
 
 #[test]
