@@ -455,7 +455,7 @@ async fn a_namespace_back_within_its_limit_is_enforced_again() {
         c.engine.policies().namespace_over_limit("team").is_none()
     })
     .await;
-    assert_eq!(code_in(&c.engine, "x").await, "Verified");
+    assert_eq!(code_in(&c.engine, "x").await, "AcceptedUnverified");
     assert_eq!(code_in(&c.engine, "a").await, "StaticFail");
 
     c.api.apply(
@@ -472,7 +472,7 @@ async fn a_namespace_back_within_its_limit_is_enforced_again() {
     })
     .await;
     assert!(c.engine.policies().namespace_over_limit("team").is_none());
-    assert_eq!(code_in(&c.engine, "a").await, "Verified");
+    assert_eq!(code_in(&c.engine, "a").await, "AcceptedUnverified");
     assert_eq!(code_in(&c.engine, "c").await, "StaticFail");
 
     // A refused object found invalid once there is room is refused for that, as any object
@@ -493,7 +493,7 @@ async fn a_namespace_back_within_its_limit_is_enforced_again() {
     })
     .await;
     assert!(c.engine.policies().namespace_over_limit("team").is_none());
-    assert_eq!(code_in(&c.engine, "x").await, "Verified");
+    assert_eq!(code_in(&c.engine, "x").await, "AcceptedUnverified");
 }
 
 /// Under `--no-match allow` or `warn` the cluster's floor admits (or warns about) what no cluster
