@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::engine::{CredentialSource, Engine};
 use crate::verdict::{DENY_REASON, Decision, ImageVerdict, Outcome};
-use crate::workload::{ImageUse, WorkloadKind, extract_images};
+use crate::workload::{ImageUse, ResourceIdentity, WorkloadKind, extract_images};
 
 /// Why a body is not an AdmissionReview we can answer.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +122,17 @@ pub async fn decide_as(
     let running = images_already_running(kind, request);
     let (known, changed) = unchanged::split_unchanged(uses, &running);
     let namespace = request.namespace.as_deref();
-    let mut decision = engine.review_as(namespace, &changed, source).await;
+    // The object as policy-controller's `spec.match` sees it: the request's group, version and
+    // kind, the object's own labels (a Deployment's, not its template's).
+    let resource = ResourceIdentity::with_labels(
+        &request.kind.group,
+        &request.kind.version,
+        &request.kind.kind,
+        object.metadata.labels.clone().unwrap_or_default(),
+    );
+    let mut decision = engine
+        .review_as(namespace, Some(&resource), &changed, source)
+        .await;
     decision
         .verdicts
         .extend(known.into_iter().map(unchanged_verdict));

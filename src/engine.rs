@@ -31,7 +31,7 @@ use crate::reference::ImageReference;
 use crate::registry::{Platform, Registry};
 
 use crate::verdict::{Decision, ImageVerdict, Outcome, Reason};
-use crate::workload::ImageUse;
+use crate::workload::{ImageUse, ResourceIdentity};
 use cache::{CacheSettings, CachedRegistry};
 use credentials::ReviewCredentials;
 use stages::StageMetrics;
@@ -155,15 +155,28 @@ impl Engine {
     /// Decide every image use of one object in `namespace` with the global registry
     /// credentials. Never fails: every error is a denial or, where a policy says so, a warning.
     pub async fn review(&self, namespace: Option<&str>, uses: &[ImageUse]) -> Decision {
-        self.review_as(namespace, uses, None).await
+        self.review_as(namespace, None, uses, None).await
+    }
+
+    /// [`Engine::review`] of the images of `object`, so policies with `spec.match` apply only
+    /// to the objects they select.
+    pub async fn review_object(
+        &self,
+        namespace: Option<&str>,
+        object: &ResourceIdentity,
+        uses: &[ImageUse],
+    ) -> Decision {
+        self.review_as(namespace, Some(object), uses, None).await
     }
 
     /// [`Engine::review`], presenting the credentials of `source` (the pod's own pull secrets)
     /// before the global ones. When the source fails, every image that needs the registry is
     /// judged failed with its reason (a denial under an enforcing policy), never admitted.
+    /// `object` is the reviewed object, for `spec.match` (`None`: every policy applies).
     pub async fn review_as(
         &self,
         namespace: Option<&str>,
+        object: Option<&ResourceIdentity>,
         uses: &[ImageUse],
         source: Option<&dyn CredentialSource>,
     ) -> Decision {
@@ -186,7 +199,13 @@ impl Engine {
             })
             .collect();
         let results = self
-            .decide_distinct(&policies, namespace, &parsed, deadline, &credentials)
+            .decide_distinct(
+                &policies,
+                (namespace, object),
+                &parsed,
+                deadline,
+                &credentials,
+            )
             .await;
         let verdicts = uses
             .iter()
@@ -203,7 +222,7 @@ impl Engine {
     async fn decide_distinct(
         &self,
         policies: &PolicySet,
-        namespace: Option<&str>,
+        target: evaluate::Target<'_>,
         parsed: &[Result<ImageReference, Outcome>],
         deadline: Instant,
         credentials: &ReviewCredentials<'_>,
@@ -219,7 +238,7 @@ impl Engine {
             .into_iter()
             .map(|image| async move {
                 let result =
-                    evaluate::decide_image(self, policies, namespace, image, deadline, credentials)
+                    evaluate::decide_image(self, policies, target, image, deadline, credentials)
                         .await;
                 (image.to_string(), result)
             })

@@ -11,6 +11,10 @@
 
 use serde_json::{Map, Value};
 
+mod resource;
+
+pub use resource::ResourceIdentity;
+
 /// Most image uses one object may hold; an object with more is refused, not walked further.
 pub const MAX_IMAGE_USES: usize = 1_000;
 

@@ -149,7 +149,14 @@ fn the_server_does_not_use_the_cluster_shell() {
 fn mirrors_relocate_reads_and_placeholders_stay_offline() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let rules = [
-        ("registry/mirrors.rs", ["crate::policy", "crate::signature"]),
+        (
+            "registry/mirrors/mod.rs",
+            ["crate::policy", "crate::signature"],
+        ),
+        (
+            "registry/mirrors/containerd.rs",
+            ["crate::policy", "crate::signature"],
+        ),
         (
             "engine/placeholders.rs",
             ["crate::registry", "super::cache"],

@@ -316,6 +316,10 @@ metadata: {name: web, namespace: shop}
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_judges_an_index_for_the_platforms_given() {
     let repo = AuditRepo::start().await;
+    // Signet's per-platform mode (a ClusterImagePolicy's default is policy-controller's `index`).
+    let policy = repo.policy();
+    let written = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{written}  multiArch: indexOrPlatform\n")).unwrap();
     let platforms = [("linux", "amd64"), ("linux", "arm64")];
     let (_, children) = push_index(&repo.registry, "demo/multi:v1", &platforms).await;
     sign_image(&repo.registry, "demo/multi", &children[1], &repo.key).await;

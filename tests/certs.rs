@@ -74,6 +74,7 @@ async fn generated_certificate_serves_the_service_name_and_renewal_keeps_the_ca(
             key: out.join("tls.key"),
         },
         max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
+        limits: server::Limits::default(),
         dry_run: false,
         shutdown_delay: Duration::ZERO,
         shutdown_grace: Duration::from_secs(1),

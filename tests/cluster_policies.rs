@@ -222,6 +222,7 @@ async fn the_server_is_not_ready_until_the_policy_objects_are_listed() {
         metrics_listen: "127.0.0.1:0".parse().unwrap(),
         tls: TlsSource::SelfSigned,
         max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
+        limits: server::Limits::default(),
         dry_run: false,
         shutdown_delay: Duration::ZERO,
         shutdown_grace: Duration::from_secs(1),

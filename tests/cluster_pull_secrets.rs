@@ -30,7 +30,7 @@ fn pod(namespace: &str, service_account: Option<&str>, pull_secrets: &[&str]) ->
 }
 
 fn user_for(credentials: &Credentials, registry: &str) -> Option<String> {
-    match credentials.auth_for(registry) {
+    match credentials.auth_for(registry, "demo/app") {
         RegistryAuth::Basic(user, _) => Some(user),
         _ => None,
     }

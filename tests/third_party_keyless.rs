@@ -367,11 +367,16 @@ fn kubernetes_release_example_loads_with_the_shipped_public_good_root() {
     assert_eq!(keyless.trust.certificate_authorities.len(), 2);
     let image = ImageReference::parse("registry.k8s.io/kube-apiserver:v1.34.0").unwrap();
     assert_eq!(policy.matching(&image, None).len(), 1);
-    let without_root = PolicySet::load(&[PathBuf::from(format!("{root}/kubernetes-release.yaml"))]);
+    // Without --trust-root, `trustRootRef: sigstore-public-good` is the embedded snapshot.
+    let without_root =
+        PolicySet::load(&[PathBuf::from(format!("{root}/kubernetes-release.yaml"))]).unwrap();
+    let AuthorityKind::Keyless(keyless) = &without_root.policies()[0].authorities[0].kind else {
+        panic!("a keyless authority")
+    };
     assert!(
-        without_root
-            .unwrap_err()
-            .to_string()
-            .contains("trustRootRef")
+        keyless
+            .trust
+            .origin
+            .starts_with("embedded Sigstore public-good")
     );
 }

@@ -74,6 +74,7 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
             key: dir.path().join("tls.key"),
         },
         max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
+        limits: server::Limits::default(),
         dry_run: false,
         shutdown_delay: Duration::ZERO,
         shutdown_grace: Duration::from_secs(5),

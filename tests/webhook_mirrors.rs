@@ -212,3 +212,44 @@ async fn source_oci_is_read_through_the_mirrors_too() {
         .await;
     assert!(ok, "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_containerd_hosts_toml_mirror_is_read_while_the_source_is_down() {
+    let mut copied = Copied::new().await;
+    // containerd mirrors keep the repository path: the copy lives at `demo/app` on the mirror.
+    let (source, mirror) = (&copied.source, &copied.mirror);
+    copy_manifest(source, "demo/app:v1", mirror, "demo/app:v1").await;
+    let sig = format!("demo/app:{}", sig_tag(&copied.digest));
+    copy_manifest(source, &sig, mirror, &sig).await;
+    push_image(mirror, "demo/unsigned:v1", "unsigned-at-the-mirror").await;
+    let dir = tempfile::tempdir().unwrap();
+    let registry_dir = dir.path().join(source.host());
+    std::fs::create_dir(&registry_dir).unwrap();
+    let hosts = format!(
+        "server = \"http://{}\"\n\n[host.\"http://{}\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+        source.host(),
+        mirror.host()
+    );
+    std::fs::write(registry_dir.join("hosts.toml"), hosts).unwrap();
+    let policy = key_policy(
+        "mirrored",
+        &format!("{}/**", source.host()),
+        &copied.key.public_pem,
+    );
+    let mut options = WebhookOptions::new(policy, &[source.host(), mirror.host()]);
+    options.containerd_hosts_dir = Some(dir.path().to_path_buf());
+    let webhook = TestWebhook::start(options).await;
+    copied.source.stop();
+    let (ok, msg) = webhook.review_image(&copied.at_source("demo/app:v1")).await;
+    assert!(
+        ok,
+        "tag resolved and signature read at the hosts.toml mirror: {msg}"
+    );
+    let (ok, msg) = webhook
+        .review_image(&copied.at_source("demo/unsigned:v1"))
+        .await;
+    // No signature at the mirror, and the source (which might hold one) is down: denied, naming
+    // the source, as with a registries.conf mirror.
+    assert!(!ok, "unsigned at the mirror");
+    assert!(msg.contains("cannot verify"), "{msg}");
+}

@@ -18,6 +18,8 @@ use signet::verdict::Outcome;
 use signet::workload::ImageUse;
 
 const CLUSTER: &[(&str, &str)] = &[("linux", "amd64"), ("linux", "arm64")];
+/// Signet's per-platform mode; a `policy.sigstore.dev` policy without `multiArch` is `index`.
+const INDEX_OR_PLATFORM: &str = "  multiArch: indexOrPlatform\n";
 
 /// A registry, a key, and a webhook trusting the key for the registry with `extra` spec lines.
 async fn setup(extra: &str) -> (TestRegistry, TestKey, TestWebhook) {
@@ -68,9 +70,23 @@ async fn an_index_signed_as_cosign_does_by_default_is_admitted() {
     assert!(audit.as_str().unwrap().contains(&index), "{answer}");
 }
 
+/// policy-controller verifies the digest the reference resolves to, the index's: a
+/// ClusterImagePolicy without `multiArch` gets that default, so signed children of an unsigned
+/// index are not enough.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_multi_arch_a_cluster_image_policy_needs_the_index_signed() {
+    let (registry, key, webhook) = setup("").await;
+    let (_, children) = push_index(&registry, "demo/app:v1", CLUSTER).await;
+    for child in &children {
+        sign_image(&registry, "demo/app", child, &key).await;
+    }
+    let answer = review(&webhook, &registry, "demo/app:v1").await;
+    assert!(!allowed(&answer), "{answer}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unsigned_index_whose_cluster_platform_manifests_are_signed_is_admitted() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let platforms = [("linux", "amd64"), ("linux", "arm64"), ("linux", "s390x")];
     let (index, children) = push_index(&registry, "demo/app:v1", &platforms).await;
     // A per-platform pipeline that never built (or signed) s390x for this cluster.
@@ -92,7 +108,7 @@ async fn an_unsigned_index_whose_cluster_platform_manifests_are_signed_is_admitt
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_partly_signed_index_is_denied_naming_the_unsigned_platform_and_digest() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let (index, children) = push_index(&registry, "demo/app:v1", CLUSTER).await;
     sign_image(&registry, "demo/app", &children[0], &key).await;
     let answer = review(&webhook, &registry, "demo/app:v1").await;
@@ -108,7 +124,7 @@ async fn a_partly_signed_index_is_denied_naming_the_unsigned_platform_and_digest
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_windows_only_index_needs_every_child_signed_and_never_fails_on_platform() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let windows = [("windows", "amd64"), ("windows", "arm64")];
     let (index, children) = push_index(&registry, "demo/win:v1", &windows).await;
     sign_image(&registry, "demo/win", &children[0], &key).await;
@@ -133,7 +149,7 @@ async fn a_windows_only_index_needs_every_child_signed_and_never_fails_on_platfo
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_arm_only_index_is_judged_by_its_arm64_manifest() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let (_, children) = push_index(&registry, "demo/arm:v1", &[("linux", "arm64")]).await;
     sign_image(&registry, "demo/arm", &children[0], &key).await;
     let answer = review(&webhook, &registry, "demo/arm:v1").await;
@@ -214,7 +230,7 @@ async fn push_written_index(
 /// first or last.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unsigned_child_in_another_spelling_of_a_cluster_platform_is_denied() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let spellings = [
         ("linux", "x86_64", "linux/amd64"),
         ("linux", "X86_64", "linux/amd64"),
@@ -286,7 +302,7 @@ async fn all_platforms_judges_every_child_next_to_a_platformless_one() {
 /// rule out that a runtime reads it as the node's.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_child_whose_platform_cannot_be_normalised_must_be_signed() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let odd_platforms = [
         json!({"os": "linux", "architecture": "x86_32"}),
         json!({"os": "", "architecture": "amd64"}),
@@ -317,7 +333,7 @@ async fn a_child_whose_platform_cannot_be_normalised_must_be_signed() {
 /// `os` and `oſ`) could be read one way by Signet and another by the runtime, so it is refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_index_writing_one_field_in_two_spellings_is_refused() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let (_, signed) = push_index(&registry, "demo/base:v1", CLUSTER).await;
     let (_, unsigned) = push_index(&registry, "demo/other:v1", CLUSTER).await;
     for child in &signed {
@@ -358,7 +374,7 @@ type Case = (&'static str, &'static [(&'static str, &'static str)], usize);
 /// only amd64 and arm64 (with unsigned 386, arm/v7 and s390x children) is admitted.
 #[tokio::test(flavor = "multi_thread")]
 async fn fallback_children_are_judged_only_when_a_node_would_take_them() {
-    let (registry, key, webhook) = setup("").await;
+    let (registry, key, webhook) = setup(INDEX_OR_PLATFORM).await;
     let cases: [Case; 2] = [
         ("demo/armhf", &[("linux", "armhf"), ("linux", "amd64")], 0),
         (

@@ -8,7 +8,9 @@
 //! * (c) herd: 500 concurrent reviews of one never-seen image through that proxy, with the
 //!   registry requests the proxy saw;
 //! * (d) memory: 100k distinct signed digests reviewed (a registry that signs on demand), then
-//!   peak RSS with all of them cached.
+//!   peak RSS with all of them cached;
+//! * (e) hostile: 3,000 connections that declare 7 MB, send 200 KB and stall, while a paced
+//!   keep-alive client reviews; its latency and errors, the server's peak RSS and RSS after.
 //!
 //! Run with `cargo bench --bench load` (needs `wrk` and `docker-registry` on PATH).
 //! `SIGNET_BENCH_SOAK=600` then keeps case (d)'s workload (new digests only) running for 600 s
@@ -19,6 +21,7 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+mod hostile;
 mod server;
 
 use std::path::Path;
@@ -110,6 +113,9 @@ async fn main() {
     }
     if wanted('d') {
         rows.push(memory(dir.path()).await);
+    }
+    if wanted('e') {
+        rows.push(hostile::hostile(dir.path()).await);
     }
     println!(
         "machine: {} cores ({}); load generator on the same machine",

@@ -32,9 +32,14 @@ fn free_port() -> u16 {
 impl Server {
     /// Start `signet serve` with `policy`, reaching `insecure` registries over plain HTTP.
     pub fn start(policy: &Path, insecure: &[String]) -> Server {
+        Self::start_with(policy, insecure, &[])
+    }
+
+    /// [`Server::start`] with more arguments.
+    pub fn start_with(policy: &Path, insecure: &[String], args: &[String]) -> Server {
         let (port, metrics_port) = (free_port(), free_port());
         let mut command = Command::new(env!("CARGO_BIN_EXE_signet"));
-        command.args(["serve", "--policy"]).arg(policy);
+        command.args(["serve", "--policy"]).arg(policy).args(args);
         for registry in insecure {
             command.args(["--insecure-registry", registry]);
         }
@@ -125,11 +130,22 @@ pub fn wrk(
     connections: u32,
     seconds: u32,
 ) -> Wrk {
+    wrk_at(&server.url(), script, env, connections, seconds)
+}
+
+/// [`wrk`] against `url`.
+pub fn wrk_at(
+    url: &str,
+    script: &str,
+    env: &[(&str, String)],
+    connections: u32,
+    seconds: u32,
+) -> Wrk {
     let script = format!("{}/bench/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("wrk")
         .args(["-t", "1", "-c", &connections.to_string()])
         .args(["-d", &format!("{seconds}s"), "-s", &script])
-        .arg(server.url())
+        .arg(url)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run wrk (apt-get install wrk)");

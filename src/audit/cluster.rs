@@ -16,7 +16,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::Value;
 
 use super::Target;
-use crate::workload::{ImageUse, WorkloadKind, extract_images};
+use crate::workload::{ImageUse, ResourceIdentity, WorkloadKind, extract_images};
 
 /// Objects read per list request.
 pub const PAGE_SIZE: u32 = 500;
@@ -197,6 +197,7 @@ fn base_target(object: &Value) -> Target {
         uses: Ok(Vec::new()),
         running: false,
         owner: None,
+        labels: ResourceIdentity::labels_of(object),
     }
 }
 

@@ -13,7 +13,7 @@ use futures::StreamExt as _;
 use super::{Finding, Target};
 use crate::engine::Engine;
 use crate::verdict::{ImageVerdict, Outcome, Reason};
-use crate::workload::ImageUse;
+use crate::workload::{ImageUse, ResourceIdentity};
 
 /// How far an audit is: `done` of `total` distinct images decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,8 @@ pub struct Progress {
     pub total: usize,
 }
 
-type Key = (Option<String>, String);
+/// Namespace, image, and the object for `spec.match`.
+type Key = (Option<String>, String, ResourceIdentity);
 
 /// Decide every image of `targets` through `engine`, at most `concurrency` images at a time,
 /// calling `progress` after each. Returns one finding per container (or per unreadable object).
@@ -61,7 +62,11 @@ fn distinct_keys(targets: &[Target]) -> Vec<Key> {
     let mut keys = Vec::new();
     for target in targets {
         for image_use in target.uses.iter().flatten() {
-            let key = (target.namespace.clone(), image_use.image.clone());
+            let key = (
+                target.namespace.clone(),
+                image_use.image.clone(),
+                target.resource(),
+            );
             if seen.insert(key.clone()) {
                 keys.push(key);
             }
@@ -71,14 +76,14 @@ fn distinct_keys(targets: &[Target]) -> Vec<Key> {
 }
 
 /// The engine's verdict for one image in one namespace, exactly as a one-container review.
-async fn decide(engine: &Engine, (namespace, image): &Key) -> ImageVerdict {
+async fn decide(engine: &Engine, (namespace, image, object): &Key) -> ImageVerdict {
     let usage = ImageUse {
         path: String::new(),
         container: String::new(),
         image: image.clone(),
     };
     let decision = engine
-        .review(namespace.as_deref(), std::slice::from_ref(&usage))
+        .review_object(namespace.as_deref(), object, std::slice::from_ref(&usage))
         .await;
     match decision.verdicts.into_iter().next() {
         Some(verdict) => verdict,
@@ -103,7 +108,11 @@ fn findings_of(target: &Target, decided: &HashMap<Key, ImageVerdict>) -> Vec<Fin
     };
     uses.iter()
         .map(|usage| {
-            let key = (target.namespace.clone(), usage.image.clone());
+            let key = (
+                target.namespace.clone(),
+                usage.image.clone(),
+                target.resource(),
+            );
             let verdict = match decided.get(&key) {
                 Some(shared) => ImageVerdict {
                     usage: usage.clone(),

@@ -150,6 +150,7 @@ pub fn would_deny(subject: &Subject, decision: &Decision, dry_run: bool) -> Vec<
         uses: Ok(Vec::new()),
         running: false,
         owner: None,
+        labels: Default::default(),
     };
     let mut out = Vec::new();
     if let (true, Some(reason)) = (dry_run, &decision.object_failure) {

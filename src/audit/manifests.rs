@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::Target;
 use crate::manifest::{Document, MAX_MANIFEST_BYTES, parse_manifest};
-use crate::workload::extract_images;
+use crate::workload::{ResourceIdentity, extract_images};
 
 /// Most manifest files read from one directory tree.
 pub const MAX_FILES: usize = 20_000;
@@ -184,6 +184,7 @@ fn targets_of(shown: &str, text: &str, targets: &mut Vec<Target>, notes: &mut Ve
                 uses: extract_images(w.kind, &w.object).map_err(|e| e.to_string()),
                 running: false,
                 owner: None,
+                labels: ResourceIdentity::labels_of(&w.object),
             }),
             Document::AdmissionReview(_) => notes.push(format!(
                 "skipped an AdmissionReview in {shown}: use `signet review` for those"

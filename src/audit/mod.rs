@@ -45,12 +45,23 @@ pub struct Target {
     pub running: bool,
     /// The workload (`Deployment/web`, same namespace) that owns this Pod, when one is audited.
     pub owner: Option<String>,
+    /// metadata.labels, for policies' `spec.match`.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Target {
     /// `Kind/name`.
     pub fn object(&self) -> String {
         format!("{}/{}", self.kind, self.name)
+    }
+
+    /// The object as policies' `spec.match` sees it.
+    pub fn resource(&self) -> crate::workload::ResourceIdentity {
+        crate::workload::ResourceIdentity::of_api_version(
+            &self.api_version,
+            &self.kind,
+            self.labels.clone(),
+        )
     }
 }
 

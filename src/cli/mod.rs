@@ -4,6 +4,7 @@
 
 mod audit;
 mod certs;
+mod client_limits;
 mod export;
 mod files;
 mod output;
@@ -29,7 +30,7 @@ use signet::reload::PolicySources;
 
 /// Signet: admit only signed container images.
 #[derive(Parser, Debug)]
-#[command(name = "signet", version, about)]
+#[command(name = "signet", version = version_text(), about)]
 pub struct Cli {
     /// Log format: human-readable text, or one JSON object per line (for the cluster).
     #[arg(
@@ -75,6 +76,21 @@ pub enum Command {
     /// Write Signet's policies in another tool's format.
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Print the version and the date of the embedded Sigstore public-good trust root.
+    Version,
+}
+
+/// `signet --version` and `signet version`: the release and the embedded trust root's date, so
+/// an operator can tell whether a key rotation is covered.
+pub fn version_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} (embedded Sigstore public-good trust root: snapshot {})",
+            env!("CARGO_PKG_VERSION"),
+            signet::policy::PUBLIC_GOOD_SNAPSHOT
+        )
+    })
 }
 
 /// Options every command shares: they build the engine.
@@ -106,6 +122,10 @@ pub struct EngineArgs {
     /// policies and signature identities.
     #[arg(long = "registries-conf", env = "SIGNET_REGISTRIES_CONF")]
     pub registries_conf: Option<PathBuf>,
+    /// containerd's registry host directory (its `config_path`, e.g. `/etc/containerd/certs.d`):
+    /// the mirrors of each `<registry>/hosts.toml`, read after `--registries-conf`.
+    #[arg(long = "containerd-hosts-dir", env = "SIGNET_CONTAINERD_HOSTS_DIR")]
+    pub containerd_hosts_dir: Option<PathBuf>,
     /// What to do with images no policy covers.
     #[arg(long = "no-match", value_enum, default_value = "deny")]
     pub no_match: NoMatchAction,
@@ -221,6 +241,7 @@ impl EngineArgs {
             insecure_registry,
             registry_config,
             registries_conf,
+            containerd_hosts_dir,
             no_match,
             namespaced_policies_may_admit,
             review_timeout,
@@ -244,10 +265,7 @@ impl EngineArgs {
                 call_timeout: seconds(*registry_timeout, "--registry-timeout")?,
                 max_signatures: *max_signatures,
                 max_requests_per_host: *max_requests_per_registry,
-                mirrors: match registries_conf {
-                    Some(path) => Mirrors::load(path)?,
-                    None => Mirrors::default(),
-                },
+                mirrors: mirrors(registries_conf.as_deref(), containerd_hosts_dir.as_deref())?,
                 ..RegistryConfig::default()
             },
             credentials,
@@ -363,6 +381,25 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Certs(command) => certs::run(command),
         Command::Policy(command) => policy::run(command),
         Command::Export(command) => export::run(command),
+        Command::Version => {
+            println!("signet {}", version_text());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The mirrors of `--registries-conf`, then those of `--containerd-hosts-dir`.
+fn mirrors(
+    registries_conf: Option<&std::path::Path>,
+    containerd_hosts_dir: Option<&std::path::Path>,
+) -> Result<Mirrors, signet::registry::MirrorsError> {
+    let conf = match registries_conf {
+        Some(path) => Mirrors::load(path)?,
+        None => Mirrors::default(),
+    };
+    match containerd_hosts_dir {
+        Some(dir) => Ok(conf.with_containerd_hosts(dir)?),
+        None => Ok(conf),
     }
 }
 

@@ -39,6 +39,7 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let roots = TrustRoots::load(&args.trust_root).context("loading --trust-root")?;
+    println!("{}", public_good_line(&roots));
     let mut invalid = 0;
     for file in super::files::expand(&args.files)? {
         let shown = file.display();
@@ -75,6 +76,15 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         0 => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
+}
+
+/// Which public-good root keyless authorities naming no trust get: the embedded snapshot (with
+/// its date) or the `--trust-root` that replaces it.
+fn public_good_line(roots: &TrustRoots) -> String {
+    match roots.public_good() {
+        Some(root) => format!("Sigstore public-good trust root: {}", root.origin),
+        None => "Sigstore public-good trust root: unusable (give one with --trust-root)".into(),
+    }
 }
 
 /// A directory as `--policy DIR` reads it (its own files, as one set: names must not clash),

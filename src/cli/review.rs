@@ -12,7 +12,7 @@ use signet::admission;
 use signet::engine::Engine;
 use signet::manifest::{Document, MAX_MANIFEST_BYTES, parse_manifest};
 use signet::verdict::Decision;
-use signet::workload::extract_images;
+use signet::workload::{ResourceIdentity, extract_images};
 
 use super::EngineArgs;
 use super::output::{Output, Reviewed, print};
@@ -106,7 +106,11 @@ async fn review_document(
     match document {
         Document::Workload(w) => {
             let decision = match extract_images(w.kind, &w.object) {
-                Ok(uses) => engine.review(w.namespace.as_deref(), &uses).await,
+                Ok(uses) => {
+                    let object = ResourceIdentity::of_object(&w.object);
+                    let namespace = w.namespace.as_deref();
+                    engine.review_object(namespace, &object, &uses).await
+                }
                 Err(e) => Decision::invalid_object(e.to_string()),
             };
             Ok(Some((w.display, decision)))

@@ -18,6 +18,7 @@ use signet::server::{
 };
 
 use super::EngineArgs;
+use super::client_limits::ClientLimitArgs;
 
 /// Options of `signet serve`.
 #[derive(Args, Debug)]
@@ -54,6 +55,8 @@ pub struct ServeArgs {
     /// Largest AdmissionReview body in bytes (413 above it).
     #[arg(long = "max-body-bytes", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    #[command(flatten)]
+    client_limits: ClientLimitArgs,
     /// Seconds between checks of the policy and certificate files for changes.
     #[arg(long = "reload-interval", default_value = "5")]
     reload_interval: u64,
@@ -126,6 +129,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics_listen: args.metrics_listen,
         tls,
         max_body_bytes: args.max_body_bytes,
+        limits: args.client_limits.limits(args.max_body_bytes)?,
         dry_run: args.dry_run,
         shutdown_delay: Duration::from_secs(args.shutdown_delay),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),

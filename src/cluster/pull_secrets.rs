@@ -176,7 +176,7 @@ impl PullSecrets {
         let mut credentials = Credentials::default();
         for name in &names {
             let found = self.secret(&who.namespace, name).await?;
-            credentials = credentials.or(&found);
+            credentials = credentials.merge(&found);
         }
         Ok(credentials)
     }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::policy::{
-    Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, PolicySet, StaticAction,
+    Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, PolicySet, SignatureFormat,
+    StaticAction,
 };
 use crate::reference::{Digest, ImageReference};
 use crate::registry::RegistryError;
@@ -15,6 +16,7 @@ use crate::signature::{self, Acceptance, Mismatch, Subject};
 use crate::verdict::{
     ACCEPTED_UNVERIFIED, AuthorityCause, AuthorityFailure, Outcome, Reason, VERIFIED,
 };
+use crate::workload::ResourceIdentity;
 
 use super::cache::ReviewRegistry;
 use super::credentials::ReviewCredentials;
@@ -44,17 +46,21 @@ pub(super) enum PolicyResult {
     Unverifiable(Reason),
 }
 
-/// Decide `image` under every policy that covers it, within `deadline`.
+/// Where the image is used: the namespace and the object (for `spec.match`), each unknown as
+/// `None`.
+pub(super) type Target<'a> = (Option<&'a str>, Option<&'a ResourceIdentity>);
+
+/// Decide `image` under every policy that covers it in `target`, within `deadline`.
 pub(super) async fn decide_image(
     engine: &Engine,
     policies: &PolicySet,
-    namespace: Option<&str>,
+    (namespace, object): Target<'_>,
     image: &ImageReference,
     deadline: Instant,
     credentials: &ReviewCredentials<'_>,
 ) -> ImageResult {
     let settings = &engine.settings;
-    let matching = policies.matching(image, namespace);
+    let matching = policies.matching_for(image, namespace, object);
     if matching.is_empty() {
         return no_match(settings.no_match);
     }
@@ -259,7 +265,8 @@ pub(super) async fn judge(
                 };
                 let subject = Subject { image, digest };
                 let timer = stages.start(Stage::Verification);
-                let checked = check_signatures(&authority.kind, subject, layers);
+                let checked =
+                    check_signatures(&authority.kind, subject, &in_format(authority, layers));
                 drop(timer);
                 match checked {
                     Ok(accepted) => {
@@ -284,6 +291,25 @@ pub(super) async fn judge(
         None => PolicyResult::Failed(Reason::PolicyFailed {
             policy: policy.name.clone(),
             authorities: failures,
+        }),
+    }
+}
+
+/// The material of the kind the authority's `signatureFormat` reads.
+fn in_format<'m>(
+    authority: &Authority,
+    material: &'m SignatureMaterial,
+) -> std::borrow::Cow<'m, SignatureMaterial> {
+    use std::borrow::Cow;
+    match authority.format {
+        SignatureFormat::Any => Cow::Borrowed(material),
+        SignatureFormat::Legacy => Cow::Owned(SignatureMaterial {
+            layers: material.layers.clone(),
+            bundles: Vec::new(),
+        }),
+        SignatureFormat::Bundle => Cow::Owned(SignatureMaterial {
+            layers: Vec::new(),
+            bundles: material.bundles.clone(),
         }),
     }
 }

@@ -71,7 +71,8 @@ pub struct Spec {
     /// Signet extension: `deny` (default) or `warn` when the registry fails.
     #[serde(default)]
     pub on_registry_error: Option<String>,
-    /// Signet extension: `index`, `indexOrPlatform` (default) or `allPlatforms`.
+    /// Signet extension: `index` (default, as policy-controller), `indexOrPlatform` or
+    /// `allPlatforms`.
     #[serde(default)]
     pub multi_arch: Option<String>,
     /// Signet extension: deny references without a digest.

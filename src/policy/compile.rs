@@ -2,18 +2,32 @@
 //! Signet cannot enforce yet is reported here, by field, never dropped: a policy that silently
 //! lost an authority or an attestation would admit what its author meant to deny.
 
+use std::sync::Arc;
+
 use super::cluster_image_policy as wire;
-use super::compile_keyless::compile_keyless;
+use super::compile_keyless::{compile_keyless, lookup};
 use super::field_error::join;
 use super::glob::ImageGlob;
 use super::key::{self, Algorithm, Curve};
 use super::model::{
     Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, Mode,
-    MultiArch, Placeholder, SignatureSource, StaticAction, StaticAuthority, TrustedKey,
+    MultiArch, Placeholder, SignatureFormat, SignatureSource, StaticAction, StaticAuthority,
+    TrustedKey,
 };
+use super::resource_match::compile_match;
 use super::syntax::{repository_name, repository_prefix};
+use super::trust::KeylessTrust;
 use super::trust_root::TrustRoots;
 use super::validate::normalise_hash;
+
+/// Why `kms` is refused, and what to do instead.
+pub(super) const KMS_REASON: &str = "KMS keys are refused: verifying with one calls the cloud \
+     provider's API (and needs its credentials) at every review, and Signet never calls out; \
+     export the public key (`cosign public-key --key <kms-uri> > key.pub`) and put the PEM in key.data";
+/// Why `secretRef` is refused, and what to do instead.
+pub(super) const SECRET_KEY_REASON: &str = "Secrets are not read in file mode (and cluster mode \
+     does not read them yet); put the PEM in the data field instead: \
+     `kubectl get secret NAME -n NAMESPACE -o jsonpath='{.data.KEY}' | base64 -d`";
 
 /// At most this many authorities per policy.
 pub(super) const MAX_AUTHORITIES: usize = 100;
@@ -61,6 +75,7 @@ pub(super) fn compile(
         .enumerate()
         .filter_map(|(i, a)| compile_authority(a, i, roots, &mut findings))
         .collect();
+    let resources = compile_match(&spec.match_resources, &mut findings);
     if !findings.0.is_empty() {
         return Err(findings.0);
     }
@@ -81,11 +96,13 @@ pub(super) fn compile(
             _ => FailureAction::Deny,
         },
         fingerprint: [0; 32],
+        // policy-controller verifies the digest the reference resolves to (an index's own):
+        // its kind keeps that default; Signet's modes are opt-in.
         multi_arch: spec
             .multi_arch
             .as_deref()
             .and_then(MultiArch::parse)
-            .unwrap_or_default(),
+            .unwrap_or(MultiArch::Index),
         require_digest: spec.require_digest,
         placeholders: spec
             .placeholders
@@ -97,6 +114,7 @@ pub(super) fn compile(
                 namespaces: p.namespaces.clone(),
             })
             .collect(),
+        resources,
     })
 }
 
@@ -105,12 +123,6 @@ fn spec_findings(spec: &wire::Spec, findings: &mut Findings) {
         findings.add(
             "spec.policy",
             "CUE/Rego policies over authorities are not supported yet",
-        );
-    }
-    if !spec.match_resources.is_empty() {
-        findings.add(
-            "spec.match",
-            "matching by resource kind or labels is not supported yet; the policy would apply to every workload",
         );
     }
     if spec.authorities.len() > MAX_AUTHORITIES {
@@ -144,12 +156,13 @@ fn compile_authority(
     } else if let Some(k) = &a.key {
         let identity = compile_identity(a.signed_identity.as_ref(), &at, findings);
         let key_at = join(&at, "key");
+        let rekor = key_rekor(a.ctlog.as_ref(), &at, roots, findings);
         compile_key(k, &key_at, findings).and_then(|keys| {
             let threshold = compile_threshold(k.threshold, keys.len(), "keys", &key_at, findings)?;
             Some(AuthorityKind::Key(KeyAuthority {
                 keys,
                 identity,
-                rekor: None,
+                rekor: rekor?,
                 threshold,
             }))
         })
@@ -163,11 +176,39 @@ fn compile_authority(
         true => format!("authority-{i}"),
         false => a.name.clone(),
     };
+    let format = compile_format(a, &at, findings);
     Some(Authority {
         name,
         kind: kind?,
         source,
+        format: format?,
     })
+}
+
+/// The Rekor keys a key authority's signatures must be logged with, as policy-controller's
+/// `rekorClientAndKeysFromAuthority` picks them: `ctlog.trustRootRef`'s, else (a `ctlog.url`)
+/// public Rekor's, else none. `Some(None)`: no Rekor; `None`: refused (reported). Offline, the
+/// signature's Rekor bundle (SET) is required: there is no online lookup.
+fn key_rekor(
+    ctlog: Option<&wire::TLog>,
+    at: &str,
+    roots: &TrustRoots,
+    findings: &mut Findings,
+) -> Option<Option<Arc<KeylessTrust>>> {
+    let Some(ctlog) = ctlog else {
+        return Some(None);
+    };
+    let path = join(at, "ctlog.trustRootRef");
+    let root = match (ctlog.trust_root_ref.is_empty(), &ctlog.url) {
+        (false, _) => lookup(roots, &ctlog.trust_root_ref, &path, findings)?,
+        (true, Some(_)) => roots.public_good()?.clone(),
+        (true, None) => return Some(None),
+    };
+    if root.rekor_keys.is_empty() {
+        findings.add(&path, format!("{} has no Rekor (tLogs) keys", root.origin));
+        return None;
+    }
+    Some(Some(root))
 }
 
 /// Settings next to `key`/`keyless` that change what a signature must prove.
@@ -175,13 +216,9 @@ fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
     if !a.attestations.is_empty() {
         findings.add(
             &join(at, "attestations"),
-            "attestation verification is not supported yet",
-        );
-    }
-    if a.ctlog.is_some() && a.keyless.is_none() {
-        findings.add(
-            &join(at, "ctlog"),
-            "transparency log (Rekor) settings are not supported yet; key authorities are checked without Rekor",
+            "attestation verification (in-toto predicates with CUE/Rego policies) is not supported yet; \
+             the rest of this authority is understood, but enforcing it without its attestations would admit \
+             images policy-controller denies: remove attestations to enforce the signature check alone",
         );
     }
     if a.rfc3161timestamp.is_some() {
@@ -190,11 +227,34 @@ fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
             "RFC 3161 timestamp verification is not supported yet",
         );
     }
-    if a.signature_format.is_some() {
-        findings.add(
-            &join(at, "signatureFormat"),
-            "choosing a signature format is not supported yet; Signet reads cosign's tag-based signatures",
-        );
+}
+
+/// `signatureFormat`: `legacy` (cosign `.sig` layers) or `bundle` (Sigstore bundles, keyless
+/// only, as policy-controller's `checkOptsFromAuthority` requires).
+fn compile_format(
+    a: &wire::Authority,
+    at: &str,
+    findings: &mut Findings,
+) -> Option<SignatureFormat> {
+    let path = join(at, "signatureFormat");
+    match a.signature_format.as_deref() {
+        None | Some("") => Some(SignatureFormat::Any),
+        Some("legacy") => Some(SignatureFormat::Legacy),
+        Some("bundle") if a.key.is_some() => {
+            findings.add(
+                &path,
+                "the bundle format needs a keyless authority (policy-controller refuses it on key authorities too)",
+            );
+            None
+        }
+        Some("bundle") => Some(SignatureFormat::Bundle),
+        Some(other) => {
+            findings.add(
+                &path,
+                format!("{other:?} is not a signature format; want legacy or bundle"),
+            );
+            None
+        }
     }
 }
 
@@ -211,23 +271,27 @@ fn compile_static(s: &wire::StaticRef) -> StaticAuthority {
 
 fn compile_key(k: &wire::KeyRef, at: &str, findings: &mut Findings) -> Option<Vec<TrustedKey>> {
     if !k.kms.is_empty() {
-        findings.add(
-            &join(at, "kms"),
-            "KMS keys are not supported yet; put the PEM public key in key.data",
-        );
+        findings.add(&join(at, "kms"), KMS_REASON);
         return None;
     }
     if k.secret_ref.is_some() {
-        findings.add(
-            &join(at, "secretRef"),
-            "keys in Secrets are not supported (no cluster access in file mode); put the PEM public key in key.data",
-        );
+        findings.add(&join(at, "secretRef"), SECRET_KEY_REASON);
         return None;
     }
     let data_path = join(at, "data");
     let public_keys = key::parse_public_keys(&k.data)
         .map_err(|e| findings.add(&data_path, e))
         .ok()?;
+    if public_keys.len() > 1 && k.threshold.is_none() {
+        let reason = format!(
+            "{} PEM blocks: policy-controller verifies with the first one only, Signet would accept any, \
+             so the two would not agree; give one key per authority (several authorities are any-of), \
+             or set Signet's threshold to require that many of these keys",
+            public_keys.len()
+        );
+        findings.add(&data_path, reason);
+        return None;
+    }
     if public_keys.len() > MAX_KEYS {
         let reason = format!(
             "{} keys exceed Signet's limit of {MAX_KEYS}",
@@ -295,7 +359,9 @@ fn compile_sources(
         if !s.signature_pull_secrets.is_empty() {
             findings.add(
                 &join(&path, "signaturePullSecrets"),
-                "pull secrets for signatures are not supported yet; Signet uses its own registry credentials",
+                "Secrets are not read in file mode and cluster mode does not read signature pull secrets yet; \
+                 Signet reads signatures with its own registry credentials (--registry-config) and the pod's \
+                 imagePullSecrets: give the credentials there and remove signaturePullSecrets",
             );
         }
         if !s.tag_prefix.is_empty() {

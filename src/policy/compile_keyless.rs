@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::cluster_image_policy as wire;
-use super::compile::{Findings, compile_threshold};
+use super::compile::{Findings, SECRET_KEY_REASON, compile_threshold};
 use super::field_error::join;
 use super::model::{CertificateIdentity, IdentityRule, KeylessAuthority, Matcher};
 use super::trust::{self, CertificateAuthority, KeylessTrust};
@@ -156,8 +156,10 @@ fn matcher(
     }
 }
 
-/// Fulcio CAs from `keyless.trustRootRef` or `keyless.ca-cert.data`; Rekor keys from
-/// `ctlog.trustRootRef`, else the keyless trust root, else the trust root named `default`.
+/// Fulcio CAs from `keyless.trustRootRef`, `keyless.ca-cert.data`, or (neither given, as
+/// policy-controller's default of public Fulcio) the public-good root; Rekor keys from
+/// `ctlog.trustRootRef`, else the keyless trust root, else (`ca-cert`) the trust root named
+/// `default` or the public-good root, as policy-controller uses public Rekor by default.
 fn compile_trust(
     a: &wire::Authority,
     k: &wire::KeylessRef,
@@ -166,22 +168,28 @@ fn compile_trust(
     findings: &mut Findings,
 ) -> Option<KeylessTrust> {
     let keyless_at = join(at, "keyless");
-    let keyless_root = lookup(
-        roots,
-        &k.trust_root_ref,
-        &join(&keyless_at, "trustRootRef"),
-        findings,
-    );
+    let keyless_root = match (k.trust_root_ref.is_empty(), &k.ca_cert) {
+        (false, _) => lookup(
+            roots,
+            &k.trust_root_ref,
+            &join(&keyless_at, "trustRootRef"),
+            findings,
+        ),
+        (true, None) => public_good(roots, &keyless_at, findings),
+        (true, Some(_)) => None,
+    };
     let authorities = certificate_authorities(k, &keyless_at, keyless_root.as_ref(), findings);
     let ctlog_name = a.ctlog.as_ref().map_or("", |c| c.trust_root_ref.as_str());
     let (rekor_root, reported) = if !ctlog_name.is_empty() {
         let found = lookup(roots, ctlog_name, &join(at, "ctlog.trustRootRef"), findings);
         let reported = found.is_none();
         (found, reported)
-    } else if !k.trust_root_ref.is_empty() {
+    } else if keyless_root.is_some() || k.ca_cert.is_none() {
+        // A missing root was reported where it was looked up.
         (keyless_root.clone(), keyless_root.is_none())
     } else {
-        (roots.get(DEFAULT_TRUST_ROOT).cloned(), false)
+        let fallback = roots.get(DEFAULT_TRUST_ROOT).or(roots.public_good());
+        (fallback.cloned(), false)
     };
     let rekor = rekor_root.filter(|r| !r.rekor_keys.is_empty());
     if rekor.is_none() && !reported {
@@ -212,6 +220,19 @@ fn compile_trust(
     })
 }
 
+/// The public-good root (given, or embedded) for a keyless authority naming no trust.
+fn public_good(roots: &TrustRoots, at: &str, findings: &mut Findings) -> Option<Arc<KeylessTrust>> {
+    let found = roots.public_good().cloned();
+    if found.is_none() {
+        findings.add(
+            at,
+            "the embedded Sigstore public-good trust root is unusable; give one with --trust-root \
+             (a trusted_root.json named sigstore-public-good.json) or set trustRootRef or ca-cert.data",
+        );
+    }
+    found
+}
+
 fn certificate_authorities(
     k: &wire::KeylessRef,
     at: &str,
@@ -223,7 +244,7 @@ fn certificate_authorities(
             findings.add(at, "give either trustRootRef or ca-cert, not both");
             None
         }
-        (None, false) => {
+        (None, _) => {
             let root = keyless_root?;
             if root.certificate_authorities.is_empty() {
                 let reason = format!("{} has no certificateAuthorities", root.origin);
@@ -233,14 +254,6 @@ fn certificate_authorities(
             Some(root.certificate_authorities.clone())
         }
         (Some(ca), true) => ca_cert(ca, &join(at, "ca-cert"), findings),
-        (None, true) => {
-            findings.add(
-                at,
-                "keyless without trustRootRef or ca-cert would need Fulcio's roots from TUF (network); \
-                 Signet is offline: set trustRootRef (for public Sigstore, the examples/ trust root) or ca-cert.data",
-            );
-            None
-        }
     }
 }
 
@@ -250,10 +263,7 @@ fn ca_cert(
     findings: &mut Findings,
 ) -> Option<Vec<CertificateAuthority>> {
     if ca.secret_ref.is_some() {
-        findings.add(
-            &join(at, "secretRef"),
-            "CA certificates in Secrets are not supported (no cluster access in file mode); put the PEM in ca-cert.data",
-        );
+        findings.add(&join(at, "secretRef"), SECRET_KEY_REASON);
         return None;
     }
     if ca.threshold.is_some() {
@@ -266,7 +276,7 @@ fn ca_cert(
     if !ca.kms.is_empty() {
         findings.add(
             &join(at, "kms"),
-            "a KMS key is not a CA certificate; put the PEM in ca-cert.data",
+            "a KMS key is not a CA certificate, and Signet never calls a cloud KMS; put the CA's PEM in ca-cert.data",
         );
         return None;
     }
@@ -275,7 +285,8 @@ fn ca_cert(
         .ok()
 }
 
-fn lookup(
+/// The root called `name`, or a finding at `at` naming the roots there are.
+pub(super) fn lookup(
     roots: &TrustRoots,
     name: &str,
     at: &str,

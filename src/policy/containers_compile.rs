@@ -15,8 +15,8 @@ use super::containers_policy::{
 };
 use super::model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
-    KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, REJECT_MESSAGE, Scope, StaticAction,
-    StaticAuthority, TrustedKey,
+    KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, REJECT_MESSAGE, Scope,
+    SignatureFormat, StaticAction, StaticAuthority, TrustedKey,
 };
 use super::scope::valid_remap_prefix;
 use super::strict_json::FieldProblem;
@@ -76,6 +76,7 @@ fn compile_requirement(
             name: name.to_string(),
             kind,
             source: None,
+            format: SignatureFormat::Any,
         }],
         mode: Mode::Enforce,
         on_registry_error: FailureAction::Deny,
@@ -83,6 +84,7 @@ fn compile_requirement(
         multi_arch: MultiArch::Index,
         require_digest: false,
         placeholders: Vec::new(),
+        resources: Vec::new(),
     })
 }
 

@@ -49,8 +49,15 @@ fn policy_line(policy: &ImagePolicy) -> String {
         Mode::Enforce => "enforce",
         Mode::Warn => "warn",
     };
+    let objects = match policy.resources.is_empty() {
+        true => String::new(),
+        false => {
+            let shown: Vec<String> = policy.resources.iter().map(|r| r.describe()).collect();
+            format!("; only for {}", shown.join(" or "))
+        }
+    };
     format!(
-        "  {} (from {}): images {}; mode {mode}; any one authority admits",
+        "  {} (from {}): images {}{objects}; mode {mode}; any one authority admits",
         policy.display_name(),
         policy.source,
         globs.join(", ")

@@ -13,7 +13,7 @@ use super::model::{
 use super::trust::{KeylessTrust, LogKey, TimeRange};
 
 /// Bump when the serialisation changes, so old cache keys can never collide with new ones.
-const FORMAT: &str = "signet-policy-set/v5";
+const FORMAT: &str = "signet-policy-set/v6";
 
 /// Hex sha256 of the canonical form of `policies`, selected by scope (containers-policy.json)
 /// or by glob, with the fingerprints of the per-namespace sets (`namespaces`: name and
@@ -128,11 +128,17 @@ fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
     for authority in &p.authorities {
         write_authority(c, authority);
     }
+    c.count(p.resources.len());
+    for resource in &p.resources {
+        // Debug quotes and escapes every string: unambiguous.
+        c.text(&format!("{resource:?}"));
+    }
 }
 
 fn write_authority(c: &mut Canonical, a: &Authority) {
     c.text(&a.name);
     c.optional(a.source.as_ref().map(|s| s.repository.as_str()));
+    c.text(a.format.as_str());
     match &a.kind {
         AuthorityKind::Static(s) => {
             c.text("static");

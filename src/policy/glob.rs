@@ -24,6 +24,9 @@ const DOCKER_HUB: &str = "docker.io";
 /// Docker Hub as policy-controller (go-containerregistry) spells it.
 const DOCKER_HUB_LEGACY: &str = "index.docker.io";
 
+/// Digest parts of a glob that match every image digest.
+const ANY_DIGEST: [&str; 4] = ["*", "**", "sha256:*", "sha256:**"];
+
 /// Why a glob is not valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GlobError {
@@ -51,6 +54,13 @@ pub struct ImageGlob {
     regex: Regex,
     has_tag: bool,
     has_digest: bool,
+    /// For a glob whose digest part matches every digest and that has no tag (`repo@**`,
+    /// `repo@sha256:*`): its name part, which covers a reference written without a digest.
+    /// policy-controller pins every image before matching, so `repo@**` covers `repo:v1`
+    /// there. A glob naming one digest (`repo@sha256:ab…`) still needs the reference to show
+    /// it: whether policy-controller would cover `repo:v1` depends on the digest the tag
+    /// resolves to, which policy selection does not know yet.
+    unpinned: Option<Regex>,
 }
 
 impl PartialEq for ImageGlob {
@@ -67,14 +77,21 @@ impl ImageGlob {
         check_alphabet(text)?;
         let parts = split_parts(expand_shorthand(text))?;
         let normalised = parts.join();
-        let regex = Regex::new(&format!("^{}$", translate(&normalised)))
-            .map_err(|e| GlobError::Regex(e.to_string()))?;
+        let compile = |glob: &str| {
+            Regex::new(&format!("^{}$", translate(glob)))
+                .map_err(|e| GlobError::Regex(e.to_string()))
+        };
+        let unpinned = match (&parts.tag, parts.digest.as_deref()) {
+            (None, Some(digest)) if ANY_DIGEST.contains(&digest) => Some(compile(&parts.name)?),
+            _ => None,
+        };
         Ok(ImageGlob {
             text: text.to_string(),
+            regex: compile(&normalised)?,
             normalised,
-            regex,
             has_tag: parts.tag.is_some(),
             has_digest: parts.digest.is_some(),
+            unpinned,
         })
     }
 
@@ -90,6 +107,9 @@ impl ImageGlob {
 
     /// Whether the glob covers `image`.
     pub fn matches(&self, image: &ImageReference) -> bool {
+        if let (Some(unpinned), None) = (&self.unpinned, image.digest()) {
+            return spellings(image).iter().any(|name| unpinned.is_match(name));
+        }
         let Some(suffix) = self.suffix_for(image) else {
             return false;
         };
@@ -270,6 +290,46 @@ mod tests {
     fn matches(glob: &str, image: &str) -> bool {
         let glob = ImageGlob::parse(glob).unwrap();
         glob.matches(&ImageReference::parse(image).unwrap())
+    }
+
+    /// policy-controller pins before matching, so `repo@**` covers every form of `repo` a pod
+    /// may write: tag, none, digest, tag and digest, Docker Hub in any spelling.
+    #[test]
+    fn digest_globs_cover_references_written_without_a_digest() {
+        let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        for image in [
+            "127.0.0.1:1/org/app:v1".to_string(),
+            "127.0.0.1:1/org/app".to_string(),
+            format!("127.0.0.1:1/org/app@{digest}"),
+            format!("127.0.0.1:1/org/app:v1@{digest}"),
+        ] {
+            assert!(matches("127.0.0.1:1/org/app@**", &image), "{image}");
+            assert!(matches("127.0.0.1:1/org/*@sha256:*", &image), "{image}");
+            assert!(!matches("127.0.0.1:1/org/other@**", &image), "{image}");
+        }
+        for image in [
+            "nginx:1.27",
+            "library/nginx",
+            "docker.io/library/nginx:1",
+            "index.docker.io/library/nginx",
+        ] {
+            for glob in [
+                "index.docker.io/library/nginx@**",
+                "docker.io/library/nginx@**",
+                "nginx@**",
+            ] {
+                assert!(matches(glob, image), "{glob} {image}");
+            }
+        }
+        // A glob with a tag and a digest still needs both; one naming a digest needs it shown.
+        assert!(!matches(
+            "127.0.0.1:1/org/app:v1@**",
+            "127.0.0.1:1/org/app:v1"
+        ));
+        assert!(!matches(
+            &format!("127.0.0.1:1/org/app@{digest}"),
+            "127.0.0.1:1/org/app:v1"
+        ));
     }
 
     const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

@@ -30,6 +30,8 @@ mod key;
 mod load;
 mod model;
 mod parse;
+mod public_good;
+mod resource_match;
 mod scope;
 mod strict_json;
 mod syntax;
@@ -42,6 +44,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::reference::ImageReference;
+use crate::workload::ResourceIdentity;
 
 pub use error::{LoadError, LoadErrorKind};
 pub use export::{CrioExport, ExportError, ExportFinding, Severity, Unmatched, export_crio};
@@ -50,8 +53,10 @@ pub use load::{CompiledDocument, Format, MAX_NAMESPACE_FILES, detect_format};
 pub use model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
     KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE, Scope,
-    SignatureSource, StaticAction, StaticAuthority, TrustedKey,
+    SignatureFormat, SignatureSource, StaticAction, StaticAuthority, TrustedKey,
 };
+pub use public_good::{PUBLIC_GOOD_SNAPSHOT, PUBLIC_GOOD_TRUST_ROOT};
+pub use resource_match::{LabelOperator, LabelRequirement, ResourceMatch};
 pub use trust::{
     CertificateAuthority, KeylessTrust, LogKey, MAX_CHAIN_CERTIFICATES, TimeRange, TrustError,
 };
@@ -231,10 +236,23 @@ impl PolicySet {
         image: &ImageReference,
         namespace: Option<&str>,
     ) -> Vec<&'a ImagePolicy> {
-        match namespace.and_then(|ns| self.namespaces.get(ns)) {
-            Some(set) => set.select(image, namespace),
-            None => self.select(image, namespace),
-        }
+        self.matching_for(image, namespace, None)
+    }
+
+    /// [`PolicySet::matching`] for the images of `object`: a policy with `spec.match` applies
+    /// only to the objects it selects (every policy applies when `object` is unknown).
+    pub fn matching_for<'a>(
+        &'a self,
+        image: &ImageReference,
+        namespace: Option<&str>,
+        object: Option<&ResourceIdentity>,
+    ) -> Vec<&'a ImagePolicy> {
+        let set = namespace
+            .and_then(|ns| self.namespaces.get(ns))
+            .unwrap_or(self);
+        let mut selected = set.select(image, namespace);
+        selected.retain(|p| p.applies_to(object));
+        selected
     }
 
     /// Every policy that applies in `namespace`, whatever the image: the placeholders they

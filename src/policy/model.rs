@@ -9,7 +9,9 @@ use regex::Regex;
 use sigstore::crypto::CosignVerificationKey;
 
 use super::glob::ImageGlob;
+use super::resource_match::ResourceMatch;
 use super::trust::KeylessTrust;
+use crate::workload::ResourceIdentity;
 
 /// One compiled policy: the images it covers and the authorities any of which may admit them.
 #[derive(Debug, Clone)]
@@ -44,9 +46,22 @@ pub struct ImagePolicy {
     /// Signet extension `spec.placeholders`: literal images (`auto`) a named injector replaces
     /// when it creates the Pod; skipped in pod templates only.
     pub placeholders: Vec<Placeholder>,
+    /// `spec.match`: the objects the policy applies to; empty applies to every object.
+    pub resources: Vec<ResourceMatch>,
 }
 
 impl ImagePolicy {
+    /// Whether the policy applies to `object` (`spec.match`). An unknown object (`signet
+    /// verify IMAGE`) is matched by every policy: applying more policies never admits more.
+    pub fn applies_to(&self, object: Option<&ResourceIdentity>) -> bool {
+        match object {
+            Some(object) if !self.resources.is_empty() => {
+                self.resources.iter().any(|m| m.matches(object))
+            }
+            _ => true,
+        }
+    }
+
     /// The content fingerprint (see the field): equal fingerprints judge every image alike.
     pub fn fingerprint(&self) -> &[u8; 32] {
         &self.fingerprint
@@ -96,9 +111,10 @@ impl std::fmt::Display for Scope {
 /// image index (a multi-platform image). A single-platform image always needs its own signature.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum MultiArch {
-    /// `index`: the index digest must be signed (what `cosign sign` does by default).
+    /// `index`: the index digest must be signed (what `cosign sign` does by default); the
+    /// default of a `ClusterImagePolicy`/`ImagePolicy`, as policy-controller verifies.
     Index,
-    /// `indexOrPlatform` (the default): the index signed, or else every child manifest for a
+    /// `indexOrPlatform` (`MultiArch::default()`, opt-in in policies): the index signed, or else every child manifest for a
     /// platform the cluster runs (`--platforms`) signed, so that per-platform pipelines pass
     /// and no unsigned child that will run is admitted.
     #[default]
@@ -192,6 +208,32 @@ pub struct Authority {
     pub kind: AuthorityKind,
     /// Where the signatures live when not next to the image (`source[0].oci`).
     pub source: Option<SignatureSource>,
+    /// `signatureFormat`: which kind of signature material may satisfy the authority.
+    pub format: SignatureFormat,
+}
+
+/// policy-controller's `signatureFormat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignatureFormat {
+    /// Unset: cosign `.sig` layers or Sigstore bundles, each verified against the same trust
+    /// (policy-controller reads only `.sig` layers then; Signet also finds cosign 3 bundles).
+    #[default]
+    Any,
+    /// `legacy`: cosign's `.sig` layers only.
+    Legacy,
+    /// `bundle`: Sigstore bundles attached as OCI referrers only.
+    Bundle,
+}
+
+impl SignatureFormat {
+    /// The name in policies and fingerprints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureFormat::Any => "any",
+            SignatureFormat::Legacy => "legacy",
+            SignatureFormat::Bundle => "bundle",
+        }
+    }
 }
 
 /// The ways an authority can decide.

@@ -140,27 +140,28 @@ fn unknown_signed_identity_type_is_invalid() {
 }
 
 #[test]
-fn keyless_is_unsupported_naming_file_object_and_field() {
+fn unsupported_fields_are_named_with_file_object_and_field() {
     let text = "apiVersion: policy.sigstore.dev/v1beta1
 kind: ClusterImagePolicy
 metadata: {name: keyless}
 spec:
   images: [{glob: '**'}]
-  match: [{resource: pods, version: v1}]
+  policy: {type: cue, data: 'x: 1'}
   authorities:
   - keyless:
       identities: [{issuer: https://issuer, subject: me}]
+    rfc3161timestamp: {trustRootRef: tsa}
 ";
     let err = load_error(text);
     assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
-    assert_eq!(err.field.as_deref(), Some("spec.match"));
+    assert_eq!(err.field.as_deref(), Some("spec.policy"));
     let shown = err.to_string();
     assert!(
-        shown.starts_with("p.yaml: ClusterImagePolicy keyless: spec.match: "),
+        shown.starts_with("p.yaml: ClusterImagePolicy keyless: spec.policy: "),
         "{shown}"
     );
     assert!(
-        shown.contains("also not supported: spec.authorities[0].keyless"),
+        shown.contains("also not supported: spec.authorities[0].rfc3161timestamp"),
         "{shown}"
     );
 }
@@ -169,8 +170,8 @@ spec:
 fn unsupported_companions_of_key_authorities_are_named() {
     let cases = [
         (
-            "    ctlog: {url: https://rekor.sigstore.dev}",
-            "spec.authorities[0].ctlog",
+            "    ctlog: {trustRootRef: nope}",
+            "spec.authorities[0].ctlog.trustRootRef",
         ),
         (
             "    rfc3161timestamp: {trustRootRef: tsa}",
@@ -185,11 +186,28 @@ fn unsupported_companions_of_key_authorities_are_named() {
             "spec.authorities[0].source[0].signaturePullSecrets",
         ),
         (
+            "    signatureFormat: bundle",
+            "spec.authorities[0].signatureFormat",
+        ),
+        (
             "    attestations: [{name: a, predicateType: vuln}]",
             "spec.authorities[0].attestations",
         ),
         ("  policy: {type: cue, data: 'x: 1'}", "spec.policy"),
     ];
+    // A policy whose only unsupported field is attestations says exactly that.
+    let err = load_error(&key_policy(
+        "p",
+        "**",
+        "    attestations: [{name: a, predicateType: vuln}]",
+    ));
+    let shown = err.to_string();
+    assert!(!shown.contains("also not supported"), "{shown}");
+    assert!(
+        shown.contains("attestations: attestation verification")
+            && shown.contains("remove attestations"),
+        "{shown}"
+    );
     for (extra, field) in cases {
         let err = load_error(&key_policy("p", "**", extra));
         assert!(
@@ -217,11 +235,49 @@ spec:
         );
         let err = load_error(&text);
         assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+        // The message says why and what to do instead.
+        let shown = err.to_string();
+        assert!(
+            shown.contains("key.data") || shown.contains("data field"),
+            "{shown}"
+        );
         assert_eq!(
             err.field.unwrap(),
             format!("spec.authorities[0].key.{field}")
         );
     }
+}
+
+/// `signatureFormat` as policy-controller defines it: `legacy` or `bundle`, the bundle format
+/// on keyless authorities only; anything else is refused by field.
+#[test]
+fn signature_format_is_compiled_or_refused_by_field() {
+    use crate::policy::SignatureFormat;
+    let format = |extra: &str| {
+        PolicySet::from_yaml(&key_policy("p", "**", extra), "p.yaml")
+            .map(|set| set.policies()[0].authorities[0].format)
+    };
+    assert_eq!(format("").unwrap(), SignatureFormat::Any);
+    assert_eq!(
+        format("    signatureFormat: legacy").unwrap(),
+        SignatureFormat::Legacy
+    );
+    for bad in ["bundle", "Bundle", "protobuf"] {
+        let err = format(&format!("    signatureFormat: {bad}")).unwrap_err();
+        assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+        assert_eq!(
+            err.field.as_deref(),
+            Some("spec.authorities[0].signatureFormat")
+        );
+    }
+    let keyless = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: p}\n\
+                   spec:\n  images: [{glob: '**'}]\n  authorities:\n  - signatureFormat: bundle\n    keyless:\n\
+                   \x20     identities: [{issuer: https://i, subject: s}]\n";
+    let set = PolicySet::from_yaml(keyless, "p.yaml").unwrap();
+    assert_eq!(
+        set.policies()[0].authorities[0].format,
+        SignatureFormat::Bundle
+    );
 }
 
 #[test]
@@ -407,7 +463,11 @@ fn a_policy_fingerprint_follows_content_not_file_or_neighbours() {
 fn case_extensions_compile_with_their_defaults() {
     let set = PolicySet::from_yaml(&key_policy("p", "ghcr.io/**", ""), "p").unwrap();
     let policy = &set.policies()[0];
-    assert_eq!(policy.multi_arch, MultiArch::IndexOrPlatform);
+    assert_eq!(
+        policy.multi_arch,
+        MultiArch::Index,
+        "policy-controller's default"
+    );
     assert!(!policy.require_digest && policy.placeholders.is_empty());
     let extra = "  multiArch: allPlatforms
   requireDigest: true
@@ -468,4 +528,26 @@ fn namespaced_policies_never_use_up_the_cluster_policies_budget() {
     assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
     assert_eq!(err.object.as_deref(), Some("ImagePolicy/crowd/p1000"));
     assert!(err.to_string().contains("namespace \"crowd\""), "{err}");
+}
+
+/// policy-controller verifies with the first PEM block of `key.data` only; Signet would accept
+/// any, so several blocks are refused unless Signet's `threshold` says what they mean.
+#[test]
+fn several_pem_blocks_in_key_data_need_a_threshold() {
+    let second = "
+        -----BEGIN PUBLIC KEY-----
+        MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAExB6+H6054/W1SJgs5JR6AJr6J35J
+        RCTfQ5s1kD+hGMSE1rH7s46hmXEeyhnlRnaGF8eMU/SBJE/2NKPnxE7WzQ==
+        -----END PUBLIC KEY-----";
+    let two = key_policy("p", "**", "").replace(KEY, &format!("{KEY}{second}"));
+    let err = load_error(&two);
+    assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+    assert_eq!(err.field.as_deref(), Some("spec.authorities[0].key.data"));
+    assert!(err.to_string().contains("first one only"), "{err}");
+    let with_threshold = two.replace("      data: |", "      threshold: 1\n      data: |");
+    let set = PolicySet::from_yaml(&with_threshold, "p.yaml").unwrap();
+    let AuthorityKind::Key(k) = &set.policies()[0].authorities[0].kind else {
+        panic!("key authority expected")
+    };
+    assert_eq!(k.keys.len(), 2);
 }

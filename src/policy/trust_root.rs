@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::error::{LoadError, LoadErrorKind};
+use super::public_good::{self, PUBLIC_GOOD_TRUST_ROOT};
 use super::trust::{KeylessTrust, TrustError};
 use super::trust_root_formats::{self as formats, FieldFailure, TrustRootSpec, TrustedRoot};
 
@@ -77,14 +78,29 @@ impl TrustRoots {
         self.by_name.insert(name.to_string(), Arc::new(trust));
     }
 
-    /// The root called `name`.
+    /// The root called `name`; for [`PUBLIC_GOOD_TRUST_ROOT`], the embedded snapshot unless a
+    /// root of that name was given.
     pub fn get(&self, name: &str) -> Option<&Arc<KeylessTrust>> {
-        self.by_name.get(name)
+        match self.by_name.get(name) {
+            None if name == PUBLIC_GOOD_TRUST_ROOT => public_good::embedded(),
+            found => found,
+        }
     }
 
-    /// The names, sorted.
+    /// The public-good root: the one given under [`PUBLIC_GOOD_TRUST_ROOT`], else the embedded
+    /// snapshot.
+    pub fn public_good(&self) -> Option<&Arc<KeylessTrust>> {
+        self.get(PUBLIC_GOOD_TRUST_ROOT)
+    }
+
+    /// The names, sorted (the embedded public-good root included).
     pub fn names(&self) -> Vec<&str> {
-        self.by_name.keys().map(String::as_str).collect()
+        let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
+        if !self.by_name.contains_key(PUBLIC_GOOD_TRUST_ROOT) {
+            names.push(PUBLIC_GOOD_TRUST_ROOT);
+            names.sort_unstable();
+        }
+        names
     }
 
     fn add_text(&mut self, text: &str, source: &str, stem: &str) -> Result<(), LoadError> {
@@ -169,6 +185,12 @@ fn compile_spec(spec: TrustRootSpec, name: &str) -> Result<KeylessTrust, FieldFa
         return Err(("spec.sigstoreKeys".into(), Missing("required".into())));
     };
     formats::from_sigstore_keys(&keys, &format!("TrustRoot {name}"))
+}
+
+/// A `trusted_root.json`'s text as trust, `origin` naming it in messages.
+pub(super) fn parse_trusted_root(text: &str, origin: &str) -> Result<KeylessTrust, String> {
+    let root = trusted_root_json(text).ok_or("not a trusted_root.json")??;
+    formats::from_trusted_root(&root, origin).map_err(|(field, e)| format!("{field}: {e}"))
 }
 
 /// `Some` when `text` is a JSON object whose `mediaType` is a trusted root's.
@@ -272,7 +294,10 @@ mod tests {
     fn policy_controller_trust_root_object_loads_by_metadata_name() {
         let text = read("policy-controller/test/testdata/trustroot/valid/valid-sigstore-keys.yaml");
         let roots = TrustRoots::from_text(&text, "tr.yaml", "tr").unwrap();
-        assert_eq!(roots.names(), ["bring-your-own-sigstore-keys"]);
+        assert_eq!(
+            roots.names(),
+            ["bring-your-own-sigstore-keys", "sigstore-public-good"]
+        );
         let trust = roots.get("bring-your-own-sigstore-keys").unwrap();
         assert!(!trust.certificate_authorities.is_empty());
         assert_eq!(trust.rekor_keys.len(), 1);

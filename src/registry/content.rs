@@ -112,6 +112,7 @@ mod tests {
             bytes: body.as_bytes().to_vec(),
             content_type: content_type.map(str::to_string),
             docker_digest: header,
+            link: None,
         }
     }
 

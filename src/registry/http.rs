@@ -23,8 +23,11 @@ pub(super) struct Fetched {
     pub bytes: Vec<u8>,
     /// `Content-Type` without parameters.
     pub content_type: Option<String>,
-    /// `Docker-Content-Digest`, as sent.
+    /// `Docker-Content-Digest`, as sent; `None` when absent or empty (some registries send it
+    /// empty, which says nothing).
     pub docker_digest: Option<String>,
+    /// `Link` (pagination of the referrers API), as sent.
+    pub link: Option<String>,
 }
 
 /// What a bounded GET found.
@@ -102,7 +105,9 @@ impl Registry {
         let headers = response.headers();
         let content_type = header(headers, CONTENT_TYPE.as_str())
             .map(|t| t.split(';').next().unwrap_or_default().trim().to_string());
-        let docker_digest = header(headers, "docker-content-digest");
+        let docker_digest =
+            header(headers, "docker-content-digest").filter(|d| !d.trim().is_empty());
+        let link = header(headers, "link");
         let bytes = match get.head {
             true => Vec::new(),
             false => read_capped(&mut response, get, &registry).await?,
@@ -111,40 +116,73 @@ impl Registry {
             bytes,
             content_type,
             docker_digest,
+            link,
         }))
     }
 
-    /// Send with the credential for this registry; on a bearer challenge, get a token for the
-    /// repository (`token/`) and send once more.
+    /// Send with the credential for this registry (or the token held for this repository); on
+    /// a bearer challenge in the 401 of this very request, get a token for the repository from
+    /// the challenge's realm, service and scope (`token/`), and send once more. A held token the
+    /// registry refuses (expired, revoked, `insufficient_scope`) is forgotten and replaced once;
+    /// a fresh token refused as `insufficient_scope` for another scope the registry names
+    /// (per-repository scopes, Artifactory's path method) is replaced once more. So one read
+    /// makes at most three requests and asks the token service at most twice.
     async fn send_authenticated(&self, get: &Get<'_>) -> Result<Response, RegistryError> {
         let registry = get.reference.resolve_registry();
         let scope = token::scope(get.reference.repository());
-        let key = (registry.to_string(), scope.clone(), self.auth_key(registry));
+        let repository = get.reference.repository();
+        let key = (
+            registry.to_string(),
+            scope.clone(),
+            self.auth_key(registry, repository),
+        );
         let cached = self.tokens.get(&key);
         let credential = match &cached {
             Some(token) => Credential::Bearer(token.to_string()),
-            None => self.credential_for(registry),
+            None => self.credential_for(registry, repository),
         };
         let url = self.url(registry, &get.path)?;
-        let response = self.send(get, &url, &credential).await?;
-        if response.status() != StatusCode::UNAUTHORIZED || cached.is_some() {
-            return Ok(response);
-        }
-        let challenge =
-            token::bearer(response.headers()).map_err(|why| RegistryError::TokenRealmRefused {
-                registry: registry.to_string(),
-                why,
+        let home = url.host_str().unwrap_or_default().to_string();
+        let mut response = self.send(get, &url, &credential).await?;
+        let mut answered: Option<token::BearerChallenge> = None;
+        for _ in 0..2 {
+            if response.status() != StatusCode::UNAUTHORIZED {
+                break;
+            }
+            let challenge = token::bearer(response.headers()).map_err(|why| {
+                RegistryError::TokenRealmRefused {
+                    registry: registry.to_string(),
+                    why,
+                }
             })?;
-        let Some(challenge) = challenge else {
-            return Ok(response);
-        };
-        let home = url.host_str().unwrap_or_default();
-        let token = self
-            .obtain_token(registry, home, &scope, &challenge)
-            .await?;
-        self.tokens.put(key, token.value.clone(), token.lifetime);
-        self.send(get, &url, &Credential::Bearer(token.value.to_string()))
-            .await
+            let Some(challenge) = challenge else {
+                break;
+            };
+            if let Some(previous) = &answered {
+                let rescoped = challenge.error.as_deref() == Some("insufficient_scope")
+                    && challenge.scope.is_some()
+                    && challenge.scope != previous.scope;
+                if !rescoped {
+                    break;
+                }
+            }
+            if cached.is_some() && answered.is_none() {
+                tracing::info!(
+                    registry,
+                    "the registry refused a held token; asking for a new one"
+                );
+                self.tokens.forget(&key);
+            }
+            let token = self
+                .obtain_token(registry, repository, &home, &scope, &challenge)
+                .await?;
+            self.tokens
+                .put(key.clone(), token.value.clone(), token.lifetime);
+            let bearer = Credential::Bearer(token.value.to_string());
+            response = self.send(get, &url, &bearer).await?;
+            answered = Some(challenge);
+        }
+        Ok(response)
     }
 
     /// `scheme://registry/path`: plain HTTP only for the registries configured insecure.

@@ -133,9 +133,10 @@ impl Registry {
         }
     }
 
-    /// Which credential this client presents to `registry` (for keying what it answers).
-    pub fn auth_key(&self, registry: &str) -> AuthKey {
-        self.credentials.auth_key(registry)
+    /// Which credential this client presents for `repository` at `registry` (for keying what
+    /// it answers).
+    pub fn auth_key(&self, registry: &str, repository: &str) -> AuthKey {
+        self.credentials.auth_key(registry, repository)
     }
 
     /// Which credentials this client presents to read `image` by tag: those of every endpoint
@@ -143,8 +144,14 @@ impl Registry {
     /// through a mirror with one tenant's credential never serves another.
     pub fn image_auth_key(&self, image: &ImageReference) -> AuthKey {
         match self.config.mirrors.endpoints(image, false).as_slice() {
-            [only] if only.registry() == image.registry() => self.auth_key(image.registry()),
-            endpoints => AuthKey::combine(endpoints.iter().map(|e| self.auth_key(e.registry()))),
+            [only] if only.registry() == image.registry() => {
+                self.auth_key(image.registry(), image.repository())
+            }
+            endpoints => AuthKey::combine(
+                endpoints
+                    .iter()
+                    .map(|e| self.auth_key(e.registry(), e.repository())),
+            ),
         }
     }
 
@@ -155,7 +162,8 @@ impl Registry {
 
     /// The digest the runtime would pull for `image`: the digest in the reference if it has one
     /// (never re-resolved), else the registry's manifest digest for the tag: `Docker-Content-Digest`
-    /// of a HEAD, or, when HEAD gives none, the SHA-256 of the bounded manifest GET. For a
+    /// of a HEAD, or, when HEAD gives none (an empty header, or a HEAD refused with 404, 401 or
+    /// 405 where the GET works), the SHA-256 of the bounded manifest GET. For a
     /// multi-platform image this is the index digest, which is what cosign signs.
     /// Read through the mirrors of `--registries-conf`, in order, the first answer wins.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
@@ -197,9 +205,15 @@ impl Registry {
             what: "image manifest",
             head: true,
         };
-        if let Answer::Found(head) = self.bounded_get_found(&get, image).await?
-            && let Some(announced) = head.docker_digest
-        {
+        // Harbor, Artifactory and others answer a manifest HEAD 404, 401 or 405 where the GET
+        // works, or send an empty digest header: then the GET decides (by the bytes' digest).
+        let announced = match self.bounded_get(&get).await {
+            Ok(Answer::Found(head)) => head.docker_digest,
+            Ok(Answer::NotFound | Answer::Unsupported)
+            | Err(RegistryError::Unauthorized { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(announced) = announced {
             return Digest::parse(&announced).map_err(|e| RegistryError::Invalid {
                 registry: image.registry().to_string(),
                 detail: format!("registry answered an invalid digest: {e}"),
@@ -229,10 +243,10 @@ impl Registry {
         }
     }
 
-    /// Credentials configured for `registry`, else anonymous. Only that registry's credentials are
-    /// ever presented to it.
-    fn auth_for(&self, registry: &str) -> RegistryAuth {
-        self.credentials.auth_for(registry)
+    /// Credentials configured for `repository` at `registry`, else anonymous. Only that
+    /// registry's credentials are ever presented to it.
+    fn auth_for(&self, registry: &str, repository: &str) -> RegistryAuth {
+        self.credentials.auth_for(registry, repository)
     }
 
     /// Run one registry call under the per-call deadline.

@@ -3,13 +3,17 @@
 //! 404, or 400/405/406/501), through the referrers tag schema (`<name>:sha256-<hex>` holding an
 //! image index). Everything is bounded before it is parsed: the index bytes, then the number of
 //! index entries (counted while parsing, so a huge index is refused without allocating for its
-//! entries), the number of bundles, each referrer manifest, and each bundle blob. Returns the raw
+//! entries, and summed over the pages of a paginated answer), the number of bundles, each
+//! referrer manifest, and each bundle blob. Every entry's manifest is read and judged by itself,
+//! whatever type the index gives the entry (cosign does the same). Returns the raw
 //! bundle bytes; what they prove is the signature stage's business.
 
 mod index;
+mod pages;
 
 use std::collections::BTreeMap;
 
+use futures::StreamExt as _;
 use oci_client::Reference;
 use oci_client::manifest::{OCI_IMAGE_INDEX_MEDIA_TYPE, OCI_IMAGE_MEDIA_TYPE};
 use serde::Deserialize;
@@ -19,6 +23,7 @@ use super::http::{Answer, Get};
 use super::{Registry, RegistryError};
 use crate::reference::{Digest, ImageReference};
 use index::{Descriptor, parse_index};
+use pages::MAX_REFERRER_PAGES;
 
 /// The artifact (and layer) media type of a Sigstore bundle as cosign 3 attaches it.
 pub const SIGSTORE_BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -64,7 +69,7 @@ struct ReferrerManifest {
 
 impl Registry {
     /// Every Sigstore bundle attached to `digest` in `repository`. No referrers (or no API and no
-    /// tag) means no bundles: an empty list.
+    /// tag, or a "referrers tag" that holds no index) means no bundles: an empty list.
     pub(super) async fn fetch_bundles(
         &self,
         repository: &ImageReference,
@@ -75,72 +80,140 @@ impl Registry {
             repository.repository().to_string(),
             digest.to_string(),
         );
-        // 1. The index: the referrers API, else the tag schema.
+        // 1. The index: the referrers API (every page), else the tag schema.
         let Some(entries) = self.referrers_index(&reference, digest).await? else {
             return Ok(Vec::new());
         };
-        // 2. Only bundles, and not too many of them.
-        let bundles: Vec<Descriptor> = entries
-            .into_iter()
-            .filter(|e| is_bundle_type(e.artifact_type.as_deref()))
-            .collect();
-        if bundles.len() > self.config.max_signatures {
-            return Err(RegistryError::TooManySignatures {
-                count: bundles.len(),
-                limit: self.config.max_signatures,
-            });
-        }
-        // 3. Each referrer manifest and its bundle blob.
-        let mut out = Vec::with_capacity(bundles.len());
-        for entry in bundles {
-            if let Some(bundle) = self.bundle(&reference, digest, entry).await? {
-                out.push(bundle);
+        // 2. Every entry's manifest, judged by itself: an index entry's `artifactType` is a hint
+        // that writers get wrong (cosign 3.0.x types its fallback entries as the empty config),
+        // so the manifest, not the entry, says whether it carries a bundle. The entries are
+        // already bounded by `max_referrers`.
+        let found: Vec<_> = futures::stream::iter(entries)
+            .map(|entry| self.bundle(&reference, digest, entry))
+            .buffered(REFERRER_READS)
+            .collect()
+            .await;
+        // 3. Not too many bundles.
+        let mut out = Vec::new();
+        for bundle in found {
+            let Some(bundle) = bundle? else { continue };
+            if out.len() == self.config.max_signatures {
+                return Err(RegistryError::TooManySignatures {
+                    count: out.len() + 1,
+                    limit: self.config.max_signatures,
+                });
             }
+            out.push(bundle);
         }
         Ok(out)
     }
 
     /// The referrers index entries, from the API or the tag schema; `None` when neither exists.
+    /// When the API fails (Harbor 2.7 answers 401 without a challenge, GHCR redirects to a rate
+    /// limit page), the tag schema is still read; if it does not exist either, the API's
+    /// failure is the answer (the referrers may exist: this is not "none").
     async fn referrers_index(
         &self,
         reference: &Reference,
         digest: &Digest,
     ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
-        let name = reference.repository();
-        let api = Get {
-            reference,
-            path: format!(
-                "/v2/{name}/referrers/{digest}?artifactType={}",
-                SIGSTORE_BUNDLE_MEDIA_TYPE.replace('+', "%2B")
-            ),
-            accept: &[OCI_IMAGE_INDEX_MEDIA_TYPE],
-            limit: self.config.max_manifest_bytes,
-            what: "referrers index",
-            head: false,
-        };
-        let fetched = match self.bounded_get(&api).await? {
-            Answer::Found(fetched) => fetched,
-            Answer::NotFound | Answer::Unsupported => {
-                let tag = Get {
-                    reference,
-                    path: format!("/v2/{name}/manifests/{}", digest.tag_prefix()),
-                    accept: &[OCI_IMAGE_INDEX_MEDIA_TYPE],
-                    limit: self.config.max_manifest_bytes,
-                    what: "referrers tag index",
-                    head: false,
-                };
-                match self.bounded_get(&tag).await? {
-                    Answer::Found(fetched) => fetched,
-                    Answer::NotFound | Answer::Unsupported => return Ok(None),
-                }
+        let api_failure = match self.referrers_api(reference, digest).await {
+            Ok(Some(entries)) => return Ok(Some(entries)),
+            Ok(None) => None,
+            Err(
+                e @ (RegistryError::TooManyReferrers { .. } | RegistryError::RateLimited { .. }),
+            ) => {
+                return Err(e);
+            }
+            Err(e) => {
+                tracing::warn!(registry = reference.registry(), error = %e, "referrers API failed; reading the referrers tag");
+                Some(e)
             }
         };
-        let registry = reference.registry();
-        parse_index(&fetched.bytes, self.config.max_referrers, registry).map(Some)
+        let name = reference.repository();
+        let tag = Get {
+            reference,
+            path: format!("/v2/{name}/manifests/{}", digest.tag_prefix()),
+            accept: &[OCI_IMAGE_INDEX_MEDIA_TYPE],
+            limit: self.config.max_manifest_bytes,
+            what: "referrers tag index",
+            head: false,
+        };
+        let fetched = match self.bounded_get(&tag).await {
+            Ok(Answer::Found(fetched)) => fetched,
+            Ok(Answer::NotFound | Answer::Unsupported) => return api_failure.map_or(Ok(None), Err),
+            Err(e) => return Err(api_failure.unwrap_or(e)),
+        };
+        // GitLab answers the tag with the subject itself: a tag that holds no index lists nothing.
+        match parse_index(
+            &fetched.bytes,
+            self.config.max_referrers,
+            reference.registry(),
+        ) {
+            Ok(entries) => Ok(Some(entries)),
+            Err(RegistryError::Invalid { .. }) => api_failure.map_or(Ok(Some(Vec::new())), Err),
+            Err(e) => Err(e),
+        }
     }
 
-    /// The bundle one index entry announces, or `None` when the referrer is gone or names another
-    /// subject (a referrers tag can list anything; such an entry is not this image's).
+    /// The entries of the referrers API, every page of it (`pages.rs`); `None` when the registry
+    /// has no such API (404, 400/405/406/501, or a first answer that is no index).
+    async fn referrers_api(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+    ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
+        let registry = reference.registry();
+        let limit = self.config.max_referrers;
+        let mut path = format!(
+            "/v2/{}/referrers/{digest}?artifactType={}",
+            reference.repository(),
+            SIGSTORE_BUNDLE_MEDIA_TYPE.replace('+', "%2B")
+        );
+        let mut entries = Vec::new();
+        for page in 0..MAX_REFERRER_PAGES {
+            let api = Get {
+                reference,
+                path: path.clone(),
+                accept: &[OCI_IMAGE_INDEX_MEDIA_TYPE],
+                limit: self.config.max_manifest_bytes,
+                what: "referrers index",
+                head: false,
+            };
+            let fetched = match self.bounded_get(&api).await? {
+                Answer::Found(fetched) => fetched,
+                Answer::NotFound | Answer::Unsupported if page == 0 => return Ok(None),
+                Answer::NotFound | Answer::Unsupported => {
+                    return Err(invalid(
+                        registry,
+                        "a referrers page its Link named is missing",
+                    ));
+                }
+            };
+            match parse_index(&fetched.bytes, limit - entries.len(), registry) {
+                Ok(more) => entries.extend(more),
+                Err(RegistryError::TooManyReferrers { .. }) => {
+                    return Err(RegistryError::TooManyReferrers { limit });
+                }
+                Err(RegistryError::Invalid { .. }) if page == 0 => return Ok(None),
+                Err(e) => return Err(e),
+            }
+            match pages::next_page(fetched.link.as_deref(), registry) {
+                Ok(Some(next)) => path = next,
+                Ok(None) => return Ok(Some(entries)),
+                Err(why) => return Err(invalid(registry, why)),
+            }
+        }
+        Err(invalid(
+            registry,
+            "its referrers answer has more pages than Signet reads",
+        ))
+    }
+
+    /// The bundle one index entry names, or `None` when its manifest carries none: the referrer
+    /// is gone, names another subject (a referrers tag can list anything), or is another kind of
+    /// artifact (an SBOM, an attestation of another format). An entry announced as a bundle
+    /// whose manifest cannot be read as one is an error.
     async fn bundle(
         &self,
         reference: &Reference,
@@ -152,6 +225,7 @@ impl Registry {
             registry: registry.clone(),
             detail,
         };
+        let announced = is_bundle_type(entry.artifact_type.as_deref());
         let manifest_digest =
             Digest::parse(&entry.digest).map_err(|e| invalid(format!("referrer digest: {e}")))?;
         let get = Get {
@@ -166,6 +240,7 @@ impl Registry {
             Answer::Found(fetched) => fetched,
             // A stale index entry (the referrer was deleted) is no signature, not an error.
             Answer::NotFound => return Ok(None),
+            Answer::Unsupported if !announced => return Ok(None),
             Answer::Unsupported => {
                 return Err(invalid(format!(
                     "referrer {manifest_digest} cannot be fetched"
@@ -179,12 +254,21 @@ impl Registry {
             "referrer manifest",
         )?;
         let bytes = fetched.bytes;
-        let manifest: ReferrerManifest = serde_json::from_slice(&bytes)
-            .map_err(|e| invalid(format!("referrer {manifest_digest} is not a manifest: {e}")))?;
+        let manifest: ReferrerManifest = match serde_json::from_slice(&bytes) {
+            Ok(manifest) => manifest,
+            Err(_) if !announced => return Ok(None),
+            Err(e) => {
+                return Err(invalid(format!(
+                    "referrer {manifest_digest} is not a manifest: {e}"
+                )));
+            }
+        };
         if manifest.subject.as_ref().map(|s| s.digest.as_str()) != Some(digest.as_str()) {
             return Ok(None);
         }
-        let layer = bundle_layer(&manifest, &manifest_digest).map_err(invalid)?;
+        let Some(layer) = bundle_layer(&manifest, &manifest_digest).map_err(invalid)? else {
+            return Ok(None);
+        };
         let layer_digest =
             Digest::parse(&layer.digest).map_err(|e| invalid(format!("bundle digest: {e}")))?;
         if layer.size > MAX_BUNDLE_BYTES as u64 {
@@ -210,31 +294,42 @@ impl Registry {
     }
 }
 
-/// The one bundle layer of a referrer manifest that announces a bundle.
+/// Referrer manifests read at once for one image (the host's request slots cap them too).
+const REFERRER_READS: usize = 4;
+
+fn invalid(registry: &str, detail: &str) -> RegistryError {
+    RegistryError::Invalid {
+        registry: registry.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+/// The one bundle layer of a referrer manifest, `None` when the manifest announces no bundle
+/// (another artifact), an error when it announces one but does not carry exactly one.
 fn bundle_layer<'m>(
     manifest: &'m ReferrerManifest,
     digest: &Digest,
-) -> Result<&'m Descriptor, String> {
+) -> Result<Option<&'m Descriptor>, String> {
     if manifest
         .media_type
         .as_deref()
         .is_some_and(|t| t != OCI_IMAGE_MEDIA_TYPE)
     {
-        return Err(format!("referrer {digest} is not an OCI image manifest"));
+        return Ok(None);
     }
     let announced = manifest
         .artifact_type
         .as_deref()
         .or(Some(manifest.config.media_type.as_str()));
     if !is_bundle_type(announced) {
-        return Err(format!("referrer {digest} is not a Sigstore bundle"));
+        return Ok(None);
     }
     let mut layers = manifest
         .layers
         .iter()
         .filter(|l| is_bundle_type(Some(&l.media_type)));
     match (layers.next(), layers.next()) {
-        (Some(layer), None) => Ok(layer),
+        (Some(layer), None) => Ok(Some(layer)),
         _ => Err(format!(
             "referrer {digest} must carry exactly one Sigstore bundle layer"
         )),

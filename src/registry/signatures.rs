@@ -129,7 +129,11 @@ impl Registry {
     }
 
     /// The `.sig` layers and the Sigstore bundles of `digest` in `repository`, fetched
-    /// concurrently; a failure of either fails the whole (never a partial view).
+    /// concurrently. Best effort, as containers/image does: a failure of one lookup never hides
+    /// what the other found (a broken referrers lookup on Harbor or GHCR must not deny an image
+    /// with a valid `.sig`); the signature stage judges what was found. When nothing was found
+    /// and a lookup failed, the failure is the answer: the missing signature might be behind it,
+    /// so the image is denied naming it, never as unsigned.
     async fn signature_material_at(
         &self,
         repository: &ImageReference,
@@ -139,10 +143,14 @@ impl Registry {
             self.fetch_signatures(repository, digest),
             self.fetch_bundles(repository, digest)
         );
-        Ok(SignatureMaterial {
-            layers: layers?,
-            bundles: bundles?,
-        })
+        let registry = repository.registry();
+        let (layers, layers_failed) = found_or_failure(layers, registry, ".sig");
+        let (bundles, bundles_failed) = found_or_failure(bundles, registry, "referrers");
+        let material = SignatureMaterial { layers, bundles };
+        match (material.is_empty(), layers_failed.or(bundles_failed)) {
+            (true, Some(failure)) => Err(failure),
+            _ => Ok(material),
+        }
     }
 
     /// Every signature layer stored for `digest` in `repository` (the image's own repository, or
@@ -276,6 +284,21 @@ impl Registry {
             Answer::NotFound | Answer::Unsupported => Err(RegistryError::NotFound {
                 reference: format!("{what} {digest}"),
             }),
+        }
+    }
+}
+
+/// What one lookup found, or nothing and its failure (logged: it may hide a signature).
+fn found_or_failure<T>(
+    lookup: Result<Vec<T>, RegistryError>,
+    registry: &str,
+    which: &'static str,
+) -> (Vec<T>, Option<RegistryError>) {
+    match lookup {
+        Ok(found) => (found, None),
+        Err(e) => {
+            tracing::warn!(registry, lookup = which, error = %e, "signature lookup failed; using what the other lookup found");
+            (Vec::new(), Some(e))
         }
     }
 }

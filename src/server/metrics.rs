@@ -33,6 +33,12 @@ struct ImageLabels {
     reason: &'static str,
 }
 
+/// Labels of a refused or cut client.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    reason: &'static str,
+}
+
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -41,6 +47,41 @@ pub struct Metrics {
     duration: Histogram,
     in_flight: Gauge<i64, std::sync::atomic::AtomicI64>,
     policy_reloads: Family<DecisionLabels, Counter<u64, AtomicU64>>,
+    clients: ClientMetrics,
+}
+
+/// What clients hold and what was refused them.
+#[derive(Default)]
+struct ClientMetrics {
+    refused: Family<RefusalLabels, Counter>,
+    connections: Gauge,
+    budget_in_use: Gauge,
+    budget_total: Gauge,
+}
+
+impl ClientMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "client_refusals",
+            "Connections and requests refused or cut, by reason: connections_total, connections_per_source, handshake_timeout, header_timeout, idle_timeout, body_too_large, body_budget_full, body_stalled, body_timeout, body_broken",
+            self.refused.clone(),
+        );
+        registry.register(
+            "connections_open",
+            "HTTPS connections open now",
+            self.connections.clone(),
+        );
+        registry.register(
+            "body_budget_in_use_bytes",
+            "Request body bytes held now, across all connections (read at scrape)",
+            self.budget_in_use.clone(),
+        );
+        registry.register(
+            "body_budget_bytes",
+            "The request body budget (--body-budget-bytes)",
+            self.budget_total.clone(),
+        );
+    }
 }
 
 impl Default for Metrics {
@@ -82,6 +123,8 @@ impl Metrics {
             "Policy reloads by result",
             policy_reloads.clone(),
         );
+        let clients = ClientMetrics::default();
+        clients.register(&mut registry);
         Self {
             registry,
             reviews,
@@ -89,6 +132,7 @@ impl Metrics {
             duration,
             in_flight,
             policy_reloads,
+            clients,
         }
     }
 
@@ -136,6 +180,31 @@ impl Metrics {
         self.policy_reloads
             .get_or_create(&DecisionLabels { decision })
             .inc();
+    }
+
+    /// Count a connection or request refused or cut, by its stable `reason` code.
+    pub fn refused(&self, reason: &'static str) {
+        self.clients
+            .refused
+            .get_or_create(&RefusalLabels { reason })
+            .inc();
+    }
+
+    /// A connection was admitted.
+    pub fn connection_opened(&self) {
+        self.clients.connections.inc();
+    }
+
+    /// An admitted connection closed.
+    pub fn connection_closed(&self) {
+        self.clients.connections.dec();
+    }
+
+    /// Record the body budget's use now.
+    pub fn body_budget(&self, in_use: usize, total: usize) {
+        let gauge = |bytes: usize| i64::try_from(bytes).unwrap_or(i64::MAX);
+        self.clients.budget_in_use.set(gauge(in_use));
+        self.clients.budget_total.set(gauge(total));
     }
 
     /// The text exposition format.

@@ -2,8 +2,13 @@
 //! (and, with `--enable-mutation`, `POST /mutate` pins verified images to their digests),
 //! `/healthz` and `/readyz` report liveness and readiness, and metrics are served on a separate
 //! plain-HTTP listener. A readable review always gets 200 with an AdmissionReview; only transport
-//! problems (body too large, not JSON) get 4xx.
+//! problems (not JSON) and the limits on clients (body too large or too slow, no room in the body
+//! budget: see `limits`) get 4xx or 503.
 
+mod budget;
+mod connections;
+mod limits;
+mod listener;
 mod metrics;
 mod routes;
 pub mod tls;
@@ -13,13 +18,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
+use tokio::sync::watch;
 
 use crate::audit::logs::Subject;
 use crate::engine::{CredentialSource, Engine};
 use crate::workload::WorkloadKind;
 
+pub use budget::{BodyBudget, BodyRefusal};
+pub use limits::{DEFAULT_BODY_BUDGET_BYTES, DEFAULT_BODY_TIMEOUT, Limits};
 pub use metrics::Metrics;
 pub use tls::{TlsError, TlsSource};
 
@@ -38,6 +45,8 @@ pub struct ServeConfig {
     pub tls: TlsSource,
     /// Body size limit; larger bodies get 413.
     pub max_body_bytes: usize,
+    /// What clients may hold: connections, deadlines, the memory budget for bodies.
+    pub limits: Limits,
     /// Always admit; report the verdict as warnings.
     pub dry_run: bool,
     /// How long the server keeps answering after SIGTERM with readiness already failing, so
@@ -115,6 +124,12 @@ pub struct AppState {
     pub would_deny: Option<Arc<dyn WouldDenySink>>,
     /// Where each pod's own registry credentials are read, when configured.
     pub pull_secrets: Option<Arc<dyn PodCredentials>>,
+    /// Request bodies in memory, across all connections.
+    pub budget: BodyBudget,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Deadline of one request body.
+    pub body_timeout: Duration,
 }
 
 impl AppState {
@@ -132,10 +147,10 @@ pub struct RunningServer {
     pub metrics_addr: SocketAddr,
     /// Shared state (readiness, engine).
     pub state: Arc<AppState>,
-    handle: Handle<SocketAddr>,
+    stop: watch::Sender<bool>,
     delay: Duration,
     grace: Duration,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -144,10 +159,14 @@ impl RunningServer {
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.state.ready.store(false, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
-        self.handle.graceful_shutdown(Some(self.grace));
-        self.task
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        self.stop.send_replace(true);
+        self.task.await.map_err(std::io::Error::other)?;
+        // Every connection holds a receiver until it has finished its requests.
+        let drained = tokio::time::timeout(self.grace, self.stop.closed()).await;
+        if drained.is_err() {
+            tracing::warn!(grace = ?self.grace, "requests still in flight after the grace period");
+        }
+        Ok(())
     }
 }
 
@@ -173,27 +192,29 @@ pub async fn start(
         dry_run: config.dry_run,
         would_deny: config.would_deny.clone(),
         pull_secrets: config.pull_secrets.clone(),
+        budget: BodyBudget::new(
+            config.limits.body_budget_bytes,
+            config.limits.body_budget_wait,
+        ),
+        max_body_bytes: config.max_body_bytes,
+        body_timeout: config.limits.body_timeout,
     });
     let metrics_addr = routes::serve_metrics(state.clone(), config.metrics_listen).await?;
-    let app = routes::router(state.clone(), config.max_body_bytes, config.enable_mutation);
-    let handle = Handle::new();
-    let server = axum_server::bind_rustls(config.listen, live)
-        .handle(handle.clone())
-        .serve(app.into_make_service());
-    let task = tokio::spawn(server);
-    let Some(addr) = handle.listening().await else {
-        // The bind failed inside the server task: its error says why (address in use …).
-        let error = match task.await {
-            Ok(Err(error)) => error,
-            _ => std::io::Error::other("the listener stopped before it was bound"),
-        };
-        return Err(ServeError::Bind(config.listen, error));
-    };
+    let app = routes::router(state.clone(), config.enable_mutation);
+    let tcp = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServeError::Bind(config.listen, e))?;
+    let addr = tcp
+        .local_addr()
+        .map_err(|e| ServeError::Bind(config.listen, e))?;
+    let (stop, stopped) = watch::channel(false);
+    let listener = listener::Listener::new(app, live, config.limits, state.metrics.clone());
+    let task = tokio::spawn(Arc::new(listener).run(tcp, stopped));
     Ok(RunningServer {
         addr,
         metrics_addr,
         state,
-        handle,
+        stop,
         delay: config.shutdown_delay,
         grace: config.shutdown_grace,
         task,

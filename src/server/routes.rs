@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kube::core::DynamicObject;
 use kube::core::admission::AdmissionRequest;
 
+use super::budget::{BodyRefusal, HeldBody};
 use super::{AppState, ServeError};
 use crate::admission;
 use crate::audit::logs::{self as audit_log, Subject};
@@ -20,7 +20,7 @@ use crate::engine::CredentialSource;
 use crate::workload::WorkloadKind;
 
 /// The HTTPS router.
-pub fn router(state: Arc<AppState>, max_body_bytes: usize, mutation: bool) -> Router {
+pub fn router(state: Arc<AppState>, mutation: bool) -> Router {
     let router = Router::new().route("/validate", post(validate));
     let router = match mutation {
         true => router.route("/mutate", post(mutate)),
@@ -29,7 +29,6 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize, mutation: bool) -> Ro
     router
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }
 
@@ -42,10 +41,14 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// `POST /validate`: AdmissionReview in, AdmissionReview out.
-async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
+    let body = match read_body(&state, request).await {
+        Ok(body) => body,
+        Err(refusal) => return *refusal,
+    };
     let _in_flight = state.metrics.start_review();
-    let request = match parse_or_reject(&body) {
+    let request = match parse_or_reject(body.bytes()) {
         Ok(request) => request,
         Err(rejection) => return *rejection,
     };
@@ -108,8 +111,12 @@ fn pod_credentials(
 }
 
 /// `POST /mutate`: AdmissionReview in, AdmissionReview with a pinning JSONPatch out.
-async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let request = match parse_or_reject(&body) {
+async fn mutate(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let body = match read_body(&state, request).await {
+        Ok(body) => body,
+        Err(refusal) => return *refusal,
+    };
+    let request = match parse_or_reject(body.bytes()) {
         Ok(request) => request,
         Err(rejection) => return *rejection,
     };
@@ -118,6 +125,71 @@ async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let patched = !review["response"]["patch"].is_null();
     tracing::info!(uid = %request.uid, patched, "mutate");
     axum::Json(review).into_response()
+}
+
+/// The body of `request`, within the per-request limit, the body deadline and the shared budget
+/// (held until the returned body is dropped, after the answer); or the answer that refuses it.
+async fn read_body(state: &AppState, request: Request) -> Result<HeldBody, Box<Response>> {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let limit = state.max_body_bytes;
+    let read = match declared.map(usize::try_from) {
+        Some(Ok(length)) if length <= limit => {
+            let timeout = state.body_timeout;
+            state.budget.read(body, Some(length), limit, timeout).await
+        }
+        Some(_) => Err(BodyRefusal::TooLarge(limit)),
+        None => {
+            state
+                .budget
+                .read(body, None, limit, state.body_timeout)
+                .await
+        }
+    };
+    read.map_err(|refusal| Box::new(refuse_body(state, refusal, parts.version)))
+}
+
+/// The answer to a body that was not read: an AdmissionReview-shaped error (kube-apiserver then
+/// applies the webhook's `failurePolicy`), and on HTTP/1.1 the connection closed, since the
+/// rest of the body was never read.
+fn refuse_body(state: &AppState, refusal: BodyRefusal, version: Version) -> Response {
+    state.metrics.refused(refusal.code());
+    tracing::warn!(reason = refusal.code(), "request body refused: {refusal}");
+    let status = match refusal {
+        BodyRefusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyRefusal::BudgetFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+        BodyRefusal::Stalled | BodyRefusal::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+        BodyRefusal::Broken => StatusCode::BAD_REQUEST,
+    };
+    let mut response = admission_error(status, &refusal.to_string());
+    let headers = response.headers_mut();
+    if version <= Version::HTTP_11 {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if let BodyRefusal::BudgetFull(_) = refusal {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// An AdmissionReview whose response denies with `status` and `message` (the request's uid is
+/// unknown: its body was not read), with the message also under `error` as in other errors.
+fn admission_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": {
+            "uid": "",
+            "allowed": false,
+            "status": { "code": status.as_u16(), "message": message },
+        },
+        "error": message,
+    })
+    .to_string();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn json_error(status: StatusCode, message: &str) -> Response {
@@ -144,6 +216,9 @@ pub async fn serve_metrics(
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    state
+        .metrics
+        .body_budget(state.budget.in_use_bytes(), state.budget.total_bytes());
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     (
         [(header::CONTENT_TYPE, content_type)],

@@ -44,6 +44,29 @@ pub enum Fault {
     /// Forward, then rewrite the body; `headers` replace the upstream's (a `None` value removes
     /// the header). The `Content-Length` follows the new body.
     Rewrite(Rewrite, Headers),
+    /// This status, these headers and this body.
+    Body(u16, Vec<(&'static str, String)>, Vec<u8>),
+}
+
+/// Which requests a fault is for.
+#[derive(Clone)]
+struct Matcher {
+    /// Only this method (`HEAD`), or any.
+    method: Option<String>,
+    /// Path contains this (or, when `exact`, path and query are exactly this).
+    needle: String,
+    exact: bool,
+}
+
+impl Matcher {
+    fn matches(&self, method: &str, path: &str, path_and_query: &str) -> bool {
+        let method_ok = self.method.as_deref().is_none_or(|m| m == method);
+        let path_ok = match self.exact {
+            true => path_and_query == self.needle,
+            false => path.contains(self.needle.as_str()),
+        };
+        method_ok && path_ok
+    }
 }
 
 /// One logged request.
@@ -56,7 +79,7 @@ pub struct Logged {
 
 struct Front {
     upstream: String,
-    faults: Mutex<Vec<(String, Fault)>>,
+    faults: Mutex<Vec<(Matcher, Fault)>>,
     log: Mutex<Vec<Logged>>,
     http: reqwest::Client,
 }
@@ -115,8 +138,30 @@ impl FaultFront {
 
     /// Requests whose path contains `needle` get `fault` from now on (the first match wins).
     pub fn fail(&self, needle: &str, fault: Fault) {
-        let mut faults = self.state.faults.lock().expect("faults");
-        faults.push((needle.to_owned(), fault));
+        self.add(None, needle, false, fault);
+    }
+
+    /// Requests with this method whose path contains `needle` get `fault` from now on.
+    pub fn fail_method(&self, method: &str, needle: &str, fault: Fault) {
+        self.add(Some(method), needle, false, fault);
+    }
+
+    /// Requests whose path and query are exactly `path_and_query` get `fault` from now on.
+    pub fn fail_exact(&self, path_and_query: &str, fault: Fault) {
+        self.add(None, path_and_query, true, fault);
+    }
+
+    fn add(&self, method: Option<&str>, needle: &str, exact: bool, fault: Fault) {
+        let matcher = Matcher {
+            method: method.map(str::to_owned),
+            needle: needle.to_owned(),
+            exact,
+        };
+        self.state
+            .faults
+            .lock()
+            .expect("faults")
+            .push((matcher, fault));
     }
 
     /// Forward everything again.
@@ -158,6 +203,12 @@ fn front(upstream_host: &str) -> Arc<Front> {
 
 async fn answer(State(front): State<Arc<Front>>, request: Request) -> Response<Body> {
     let path = request.uri().path().to_owned();
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let method = request.method().to_string();
     let authorization = request
         .headers()
         .get("authorization")
@@ -172,7 +223,7 @@ async fn answer(State(front): State<Arc<Front>>, request: Request) -> Response<B
         let faults = front.faults.lock().expect("faults");
         faults
             .iter()
-            .find(|(needle, _)| path.contains(needle.as_str()))
+            .find(|(matcher, _)| matcher.matches(&method, &path, &path_and_query))
             .map(|(_, f)| f.clone())
     };
     match fault {
@@ -237,6 +288,13 @@ fn faulty(fault: Fault, path: &str) -> Response<Body> {
                 .header("content-type", "application/vnd.oci.image.manifest.v1+json")
                 .body(Body::from_stream(part.chain(broken)))
         }
+        Fault::Body(code, headers, body) => {
+            let mut builder = builder.status(code);
+            for (name, value) in headers {
+                builder = builder.header(name, value);
+            }
+            builder.body(Body::from(body))
+        }
         Fault::Rewrite(..) | Fault::Challenge { .. } => unreachable!("answered by `answer`"),
     }
     .expect("response")
@@ -286,6 +344,7 @@ async fn forward(
         "content-length",
         "www-authenticate",
         "location",
+        "link",
     ] {
         if let Some(value) = reply.headers().get(name) {
             headers.insert(name, value.clone());

@@ -16,6 +16,7 @@ pub mod crio;
 pub mod faults;
 pub mod flip;
 pub mod generated;
+pub mod hostile;
 pub mod images;
 pub mod keyless;
 pub mod keyless_webhook;

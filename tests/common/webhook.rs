@@ -35,6 +35,8 @@ pub struct WebhookOptions {
     pub rate_limit_pause: Duration,
     pub dry_run: bool,
     pub max_body_bytes: usize,
+    /// Connection caps, deadlines and the body budget.
+    pub limits: server::Limits,
     pub registry_config: Option<PathBuf>,
     pub cache: CacheSettings,
     /// `--trust-root` files to write next to the policy: (file name, content).
@@ -46,6 +48,8 @@ pub struct WebhookOptions {
     pub enable_mutation: bool,
     /// `--registries-conf` content, when given.
     pub registries_conf: Option<String>,
+    /// A containerd hosts directory (`--containerd-hosts-dir`).
+    pub containerd_hosts_dir: Option<PathBuf>,
     /// `--events`: would-deny Events written through this client.
     pub events: Option<(kube::Client, EventSettings)>,
     /// `--pull-secrets`: each pod's own pull secrets, read from this (test) API server.
@@ -68,12 +72,14 @@ impl WebhookOptions {
             rate_limit_pause: RegistryConfig::default().rate_limit_pause,
             dry_run: false,
             max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
+            limits: server::Limits::default(),
             registry_config: None,
             cache: CacheSettings::default(),
             trust_roots: Vec::new(),
             namespace_policies: Vec::new(),
             enable_mutation: false,
             registries_conf: None,
+            containerd_hosts_dir: None,
             events: None,
             pull_secrets: None,
             max_requests_per_registry: RegistryConfig::default().max_requests_per_host,
@@ -128,6 +134,7 @@ impl TestWebhook {
             metrics_listen: "127.0.0.1:0".parse().expect("addr"),
             tls: TlsSource::Files { cert, key },
             max_body_bytes: options.max_body_bytes,
+            limits: options.limits.clone(),
             dry_run: options.dry_run,
             shutdown_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(10),
@@ -246,10 +253,18 @@ fn build_engine(
             call_timeout: options.registry_timeout,
             rate_limit_pause: options.rate_limit_pause,
             max_requests_per_host: options.max_requests_per_registry,
-            mirrors: match &options.registries_conf {
-                Some(text) => signet::registry::Mirrors::parse(text, "registries.conf")
-                    .expect("test registries.conf parses"),
-                None => signet::registry::Mirrors::default(),
+            mirrors: {
+                let conf = match &options.registries_conf {
+                    Some(text) => signet::registry::Mirrors::parse(text, "registries.conf")
+                        .expect("test registries.conf parses"),
+                    None => signet::registry::Mirrors::default(),
+                };
+                match &options.containerd_hosts_dir {
+                    Some(dir) => conf
+                        .with_containerd_hosts(dir)
+                        .expect("test hosts directory reads"),
+                    None => conf,
+                }
             },
             ..RegistryConfig::default()
         },

@@ -10,17 +10,20 @@ fn roots() -> TrustRoots {
     ))
     .unwrap();
     let mut roots = TrustRoots::from_text(&text, "pg.json", "sigstore-public-good").unwrap();
-    let ca = std::fs::read(format!(
-        "{FIXTURES}/containers-image/signature/fixtures/fulcio_v1.crt.pem"
-    ))
-    .unwrap();
-    let rekor = std::fs::read(format!(
-        "{FIXTURES}/containers-image/signature/fixtures/rekor.pub"
-    ))
-    .unwrap();
-    let trust = crate::policy::KeylessTrust::from_pem("crio", &ca, &[&rekor]).unwrap();
-    roots.insert("default", trust);
+    roots.insert("default", crio_trust("crio"));
     roots
+}
+
+/// containers/image's `fulcio_v1.crt.pem` and `rekor.pub` as trust named `origin`.
+fn crio_trust(origin: &str) -> crate::policy::KeylessTrust {
+    let read = |name: &str| {
+        std::fs::read(format!(
+            "{FIXTURES}/containers-image/signature/fixtures/{name}"
+        ))
+        .unwrap()
+    };
+    let rekor = read("rekor.pub");
+    crate::policy::KeylessTrust::from_pem(origin, &read("fulcio_v1.crt.pem"), &[&rekor]).unwrap()
 }
 
 fn policy(keyless: &str) -> String {
@@ -77,12 +80,78 @@ fn ca_cert_takes_rekor_keys_from_the_default_trust_root() {
         "{}",
         k.trust.origin
     );
+    // Without a `default` root, public Rekor (policy-controller's default ctlog).
     let without_default =
         PolicySet::from_yaml_with_trust_roots(&policy(&keyless), "p.yaml", &TrustRoots::default())
-            .unwrap_err();
+            .unwrap();
+    let AuthorityKind::Keyless(k) = &without_default.policies()[0].authorities[0].kind else {
+        panic!("keyless expected")
+    };
     assert!(
-        without_default.to_string().contains("no Rekor public key"),
-        "{without_default}"
+        k.trust
+            .origin
+            .contains("Rekor keys of embedded Sigstore public-good"),
+        "{}",
+        k.trust.origin
+    );
+}
+
+/// The example: no trustRootRef, no ca-cert, with or without Fulcio's URL.
+#[test]
+fn keyless_naming_no_trust_uses_the_embedded_public_good_root() {
+    let url = "      url: https://fulcio.sigstore.dev\n";
+    for keyless in [IDENTITY.to_string(), format!("{IDENTITY}{url}")] {
+        let set = PolicySet::from_yaml_with_trust_roots(
+            &policy(&keyless),
+            "p.yaml",
+            &TrustRoots::default(),
+        )
+        .unwrap();
+        let AuthorityKind::Keyless(k) = &set.policies()[0].authorities[0].kind else {
+            panic!("keyless expected")
+        };
+        assert_eq!(
+            k.trust.origin,
+            format!(
+                "embedded Sigstore public-good trust root (snapshot {})",
+                crate::policy::PUBLIC_GOOD_SNAPSHOT
+            )
+        );
+        assert_eq!(k.trust.certificate_authorities.len(), 2);
+        assert_eq!(k.trust.rekor_keys.len(), 1);
+        assert_eq!(k.trust.ct_keys.len(), 2);
+    }
+    // `trustRootRef: sigstore-public-good` names the embedded root too.
+    let named = format!("{IDENTITY}      trustRootRef: sigstore-public-good\n");
+    assert!(
+        PolicySet::from_yaml_with_trust_roots(&policy(&named), "p.yaml", &TrustRoots::default())
+            .is_ok()
+    );
+}
+
+/// A `--trust-root` named sigstore-public-good replaces the snapshot, for both spellings.
+#[test]
+fn a_given_public_good_root_replaces_the_embedded_one() {
+    for keyless in [
+        IDENTITY.to_string(),
+        format!("{IDENTITY}      trustRootRef: sigstore-public-good\n"),
+    ] {
+        let set = load(&keyless).unwrap();
+        let AuthorityKind::Keyless(k) = &set.policies()[0].authorities[0].kind else {
+            panic!("keyless expected")
+        };
+        assert_eq!(k.trust.origin, "trusted root sigstore-public-good");
+    }
+    // A replacement without Fulcio CAs is refused, never silently the embedded one.
+    let mut roots = TrustRoots::default();
+    let mut trust = crio_trust("mine");
+    trust.certificate_authorities.clear();
+    roots.insert("sigstore-public-good", trust);
+    let err =
+        PolicySet::from_yaml_with_trust_roots(&policy(IDENTITY), "p.yaml", &roots).unwrap_err();
+    assert!(
+        err.to_string().contains("no certificateAuthorities"),
+        "{err}"
     );
 }
 
@@ -94,13 +163,6 @@ fn missing_trust_material_is_refused_naming_the_field() {
         shown.contains("known: default, sigstore-public-good"),
         "{shown}"
     );
-    let (field, shown) = refused(IDENTITY);
-    assert_eq!(field, "spec.authorities[0].keyless");
-    assert!(shown.contains("Signet is offline"), "{shown}");
-    let (field, _) = refused(&format!(
-        "{IDENTITY}      url: https://fulcio.sigstore.dev\n"
-    ));
-    assert_eq!(field, "spec.authorities[0].keyless");
     let (field, _) = refused(&format!(
         "{IDENTITY}      trustRootRef: sigstore-public-good\n    ctlog: {{trustRootRef: gone}}\n"
     ));

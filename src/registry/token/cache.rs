@@ -45,6 +45,11 @@ impl Tokens {
         }
     }
 
+    /// Forget the token for `key` (the registry refused it).
+    pub fn forget(&self, key: &TokenKey) {
+        self.held.remove(key);
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.held.len()
@@ -57,7 +62,7 @@ mod tests {
     use crate::registry::Credentials;
 
     fn key(credentials: &Credentials, scope: &str) -> TokenKey {
-        let key = credentials.auth_key("r.io");
+        let key = credentials.auth_key("r.io", "a/b");
         ("r.io".to_string(), scope.to_string(), key)
     }
 

@@ -22,6 +22,9 @@ pub(in crate::registry) struct BearerChallenge {
     pub service: Option<String>,
     /// The `scope` the registry says the request needs.
     pub scope: Option<String>,
+    /// Why a token presented was refused (RFC 6750 `error`: `invalid_token`,
+    /// `insufficient_scope`), when one was.
+    pub error: Option<String>,
 }
 
 /// One challenge: its scheme (lower case) and parameters (names lower case).
@@ -78,6 +81,7 @@ fn as_bearer(challenge: &Challenge) -> Result<BearerChallenge, &'static str> {
         realm,
         service: param("service")?,
         scope: param("scope")?,
+        error: param("error")?,
     })
 }
 
@@ -262,8 +266,26 @@ mod tests {
                 realm: "https://auth.docker.io/token".into(),
                 service: Some("registry.docker.io".into()),
                 scope: Some("repository:library/busybox:pull".into()),
+                error: None,
             }
         );
+    }
+
+    #[test]
+    fn a_refused_token_s_error_is_read() {
+        for (value, error) in [
+            (
+                r#"Bearer realm="https://r.example/t",error="insufficient_scope",scope="repository:a/b:pull""#,
+                "insufficient_scope",
+            ),
+            (
+                r#"Basic realm="nexus", Bearer realm="https://r.example/t", error=invalid_token"#,
+                "invalid_token",
+            ),
+        ] {
+            let found = challenge(&[value]).unwrap().unwrap();
+            assert_eq!(found.error.as_deref(), Some(error), "{value}");
+        }
     }
 
     #[test]

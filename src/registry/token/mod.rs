@@ -55,10 +55,11 @@ pub(super) fn scope(repository: &str) -> String {
 
 impl Registry {
     /// A token for `scope` at `registry` (whose own host is `home`) from the realm of
-    /// `challenge`, presenting this client's credential for `registry`.
+    /// `challenge`, presenting this client's credential for `repository` at `registry`.
     pub(super) async fn obtain_token(
         &self,
         registry: &str,
+        repository: &str,
         home: &str,
         scope: &str,
         challenge: &BearerChallenge,
@@ -87,7 +88,7 @@ impl Registry {
         let log = |cause: &dyn std::fmt::Display| {
             tracing::warn!(registry, realm, %cause, "no token from the registry's token service");
         };
-        let credential = self.credential_for(registry);
+        let credential = self.credential_for(registry, repository);
         let sent = clients.send(Method::GET, url, home, "application/json", &credential);
         let mut response = sent.await.map_err(|e| {
             log(&format!("{e:?}"));
@@ -147,9 +148,10 @@ impl Registry {
         })
     }
 
-    /// What this client presents to `registry` itself (and to its token service).
-    pub(super) fn credential_for(&self, registry: &str) -> Credential {
-        match self.auth_for(registry) {
+    /// What this client presents for `repository` to `registry` itself (and to its token
+    /// service).
+    pub(super) fn credential_for(&self, registry: &str, repository: &str) -> Credential {
+        match self.auth_for(registry, repository) {
             oci_client::secrets::RegistryAuth::Basic(user, password) => {
                 Credential::Basic(user, password)
             }

@@ -1,5 +1,5 @@
 //! Mirrors and relocation as containers-registries.conf(5) (v2, the file CRI-O and podman read)
-//! describes them: `[[registry]]` with `prefix` and `location` rewrites an image name, and
+//! and containerd's `hosts.toml` (`containerd.rs`) describe them: `[[registry]]` with `prefix` and `location` rewrites an image name, and
 //! `[[registry.mirror]]` entries are asked first. Only where Signet reads from changes: the image
 //! keeps its name for policy matching and signature identity, so an image pulled through a mirror
 //! is verified against the signature it was published with.
@@ -7,6 +7,8 @@
 //! Refused at load rather than ignored: wildcard prefixes (`*.example.com`), unknown keys.
 //! `unqualified-search-registries` and `short-name-mode` are accepted and have no effect: Signet
 //! (like the kubelet) reads short names as Docker Hub names.
+
+mod containerd;
 
 use std::path::Path;
 
@@ -211,6 +213,18 @@ impl Mirrors {
             blocked: entry.blocked,
             mirrors,
         })
+    }
+
+    /// These rewrites, then the mirrors of a containerd hosts directory (`--containerd-hosts-dir`,
+    /// `containerd.rs`); where both name the same prefix, these win.
+    pub fn with_containerd_hosts(mut self, dir: &Path) -> Result<Mirrors, MirrorsError> {
+        for file in containerd::load(dir)? {
+            self.rewrites.push(file.rewrite);
+            self.insecure.extend(file.insecure);
+        }
+        self.rewrites
+            .sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        Ok(self)
     }
 
     /// Registries (`host[:port]`) the file marks `insecure`: reached over plain HTTP.

@@ -1,5 +1,9 @@
-//! Registry credentials from a docker `config.json` (`auths`), looked up by exact registry host so
-//! that the credentials for registry A are never presented to registry B.
+//! Registry credentials from a docker `config.json` (`auths`) or pull secrets, looked up for an
+//! image as the kubelet looks them up (`keyring.rs`): keys may name a path (`host/project`) and
+//! glob hosts (`*.example.com`); the most specific matching key wins, so the credentials of
+//! registry A are never presented to registry B, nor a project's to another project.
+
+mod keyring;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,6 +13,8 @@ use base64::engine::general_purpose::STANDARD;
 use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
+
+use keyring::Pattern;
 
 /// Which credential a request to one registry presents, as a hash: caches of what a registry
 /// answered (bearer tokens, tag digests) are keyed by it, so an answer obtained with one
@@ -29,16 +35,31 @@ impl AuthKey {
     }
 }
 
-/// Registry host -> (username, password).
+/// Sources of credentials in the order the kubelet consults them (a pod's pull secrets, then
+/// the node's config): the first source with a key matching the image serves it, and within a
+/// source the most specific key (reverse lexicographic order, as the kubelet sorts them).
 #[derive(Clone, Default)]
 pub struct Credentials {
-    by_registry: HashMap<String, (String, String)>,
+    sources: Vec<Vec<Keyed>>,
+}
+
+/// One key and its username and password.
+#[derive(Clone)]
+struct Keyed {
+    pattern: Pattern,
+    pair: (String, String),
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self
+            .sources
+            .iter()
+            .flatten()
+            .map(|k| k.pattern.key.as_str())
+            .collect();
         f.debug_struct("Credentials")
-            .field("registries", &self.by_registry.keys().collect::<Vec<_>>())
+            .field("registries", &keys)
             .finish()
     }
 }
@@ -95,14 +116,20 @@ impl Credentials {
     }
 
     /// Parse the bytes of a docker `config.json` (also the `.dockerconfigjson` of a pull secret).
+    /// A key naming no host is skipped, as the kubelet skips it.
     pub fn from_docker_config_json(bytes: &[u8]) -> Result<Self, String> {
         let config: DockerConfig = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        let mut by_registry = HashMap::new();
+        let mut keyed = Vec::new();
         for (key, entry) in config.auths {
             let pair = decode_entry(&entry).map_err(|e| format!("auths[{key:?}]: {e}"))?;
-            by_registry.insert(registry_host(&key), pair);
+            match Pattern::parse(&key, registry_host) {
+                Some(pattern) => keyed.push(Keyed { pattern, pair }),
+                None => tracing::warn!(key, "registry config key names no host; ignored"),
+            }
         }
-        Ok(Self { by_registry })
+        Ok(Self {
+            sources: vec![sorted(keyed)],
+        })
     }
 
     /// Parse a legacy `.dockercfg` (`kubernetes.io/dockercfg` secrets): the `auths` map alone.
@@ -113,31 +140,52 @@ impl Credentials {
         Self::from_docker_config_json(wrapped.to_string().as_bytes())
     }
 
-    /// These credentials, plus those of `other` for registries these do not name (the first
-    /// source of credentials for a registry wins, as with the kubelet's pull secrets).
+    /// These credentials first, then those of `other` for images these have no key for (a pod's
+    /// pull secrets before the node's config, as the kubelet consults them).
     pub fn or(mut self, other: &Credentials) -> Credentials {
-        for (registry, pair) in &other.by_registry {
-            self.by_registry
-                .entry(registry.clone())
-                .or_insert_with(|| pair.clone());
-        }
+        self.sources.extend(other.sources.iter().cloned());
         self
+    }
+
+    /// These credentials and `other` as one source (several pull secrets of one pod, which the
+    /// kubelet reads into one keyring): the most specific key of either wins; for the same key,
+    /// these.
+    pub fn merge(self, other: &Credentials) -> Credentials {
+        let all = self
+            .sources
+            .into_iter()
+            .chain(other.sources.iter().cloned())
+            .flatten()
+            .collect();
+        Credentials {
+            sources: vec![sorted(all)],
+        }
     }
 
     /// Whether no registry is named.
     pub fn is_empty(&self) -> bool {
-        self.by_registry.is_empty()
+        self.sources.iter().all(Vec::is_empty)
     }
 
-    /// The [`AuthKey`] of what [`Credentials::auth_for`] presents to `registry`: equal for equal
-    /// username and password (tenants sharing one robot account share its tokens), distinct
-    /// from anonymous.
-    pub fn auth_key(&self, registry: &str) -> AuthKey {
+    /// The username and password presented for `repository` at `registry`, if any.
+    fn pair_for(&self, registry: &str, repository: &str) -> Option<&(String, String)> {
         let registry = registry_host(registry);
+        self.sources.iter().find_map(|source| {
+            source
+                .iter()
+                .find(|k| k.pattern.matches(&registry, repository))
+                .map(|k| &k.pair)
+        })
+    }
+
+    /// The [`AuthKey`] of what [`Credentials::auth_for`] presents for `repository` at
+    /// `registry`: equal for equal username and password (tenants sharing one robot account
+    /// share its tokens), distinct from anonymous.
+    pub fn auth_key(&self, registry: &str, repository: &str) -> AuthKey {
         let mut hash = Sha256::new();
         hash.update(b"signet-registry-auth/v1\0");
-        hash.update(registry.as_bytes());
-        if let Some((user, pass)) = self.by_registry.get(&registry) {
+        hash.update(registry_host(registry).as_bytes());
+        if let Some((user, pass)) = self.pair_for(registry, repository) {
             for part in [user, pass] {
                 hash.update([1]);
                 hash.update((part.len() as u64).to_be_bytes());
@@ -147,14 +195,22 @@ impl Credentials {
         AuthKey(hash.finalize().into())
     }
 
-    /// The auth to present to `registry` (a host; Docker Hub's API host `index.docker.io`, which
-    /// oci-client resolves `docker.io` to, finds the `docker.io` entry).
-    pub fn auth_for(&self, registry: &str) -> RegistryAuth {
-        match self.by_registry.get(&registry_host(registry)) {
+    /// The auth to present for `repository` at `registry` (a host; Docker Hub's API host
+    /// `index.docker.io`, which oci-client resolves `docker.io` to, finds the `docker.io` entry).
+    pub fn auth_for(&self, registry: &str, repository: &str) -> RegistryAuth {
+        match self.pair_for(registry, repository) {
             Some((user, pass)) => RegistryAuth::Basic(user.clone(), pass.clone()),
             None => RegistryAuth::Anonymous,
         }
     }
+}
+
+/// `keyed` in the kubelet's order (reverse lexicographic by key); for a key given twice, the
+/// first.
+fn sorted(mut keyed: Vec<Keyed>) -> Vec<Keyed> {
+    keyed.sort_by(|a, b| b.pattern.key.cmp(&a.pattern.key));
+    keyed.dedup_by(|later, first| later.pattern.key == first.pattern.key);
+    keyed
 }
 
 /// Username and password from `auth` (base64 `user:pass`) or the explicit fields.
@@ -199,24 +255,26 @@ mod tests {
         let json = br#"{"auths":{"https://index.docker.io/v1/":{"auth":"dTpw"},"127.0.0.1:5000":{"username":"a","password":"b"}}}"#;
         let creds = Credentials::from_docker_config_json(json).unwrap();
         assert!(
-            matches!(creds.auth_for("docker.io"), RegistryAuth::Basic(u, p) if u == "u" && p == "p")
+            matches!(creds.auth_for("docker.io", "library/a"), RegistryAuth::Basic(u, p) if u == "u" && p == "p")
         );
-        assert!(matches!(creds.auth_for("127.0.0.1:5000"), RegistryAuth::Basic(u, _) if u == "a"));
+        assert!(
+            matches!(creds.auth_for("127.0.0.1:5000", "a"), RegistryAuth::Basic(u, _) if u == "a")
+        );
         assert!(matches!(
-            creds.auth_for("127.0.0.1:5001"),
+            creds.auth_for("127.0.0.1:5001", "a"),
             RegistryAuth::Anonymous
         ));
         assert!(matches!(
-            creds.auth_for("evil.docker.io"),
+            creds.auth_for("evil.docker.io", "a"),
             RegistryAuth::Anonymous
         ));
         assert!(
-            matches!(creds.auth_for("index.docker.io"), RegistryAuth::Basic(u, _) if u == "u"),
+            matches!(creds.auth_for("index.docker.io", "library/a"), RegistryAuth::Basic(u, _) if u == "u"),
             "the API host oci-client resolves docker.io to"
         );
         assert_eq!(
-            creds.auth_key("index.docker.io"),
-            creds.auth_key("docker.io")
+            creds.auth_key("index.docker.io", "a"),
+            creds.auth_key("docker.io", "a")
         );
     }
 
@@ -231,8 +289,8 @@ mod tests {
         )
         .unwrap();
         let merged = first.or(&second);
-        assert!(matches!(merged.auth_for("a.io"), RegistryAuth::Basic(u, _) if u == "first"));
-        assert!(matches!(merged.auth_for("b.io"), RegistryAuth::Basic(u, _) if u == "b"));
+        assert!(matches!(merged.auth_for("a.io", "x"), RegistryAuth::Basic(u, _) if u == "first"));
+        assert!(matches!(merged.auth_for("b.io", "x"), RegistryAuth::Basic(u, _) if u == "b"));
     }
 
     #[test]
@@ -248,15 +306,61 @@ mod tests {
         )
         .unwrap();
         let none = Credentials::default();
-        assert_eq!(a.auth_key("r.io"), same.auth_key("r.io"));
-        assert_ne!(a.auth_key("r.io"), other.auth_key("r.io"));
-        assert_ne!(a.auth_key("r.io"), none.auth_key("r.io"));
+        assert_eq!(a.auth_key("r.io", "x"), same.auth_key("r.io", "x"));
+        assert_ne!(a.auth_key("r.io", "x"), other.auth_key("r.io", "x"));
+        assert_ne!(a.auth_key("r.io", "x"), none.auth_key("r.io", "x"));
         assert_eq!(
-            a.auth_key("s.io"),
-            none.auth_key("s.io"),
+            a.auth_key("s.io", "x"),
+            none.auth_key("s.io", "x"),
             "r.io's secret plays no part at s.io"
         );
-        assert_ne!(none.auth_key("r.io"), none.auth_key("s.io"));
+        assert_ne!(none.auth_key("r.io", "x"), none.auth_key("s.io", "x"));
+    }
+
+    fn user_of(creds: &Credentials, registry: &str, repository: &str) -> String {
+        match creds.auth_for(registry, repository) {
+            RegistryAuth::Basic(user, _) => user,
+            _ => "anonymous".to_string(),
+        }
+    }
+
+    #[test]
+    fn a_project_key_wins_over_its_host_and_a_host_over_a_glob_in_any_order() {
+        let json = br#"{"auths":{
+            "*.example.com":{"username":"glob","password":"1"},
+            "harbor.example.com":{"username":"host","password":"2"},
+            "https://harbor.example.com/v2/team-a":{"username":"team-a","password":"3"},
+            "harbor.example.com/team-a/app":{"username":"app","password":"4"}}}"#;
+        let creds = Credentials::from_docker_config_json(json).unwrap();
+        let user = |registry: &str, repository: &str| user_of(&creds, registry, repository);
+        assert_eq!(user("harbor.example.com", "team-a/app"), "app");
+        assert_eq!(user("harbor.example.com", "team-a/web"), "team-a");
+        assert_eq!(user("harbor.example.com", "team-b/web"), "host");
+        assert_eq!(user("gitlab.example.com", "team-b/web"), "glob");
+        assert_eq!(user("a.b.example.com", "x"), "anonymous");
+        assert_eq!(user("example.com", "x"), "anonymous");
+        assert_ne!(
+            creds.auth_key("harbor.example.com", "team-a/web"),
+            creds.auth_key("harbor.example.com", "team-b/web")
+        );
+    }
+
+    #[test]
+    fn a_pod_source_serves_before_the_node_s_and_merged_secrets_compete_by_specificity() {
+        let pod = Credentials::from_docker_config_json(
+            br#"{"auths":{"r.io/team":{"username":"pod","password":"1"}}}"#,
+        )
+        .unwrap();
+        let node = Credentials::from_docker_config_json(
+            br#"{"auths":{"r.io/team/app":{"username":"node","password":"2"},"r.io":{"username":"node-host","password":"3"}}}"#,
+        )
+        .unwrap();
+        let user = |c: &Credentials, repository: &str| user_of(c, "r.io", repository);
+        let layered = pod.clone().or(&node);
+        assert_eq!(user(&layered, "team/app"), "pod");
+        assert_eq!(user(&layered, "other/app"), "node-host");
+        let merged = pod.merge(&node);
+        assert_eq!(user(&merged, "team/app"), "node");
     }
 
     #[test]
