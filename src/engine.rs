@@ -13,6 +13,7 @@ mod credentials;
 mod digest;
 mod evaluate;
 mod multi_arch;
+mod namespaced;
 mod placeholders;
 pub mod stages;
 pub mod verdicts;
@@ -38,6 +39,7 @@ use verdicts::{VerdictCache, VerdictSettings};
 
 pub use credentials::CredentialSource;
 pub use evaluate::ImageResult;
+pub use namespaced::NamespacedPolicies;
 
 /// What to do with an image no policy covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -68,6 +70,9 @@ pub struct EngineSettings {
     /// naming a thousand images on a thousand hosts keeps only this many busy; the rest wait
     /// their turn within the review's deadline (and are denied when it passes).
     pub images_in_flight: usize,
+    /// What a namespaced `ImagePolicy` may do: only add requirements (the default), or also
+    /// admit (`--namespaced-policies-may-admit`).
+    pub namespaced: NamespacedPolicies,
 }
 
 /// Default of [`EngineSettings::images_in_flight`].
@@ -90,6 +95,7 @@ impl Default for EngineSettings {
             verdicts: VerdictSettings::default(),
             platforms: default_platforms(),
             images_in_flight: DEFAULT_IMAGES_IN_FLIGHT,
+            namespaced: NamespacedPolicies::default(),
         }
     }
 }
@@ -177,12 +183,19 @@ impl Engine {
         let credentials = ReviewCredentials::new(source);
         let deadline = Instant::now() + self.settings.review_deadline;
         let policies = self.policies();
+        let over_limit = namespaced::over_limit(&policies, namespace);
+        let rule = self.settings.namespaced;
         let parsed: Vec<Result<ImageReference, Outcome>> = uses
             .iter()
-            .map(|u| match placeholders::judge(&policies, namespace, u) {
-                Some(outcome) => Err(outcome),
-                None => ImageReference::parse(&u.image)
-                    .map_err(|e| Outcome::Deny(Reason::InvalidReference(e.to_string()))),
+            .map(|u| {
+                if let Some(denied) = &over_limit {
+                    return Err(denied.clone());
+                }
+                match placeholders::judge(&policies, namespace, u, rule) {
+                    Some(outcome) => Err(outcome),
+                    None => ImageReference::parse(&u.image)
+                        .map_err(|e| Outcome::Deny(Reason::InvalidReference(e.to_string()))),
+                }
             })
             .collect();
         let results = self

@@ -3,12 +3,15 @@
 //! there changes the hash too). A broken new file is refused, logged and counted; the policy in
 //! force stays.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
+
+mod composer;
+
+pub use composer::{Applied, DEFAULT_MAX_POLICIES_PER_NAMESPACE, Namespaced, PolicyComposer};
 
 use crate::engine::Engine;
 use crate::policy::{LoadError, PolicySet, TrustRoots};
@@ -143,83 +146,5 @@ async fn on_content_change(watched: Vec<PathBuf>, interval: Duration, mut change
             last = now;
             changed();
         }
-    }
-}
-
-/// Policy files plus documents another source pushes (the cluster's policy objects, by a key
-/// such as `ClusterImagePolicy.policy.sigstore.dev/name`), loaded into one set and swapped into
-/// the engine under one lock, so a file reload and a document change never undo each other.
-pub struct PolicyComposer {
-    sources: PolicySources,
-    engine: Arc<Engine>,
-    /// The documents in force, by key: `(source name, text)`.
-    documents: Mutex<BTreeMap<String, (String, String)>>,
-}
-
-impl PolicyComposer {
-    /// A composer over the files of `sources` (no embedded example: with documents from
-    /// elsewhere, no files means no file policies).
-    pub fn new(sources: PolicySources, engine: Arc<Engine>) -> Self {
-        Self {
-            sources,
-            engine,
-            documents: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// Apply `change` to a copy of the documents, load the whole set, and on success keep the
-    /// copy and swap the set into the engine; on failure keep both as they were.
-    pub fn update(
-        &self,
-        change: impl FnOnce(&mut BTreeMap<String, (String, String)>),
-    ) -> Result<(), LoadError> {
-        let mut documents = self.documents.lock().unwrap_or_else(|e| e.into_inner());
-        let mut candidate = documents.clone();
-        change(&mut candidate);
-        let set = self.load(&candidate)?;
-        self.engine.replace_policies(set);
-        *documents = candidate;
-        Ok(())
-    }
-
-    /// The text in force for `key`, if any.
-    pub fn document(&self, key: &str) -> Option<String> {
-        let documents = self.documents.lock().unwrap_or_else(|e| e.into_inner());
-        documents.get(key).map(|(_, text)| text.clone())
-    }
-
-    /// The keys in force.
-    pub fn keys(&self) -> Vec<String> {
-        let documents = self.documents.lock().unwrap_or_else(|e| e.into_inner());
-        documents.keys().cloned().collect()
-    }
-
-    fn load(&self, documents: &BTreeMap<String, (String, String)>) -> Result<PolicySet, LoadError> {
-        let roots = TrustRoots::load(&self.sources.trust_roots)?;
-        let texts = documents
-            .values()
-            .map(|(source, text)| (source.as_str(), text.as_str()));
-        let set = PolicySet::load_with_documents(&self.sources.paths, texts, &roots)?;
-        match &self.sources.namespace_dir {
-            Some(dir) => set.with_namespace_dir(dir, &roots),
-            None => Ok(set),
-        }
-    }
-
-    /// Poll the files every `interval`; on a content change reload files and documents
-    /// together, calling `report(ok)`.
-    pub async fn watch_files(
-        self: Arc<Self>,
-        interval: Duration,
-        report: impl Fn(bool) + Send + 'static,
-    ) {
-        on_content_change(self.sources.watched(), interval, || {
-            let result = self.update(|_| {});
-            if let Err(error) = &result {
-                tracing::warn!(%error, "new policy refused; keeping the policy in force");
-            }
-            report(result.is_ok());
-        })
-        .await;
     }
 }

@@ -74,6 +74,23 @@ pub enum Reason {
         /// Why it is refused, and how to exempt it where that is safe.
         why: String,
     },
+    /// Only namespaced `ImagePolicy` objects cover the image, and they add requirements to the
+    /// cluster's policies: they cannot admit what no cluster policy covers (unless
+    /// `--namespaced-policies-may-admit`).
+    OnlyNamespacedPolicies {
+        /// `ImagePolicy <namespace>/<name>` of each covering policy.
+        policies: Vec<String>,
+    },
+    /// The namespace holds more `ImagePolicy` objects than `--max-policies-per-namespace`: some
+    /// of its requirements are not loaded, so none of its images is admitted.
+    NamespacePolicyLimit {
+        /// The namespace.
+        namespace: String,
+        /// `--max-policies-per-namespace`.
+        limit: usize,
+        /// The refused objects' names (sorted, at most a few named in the message).
+        refused: Vec<String>,
+    },
 }
 
 /// One authority of a policy and why it did not accept the image.
@@ -114,6 +131,8 @@ impl Reason {
             Self::DigestRequired { .. } => "DigestRequired",
             Self::PlatformUnsigned { cause, .. } => cause.code(),
             Self::Placeholder { .. } => "Placeholder",
+            Self::OnlyNamespacedPolicies { .. } => "NoPolicyMatch",
+            Self::NamespacePolicyLimit { .. } => "NamespacePolicyLimit",
         }
     }
 }
@@ -160,6 +179,18 @@ impl std::fmt::Display for Reason {
                 "the {platform} manifest {digest} of index {index} is not signed (multiArch: {mode}): {cause}"
             ),
             Self::Placeholder { image, why } => write!(f, "{image:?} is a placeholder: {why}"),
+            Self::OnlyNamespacedPolicies { policies } => write!(
+                f,
+                "no cluster policy covers this image, and namespaced policies only add \
+                 requirements to the cluster's, they cannot admit on their own (covering it: {}): \
+                 ask the cluster's operator for a ClusterImagePolicy that covers it",
+                policies.join(", ")
+            ),
+            Self::NamespacePolicyLimit {
+                namespace,
+                limit,
+                refused,
+            } => write_namespace_limit(f, namespace, *limit, refused),
         }
     }
 }
@@ -181,6 +212,32 @@ fn write_policy_failure(
             Ok(())
         }
     }
+}
+
+fn write_namespace_limit(
+    f: &mut std::fmt::Formatter<'_>,
+    namespace: &str,
+    limit: usize,
+    refused: &[String],
+) -> std::fmt::Result {
+    const SHOWN: usize = 3;
+    let mut names = refused
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if refused.len() > SHOWN {
+        names.push_str(&format!(" and {} more", refused.len() - SHOWN));
+    }
+    write!(
+        f,
+        "namespace {namespace:?} has more ImagePolicy objects than Signet's limit of {limit} per \
+         namespace (--max-policies-per-namespace), so {} of them ({names}) are not enforced and \
+         no image in the namespace is admitted: delete ImagePolicy objects in {namespace:?} until \
+         at most {limit} remain",
+        refused.len()
+    )
 }
 
 impl std::fmt::Display for AuthorityCause {

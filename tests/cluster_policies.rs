@@ -9,100 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::apiserver::TestApiServer;
-use serde_json::{Value, json};
-use signet::cluster::{PolicySync, watch_policies};
-use signet::engine::{Engine, EngineSettings};
-use signet::policy::PolicySet;
-use signet::registry::{Credentials, Registry, RegistryConfig};
-use signet::reload::{PolicyComposer, PolicySources};
-use signet::workload::ImageUse;
-
-const SIGSTORE: &str = "policy.sigstore.dev/v1beta1";
-const SIGNET: &str = "signet.dev/v1alpha1";
-
-struct Cluster {
-    api: TestApiServer,
-    engine: Arc<Engine>,
-    sync: Arc<PolicySync>,
-}
-
-/// A policy object admitting (`pass`) or refusing (`fail`) every image under `glob`.
-fn static_policy(
-    api_version: &str,
-    kind: &str,
-    namespace: Option<&str>,
-    name: &str,
-    glob: &str,
-    action: &str,
-) -> Value {
-    let mut metadata = json!({"name": name});
-    if let Some(ns) = namespace {
-        metadata["namespace"] = json!(ns);
-    }
-    json!({"apiVersion": api_version, "kind": kind, "metadata": metadata,
-           "spec": {"images": [{"glob": glob}], "authorities": [{"static": {"action": action}}]}})
-}
-
-/// An engine with no policy, fed by the policy objects of `api`.
-fn spawn_watch(api: &TestApiServer) -> (Arc<Engine>, Arc<PolicySync>) {
-    let registry = Registry::new(RegistryConfig::default(), Credentials::default());
-    let engine = Arc::new(Engine::new(
-        PolicySet::default(),
-        registry,
-        EngineSettings::default(),
-    ));
-    let composer = Arc::new(PolicyComposer::new(
-        PolicySources::default(),
-        engine.clone(),
-    ));
-    let sync = Arc::new(PolicySync::default());
-    tokio::spawn(watch_policies(api.client(), composer, sync.clone(), |_| {}));
-    (engine, sync)
-}
-
-async fn start(objects: Vec<(&str, Value)>) -> Cluster {
-    let api = TestApiServer::start().await;
-    for (plural, object) in objects {
-        api.apply(plural, object);
-    }
-    let (engine, sync) = spawn_watch(&api);
-    let cluster = Cluster { api, engine, sync };
-    eventually("the policy kinds are listed", || cluster.sync.is_synced()).await;
-    cluster
-}
-
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..100 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting until {what}");
-}
-
-/// The reason code of the one image's verdict in `namespace` ("" when admitted cleanly).
-async fn verdict(engine: &Engine, namespace: &str, image: &str) -> (bool, String) {
-    let uses = [ImageUse {
-        path: "spec.containers[0]".into(),
-        container: "app".into(),
-        image: image.into(),
-    }];
-    let decision = engine.review(Some(namespace), &uses).await;
-    (
-        decision.allowed(),
-        decision.verdicts[0].outcome.code().to_string(),
-    )
-}
-
-fn policy_names(engine: &Engine) -> Vec<String> {
-    engine
-        .policies()
-        .policies()
-        .iter()
-        .map(|p| p.name.clone())
-        .collect()
-}
+use common::policy_objects::{
+    SIGNET, SIGSTORE, WatchOptions, eventually, policy_names, spawn_watch, start, start_with,
+    static_policy, verdict,
+};
+use serde_json::json;
+use signet::engine::{EngineSettings, NamespacedPolicies};
 
 #[tokio::test]
 async fn a_policy_object_added_after_start_is_applied_live() {
@@ -217,6 +129,9 @@ async fn an_invalid_update_is_refused_in_status_and_the_old_policy_keeps_enforci
     );
 }
 
+/// Namespaced policies may admit here (`--namespaced-policies-may-admit`): the older rule, for
+/// namespaces whose writers the operator trusts. Without the flag, see
+/// tests/namespaced_policies.rs.
 #[tokio::test]
 async fn an_image_policy_applies_only_in_its_namespace() {
     let policy = static_policy(
@@ -227,7 +142,14 @@ async fn an_image_policy_applies_only_in_its_namespace() {
         "registry.example/c/**",
         "pass",
     );
-    let c = start(vec![("imagepolicies", policy)]).await;
+    let options = WatchOptions {
+        settings: EngineSettings {
+            namespaced: NamespacedPolicies::MayAdmit,
+            ..EngineSettings::default()
+        },
+        ..WatchOptions::default()
+    };
+    let c = start_with(vec![("imagepolicies", policy)], options).await;
     assert!(
         verdict(&c.engine, "team-a", "registry.example/c/app:v1")
             .await
@@ -294,7 +216,7 @@ async fn the_server_is_not_ready_until_the_policy_objects_are_listed() {
     common::install_crypto_provider();
     let api = TestApiServer::start().await;
     api.set_unavailable(true);
-    let (engine, sync) = spawn_watch(&api);
+    let (engine, sync) = spawn_watch(&api, WatchOptions::default());
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: "127.0.0.1:0".parse().unwrap(),

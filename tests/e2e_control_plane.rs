@@ -304,6 +304,61 @@ fn policies_applied_as_cluster_objects_change_the_next_verdict() {
     );
 }
 
+/// A namespace's own `ImagePolicy` only adds requirements: `static: pass` for `**` in namespace
+/// e2e admits neither an image no cluster policy covers nor one the cluster policy refuses;
+/// with `--namespaced-policies-may-admit` it decides the first again.
+#[test]
+fn a_namespaced_image_policy_cannot_lift_the_cluster_default() {
+    let mut world = World::start(None, &["--watch-policies"]);
+    let tenant = crane_push(
+        &format!("{}/tenant/app:v1", world.registry.host()),
+        "tenant",
+    );
+    let lifting = "apiVersion: signet.dev/v1alpha1\nkind: ImagePolicy\nmetadata:\n  \
+                   name: lift\n  namespace: e2e\nspec:\n  images:\n  - glob: \"**\"\n  \
+                   authorities:\n  - static:\n      action: pass\n  mode: warn\n";
+    world.plane.kubectl_stdin(&["apply"], lifting);
+    let ready = || {
+        let out = world.plane.kubectl_ok(&[
+            "get",
+            "imagepolicies.signet.dev",
+            "lift",
+            "-n",
+            "e2e",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}",
+        ]);
+        (out == "Applied").then_some(out)
+    };
+    assert!(
+        eventually(ready).is_some(),
+        "Signet never applied the ImagePolicy:\n{}",
+        world.signet.log()
+    );
+    let lifted = world.apply(&pod("lifted", "e2e", &tenant), &[]);
+    world.assert_denied(
+        &lifted,
+        "an image only the namespace's policy covers",
+        &[
+            "no cluster policy covers this image",
+            "ImagePolicy e2e/lift",
+        ],
+    );
+    let weakened = world.apply(&pod("weakened", "e2e", &world.unsigned), &[]);
+    world.assert_denied(&weakened, "an image the cluster policy refuses", &[]);
+
+    world.restart_signet(&["--watch-policies", "--namespaced-policies-may-admit"]);
+    let admitted = eventually(|| {
+        let output = world.apply(&pod("lifted-by-opt-in", "e2e", &tenant), &[]);
+        output.status.success().then_some(output)
+    });
+    assert!(
+        admitted.is_some(),
+        "with --namespaced-policies-may-admit the ImagePolicy never admitted:\n{}",
+        world.signet.log()
+    );
+}
+
 /// Polls `check` every 500 ms for up to 30 s.
 fn eventually<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let started = Instant::now();

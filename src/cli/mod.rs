@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use signet::engine::cache::CacheSettings;
 use signet::engine::verdicts::VerdictSettings;
-use signet::engine::{Engine, EngineSettings, NoMatchAction};
+use signet::engine::{Engine, EngineSettings, NamespacedPolicies, NoMatchAction};
 use signet::policy::{PolicySet, TrustRoots};
 use signet::registry::{Credentials, Mirrors, Platform, Registry, RegistryConfig};
 use signet::reload::PolicySources;
@@ -129,6 +129,15 @@ pub struct EngineArgs {
     /// What to do with images no policy covers.
     #[arg(long = "no-match", value_enum, default_value = "deny")]
     pub no_match: NoMatchAction,
+    /// Let namespaced ImagePolicy objects admit on their own: decide the images no cluster
+    /// policy covers (lifting --no-match) and exempt placeholders. Without it they only add
+    /// requirements. Risky: whoever may write an ImagePolicy in a namespace can then admit any
+    /// image there (`static: pass` does it).
+    #[arg(
+        long = "namespaced-policies-may-admit",
+        env = "SIGNET_NAMESPACED_POLICIES_MAY_ADMIT"
+    )]
+    pub namespaced_policies_may_admit: bool,
     /// Whole-review deadline in seconds; keep it below the webhook's timeoutSeconds.
     #[arg(long = "review-timeout", default_value = "8")]
     pub review_timeout: f64,
@@ -234,6 +243,7 @@ impl EngineArgs {
             registries_conf,
             containerd_hosts_dir,
             no_match,
+            namespaced_policies_may_admit,
             review_timeout,
             registry_timeout,
             max_signatures,
@@ -269,6 +279,10 @@ impl EngineArgs {
             cache,
             platforms: platforms.clone(),
             images_in_flight: *max_images_in_flight,
+            namespaced: match namespaced_policies_may_admit {
+                true => NamespacedPolicies::MayAdmit,
+                false => NamespacedPolicies::AddRequirements,
+            },
         };
         Ok(Engine::new(policies, registry, settings))
     }

@@ -11,7 +11,7 @@ use clap::Args;
 
 use signet::cluster::{EventQueue, EventSettings, PolicySync, PullSecrets, watch_policies};
 use signet::engine::Engine;
-use signet::reload::{PolicyComposer, watch_sources};
+use signet::reload::{DEFAULT_MAX_POLICIES_PER_NAMESPACE, PolicyComposer, watch_sources};
 use signet::server::{
     self, DEFAULT_MAX_BODY_BYTES, Metrics, PodCredentials, ReadinessGate, ServeConfig, TlsSource,
     WouldDenySink,
@@ -72,6 +72,14 @@ pub struct ServeArgs {
     /// Without --policy, the embedded example is then not used.
     #[arg(long = "watch-policies", env = "SIGNET_WATCH_POLICIES")]
     watch_policies: bool,
+    /// With --watch-policies: most ImagePolicy objects one namespace may hold (cluster policies
+    /// have a budget of their own). One more is refused in its status, and no image of that
+    /// namespace is admitted until it is deleted (a tenant never loses a requirement silently).
+    #[arg(
+        long = "max-policies-per-namespace",
+        default_value_t = DEFAULT_MAX_POLICIES_PER_NAMESPACE,
+    )]
+    max_policies_per_namespace: usize,
     /// Record every admitted object that enforce mode would deny (warn-mode policies,
     /// --dry-run) as a Warning Event on the object, reason SignatureValidationFailed, besides the
     /// would-deny log line. Needs a cluster (in-cluster config or kubeconfig); never delays an
@@ -141,9 +149,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let metrics = Arc::new(metrics);
     if let (true, Some(client)) = (args.watch_policies, client) {
-        config
-            .readiness
-            .push(watch_cluster_policies(client, &args.engine, &engine, &metrics, interval).await?);
+        config.readiness.push(
+            watch_cluster_policies(
+                client,
+                &args.engine,
+                args.max_policies_per_namespace,
+                &engine,
+                &metrics,
+                interval,
+            )
+            .await?,
+        );
     } else if !args.engine.policy.is_empty() || args.engine.signature_policy_dir.is_some() {
         let reload_metrics = metrics.clone();
         let watcher = watch_sources(
@@ -176,14 +192,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn watch_cluster_policies(
     client: kube::Client,
     args: &EngineArgs,
+    max_policies_per_namespace: usize,
     engine: &Arc<Engine>,
     metrics: &Arc<Metrics>,
     interval: Duration,
 ) -> anyhow::Result<Arc<dyn ReadinessGate>> {
-    let composer = Arc::new(PolicyComposer::new(args.sources(), engine.clone()));
-    composer
-        .update(|_| {})
-        .context("loading the --policy files")?;
+    let composer = PolicyComposer::new(args.sources(), engine.clone())
+        .with_max_policies_per_namespace(max_policies_per_namespace);
+    let composer = Arc::new(composer);
+    composer.reload().context("loading the --policy files")?;
     let sync = Arc::new(PolicySync::default());
     let (files, objects) = (metrics.clone(), metrics.clone());
     tokio::spawn(

@@ -4,10 +4,15 @@
 //! and the other objects, before it replaces anything: a refused object keeps its last valid
 //! version in force and says why in its status (`Ready=False`, reason `Invalid` or
 //! `Unsupported`, the message as `signet policy check` prints it).
+//!
+//! An `ImagePolicy` is judged as its namespace's users wrote it: it only adds requirements (see
+//! `engine::namespaced`), and a namespace has a budget of them of its own. One refused for that
+//! budget says so in its status (reason `NamespaceLimit`) and is applied again, by itself, when
+//! a deletion in its namespace makes room.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
@@ -16,7 +21,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 
 use crate::policy::{LoadError, LoadErrorKind};
-use crate::reload::PolicyComposer;
+use crate::reload::{Applied, Namespaced, PolicyComposer};
 
 /// One watched policy resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +69,14 @@ impl PolicyKind {
         format!("{}.{}", self.kind, self.group)
     }
 
+    fn api_version(&self) -> String {
+        format!("{}/{}", self.group, self.version)
+    }
+
+    fn is_namespaced(&self) -> bool {
+        self.kind == "ImagePolicy"
+    }
+
     /// The document key of an object: `<Kind>.<group>/[<namespace>/]<name>`.
     fn key(&self, object: &DynamicObject) -> String {
         let name = object.metadata.name.as_deref().unwrap_or_default();
@@ -108,6 +121,7 @@ pub async fn watch_policies(
             client: client.clone(),
             composer: composer.clone(),
             report: report.clone(),
+            over_limit: Mutex::default(),
         };
         watch.run(sync.clone())
     });
@@ -119,6 +133,9 @@ struct KindWatch {
     client: kube::Client,
     composer: Arc<PolicyComposer>,
     report: Arc<dyn Fn(bool) + Send + Sync>,
+    /// Objects refused for their namespace's limit, by key: applied again when a deletion in
+    /// their namespace makes room.
+    over_limit: Mutex<BTreeMap<String, DynamicObject>>,
 }
 
 impl KindWatch {
@@ -140,8 +157,10 @@ impl KindWatch {
                         sync.synced.fetch_add(1, Ordering::SeqCst);
                     }
                 }
-                Ok(watcher::Event::Apply(object)) => self.apply(&object).await,
-                Ok(watcher::Event::Delete(object)) => self.delete(&object),
+                Ok(watcher::Event::Apply(object)) => {
+                    self.apply(&object).await;
+                }
+                Ok(watcher::Event::Delete(object)) => self.delete(&object).await,
                 Err(error) => {
                     let kind = self.kind.prefix();
                     tracing::warn!(%error, %kind, "watching policy objects failed; retrying");
@@ -160,9 +179,9 @@ impl KindWatch {
             .into_iter()
             .filter(|k| k.starts_with(&prefix) && !present.contains(k))
             .collect();
+        self.pending().retain(|key, _| present.contains(key));
         if !gone.is_empty() {
-            self.change(|docs| gone.iter().for_each(|k| drop(docs.remove(k))))
-                .ok();
+            self.report_change(self.composer.remove(&gone)).ok();
         }
         for object in &objects {
             self.apply(object).await;
@@ -171,36 +190,94 @@ impl KindWatch {
 
     /// Validate `object` with everything else in force; apply it, or keep its last valid
     /// version. Either way its status says which.
-    async fn apply(&self, object: &DynamicObject) {
+    async fn apply(&self, object: &DynamicObject) -> Option<Applied> {
         let key = self.kind.key(object);
-        let text = document_text(object);
+        let text = self.document_text(object);
         let previous = self.composer.document(&key);
         let result = match previous.as_deref() == Some(text.as_str()) {
-            true => Ok(()),
-            false => self.change(|docs| drop(docs.insert(key.clone(), (key.clone(), text)))),
+            true => Ok(Applied::Enforced),
+            false => {
+                let namespaced = self.namespaced(object);
+                self.report_change(self.composer.apply(&key, &text, namespaced))
+            }
         };
-        let condition = condition(&result, previous.is_some());
-        self.write_status(object, condition).await;
-    }
-
-    fn delete(&self, object: &DynamicObject) {
-        let key = self.kind.key(object);
-        self.change(|docs| drop(docs.remove(&key))).ok();
-    }
-
-    fn change(
-        &self,
-        change: impl FnOnce(&mut BTreeMap<String, (String, String)>),
-    ) -> Result<(), LoadError> {
-        let result = self.composer.update(change);
         match &result {
-            Ok(()) => tracing::info!(kind = %self.kind.prefix(), "cluster policies applied"),
+            Ok(Applied::OverNamespaceLimit { .. }) => {
+                self.pending().insert(key, object.clone());
+            }
+            _ => drop(self.pending().remove(&key)),
+        }
+        let condition = condition(&result, previous.is_some(), object);
+        self.write_status(object, condition).await;
+        result.ok()
+    }
+
+    /// Remove the object's document; in its namespace, apply again the objects refused for
+    /// its limit, while there is room.
+    async fn delete(&self, object: &DynamicObject) {
+        let key = self.kind.key(object);
+        self.pending().remove(&key);
+        self.report_change(self.composer.remove(std::slice::from_ref(&key)))
+            .ok();
+        let Some(namespace) = object.metadata.namespace.as_deref() else {
+            return;
+        };
+        let waiting: Vec<DynamicObject> = self
+            .pending()
+            .values()
+            .filter(|o| o.metadata.namespace.as_deref() == Some(namespace))
+            .cloned()
+            .collect();
+        for object in waiting {
+            if let Some(Applied::OverNamespaceLimit { .. }) = self.apply(&object).await {
+                break;
+            }
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, DynamicObject>> {
+        self.over_limit.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Where a namespaced kind's object lives; `None` for cluster-wide kinds. An `ImagePolicy`
+    /// without a namespace is left to validation, which refuses it.
+    fn namespaced<'o>(&self, object: &'o DynamicObject) -> Option<Namespaced<'o>> {
+        if !self.kind.is_namespaced() {
+            return None;
+        }
+        Some(Namespaced {
+            namespace: object.metadata.namespace.as_deref()?,
+            name: object.metadata.name.as_deref().unwrap_or_default(),
+        })
+    }
+
+    fn report_change<T>(&self, result: Result<T, LoadError>) -> Result<T, LoadError> {
+        match &result {
+            Ok(_) => tracing::info!(kind = %self.kind.prefix(), "cluster policies applied"),
             Err(error) => {
                 tracing::warn!(%error, "policy object refused; the last valid policy stays in force")
             }
         }
         (self.report)(result.is_ok());
         result
+    }
+
+    /// The object as a policy document: the watched kind's apiVersion and kind (never what
+    /// the object claims, so an object of the namespaced resource is always read as an
+    /// `ImagePolicy`), name, namespace and spec. Server-set metadata and the status are left
+    /// out, so a status write changes nothing here.
+    fn document_text(&self, object: &DynamicObject) -> String {
+        let mut metadata = json!({"name": object.metadata.name});
+        if let Some(ns) = &object.metadata.namespace {
+            metadata["namespace"] = json!(ns);
+        }
+        json!({
+            "apiVersion": self.kind.api_version(),
+            "kind": self.kind.kind,
+            "metadata": metadata,
+            "spec": object.data.get("spec").cloned().unwrap_or(Value::Null),
+        })
+        .to_string()
     }
 
     /// Patch the status subresource unless it already says the same (a status patch is itself
@@ -227,23 +304,6 @@ impl KindWatch {
     }
 }
 
-/// The object as a policy document: apiVersion, kind, name, namespace and spec. Server-set
-/// metadata and the status are left out, so a status write changes nothing here.
-fn document_text(object: &DynamicObject) -> String {
-    let types = object.types.clone().unwrap_or_default();
-    let mut metadata = json!({"name": object.metadata.name});
-    if let Some(ns) = &object.metadata.namespace {
-        metadata["namespace"] = json!(ns);
-    }
-    json!({
-        "apiVersion": types.api_version,
-        "kind": types.kind,
-        "metadata": metadata,
-        "spec": object.data.get("spec").cloned().unwrap_or(Value::Null),
-    })
-    .to_string()
-}
-
 /// The `Ready` condition Signet writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Condition {
@@ -252,13 +312,30 @@ struct Condition {
     message: String,
 }
 
-fn condition(result: &Result<(), LoadError>, had_previous: bool) -> Condition {
+fn condition(
+    result: &Result<Applied, LoadError>,
+    had_previous: bool,
+    object: &DynamicObject,
+) -> Condition {
     match result {
-        Ok(()) => Condition {
+        Ok(Applied::Enforced) => Condition {
             status: "True",
             reason: "Applied",
             message: "enforced by Signet".to_string(),
         },
+        Ok(Applied::OverNamespaceLimit { limit }) => {
+            let namespace = object.metadata.namespace.as_deref().unwrap_or_default();
+            Condition {
+                status: "False",
+                reason: "NamespaceLimit",
+                message: format!(
+                    "refused (not enforced): namespace {namespace:?} already has {limit} \
+                     ImagePolicy objects, Signet's limit (--max-policies-per-namespace); no image \
+                     in {namespace:?} is admitted until this object is deleted, or another is and \
+                     this one is applied in its place"
+                ),
+            }
+        }
         Err(error) => {
             let reason = match error.kind {
                 LoadErrorKind::Unsupported(_) => "Unsupported",

@@ -22,7 +22,7 @@ use super::cache::ReviewRegistry;
 use super::credentials::ReviewCredentials;
 use super::stages::{Stage, StageMetrics};
 use super::verdicts::{Judged, VerdictKey};
-use super::{Engine, NoMatchAction, digest, multi_arch};
+use super::{Engine, NoMatchAction, digest, multi_arch, namespaced};
 
 /// The decision for one distinct image reference.
 #[derive(Debug, Clone)]
@@ -64,15 +64,39 @@ pub(super) async fn decide_image(
     if matching.is_empty() {
         return no_match(settings.no_match);
     }
-    let pin = digest::needs_pin(&matching, image);
+    let floor = namespaced::cluster_floor(&matching, settings.no_match, settings.namespaced);
+    if let Some(Outcome::Deny(reason)) = &floor {
+        // Nothing the namespaced policies say can lift it: no registry call.
+        return ImageResult {
+            digest: None,
+            outcome: Outcome::Deny(reason.clone()),
+        };
+    }
+    let result = judge_matching(engine, &matching, image, deadline, credentials).await;
+    match floor {
+        Some(floor) => namespaced::at_most(floor, result),
+        None => result,
+    }
+}
+
+/// Every policy of `matching` must pass (and `requireDigest` hold).
+async fn judge_matching(
+    engine: &Engine,
+    matching: &[&ImagePolicy],
+    image: &ImageReference,
+    deadline: Instant,
+    credentials: &ReviewCredentials<'_>,
+) -> ImageResult {
+    let settings = &engine.settings;
+    let pin = digest::needs_pin(matching, image);
     let result = if matching.iter().all(|p| decided_statically(p)) && pin.is_none() {
         let results = matching.iter().map(|p| (*p, judge_statically(p))).collect();
         fold(None, results)
     } else {
-        let work = verify(engine, &matching, image, credentials);
+        let work = verify(engine, matching, image, credentials);
         match tokio::time::timeout_at(deadline, work).await {
             Ok(result) => result,
-            Err(_) => unverifiable(&matching, None, Reason::Timeout(settings.review_deadline)),
+            Err(_) => unverifiable(matching, None, Reason::Timeout(settings.review_deadline)),
         }
     };
     match pin {

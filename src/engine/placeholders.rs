@@ -9,16 +9,21 @@ use crate::policy::{ImagePolicy, Placeholder, PolicySet};
 use crate::verdict::{Outcome, Reason};
 use crate::workload::ImageUse;
 
+use super::namespaced::{self, NamespacedPolicies};
+
 /// The outcome for `usage` when its image is a placeholder some policy in `namespace` names;
-/// `None` for every other image (verified as usual).
+/// `None` for every other image (verified as usual). An exemption is an admission, so a
+/// namespaced policy's entries count only when namespaced policies may admit.
 pub(super) fn judge(
     policies: &PolicySet,
     namespace: Option<&str>,
     usage: &ImageUse,
+    rule: NamespacedPolicies,
 ) -> Option<Outcome> {
     let named: Vec<(&ImagePolicy, &Placeholder)> = policies
         .in_namespace(namespace)
         .into_iter()
+        .filter(|p| namespaced::may_admit(p, rule))
         .flat_map(|p| p.placeholders.iter().map(move |entry| (p, entry)))
         .filter(|(_, entry)| entry.image == usage.image)
         .collect();

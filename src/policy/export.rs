@@ -162,7 +162,13 @@ fn policy_json(
         for candidate in std::iter::once(scope.clone()).chain(ancestors(scope)) {
             covering.extend(by_scope.get(&candidate).into_iter().flatten());
         }
-        let list: Vec<Value> = covering.iter().flat_map(|i| reqs[*i].clone()).collect();
+        // Namespaced policies only add requirements: where no cluster policy covers a scope,
+        // images there are unmatched, whatever the namespaced ones require.
+        let namespaced_only = covering.iter().all(|i| policies[*i].namespace.is_some());
+        let list: Vec<Value> = match (namespaced_only, unmatched) {
+            (true, Unmatched::Reject) => vec![json!({"type": "reject"})],
+            _ => covering.iter().flat_map(|i| reqs[*i].clone()).collect(),
+        };
         docker.insert(scope.clone(), Value::Array(list));
     }
     let default = match unmatched {

@@ -38,6 +38,29 @@ pub(super) fn fingerprint(
     hex::encode(c.0.finalize())
 }
 
+/// The set fingerprint `base` with the namespaces over their `ImagePolicy` limit (whose images
+/// are all denied).
+pub(super) fn with_over_limit(
+    base: &str,
+    over_limit: &std::collections::BTreeMap<String, super::NamespaceOverLimit>,
+) -> String {
+    if over_limit.is_empty() {
+        return base.to_string();
+    }
+    let mut c = Canonical(Sha256::new());
+    c.text(base);
+    c.count(over_limit.len());
+    for (namespace, over) in over_limit {
+        c.text(namespace);
+        c.count(over.limit);
+        c.count(over.refused.len());
+        for name in &over.refused {
+            c.text(name);
+        }
+    }
+    hex::encode(c.0.finalize())
+}
+
 /// sha256 of the canonical form of one policy: what a verdict cache keys on.
 pub(super) fn policy_fingerprint(policy: &ImagePolicy) -> [u8; 32] {
     let mut c = Canonical(Sha256::new());

@@ -53,6 +53,66 @@ pub(super) struct Builder {
     /// The containers-policy.json this set was read from, if it was.
     containers_policy: Option<String>,
     notes: Vec<String>,
+    budget: Budget,
+}
+
+/// How many policies a set holds, cluster-wide and per namespace: separate budgets, so
+/// namespaced `ImagePolicy` objects can never use up the cluster policies' one.
+#[derive(Default)]
+struct Budget {
+    cluster: usize,
+    namespaced: HashMap<String, usize>,
+}
+
+impl Budget {
+    /// Count a policy of `namespace` (`None`: cluster-wide); the refusal when its budget is
+    /// spent.
+    fn count(&mut self, namespace: Option<&str>) -> Option<String> {
+        let (used, what) = match namespace {
+            None => (&mut self.cluster, "cluster-wide policies".to_string()),
+            Some(namespace) => {
+                let used = self.namespaced.entry(namespace.to_string()).or_default();
+                let what = format!("ImagePolicy objects in namespace {namespace:?}");
+                (used, what)
+            }
+        };
+        if *used == MAX_POLICIES {
+            return Some(format!("more than {MAX_POLICIES} {what} (Signet's limit)"));
+        }
+        *used += 1;
+        None
+    }
+}
+
+/// The policy objects of one document, parsed, validated and compiled on their own, to be
+/// combined into sets without compiling them again: the cluster's objects change one at a
+/// time, and each change should cost one document, not all of them. Compiled with the trust
+/// roots of that moment; compile again when they change.
+#[derive(Debug, Clone)]
+pub struct CompiledDocument {
+    source: String,
+    policies: Vec<ImagePolicy>,
+    /// What loading it noted (SCTs not verified, ...), said again with every set it is in.
+    notes: Vec<String>,
+}
+
+impl CompiledDocument {
+    /// Compile the policy objects of `text` (`source` names it in errors). A
+    /// containers-policy.json is refused: it is a whole policy, not an object.
+    pub fn compile(text: &str, source: &str, roots: &TrustRoots) -> Result<Self, LoadError> {
+        check_size(text.len() as u64, source)?;
+        if detect_format(text) == Format::ContainersPolicy {
+            let message = "a containers-policy.json is a whole policy, not a policy object: give it with --policy".to_string();
+            return Err(LoadError::file(source, LoadErrorKind::Unsupported(message)));
+        }
+        let mut builder = Builder::with_roots(roots);
+        builder.add(text, source)?;
+        Ok(Self {
+            source: source.to_string(),
+            policies: builder.policies,
+            notes: builder.notes,
+        })
+    }
 }
 
 impl Builder {
@@ -61,6 +121,18 @@ impl Builder {
             roots: roots.clone(),
             ..Self::default()
         }
+    }
+
+    /// A builder holding the policy files (or directories) `paths`.
+    pub(super) fn with_files(paths: &[PathBuf], roots: &TrustRoots) -> Result<Self, LoadError> {
+        let mut builder = Self::with_roots(roots);
+        for path in paths {
+            for file in policy_files(path)? {
+                let name = file.display().to_string();
+                builder.add(&read_limited(&file, &name)?, &name)?;
+            }
+        }
+        Ok(builder)
     }
 
     pub(super) fn add(&mut self, text: &str, source: &str) -> Result<(), LoadError> {
@@ -72,19 +144,57 @@ impl Builder {
         }
         for doc in parse::parse_documents(text, source)? {
             check_valid(&doc, source)?;
-            let object = doc.object_id();
-            if let Some(first) = self.seen.insert(object.clone(), source.to_string()) {
-                let message = format!("defined twice (first in {first})");
-                return Err(invalid(source, &object, None, message));
-            }
-            if self.policies.len() == MAX_POLICIES {
-                let message = format!("more than {MAX_POLICIES} policies (Signet's limit)");
-                let kind = LoadErrorKind::Unsupported(message);
-                return Err(LoadError::object(source, Some(object), None, kind));
-            }
+            let namespace = doc
+                .is_namespaced()
+                .then_some(doc.metadata.namespace.as_str());
+            self.admit(&doc.object_id(), namespace, source)?;
             self.policies
                 .push(compile_document(&doc, source, &self.roots)?);
             self.note_unverified_scts(&doc, source);
+        }
+        Ok(())
+    }
+
+    /// Add the objects of a document compiled before.
+    pub(super) fn add_compiled(&mut self, document: &CompiledDocument) -> Result<(), LoadError> {
+        let source = &document.source;
+        if let Some(first) = &self.containers_policy {
+            return Err(mixed(source, first));
+        }
+        for policy in &document.policies {
+            let namespace = policy.namespace.as_deref();
+            let kind = match namespace {
+                Some(_) => "ImagePolicy",
+                None => "ClusterImagePolicy",
+            };
+            let object =
+                cluster_image_policy::object_id(kind, namespace.unwrap_or_default(), &policy.name);
+            self.admit(&object, namespace, source)?;
+            self.policies.push(policy.clone());
+        }
+        self.notes.extend(document.notes.iter().cloned());
+        Ok(())
+    }
+
+    /// Refuse an object defined twice, or beyond its budget.
+    fn admit(
+        &mut self,
+        object: &str,
+        namespace: Option<&str>,
+        source: &str,
+    ) -> Result<(), LoadError> {
+        if let Some(first) = self.seen.insert(object.to_string(), source.to_string()) {
+            let message = format!("defined twice (first in {first})");
+            return Err(invalid(source, object, None, message));
+        }
+        if let Some(message) = self.budget.count(namespace) {
+            let kind = LoadErrorKind::Unsupported(message);
+            return Err(LoadError::object(
+                source,
+                Some(object.to_string()),
+                None,
+                kind,
+            ));
         }
         Ok(())
     }
@@ -162,6 +272,7 @@ impl Builder {
             by_scope,
             namespaces: BTreeMap::new(),
             notes: self.notes,
+            over_limit: BTreeMap::new(),
             fingerprint,
         }
     }

@@ -49,7 +49,7 @@ use crate::workload::ResourceIdentity;
 pub use error::{LoadError, LoadErrorKind};
 pub use export::{CrioExport, ExportError, ExportFinding, Severity, Unmatched, export_crio};
 pub use glob::{GlobError, ImageGlob};
-pub use load::{Format, MAX_NAMESPACE_FILES, detect_format};
+pub use load::{CompiledDocument, Format, MAX_NAMESPACE_FILES, detect_format};
 pub use model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
     KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE, Scope,
@@ -66,7 +66,10 @@ use load::{Builder, check_size, check_valid, policy_files, read_limited};
 
 /// A policy file larger than this is refused.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
-/// At most this many policies (containers-policy.json: requirements) in a set.
+/// At most this many cluster-wide policies (containers-policy.json: requirements) in a set.
+/// Namespaced `ImagePolicy` objects have budgets of their own (this many per namespace at
+/// most, and the composer's `--max-policies-per-namespace`), so no namespace can crowd out
+/// the cluster's policies.
 pub const MAX_POLICIES: usize = 1000;
 
 /// The source name of policies loaded from text without a file.
@@ -84,7 +87,19 @@ pub struct PolicySet {
     namespaces: BTreeMap<String, PolicySet>,
     /// What was read but does not apply (transports other than `docker`), for `policy check`.
     notes: Vec<String>,
+    /// Namespaces whose `ImagePolicy` objects were not all loaded (over their limit).
+    over_limit: BTreeMap<String, NamespaceOverLimit>,
     fingerprint: String,
+}
+
+/// A namespace with more `ImagePolicy` objects than its limit: the refused ones are not
+/// loaded, so the engine admits none of the namespace's images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceOverLimit {
+    /// The limit (`--max-policies-per-namespace`).
+    pub limit: usize,
+    /// The names of the refused objects, sorted.
+    pub refused: Vec<String>,
 }
 
 impl Default for PolicySet {
@@ -118,16 +133,23 @@ impl PolicySet {
         documents: impl IntoIterator<Item = (&'a str, &'a str)>,
         roots: &TrustRoots,
     ) -> Result<PolicySet, LoadError> {
-        let mut builder = Builder::with_roots(roots);
-        for path in paths {
-            for file in policy_files(path)? {
-                let name = file.display().to_string();
-                builder.add(&read_limited(&file, &name)?, &name)?;
-            }
-        }
+        let mut builder = Builder::with_files(paths, roots)?;
         for (source, text) in documents {
             check_size(text.len() as u64, source)?;
             builder.add(text, source)?;
+        }
+        Ok(builder.finish())
+    }
+
+    /// [`PolicySet::load_with_documents`] with documents compiled before (with `roots`).
+    pub fn load_with_compiled<'a>(
+        paths: &[PathBuf],
+        documents: impl IntoIterator<Item = &'a CompiledDocument>,
+        roots: &TrustRoots,
+    ) -> Result<PolicySet, LoadError> {
+        let mut builder = Builder::with_files(paths, roots)?;
+        for document in documents {
+            builder.add_compiled(document)?;
         }
         Ok(builder.finish())
     }
@@ -170,6 +192,23 @@ impl PolicySet {
         self.fingerprint = fingerprint::fingerprint(&self.policies, self.by_scope, &pairs);
         self.namespaces = namespaces;
         self
+    }
+
+    /// This set with `over_limit`: namespaces whose `ImagePolicy` objects beyond their limit
+    /// were refused.
+    pub fn with_namespace_over_limit(
+        mut self,
+        over_limit: BTreeMap<String, NamespaceOverLimit>,
+    ) -> PolicySet {
+        self.fingerprint = fingerprint::with_over_limit(&self.fingerprint, &over_limit);
+        self.over_limit = over_limit;
+        self
+    }
+
+    /// Whether `namespace` holds more `ImagePolicy` objects than its limit, and which were
+    /// refused.
+    pub fn namespace_over_limit(&self, namespace: &str) -> Option<&NamespaceOverLimit> {
+        self.over_limit.get(namespace)
     }
 
     /// The policies, in load order (for a containers-policy.json: `default`, then each scope's

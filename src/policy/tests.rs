@@ -499,6 +499,37 @@ fn unknown_multi_arch_modes_and_pullable_placeholders_are_refused() {
     assert!(error.to_string().contains("containers"), "{error}");
 }
 
+/// Namespaced `ImagePolicy` objects have budgets of their own: a namespace full of them never
+/// stops a cluster-wide policy from loading, and one namespace holds at most `MAX_POLICIES`.
+#[test]
+fn namespaced_policies_never_use_up_the_cluster_policies_budget() {
+    let policy = |kind: &str, namespace: &str, i: usize| {
+        let namespace = match namespace {
+            "" => String::new(),
+            ns => format!(", namespace: {ns}"),
+        };
+        format!(
+            "---\napiVersion: signet.dev/v1alpha1\nkind: {kind}\nmetadata: {{name: p{i}{namespace}}}\n\
+             spec: {{images: [{{glob: '**'}}], authorities: [{{static: {{action: pass}}}}]}}\n"
+        )
+    };
+    let namespaced =
+        |ns: &str, n: usize| -> String { (0..n).map(|i| policy("ImagePolicy", ns, i)).collect() };
+    let crowded = format!(
+        "{}{}",
+        namespaced("crowd", MAX_POLICIES),
+        policy("ClusterImagePolicy", "", 0)
+    );
+    let set = PolicySet::from_yaml(&crowded, "p").unwrap();
+    assert_eq!(set.policies().len(), MAX_POLICIES + 1);
+    assert!(set.policies().iter().any(|p| p.namespace.is_none()));
+
+    let err = load_error(&namespaced("crowd", MAX_POLICIES + 1));
+    assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
+    assert_eq!(err.object.as_deref(), Some("ImagePolicy/crowd/p1000"));
+    assert!(err.to_string().contains("namespace \"crowd\""), "{err}");
+}
+
 /// policy-controller verifies with the first PEM block of `key.data` only; Signet would accept
 /// any, so several blocks are refused unless Signet's `threshold` says what they mean.
 #[test]

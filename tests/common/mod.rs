@@ -21,6 +21,7 @@ pub mod images;
 pub mod keyless;
 pub mod keyless_webhook;
 pub mod load;
+pub mod policy_objects;
 pub mod proxy;
 pub mod realm;
 pub mod referrers;

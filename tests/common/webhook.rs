@@ -277,6 +277,7 @@ fn build_engine(
         cache: options.cache.clone(),
         platforms: signet::engine::default_platforms(),
         images_in_flight: options.max_images_in_flight,
+        ..EngineSettings::default()
     };
     Engine::new(policies, registry, settings)
 }

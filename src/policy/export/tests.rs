@@ -121,6 +121,31 @@ fn namespaced_policies_get_their_own_file() {
     assert!(e.global["transports"]["docker"].get("quay.io").is_none());
 }
 
+/// As Signet judges them, namespaced policies only add requirements: a scope only they cover is
+/// unmatched (rejected under `--no-match deny`), one a cluster policy covers needs both.
+#[test]
+fn a_scope_only_namespaced_policies_cover_is_unmatched() {
+    let namespaced = "---\napiVersion: signet.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {name: team, namespace: team-a}\nspec:\n  images: [{glob: '**'}]\n  authorities: [{static: {action: pass}}]\n";
+    let text = policy("all", &["ghcr.io/**"], &key("a"), "") + namespaced;
+    let set = PolicySet::from_yaml(&text, "p.yaml").unwrap();
+    let rejected = export_crio(&set, Unmatched::Reject).unwrap();
+    let team = &rejected.namespaces["team-a"]["transports"]["docker"];
+    assert_eq!(team[""], json!([{"type": "reject"}]), "{team}");
+    let both = team["ghcr.io"].as_array().unwrap();
+    assert_eq!(
+        both.len(),
+        2,
+        "key a and the namespace's static pass: {team}"
+    );
+    let accepted = export_crio(&set, Unmatched::Accept).unwrap();
+    let team = &accepted.namespaces["team-a"]["transports"]["docker"];
+    assert_eq!(
+        team[""],
+        json!([{"type": "insecureAcceptAnything"}]),
+        "{team}"
+    );
+}
+
 #[test]
 fn a_containers_policy_is_not_exported_again() {
     let set = PolicySet::from_yaml(r#"{"default": [{"type": "reject"}]}"#, "policy.json").unwrap();
