@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
-use signet::policy::TrustRoots;
+use signet::policy::{PUBLIC_GOOD_TRUST_ROOT, TrustRoots};
 use signet::workload::ImageUse;
 
 use super::EngineArgs;
@@ -30,7 +30,8 @@ pub struct VerifyArgs {
     #[arg(long, conflicts_with_all = ["policy", "certificate_identity"])]
     key: Option<PathBuf>,
     /// Keyless: the signing certificate's subject (an email or URI) instead of a policy file;
-    /// needs --certificate-oidc-issuer and --trust-root.
+    /// needs --certificate-oidc-issuer; verified against --trust-root, or Sigstore's public-good
+    /// root built into Signet when none is given.
     #[arg(
         long = "certificate-identity",
         requires = "certificate_oidc_issuer",
@@ -106,15 +107,18 @@ fn shortcut_policy(args: &VerifyArgs) -> anyhow::Result<Option<(String, &'static
     Ok(Some((text, source)))
 }
 
-/// The one trust root keyless verification uses: exactly one must be given.
+/// The trust root keyless verification uses: the one `--trust-root` gives, or Sigstore's
+/// public-good root (built in, or a given file named `sigstore-public-good`) when none is given.
 fn only_trust_root(paths: &[PathBuf]) -> anyhow::Result<String> {
     let roots = TrustRoots::load(paths).context("loading --trust-root")?;
-    match roots.names().as_slice() {
+    let names = roots.names();
+    let given: Vec<&str> = names
+        .into_iter()
+        .filter(|name| *name != PUBLIC_GOOD_TRUST_ROOT)
+        .collect();
+    match given.as_slice() {
+        [] => Ok(PUBLIC_GOOD_TRUST_ROOT.to_string()),
         [one] => Ok(one.to_string()),
-        [] => anyhow::bail!(
-            "--certificate-identity needs --trust-root FILE: the Fulcio CAs and Rekor keys to \
-             verify with (Signet fetches none), e.g. examples/trust-roots/sigstore-public-good.json"
-        ),
         many => anyhow::bail!(
             "--certificate-identity takes one trust root, and --trust-root gave {}: {}",
             many.len(),
