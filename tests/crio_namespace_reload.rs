@@ -37,10 +37,11 @@ fn write(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+/// The next reload's result, waited for with a deadline generous enough for a loaded machine.
 async fn next_reload(reports: &mut mpsc::UnboundedReceiver<bool>) -> bool {
-    tokio::time::timeout(Duration::from_secs(10), reports.recv())
+    tokio::time::timeout(Duration::from_secs(60), reports.recv())
         .await
-        .expect("a reload within 10 s")
+        .expect("a reload within 60 s")
         .expect("the watcher runs")
 }
 

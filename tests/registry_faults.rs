@@ -117,7 +117,10 @@ async fn rate_limit_denies_at_once_pauses_the_registry_briefly_and_causes_no_ret
         Fault::Status(429, vec![("retry-after", "60".into())]),
     );
     let mut options = s.options(&[s.front.host()]);
+    // The test moves time itself: the pause cannot end during the 20 reviews, however slow.
+    let clock = signet::expiring::ManualClock::new();
     options.rate_limit_pause = Duration::from_secs(2);
+    options.clock = clock.clone();
     let webhook = TestWebhook::start(options).await;
     for _ in 0..20 {
         let (answer, took) = review(&webhook, &s.image()).await;
@@ -129,7 +132,11 @@ async fn rate_limit_denies_at_once_pauses_the_registry_briefly_and_causes_no_ret
         "one 429, then no request until the pause ends"
     );
     s.front.heal();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(Duration::from_millis(1999));
+    let (answer, took) = review(&webhook, &s.image()).await;
+    assert_denied(&answer, took, "RegistryRateLimited", "rate limiting");
+    assert_eq!(s.front.requests_containing(tag_path), 1, "still paused");
+    clock.advance(Duration::from_millis(1));
     let (answer, _) = review(&webhook, &s.image()).await;
     assert!(
         allowed(&answer),

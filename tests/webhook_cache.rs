@@ -14,6 +14,7 @@ use common::webhook::{
     TestWebhook, WebhookOptions, allowed, container, key_policy, message, pod_review, pod_review_in,
 };
 use common::{TestKey, TestRegistry, push_image, sign_image};
+use signet::expiring::ManualClock;
 use signet::policy::PolicySet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -77,8 +78,11 @@ async fn an_image_signed_after_a_denial_is_admitted_once_the_negative_ttl_passes
     let digest = push_image(&registry, "demo/app:v1", "late").await;
     let policy = key_policy("demo", &format!("{}/**", registry.host()), &key.public_pem);
     let mut options = WebhookOptions::new(policy, &[registry.host()]);
-    // Long enough that signing (a few hundred ms, more on a loaded machine) ends inside it.
-    options.cache.negative_ttl = Duration::from_secs(3);
+    // The test moves time itself: however long signing takes, the TTL ends only when told.
+    let clock = ManualClock::new();
+    let ttl = Duration::from_secs(10);
+    options.cache.negative_ttl = ttl;
+    options.clock = clock.clone();
     let webhook = TestWebhook::start(options).await;
     let review = pod_review(
         "u",
@@ -88,22 +92,15 @@ async fn an_image_signed_after_a_denial_is_admitted_once_the_negative_ttl_passes
         )],
         vec![],
     );
-    let denied_at = std::time::Instant::now();
     assert!(!allowed(&webhook.review(&review).await));
     sign_image(&registry, "demo/app", &digest, &key).await;
-    assert!(
-        denied_at.elapsed() < Duration::from_secs(3),
-        "signing took longer than the negative TTL; the test cannot tell a cached absence"
-    );
+    clock.advance(ttl - Duration::from_millis(1));
     let cached = webhook.review(&review).await;
     assert!(
         !allowed(&cached),
         "inside the negative TTL the cached absence is reused"
     );
-    tokio::time::sleep(
-        Duration::from_secs(3).saturating_sub(denied_at.elapsed()) + Duration::from_millis(100),
-    )
-    .await;
+    clock.advance(Duration::from_millis(1));
     assert!(allowed(&webhook.review(&review).await));
 }
 

@@ -21,8 +21,10 @@ fn static_policy(action: &str) -> String {
     )
 }
 
+/// Wait for `condition` (an event the test observes), failing only after a deadline generous
+/// enough for a loaded machine.
 async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -83,7 +85,11 @@ async fn shutdown_fails_readiness_and_finishes_the_review_in_flight() {
     let client = webhook.client.clone();
     let url = webhook.url("/validate");
     let in_flight = tokio::spawn(async move { client.post(url).json(&review).send().await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // In flight once the review has reached the registry (held there by the proxy's delay).
+    wait_for("the review to reach the registry", || {
+        proxy.connections() > 0
+    })
+    .await;
     let ready_url = webhook.url("/readyz");
     let state_ready = || {
         webhook

@@ -31,6 +31,7 @@ use fanout::HostSlots;
 use http::{Answer, Get};
 use token::Tokens;
 
+use crate::expiring::SharedClock;
 use crate::reference::{Digest, ImageReference};
 
 pub use auth::{AuthKey, Credentials, CredentialsError};
@@ -73,6 +74,8 @@ pub struct RegistryConfig {
     /// Most requests in flight to one registry host, across all reviews; more wait their turn
     /// (within the review's deadline).
     pub max_requests_per_host: usize,
+    /// What the rate-limit pause is measured by: the system clock, or a test's own.
+    pub clock: SharedClock,
 }
 
 impl Default for RegistryConfig {
@@ -88,6 +91,7 @@ impl Default for RegistryConfig {
             rate_limit_pause: Duration::from_secs(5),
             mirrors: Mirrors::default(),
             max_requests_per_host: DEFAULT_MAX_REQUESTS_PER_HOST,
+            clock: crate::expiring::system_clock(),
         }
     }
 }
@@ -116,9 +120,9 @@ impl Registry {
             clients: Clients::new(&config).map(Arc::new),
             credentials: Arc::new(credentials),
             hosts: Arc::new(HostSlots::new(config.max_requests_per_host)),
-            config: Arc::new(config),
             tokens: Arc::default(),
-            backoff: Arc::default(),
+            backoff: Arc::new(Backoff::new(config.clock.clone())),
+            config: Arc::new(config),
         }
     }
 
