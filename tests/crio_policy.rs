@@ -14,9 +14,7 @@ use signet::reference::ImageReference;
 
 use common::crio::{BLOG_EMAIL, GITHUB_OAUTH, fulcio_requirement, key_requirement, policy_json};
 use common::keyless::{Leaf, TestFulcio, TestRekor, signed_layer};
-use common::webhook::{
-    TestWebhook, WebhookOptions, allowed, container, message, pod_review, pod_review_in,
-};
+use common::webhook::{TestWebhook, WebhookOptions, allowed, container, pod_review_in};
 use common::{
     SigLayer, TestKey, TestRegistry, push_image, push_signature_layers, sign_image,
     simple_signing_payload,
@@ -142,13 +140,6 @@ impl Blog {
     }
 }
 
-async fn review(webhook: &TestWebhook, image: &str) -> (bool, String) {
-    let answer = webhook
-        .review(&pod_review("u", vec![container("app", image)], vec![]))
-        .await;
-    (allowed(&answer), message(&answer))
-}
-
 /// The Kubernetes blog post's walk-through ("Verifying Container Image Signatures Within CRI
 /// Runtimes", 2023): the same policy shape and CRI-O's messages for each step.
 #[tokio::test(flavor = "multi_thread")]
@@ -156,15 +147,19 @@ async fn the_blog_example_admits_the_signed_repository_with_cri_o_messages() {
     let blog = Blog::new().await;
     let host = blog.registry.host();
     let webhook = blog.webhook(BLOG_EMAIL).await;
-    let (ok, msg) = review(&webhook, &format!("{host}/crio/signed:v1")).await;
+    let (ok, msg) = webhook
+        .review_image(&format!("{host}/crio/signed:v1"))
+        .await;
     assert!(ok, "{msg}");
-    let (ok, msg) = review(&webhook, &format!("{host}/crio/unsigned:v1")).await;
+    let (ok, msg) = webhook
+        .review_image(&format!("{host}/crio/unsigned:v1"))
+        .await;
     assert!(!ok);
     assert!(
         msg.contains("A signature was required, but no signature exists"),
         "{msg}"
     );
-    let (ok, msg) = review(&webhook, &format!("{host}/crio/other:v1")).await;
+    let (ok, msg) = webhook.review_image(&format!("{host}/crio/other:v1")).await;
     assert!(!ok);
     let words = format!("Running image docker://{host}/crio/other:v1 is rejected by policy.");
     assert!(msg.contains(&words), "{msg}");
@@ -174,7 +169,7 @@ async fn the_blog_example_admits_the_signed_repository_with_cri_o_messages() {
     );
     webhook.shutdown().await;
     let wrong = blog.webhook("wrong@mail.com").await;
-    let (ok, msg) = review(&wrong, &format!("{host}/crio/signed:v1")).await;
+    let (ok, msg) = wrong.review_image(&format!("{host}/crio/signed:v1")).await;
     assert!(!ok);
     let words =
         format!("Required email wrong@mail.com not found (got []string{{\"{BLOG_EMAIL}\"}})");
@@ -199,7 +194,7 @@ async fn several_refused_signatures_are_listed_in_cri_o_words() {
     )]);
     let webhook =
         TestWebhook::start(WebhookOptions::new(policy, std::slice::from_ref(&host))).await;
-    let (ok, msg) = review(&webhook, &format!("{host}/team/app:v1")).await;
+    let (ok, msg) = webhook.review_image(&format!("{host}/team/app:v1")).await;
     assert!(!ok);
     assert!(
         msg.contains(
@@ -231,11 +226,17 @@ async fn remap_identity_admits_a_mirror_copy_signed_for_the_origin() {
     });
     let policy = policy_json(&[(&mirror.host(), vec![remap])]);
     let webhook = TestWebhook::start(WebhookOptions::new(policy, &[mirror.host()])).await;
-    let (ok, msg) = review(&webhook, &format!("{}/team/app:v1", mirror.host())).await;
+    let (ok, msg) = webhook
+        .review_image(&format!("{}/team/app:v1", mirror.host()))
+        .await;
     assert!(ok, "{msg}");
-    let (ok, msg) = review(&webhook, &format!("{}/team/app@{digest}", mirror.host())).await;
+    let (ok, msg) = webhook
+        .review_image(&format!("{}/team/app@{digest}", mirror.host()))
+        .await;
     assert!(ok, "by digest the repository is enough: {msg}");
-    let (ok, msg) = review(&webhook, &format!("{}/team/app:v2", mirror.host())).await;
+    let (ok, msg) = webhook
+        .review_image(&format!("{}/team/app:v2", mirror.host()))
+        .await;
     assert!(
         !ok,
         "the same digest under another tag is not what was signed"

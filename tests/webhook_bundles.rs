@@ -1,6 +1,6 @@
 //! Sigstore bundles (cosign 3) end to end: real TLS, Debian's distribution 2.8 (no referrers API,
 //! so bundles are attached by the referrers tag schema), and a small front serving the referrers
-//! API where a test needs one (tests/common/referrers.rs). Bundles are made with the test
+//! API where a test needs one (`FaultFront::referrers` in tests/common/faults.rs). Bundles are made with the test
 //! Fulcio and Rekor of tests/common/keyless.rs, with an RFC 6962 inclusion proof and a signed
 //! checkpoint (tests/common/bundles.rs).
 // Test code: a failed expectation should panic with its message.
@@ -15,11 +15,11 @@ use common::bundles::{
     BUNDLE_MEDIA_TYPE, Forgery, attach_bundles, dsse_bundle, image_statement, push_referrer,
     referrers_index, statement,
 };
+use common::faults::FaultFront;
 use common::keyless::{
     GITHUB_ISSUER, Leaf, TestFulcio, TestRekor, keyless_policy, signed_layer, trust_root_yaml,
 };
 use common::keyless_webhook::{EMAIL, Setup, denied_with, email_setup};
-use common::referrers::ReferrersFront;
 use common::webhook::{TestWebhook, WebhookOptions, allowed, container, message, pod_review};
 use common::{TestRegistry, push_image};
 use serde_json::json;
@@ -140,7 +140,7 @@ async fn attestation_bundle_is_not_accepted_as_a_signature() {
 /// webhook trusting a test Fulcio and Rekor for images of the front.
 struct Fronted {
     registry: TestRegistry,
-    front: ReferrersFront,
+    front: FaultFront,
     webhook: TestWebhook,
 }
 
@@ -150,7 +150,7 @@ async fn fronted(
     rekor: &TestRekor,
     answers: HashMap<String, Vec<u8>>,
 ) -> Fronted {
-    let front = ReferrersFront::start(&registry.host(), answers).await;
+    let front = FaultFront::referrers(&registry.host(), answers).await;
     let identities = format!("[{{issuer: {GITHUB_ISSUER}, subject: {EMAIL}}}]");
     let policy = keyless_policy(
         "release",

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::flip::FlipRegistry;
+use common::faults::FaultFront;
 use common::webhook::{
     TestWebhook, WebhookOptions, allowed, container, key_policy, message, pod_review, pod_review_in,
 };
@@ -24,7 +24,7 @@ async fn five_hundred_concurrent_reviews_of_one_new_image_cost_one_resolution_an
     let key = TestKey::generate();
     let digest = push_image(&registry, "demo/app:v1", "herd").await;
     sign_image(&registry, "demo/app", &digest, &key).await;
-    let front = FlipRegistry::start(&registry.host(), "demo/app", "v1", &digest, &digest).await;
+    let front = FaultFront::flipping(&registry.host(), "demo/app", "v1", &digest, &digest).await;
     // Signed at the registry's own address, reviewed through the counting front.
     let policy = key_policy("demo", &format!("{}/**", front.host()), &key.public_pem)
         + "    signedIdentity:\n      type: anyRepository\n";
@@ -49,7 +49,11 @@ async fn five_hundred_concurrent_reviews_of_one_new_image_cost_one_resolution_an
         admitted += usize::from(allowed(&r.await.unwrap()));
     }
     assert_eq!(admitted, 500);
-    assert_eq!(front.tag_lookups(), 1, "one digest resolution");
+    assert_eq!(
+        front.tag_lookups("demo/app", "v1"),
+        1,
+        "one digest resolution"
+    );
     assert_eq!(
         front.requests_containing(".sig"),
         1,

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::flip::FlipRegistry;
+use common::faults::FaultFront;
 use common::webhook::{
     TestWebhook, WebhookOptions, allowed, container, key_policy, message, pod_review, response,
 };
@@ -232,7 +232,7 @@ async fn a_registry_that_changes_its_answer_cannot_swap_what_was_verified() {
     let signed_b = push_image(&registry, "demo/app:b", "b").await;
     sign_image(&registry, "demo/app", &signed_b, &key).await;
     let flip =
-        FlipRegistry::start(&registry.host(), "demo/app", "v1", &unsigned_a, &signed_b).await;
+        FaultFront::flipping(&registry.host(), "demo/app", "v1", &unsigned_a, &signed_b).await;
     let policy = key_policy("demo", &format!("{}/**", flip.host()), &key.public_pem)
         + "    signedIdentity:\n      type: anyRepository\n";
     let webhook = TestWebhook::start(WebhookOptions::new(policy, &[flip.host()])).await;
@@ -247,7 +247,11 @@ async fn a_registry_that_changes_its_answer_cannot_swap_what_was_verified() {
     let msg = message(&answer);
     assert!(msg.contains(&unsigned_a), "{msg}");
     assert!(!msg.contains(&signed_b), "{msg}");
-    assert_eq!(flip.tag_lookups(), 1, "the tag is resolved once per review");
+    assert_eq!(
+        flip.tag_lookups("demo/app", "v1"),
+        1,
+        "the tag is resolved once per review"
+    );
     let annotations = response(&answer)["auditAnnotations"].to_string();
     assert!(!annotations.contains(&signed_b), "{annotations}");
 }

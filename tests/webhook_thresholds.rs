@@ -8,9 +8,7 @@ mod common;
 
 use common::bundles::{Forgery, attach_bundles, dsse_bundle, image_statement};
 use common::keyless::{GITHUB_ISSUER, Leaf, TestFulcio, TestRekor, signed_layer, trust_root_yaml};
-use common::webhook::{
-    TestWebhook, WebhookOptions, allowed, container, indent, message, pod_review,
-};
+use common::webhook::{TestWebhook, WebhookOptions, indent};
 use common::{
     TestKey, TestRegistry, push_image, push_signature_layers, sign_image, simple_signing_payload,
 };
@@ -24,13 +22,6 @@ fn two_key_policy(glob: &str, pems: &[&str], threshold: i64) -> String {
          threshold: {threshold}\n      data: |\n{}",
         indent(&pems.concat(), 8)
     )
-}
-
-async fn review(webhook: &TestWebhook, image: &str) -> (bool, String) {
-    let answer = webhook
-        .review(&pod_review("u", vec![container("app", image)], vec![]))
-        .await;
-    (allowed(&answer), message(&answer))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -47,7 +38,7 @@ async fn two_keys_with_threshold_two_need_both_and_the_same_key_twice_counts_onc
     let image = format!("{}/demo/app:v1", registry.host());
 
     sign_image(&registry, "demo/app", &digest, &alice).await;
-    let (admitted, msg) = review(&webhook, &image).await;
+    let (admitted, msg) = webhook.review_image(&image).await;
     assert!(!admitted);
     assert!(
         msg.contains("signed by 1 of 2 required signers (key sha256:"),
@@ -55,12 +46,12 @@ async fn two_keys_with_threshold_two_need_both_and_the_same_key_twice_counts_onc
     );
 
     sign_image(&registry, "demo/app", &digest, &alice).await;
-    let (admitted, msg) = review(&webhook, &image).await;
+    let (admitted, msg) = webhook.review_image(&image).await;
     assert!(!admitted, "the same key twice is one signer");
     assert!(msg.contains("1 of 2 required signers"), "{msg}");
 
     sign_image(&registry, "demo/app", &digest, &bob).await;
-    let (admitted, msg) = review(&webhook, &image).await;
+    let (admitted, msg) = webhook.review_image(&image).await;
     assert!(admitted, "{msg}");
 }
 
@@ -88,7 +79,7 @@ async fn keyless_threshold_counts_a_sig_and_a_bundle_from_two_identities() {
     let by_alice = fulcio.issue(&Leaf::email(alice, GITHUB_ISSUER));
     let layer = signed_layer(&fulcio, &by_alice, &rekor, payload);
     push_signature_layers(&registry, "demo/app", &digest, vec![layer]).await;
-    let (admitted, msg) = review(&webhook, &image).await;
+    let (admitted, msg) = webhook.review_image(&image).await;
     assert!(!admitted);
     assert!(
         msg.contains("signed by 1 of 2 required signers (issuer"),
@@ -104,7 +95,7 @@ async fn keyless_threshold_counts_a_sig_and_a_bundle_from_two_identities() {
         Forgery::default(),
     );
     attach_bundles(&registry, "demo/app", &digest, vec![bundle]).await;
-    let (admitted, msg) = review(&webhook, &image).await;
+    let (admitted, msg) = webhook.review_image(&image).await;
     assert!(admitted, "{msg}");
 }
 
