@@ -59,19 +59,31 @@ pub enum Fault {
 struct Matcher {
     /// Only this method (`HEAD`), or any.
     method: Option<String>,
-    /// Path contains this (or, when `exact`, path and query are exactly this).
+    /// What the request's path is compared with.
     needle: String,
-    exact: bool,
+    scope: Scope,
     /// Requests it still applies to (`None`: every one).
     remaining: Option<usize>,
+}
+
+/// How a [`Matcher`]'s needle is compared.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// The path contains it.
+    Contains,
+    /// The path (whatever the query) is it.
+    Path,
+    /// The path and query are it.
+    PathAndQuery,
 }
 
 impl Matcher {
     fn matches(&self, method: &str, path: &str, path_and_query: &str) -> bool {
         let method_ok = self.method.as_deref().is_none_or(|m| m == method);
-        let path_ok = match self.exact {
-            true => path_and_query == self.needle,
-            false => path.contains(self.needle.as_str()),
+        let path_ok = match self.scope {
+            Scope::Contains => path.contains(self.needle.as_str()),
+            Scope::Path => path == self.needle,
+            Scope::PathAndQuery => path_and_query == self.needle,
         };
         method_ok && path_ok
     }
@@ -146,44 +158,45 @@ impl FaultFront {
 
     /// Requests whose path contains `needle` get `fault` from now on (the first match wins).
     pub fn fail(&self, needle: &str, fault: Fault) {
-        self.add(None, needle, false, fault);
+        self.add(None, needle, Scope::Contains, None, fault);
     }
 
     /// Requests with this method whose path contains `needle` get `fault` from now on.
     pub fn fail_method(&self, method: &str, needle: &str, fault: Fault) {
-        self.add(Some(method), needle, false, fault);
+        self.add(Some(method), needle, Scope::Contains, None, fault);
     }
 
     /// Requests whose path and query are exactly `path_and_query` get `fault` from now on.
     pub fn fail_exact(&self, path_and_query: &str, fault: Fault) {
-        self.add(None, path_and_query, true, fault);
+        self.add(None, path_and_query, Scope::PathAndQuery, None, fault);
     }
 
     /// Requests whose path and query are exactly `path_and_query` get `fault`, the next
     /// `times` of them only.
     pub fn fail_exact_times(&self, path_and_query: &str, times: usize, fault: Fault) {
-        self.push(
-            Matcher {
-                method: None,
-                needle: path_and_query.to_owned(),
-                exact: true,
-                remaining: Some(times),
-            },
+        self.add(
+            None,
+            path_and_query,
+            Scope::PathAndQuery,
+            Some(times),
             fault,
         );
     }
 
-    fn add(&self, method: Option<&str>, needle: &str, exact: bool, fault: Fault) {
+    fn add(
+        &self,
+        method: Option<&str>,
+        needle: &str,
+        scope: Scope,
+        remaining: Option<usize>,
+        fault: Fault,
+    ) {
         let matcher = Matcher {
             method: method.map(str::to_owned),
             needle: needle.to_owned(),
-            exact,
-            remaining: None,
+            scope,
+            remaining,
         };
-        self.push(matcher, fault);
-    }
-
-    fn push(&self, matcher: Matcher, fault: Fault) {
         self.state
             .faults
             .lock()
@@ -221,7 +234,7 @@ impl FaultFront {
         let index = "application/vnd.oci.image.index.v1+json".to_string();
         for (path, body) in answers {
             let fault = Fault::Body(200, vec![("content-type", index.clone())], body);
-            front.fail(&path, fault);
+            front.add(None, &path, Scope::Path, None, fault);
         }
         front.fail("/referrers/", Fault::Status(404, vec![]));
         front
