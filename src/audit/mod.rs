@@ -108,7 +108,10 @@ impl Status {
                 Self::Deny
             }
             Outcome::Deny(
-                Reason::Registry(_) | Reason::Timeout(_) | Reason::PullCredentials(_),
+                Reason::Registry(_)
+                | Reason::Timeout(_)
+                | Reason::PullCredentials(_)
+                | Reason::CredentialProvider { .. },
             ) => Self::Error,
             Outcome::Deny(_) => Self::Deny,
         }

@@ -160,17 +160,26 @@ async fn verify(
     image: &ImageReference,
     credentials: &ReviewCredentials<'_>,
 ) -> ImageResult {
-    let via = match credentials.registry(engine.registry.base()).await {
+    let (via, provider_failures) = match credentials.registry(engine.registry.base(), image).await {
         Ok(via) => via,
         Err(detail) => return failed(matching, Reason::PullCredentials(detail)),
     };
-    let registry = engine.registry.for_review(via);
+    let registry = engine.registry.for_review(&via);
     let timer = engine.stages.start(Stage::DigestResolution);
     let resolved = registry.resolve_digest(image).await;
     drop(timer);
     let digest = match resolved {
         Ok(digest) => digest,
-        Err(e) => return unverifiable(matching, None, Reason::Registry(e)),
+        Err(e) if provider_failures.is_empty() => {
+            return unverifiable(matching, None, Reason::Registry(e));
+        }
+        Err(e) => {
+            let reason = Reason::CredentialProvider {
+                failures: provider_failures.join("; "),
+                registry: e,
+            };
+            return unverifiable(matching, None, reason);
+        }
     };
     let key = VerdictKey::new(matching, image, &digest, &engine.settings.platforms);
     // Boxed: registry and signature futures nested inside the cache's would be large on the stack.

@@ -33,7 +33,10 @@ use token::Tokens;
 
 use crate::reference::{Digest, ImageReference};
 
-pub use auth::{AuthKey, Credentials, CredentialsError};
+pub use auth::{
+    AuthKey, CredentialProviders, Credentials, CredentialsError, DEFAULT_PROVIDER_TIMEOUT,
+    MAX_PROVIDER_RESPONSE_BYTES, ProviderError,
+};
 pub use error::RegistryError;
 pub use mirrors::{MAX_MIRROR_ENTRIES, Mirrors, MirrorsError};
 pub use platforms::{MAX_INDEX_CHILDREN, Platform, PlatformManifest, Pull};
@@ -73,6 +76,9 @@ pub struct RegistryConfig {
     /// Most requests in flight to one registry host, across all reviews; more wait their turn
     /// (within the review's deadline).
     pub max_requests_per_host: usize,
+    /// The kubelet's credential provider plugins (`--image-credential-provider-config`), asked
+    /// for each image after the review's and the global credentials.
+    pub credential_providers: Option<Arc<CredentialProviders>>,
 }
 
 impl Default for RegistryConfig {
@@ -88,6 +94,7 @@ impl Default for RegistryConfig {
             rate_limit_pause: Duration::from_secs(5),
             mirrors: Mirrors::default(),
             max_requests_per_host: DEFAULT_MAX_REQUESTS_PER_HOST,
+            credential_providers: None,
         }
     }
 }
@@ -131,6 +138,29 @@ impl Registry {
             credentials: Arc::new(pod.clone().or(&self.credentials)),
             ..self.clone()
         }
+    }
+
+    /// This client presenting, after its own credentials, those the credential provider plugins
+    /// give for `image` (itself when none is configured or none matches), and the failures of
+    /// the plugins that were asked.
+    pub async fn with_provided_credentials(
+        &self,
+        image: &ImageReference,
+    ) -> (Registry, Vec<String>) {
+        let Some(providers) = &self.config.credential_providers else {
+            return (self.clone(), Vec::new());
+        };
+        let provided = providers
+            .credentials_for(image.registry(), image.repository())
+            .await;
+        if provided.credentials.is_empty() {
+            return (self.clone(), provided.failures);
+        }
+        let registry = Registry {
+            credentials: Arc::new((*self.credentials).clone().or(&provided.credentials)),
+            ..self.clone()
+        };
+        (registry, provided.failures)
     }
 
     /// Which credential this client presents for `repository` at `registry` (for keying what

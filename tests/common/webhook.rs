@@ -58,6 +58,8 @@ pub struct WebhookOptions {
     pub max_requests_per_registry: usize,
     /// `--max-images-in-flight`.
     pub max_images_in_flight: usize,
+    /// `--image-credential-provider-config` and its plugins, loaded.
+    pub credential_providers: Option<Arc<signet::registry::CredentialProviders>>,
 }
 
 impl WebhookOptions {
@@ -84,6 +86,7 @@ impl WebhookOptions {
             pull_secrets: None,
             max_requests_per_registry: RegistryConfig::default().max_requests_per_host,
             max_images_in_flight: EngineSettings::default().images_in_flight,
+            credential_providers: None,
         }
     }
 }
@@ -266,6 +269,7 @@ fn build_engine(
                     None => conf,
                 }
             },
+            credential_providers: options.credential_providers.clone(),
             ..RegistryConfig::default()
         },
         credentials,
