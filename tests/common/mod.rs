@@ -18,6 +18,7 @@ pub mod flip;
 pub mod generated;
 pub mod hostile;
 pub mod images;
+pub mod implementations;
 pub mod keyless;
 pub mod keyless_webhook;
 pub mod load;

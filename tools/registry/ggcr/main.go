@@ -31,8 +31,9 @@ func main() {
 		logger = log.New(io.Discard, "", 0)
 	}
 	handler := registry.New(registry.Logger(logger), registry.WithReferrersSupport(*referrers))
-	// The bound address on stdout, one line, so a caller asking for port 0 learns the port.
-	os.Stdout.WriteString("listening on " + listener.Addr().String() + "\n")
+	// The bound address on stderr, one line as distribution logs it, so a caller asking for
+	// port 0 learns the port.
+	os.Stderr.WriteString("listening on " + listener.Addr().String() + "\n")
 	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(server.Serve(listener))
 }
