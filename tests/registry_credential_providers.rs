@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::limits::bounded;
 use common::webhook::{TestWebhook, WebhookOptions, key_policy};
 use common::{TestKey, TestRegistry, push_image, sign_image};
 use signet::registry::CredentialProviders;
@@ -27,12 +28,6 @@ const REVIEW_DEADLINE: Duration = Duration::from_secs(5);
 const PLUGIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// No test may take longer than this, whatever the plugin does.
 const TEST_LIMIT: Duration = Duration::from_secs(90);
-
-async fn bounded<F: Future<Output = ()>>(test: F) {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("the test finished within its limit");
-}
 
 /// A private registry holding a signed and an unsigned image, and the key.
 struct Private {
@@ -148,7 +143,7 @@ fn make_executable(path: &Path) {
 
 #[tokio::test]
 async fn a_private_image_is_admitted_with_the_plugin_s_credentials_and_denied_without() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let private = Private::start().await;
         let plugin = Plugin::answering(&private, &private.answer("Image", "0s"));
         let webhook = private.webhook(Some(&plugin)).await;
@@ -177,7 +172,7 @@ async fn a_private_image_is_admitted_with_the_plugin_s_credentials_and_denied_wi
 
 #[tokio::test]
 async fn a_plugin_whose_match_images_do_not_match_is_not_run() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let private = Private::start().await;
         let answer = private.answer("Image", "0s");
         let port = private.registry.port();
@@ -207,7 +202,7 @@ async fn a_plugin_whose_match_images_do_not_match_is_not_run() {
 
 #[tokio::test]
 async fn a_plugin_that_hangs_is_killed_at_its_deadline_and_the_image_denied_saying_so() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let private = Private::start().await;
         // `exec`: the plugin itself sleeps, so killing it ends it.
         let plugin = Plugin::new(&[&private.registry.host()], "exec sleep 60");
@@ -231,7 +226,7 @@ async fn a_plugin_that_hangs_is_killed_at_its_deadline_and_the_image_denied_sayi
 
 #[tokio::test]
 async fn a_plugin_answer_that_is_too_large_endless_or_malformed_gives_no_credentials() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let private = Private::start().await;
         let good = private.answer("Image", "0s");
         let cases = [
@@ -285,7 +280,7 @@ async fn a_plugin_answer_that_is_too_large_endless_or_malformed_gives_no_credent
 
 #[tokio::test]
 async fn an_answer_is_reused_for_its_cache_duration_by_its_cache_key_and_not_when_zero() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let private = Private::start().await;
         // Registry key, 60 s: two reviews of two repositories of the registry run it once.
         let plugin = Plugin::answering(&private, &private.answer("Registry", "60s"));

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::apiserver::{TestApiServer, docker_config_secret, service_account};
 use common::faults::FaultFront;
+use common::limits::bounded;
 use common::webhook::{
     TestWebhook, WebhookOptions, allowed, container, deployment_review, key_policy, message,
     pod_review_in,
@@ -28,13 +29,6 @@ const REVIEW_DEADLINE: Duration = Duration::from_secs(5);
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
 /// No test may take longer than this, whatever the servers do.
 const TEST_LIMIT: Duration = Duration::from_secs(90);
-
-/// Run `test` under [`TEST_LIMIT`].
-async fn bounded<F: Future<Output = ()>>(test: F) {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("the test finished within its limit");
-}
 
 /// A signed image in a registry that requires htpasswd auth, and a webhook that trusts its key
 /// and reads pull secrets from `api`.
@@ -119,7 +113,7 @@ fn ephemeral(namespace: &str, image: &str, pull_secrets: &[&str]) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_pods_pull_secret_admits_its_signed_private_image_and_without_it_access_is_refused() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let (private, api, webhook) = tenants(&[("team-a", "regcred")]).await;
         let image = private.image();
 
@@ -165,7 +159,7 @@ async fn the_pods_pull_secret_admits_its_signed_private_image_and_without_it_acc
 
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_given_only_to_the_service_account_are_used() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let (private, api, webhook) = tenants(&[("team-b", "robot")]).await;
         api.apply(
             "serviceaccounts",
@@ -190,7 +184,7 @@ async fn credentials_given_only_to_the_service_account_are_used() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_without_credentials_is_denied_after_another_was_admitted() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let (private, api, webhook) = tenants(&[("team-a", "regcred")]).await;
         let image = private.image();
         let with = pod("team-a", &image, &["regcred"], None);
@@ -223,7 +217,7 @@ async fn a_tenant_without_credentials_is_denied_after_another_was_admitted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secret_for_another_registry_is_never_presented() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let open = TestRegistry::start();
         let key = TestKey::generate();
         let digest = push_image(&open, "demo/app:v1", "other-host").await;
@@ -296,7 +290,7 @@ fn assert_denied_for_the_api(answer: &Value, took: Duration) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_api_server_answering_503_denies_within_the_deadline_and_is_not_remembered() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let (private, api, webhook) = tenants(&[("team-a", "regcred")]).await;
         let review = pod("team-a", &private.image(), &["regcred"], None);
 
@@ -318,7 +312,7 @@ async fn an_api_server_answering_503_denies_within_the_deadline_and_is_not_remem
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_api_server_that_never_answers_denies_within_the_deadline() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let private = Private::start().await;
         let api = TestApiServer::start().await;
         api.apply("secrets", private.secret("team-a", "regcred"));

@@ -21,6 +21,7 @@ pub mod images;
 pub mod implementations;
 pub mod keyless;
 pub mod keyless_webhook;
+pub mod limits;
 pub mod load;
 pub mod policy_objects;
 pub mod proxy;
