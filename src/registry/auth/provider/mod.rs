@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 
 use super::Credentials;
 use config::ProviderConfig;
@@ -33,6 +34,10 @@ pub const DEFAULT_PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Most cached answers (each at most [`MAX_PROVIDER_RESPONSE_BYTES`]).
 const MAX_CACHED_ANSWERS: usize = 256;
+
+/// Most runs of one plugin at once, across all reviews; more wait (within the plugin's
+/// deadline) and then usually find the answer of the run before them cached.
+const MAX_RUNS_PER_PROVIDER: usize = 4;
 
 /// Why the providers could not be set up (at start: Signet does not serve without them).
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +76,7 @@ pub struct CredentialProviders {
 struct Provider {
     config: ProviderConfig,
     binary: PathBuf,
+    runs: Semaphore,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -143,7 +149,11 @@ impl CredentialProviders {
                     path: binary.display().to_string(),
                     detail,
                 })?;
-                Ok(Provider { config, binary })
+                Ok(Provider {
+                    config,
+                    binary,
+                    runs: Semaphore::new(MAX_RUNS_PER_PROVIDER),
+                })
             })
             .collect::<Result<_, ProviderError>>()?;
         Ok(Self {
@@ -205,7 +215,8 @@ impl CredentialProviders {
         })
     }
 
-    /// Runs the plugin for `image`, checks its answer and caches it.
+    /// Runs the plugin for `image` (unless a run it waited for cached an answer that covers
+    /// it), checks its answer and caches it.
     async fn ask(
         &self,
         index: usize,
@@ -214,6 +225,15 @@ impl CredentialProviders {
         registry: &str,
     ) -> Result<Credentials, String> {
         let config = &provider.config;
+        let Ok(Ok(_run)) = tokio::time::timeout(self.timeout, provider.runs.acquire()).await else {
+            return Err(format!(
+                "{MAX_RUNS_PER_PROVIDER} runs of it were in flight for longer than {:?}",
+                self.timeout
+            ));
+        };
+        if let Some(credentials) = self.cached(index, image, registry) {
+            return Ok(credentials);
+        }
         let request = serde_json::json!({
             "apiVersion": config.api_version,
             "kind": "CredentialProviderRequest",
