@@ -342,3 +342,52 @@ fn a_configuration_naming_a_missing_plugin_or_a_path_is_refused_at_start() {
     let error = CredentialProviders::load(&config, dir.path(), PLUGIN_TIMEOUT).unwrap_err();
     assert!(error.to_string().contains("not executable"), "{error}");
 }
+
+#[tokio::test]
+async fn the_kubelet_s_flags_run_the_plugin_from_the_cli() {
+    bounded(TEST_LIMIT, async {
+        let private = Private::start().await;
+        let plugin = Plugin::answering(&private, &private.answer("Image", "0s"));
+        let policy = plugin.dir.path().join("policy.yaml");
+        let glob = format!("{}/**", private.registry.host());
+        std::fs::write(
+            &policy,
+            key_policy("private", &glob, &private.key.public_pem),
+        )
+        .unwrap();
+        let config = plugin.dir.path().join("config.yaml");
+        let verify = |flags: &[&std::ffi::OsStr]| {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_signet"))
+                .arg("verify")
+                .arg("--policy")
+                .arg(&policy)
+                .arg(format!("--insecure-registry={}", private.registry.host()))
+                .args(flags)
+                .arg(private.image("team/app"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&output.stderr).into_owned()
+                + &String::from_utf8_lossy(&output.stdout);
+            (output.status.success(), text)
+        };
+        let bin = plugin.bin();
+        let both = [
+            "--image-credential-provider-config".as_ref(),
+            config.as_os_str(),
+            "--image-credential-provider-bin-dir".as_ref(),
+            bin.as_os_str(),
+        ];
+        let (admitted, text) = verify(&both);
+        assert!(admitted, "with the plugin:\n{text}");
+        assert_eq!(plugin.requests().len(), 1);
+        let (admitted, text) = verify(&both[..2]);
+        assert!(!admitted, "the config without its directory:\n{text}");
+        assert!(
+            text.contains("--image-credential-provider-bin-dir"),
+            "{text}"
+        );
+        let (admitted, text) = verify(&[]);
+        assert!(!admitted, "without the plugin:\n{text}");
+    })
+    .await;
+}
