@@ -88,6 +88,7 @@ impl Plugin {
         let calls = dir.path().join("calls");
         let script = format!(
             "#!/bin/sh\n# A test credential provider: records the request, then answers.\n\
+             [ \"$*\" = get-credentials ] || {{ echo \"args: $*\" >&2; exit 9; }}\n\
              cat >> \"$CALLS\"\necho >> \"$CALLS\"\n{body}\n"
         );
         let path = bin.join(PLUGIN);
