@@ -6,13 +6,13 @@
 use regex::Regex;
 
 use super::cluster_image_policy as wire;
-use super::field_error::{FieldErrors, join};
-use super::glob::ImageGlob;
 use super::key;
-use super::model::MultiArch;
 use super::syntax::{
     is_request_uri, repository_name, repository_prefix, validate_kms, validate_oci,
 };
+use crate::policy::field_error::{FieldErrors, join};
+use crate::policy::glob::ImageGlob;
+use crate::policy::model::MultiArch;
 
 const VALID_MODES: &[&str] = &["enforce", "warn"];
 const VALID_ACTIONS: &[&str] = &["pass", "fail"];
@@ -43,7 +43,7 @@ const IDENTITY_TYPES: &[&str] = &[
 ];
 
 /// All errors policy-controller (and the API server before it) would report for `doc`.
-pub(super) fn validate(doc: &wire::Document) -> FieldErrors {
+pub(crate) fn validate(doc: &wire::Document) -> FieldErrors {
     let mut errs = FieldErrors::default();
     validate_metadata(doc, &mut errs);
     schema_rules(&doc.spec, &mut errs);

@@ -6,7 +6,7 @@ use crate::policy::{ImagePolicy, Mode};
 use crate::reference::ImageReference;
 use crate::verdict::{Outcome, Reason};
 
-use super::evaluate::ImageResult;
+use super::ImageResult;
 
 /// The policy that requires a digest of `image`, when the reference has none (an enforcing
 /// policy first, so its denial wins over a warning).

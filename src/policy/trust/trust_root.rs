@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::error::{LoadError, LoadErrorKind};
 use super::public_good::{self, PUBLIC_GOOD_TRUST_ROOT};
-use super::trust::{KeylessTrust, TrustError};
 use super::trust_root_formats::{self as formats, FieldFailure, TrustRootSpec, TrustedRoot};
+use super::{KeylessTrust, TrustError};
+use crate::policy::error::{LoadError, LoadErrorKind};
 
 /// The trust root a `keyless.ca-cert` authority takes its Rekor keys from.
 pub const DEFAULT_TRUST_ROOT: &str = "default";
@@ -56,9 +56,9 @@ impl TrustRoots {
     pub fn load(paths: &[PathBuf]) -> Result<TrustRoots, LoadError> {
         let mut roots = TrustRoots::default();
         for path in paths {
-            for file in super::policy_files(path)? {
+            for file in crate::policy::policy_files(path)? {
                 let name = file.display().to_string();
-                let text = super::read_limited(&file, &name)?;
+                let text = crate::policy::read_limited(&file, &name)?;
                 roots.add_text(&text, &name, &stem(&file))?;
             }
         }
@@ -172,7 +172,7 @@ impl TrustRoots {
 
 /// `spec` of a TrustRoot: only `sigstoreKeys` works offline.
 fn compile_spec(spec: TrustRootSpec, name: &str) -> Result<KeylessTrust, FieldFailure> {
-    use super::trust::TrustError::{Missing, Unsupported};
+    use super::TrustError::{Missing, Unsupported};
     if spec.remote.is_some() {
         let why = "TUF remotes need the network; Signet is offline: use spec.sigstoreKeys";
         return Err(("spec.remote".into(), Unsupported(why.into())));

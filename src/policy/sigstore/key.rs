@@ -8,7 +8,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use sigstore::crypto::CosignVerificationKey;
 
-use super::model::TrustedKey;
+use crate::policy::model::TrustedKey;
 
 const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];

@@ -422,7 +422,7 @@ impl Document {
 }
 
 /// `<kind>/<name>` or `ImagePolicy/<namespace>/<name>`, `(unnamed)` when the name is missing.
-pub(super) fn object_id(kind: &str, namespace: &str, name: &str) -> String {
+pub(crate) fn object_id(kind: &str, namespace: &str, name: &str) -> String {
     let name = if name.is_empty() { "(unnamed)" } else { name };
     match kind {
         "ImagePolicy" if !namespace.is_empty() => format!("{kind}/{namespace}/{name}"),

@@ -8,26 +8,26 @@
 use std::io::Read as _;
 use std::sync::Arc;
 
-use super::compile::MAX_KEYS;
-use super::containers_policy::{
+use super::policy_json::{
     Fulcio, Material, MaterialSource, PolicyJson, Problem, Requirement, RequirementKind,
     SignedIdentity, Sigstore, SigstoreTrust,
 };
-use super::model::{
+use crate::policy::model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
     KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, REJECT_MESSAGE, Scope,
     SignatureFormat, StaticAction, StaticAuthority, TrustedKey,
 };
-use super::scope::valid_remap_prefix;
-use super::strict_json::FieldProblem;
-use super::trust::KeylessTrust;
+use crate::policy::scope::valid_remap_prefix;
+use crate::policy::sigstore::compile::MAX_KEYS;
+use crate::policy::strict_json::FieldProblem;
+use crate::policy::trust::KeylessTrust;
 use crate::reference::ImageReference;
 
 /// Largest key or certificate file read for `keyPath`, `caPath`, `rekorPublicKeyPath`.
 pub(super) const MAX_MATERIAL_BYTES: u64 = 64 * 1024;
 
 /// Every requirement of `policy`, in file order: `default`, then the docker scopes.
-pub(super) fn compile(policy: &PolicyJson, source: &str) -> Result<Vec<ImagePolicy>, Problem> {
+pub(crate) fn compile(policy: &PolicyJson, source: &str) -> Result<Vec<ImagePolicy>, Problem> {
     let mut out = Vec::new();
     let sections = std::iter::once((Scope::Default, &policy.default)).chain(
         policy.docker.iter().map(|(scope, reqs)| {

@@ -10,14 +10,20 @@
 //! policy that covers it too (containers/image applies only the most specific scope; Signet
 //! applies every matching policy). Images no policy covers get `default`: `reject` for
 //! `--no-match deny`. Whatever cannot be said exactly is an [`ExportFinding`].
+//!
+//! This folder runs the other way from `sigstore/` and `containers/`: the one model written out
+//! as a containers-policy.json, scopes and files here, one policy's authorities as requirements
+//! in `authority`.
+
+mod authority;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
 use super::PolicySet;
-use super::export_authority::requirements;
 use super::model::ImagePolicy;
+use authority::requirements;
 
 /// How much an export finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,19 +6,18 @@ use std::sync::Arc;
 
 use super::cluster_image_policy as wire;
 use super::compile_keyless::{compile_keyless, lookup};
-use super::field_error::join;
-use super::glob::ImageGlob;
 use super::key::{self, Algorithm, Curve};
-use super::model::{
+use super::resource_match::compile_match;
+use super::syntax::{repository_name, repository_prefix};
+use super::validate::normalise_hash;
+use crate::policy::field_error::join;
+use crate::policy::glob::ImageGlob;
+use crate::policy::model::{
     Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, Mode,
     MultiArch, Placeholder, SignatureFormat, SignatureSource, StaticAction, StaticAuthority,
     TrustedKey,
 };
-use super::resource_match::compile_match;
-use super::syntax::{repository_name, repository_prefix};
-use super::trust::KeylessTrust;
-use super::trust_root::TrustRoots;
-use super::validate::normalise_hash;
+use crate::policy::trust::{KeylessTrust, TrustRoots};
 
 /// Why `kms` is refused, and what to do instead.
 pub(super) const KMS_REASON: &str = "KMS keys are refused: verifying with one calls the cloud \
@@ -30,13 +29,13 @@ pub(super) const SECRET_KEY_REASON: &str = "Secrets are not read in file mode (a
      `kubectl get secret NAME -n NAMESPACE -o jsonpath='{.data.KEY}' | base64 -d`";
 
 /// At most this many authorities per policy.
-pub(super) const MAX_AUTHORITIES: usize = 100;
+pub(crate) const MAX_AUTHORITIES: usize = 100;
 /// At most this many keys per authority.
-pub(super) const MAX_KEYS: usize = 100;
+pub(crate) const MAX_KEYS: usize = 100;
 
 /// A field Signet cannot enforce, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Finding {
+pub(crate) struct Finding {
     pub field: String,
     pub reason: String,
 }
@@ -55,7 +54,7 @@ impl Findings {
 
 /// Compile one validated document; `source` is the file it came from and `roots` the trust roots
 /// keyless authorities may refer to.
-pub(super) fn compile(
+pub(crate) fn compile(
     doc: &wire::Document,
     source: &str,
     roots: &TrustRoots,

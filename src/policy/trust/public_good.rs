@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::trust::KeylessTrust;
+use super::KeylessTrust;
 
 /// The name the embedded root answers to (`trustRootRef: sigstore-public-good`), and the name a
 /// `--trust-root` must have to replace it.

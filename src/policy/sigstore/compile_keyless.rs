@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use super::cluster_image_policy as wire;
 use super::compile::{Findings, SECRET_KEY_REASON, compile_threshold};
-use super::field_error::join;
-use super::model::{CertificateIdentity, IdentityRule, KeylessAuthority, Matcher};
-use super::trust::{self, CertificateAuthority, KeylessTrust};
-use super::trust_root::{DEFAULT_TRUST_ROOT, TrustRoots};
+use crate::policy::field_error::join;
+use crate::policy::model::{CertificateIdentity, IdentityRule, KeylessAuthority, Matcher};
+use crate::policy::trust::{
+    self, CertificateAuthority, DEFAULT_TRUST_ROOT, KeylessTrust, TrustRoots,
+};
 
 /// At most this many identities per keyless authority.
 pub(super) const MAX_IDENTITIES: usize = 100;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use super::cluster_image_policy::{Document, object_id};
-use super::error::{LoadError, LoadErrorKind};
+use crate::policy::error::{LoadError, LoadErrorKind};
 
 /// The API group of policy-controller's CRDs.
 const GROUP: &str = "policy.sigstore.dev";
@@ -41,7 +41,7 @@ enum Shape {
 /// Split `text` into policy documents; empty documents are skipped, other kinds are refused.
 /// The text is read twice: first loosely, to refuse foreign kinds by name, then into the typed
 /// schema, so that schema errors carry their path and line.
-pub(super) fn parse_documents(text: &str, file: &str) -> Result<Vec<Document>, LoadError> {
+pub(crate) fn parse_documents(text: &str, file: &str) -> Result<Vec<Document>, LoadError> {
     let mut shapes = Vec::new();
     for (index, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let value = Value::deserialize(de).map_err(|e| yaml_error(file, index, &e))?;

@@ -11,7 +11,7 @@ use serde_yaml::Value;
 
 use super::cluster_image_policy as wire;
 use super::compile::Findings;
-use super::field_error::join;
+use crate::policy::field_error::join;
 use crate::workload::ResourceIdentity;
 
 /// At most this many match entries, and label requirements per selector.

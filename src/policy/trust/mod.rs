@@ -4,6 +4,18 @@
 //! or PEM (CRI-O's `caData` / `rekorPublicKeyData`), validated there, and never fetched: this
 //! module does no network and no TUF. It holds material only; checking signatures against it is
 //! the signature stage's job.
+//!
+//! This folder: the material (here); the named roots given with `--trust-root` (`trust_root`),
+//! their two file formats parsed and validated into [`KeylessTrust`] (`trust_root_formats`); and
+//! the Sigstore public-good root built into the binary (`public_good`). Both policy formats
+//! compile their keyless authorities against these.
+
+mod public_good;
+mod trust_root;
+mod trust_root_formats;
+
+pub use public_good::{PUBLIC_GOOD_SNAPSHOT, PUBLIC_GOOD_TRUST_ROOT};
+pub use trust_root::{DEFAULT_TRUST_ROOT, TrustRoots};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

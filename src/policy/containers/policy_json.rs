@@ -10,7 +10,7 @@
 //! the sections of other transports (`docker-daemon`, `dir`, `oci`, …) are checked for known
 //! requirement types and otherwise ignored.
 
-use super::strict_json::{FieldProblem, Json, Obj, array};
+use crate::policy::strict_json::{FieldProblem, Json, Obj, array};
 
 /// Most scopes in the `docker` transport.
 pub(super) const MAX_SCOPES: usize = 1000;
@@ -27,11 +27,11 @@ const KNOWN_TYPES: &[&str] = &[
 
 /// A parsed containers-policy.json.
 #[derive(Debug)]
-pub(super) struct PolicyJson {
+pub(crate) struct PolicyJson {
     /// `default`.
-    pub default: Vec<Requirement>,
+    pub(super) default: Vec<Requirement>,
     /// `transports.docker`, in file order; the key `""` is the transport default.
-    pub docker: Vec<(String, Vec<Requirement>)>,
+    pub(super) docker: Vec<(String, Vec<Requirement>)>,
     /// Other transports, which never govern a kubelet pull.
     pub ignored_transports: Vec<String>,
 }
@@ -106,7 +106,7 @@ pub(super) enum SignedIdentity {
 /// Problems: invalid (containers/image refuses the file too) or unsupported (valid, but Signet
 /// cannot enforce it).
 #[derive(Debug)]
-pub(super) enum Problem {
+pub(crate) enum Problem {
     Invalid(FieldProblem),
     Unsupported(FieldProblem),
 }
@@ -126,7 +126,7 @@ fn unsupported(field: &str, reason: impl Into<String>) -> Problem {
 }
 
 /// Parse and check a whole file.
-pub(super) fn parse(text: &str) -> Result<PolicyJson, Problem> {
+pub(crate) fn parse(text: &str) -> Result<PolicyJson, Problem> {
     let value = Json::parse(text).map_err(|e| invalid("", format!("not valid JSON: {e}")))?;
     let top = Obj::of(&value, "")?;
     top.only(&["default", "transports"])?;

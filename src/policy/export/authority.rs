@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use sigstore::crypto::CosignVerificationKey;
 
-use super::export::{ExportFinding, Severity};
-use super::model::{
+use super::{ExportFinding, Severity};
+use crate::policy::model::{
     Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority,
     KeylessAuthority, Matcher, Mode, StaticAction,
 };

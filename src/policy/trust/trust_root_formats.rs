@@ -11,7 +11,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::trust::{
+use crate::policy::trust::{
     self, CertificateAuthority, KeylessTrust, LogKey, MAX_TRUST_ENTRIES, TimeRange, TrustError,
 };
 
