@@ -480,6 +480,14 @@ async fn cluster_audit_reads_every_page_of_every_list() {
     assert_eq!(find(&report, "Pod/last", None)["outcome"], "deny");
     // web-1-a and web-1-b, on the second page of Pods, still count under their Deployment.
     assert_eq!(find(&report, "Deployment/web", None)["pods"], 2);
+    // The API server's audit log: the audit asked for the next page with the token it was given.
+    let continued = tokio::task::block_in_place(|| {
+        common::shared_plane::requests_to(&cluster.plane, "/api/v1/pods?")
+    })
+    .into_iter()
+    .filter(|r| r.uri.contains("continue="))
+    .count();
+    assert_eq!(continued, 1, "one page of Pods after the first");
     let notes = report["notes"].to_string();
     assert!(
         notes.contains(&format!("{} running Pods run exactly", fillers + 3)),
