@@ -2,8 +2,10 @@
 //! (`static: pass`, `mode: warn`, `onRegistryError: warn`, extension fields, a cluster policy's
 //! name, placeholders, a kind the object's resource does not serve, keys of their own), an image
 //! the cluster's policies and `--no-match deny` would deny stays denied. A namespace has a budget
-//! of them apart from the cluster policies'. Each test runs the real watch against the test API
-//! server (tests/common/apiserver.rs); `--namespaced-policies-may-admit` restores the older rule.
+//! of them apart from the cluster policies'. Each test runs the real watch against the real
+//! kube-apiserver, the objects passing the shipped CRDs (tests/common/policy_objects.rs: one
+//! cluster at a time on the binary's control plane); `--namespaced-policies-may-admit` restores
+//! the older rule.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -297,6 +299,7 @@ async fn a_namespaced_placeholder_exempts_nothing() {
     let c = start(vec![image_policy("tenant", "mesh", spec.clone())]).await;
     let denied = denied_as(&c.engine, Some("tenant"), template, "auto").await;
     assert!(denied.starts_with("NoPolicyMatch: "), "{denied}");
+    drop(c);
 
     let c = start_with(vec![image_policy("tenant", "mesh", spec)], may_admit()).await;
     let decision = decide(&c.engine, Some("tenant"), template, "auto").await;

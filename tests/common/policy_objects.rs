@@ -1,6 +1,10 @@
-//! A Signet engine fed by the policy objects of the test API server (tests/common/apiserver.rs),
-//! as `signet serve --watch-policies` runs it: a real kube client and watcher, the composer,
-//! and the engine the webhook would ask.
+//! A Signet engine fed by the policy objects of a real kube-apiserver, as `signet serve
+//! --watch-policies` runs it: a real kube client and watcher, the composer, and the engine the
+//! webhook would ask. The objects pass the shipped CRDs (manifests/crds) on their way in.
+//!
+//! Policies are cluster-wide, so the test binary's one control plane (tests/common/shared_plane.rs)
+//! serves one [`Cluster`] at a time: [`start`] waits for the previous one to be dropped, deletes
+//! every policy object it left, and stops its watch.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,18 +18,144 @@ use signet::reload::{DEFAULT_MAX_POLICIES_PER_NAMESPACE, PolicyComposer, PolicyS
 use signet::verdict::Decision;
 use signet::workload::ImageUse;
 
-use super::apiserver::TestApiServer;
+use super::control_plane::{AuditedRequest, ControlPlane};
+use super::shared_plane::{client, shared};
 
 /// policy-controller's group.
 pub const SIGSTORE: &str = "policy.sigstore.dev/v1beta1";
 /// Signet's group.
 pub const SIGNET: &str = "signet.dev/v1alpha1";
 
-/// The test API server and the engine its policy objects feed.
+/// The API server and the engine its policy objects feed.
 pub struct Cluster {
-    pub api: TestApiServer,
+    pub api: PolicyApi,
     pub engine: Arc<Engine>,
     pub sync: Arc<PolicySync>,
+    watch: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.watch.abort();
+    }
+}
+
+/// The policy kinds, as kubectl names them.
+const POLICY_RESOURCES: &str = "clusterimagepolicies.policy.sigstore.dev,clusterimagepolicies.signet.dev,imagepolicies.signet.dev";
+
+/// One [`Cluster`] at a time on the shared control plane.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The shared API server, as the tests of one [`Cluster`] see it: objects are stored with kubectl
+/// (as an administrator would), and only requests from Signet made since the cluster started
+/// are reported.
+pub struct PolicyApi {
+    plane: &'static ControlPlane,
+    /// Audit-log entries before this cluster started.
+    since: usize,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl PolicyApi {
+    /// Waits for its turn, installs the CRDs (once) and removes every policy object left.
+    async fn take_turn() -> PolicyApi {
+        let turn = TURN.lock().await;
+        let plane = shared();
+        static CRDS: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+        CRDS.get_or_init(|| {
+            let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/crds");
+            plane.kubectl_ok(&["apply", "-k", crds]);
+            plane.kubectl_ok(&["wait", "--for=condition=Established", "crd", "--all"]);
+        });
+        plane.kubectl_ok(&["delete", POLICY_RESOURCES, "--all", "--all-namespaces"]);
+        PolicyApi {
+            plane,
+            since: plane.requests().len(),
+            _turn: turn,
+        }
+    }
+
+    /// Stores `objects` with `kubectl <verb>` (`create` for new ones: one request each instead
+    /// of apply's two), creating their namespaces first.
+    fn store(&self, verb: &str, objects: &[Value]) {
+        let mut namespaces: Vec<&str> = objects
+            .iter()
+            .filter_map(|o| o["metadata"]["namespace"].as_str())
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        if !namespaces.is_empty() {
+            let items: Vec<Value> = namespaces
+                .iter()
+                .map(
+                    |ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+                )
+                .collect();
+            self.kubectl_list("apply", items);
+        }
+        self.kubectl_list(verb, objects.to_vec());
+    }
+
+    fn kubectl_list(&self, verb: &str, items: Vec<Value>) {
+        let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
+        let output = self.plane.kubectl_stdin(&[verb], &list.to_string());
+        assert!(
+            output.status.success(),
+            "kubectl {verb}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Creates or updates `object`, a resource of `_plural` (kubectl finds it by its kind).
+    pub fn apply(&self, _plural: &str, object: Value) {
+        self.store("apply", &[object]);
+    }
+
+    /// The stored object, if any.
+    pub fn get(
+        &self,
+        api_version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        super::shared_plane::get(self.plane, &resource(api_version, plural), namespace, name)
+    }
+
+    /// Deletes an object; whether it existed.
+    pub fn delete(
+        &self,
+        api_version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> bool {
+        let resource = resource(api_version, plural);
+        let mut args = vec!["delete", resource.as_str(), name];
+        if let Some(ns) = namespace {
+            args.extend(["-n", ns]);
+        }
+        self.plane.kubectl(&args).status.success()
+    }
+
+    /// Requests from Signet since this cluster started whose URI contains `fragment`.
+    pub fn requests_to(&self, fragment: &str) -> Vec<AuditedRequest> {
+        std::thread::sleep(Duration::from_millis(300));
+        self.plane
+            .requests()
+            .into_iter()
+            .skip(self.since)
+            .filter(|r| !r.from_kubectl() && r.uri.contains(fragment))
+            .collect()
+    }
+}
+
+/// `plural.group` (`plural` for the core group), as kubectl takes it.
+fn resource(api_version: &str, plural: &str) -> String {
+    match api_version.split_once('/') {
+        Some((group, _)) => format!("{plural}.{group}"),
+        None => plural.to_string(),
+    }
 }
 
 /// How the engine and the watch are set up.
@@ -75,8 +205,11 @@ pub fn static_policy(
     policy_object(api_version, kind, namespace, name, spec)
 }
 
-/// An engine with no policy, fed by the policy objects of `api`.
-pub fn spawn_watch(api: &TestApiServer, options: WatchOptions) -> (Arc<Engine>, Arc<PolicySync>) {
+/// An engine with no policy, fed by the policy objects `client` reads; the watch task.
+pub fn spawn_watch(
+    client: kube::Client,
+    options: WatchOptions,
+) -> (Arc<Engine>, Arc<PolicySync>, tokio::task::JoinHandle<()>) {
     let config = RegistryConfig {
         insecure: options.insecure,
         ..RegistryConfig::default()
@@ -90,28 +223,35 @@ pub fn spawn_watch(api: &TestApiServer, options: WatchOptions) -> (Arc<Engine>, 
     let composer = PolicyComposer::new(PolicySources::default(), engine.clone())
         .with_max_policies_per_namespace(options.max_policies_per_namespace);
     let sync = Arc::new(PolicySync::default());
-    tokio::spawn(watch_policies(
-        api.client(),
+    let watch = tokio::spawn(watch_policies(
+        client,
         Arc::new(composer),
         sync.clone(),
         |_| {},
     ));
-    (engine, sync)
+    (engine, sync, watch)
 }
 
-/// An API server holding `objects` (by resource plural), watched with the default options.
+/// The API server holding `objects` (by resource plural) and no other policy, watched with the
+/// default options.
 pub async fn start(objects: Vec<(&str, Value)>) -> Cluster {
     start_with(objects, WatchOptions::default()).await
 }
 
 /// [`start`] with `options`; returns once every policy kind was listed and applied.
 pub async fn start_with(objects: Vec<(&str, Value)>, options: WatchOptions) -> Cluster {
-    let api = TestApiServer::start().await;
-    for (plural, object) in objects {
-        api.apply(plural, object);
+    let api = PolicyApi::take_turn().await;
+    let objects: Vec<Value> = objects.into_iter().map(|(_, object)| object).collect();
+    if !objects.is_empty() {
+        api.store("create", &objects);
     }
-    let (engine, sync) = spawn_watch(&api, options);
-    let cluster = Cluster { api, engine, sync };
+    let (engine, sync, watch) = spawn_watch(client(api.plane).await, options);
+    let cluster = Cluster {
+        api,
+        engine,
+        sync,
+        watch,
+    };
     // Generous: listing a thousand objects applies each one with the whole set (debug build).
     let listed = || cluster.sync.is_synced();
     eventually_within(
@@ -173,7 +313,7 @@ pub fn policy_names(engine: &Engine) -> Vec<String> {
 
 /// The `Ready` condition of a stored object.
 pub fn ready_condition(
-    api: &TestApiServer,
+    api: &PolicyApi,
     api_version: &str,
     plural: &str,
     namespace: Option<&str>,
