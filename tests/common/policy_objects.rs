@@ -5,6 +5,11 @@
 //! Policies are cluster-wide, so the test binary's one control plane (tests/common/shared_plane.rs)
 //! serves one [`Cluster`] at a time: [`start`] waits for the previous one to be dropped, deletes
 //! every policy object it left, and stops its watch.
+//!
+//! [`start_recorded`] runs the same watch against the recorded-shapes server
+//! (tests/common/apiserver.rs) instead, for objects a real API server under the shipped CRDs
+//! refuses or prunes (fields ImagePolicy's schema does not declare, values its enums do not
+//! list): Signet must still judge them safely where the CRDs installed are older or schemaless.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +23,8 @@ use signet::reload::{DEFAULT_MAX_POLICIES_PER_NAMESPACE, PolicyComposer, PolicyS
 use signet::verdict::Decision;
 use signet::workload::ImageUse;
 
-use super::control_plane::{AuditedRequest, ControlPlane};
+use super::apiserver::TestApiServer;
+use super::control_plane::ControlPlane;
 use super::shared_plane::{client, shared};
 
 /// policy-controller's group.
@@ -46,19 +52,87 @@ const POLICY_RESOURCES: &str = "clusterimagepolicies.policy.sigstore.dev,cluster
 /// One [`Cluster`] at a time on the shared control plane.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Where a [`Cluster`]'s policy objects live.
+pub enum PolicyApi {
+    /// The binary's real control plane.
+    Real(RealApi),
+    /// The recorded-shapes server, for objects a real one refuses.
+    Recorded(TestApiServer),
+}
+
+impl PolicyApi {
+    /// Creates or updates `object`, a resource of `plural`.
+    pub fn apply(&self, plural: &str, object: Value) {
+        match self {
+            PolicyApi::Real(real) => real.store("apply", &[object]),
+            PolicyApi::Recorded(api) => {
+                api.apply(plural, object);
+            }
+        }
+    }
+
+    /// The stored object, if any.
+    pub fn get(
+        &self,
+        api_version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        match self {
+            PolicyApi::Real(real) => real.get(api_version, plural, namespace, name),
+            PolicyApi::Recorded(api) => api.get(api_version, plural, namespace, name),
+        }
+    }
+
+    /// Deletes an object; whether it existed.
+    pub fn delete(
+        &self,
+        api_version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> bool {
+        match self {
+            PolicyApi::Real(real) => real.delete(api_version, plural, namespace, name),
+            PolicyApi::Recorded(api) => api.delete(api_version, plural, namespace, name),
+        }
+    }
+
+    /// `VERB uri` of each request from Signet since the cluster started whose URI contains
+    /// `fragment`.
+    pub fn requests_to(&self, fragment: &str) -> Vec<String> {
+        match self {
+            PolicyApi::Real(real) => real.requests_to(fragment),
+            PolicyApi::Recorded(api) => api
+                .requests_to(fragment)
+                .into_iter()
+                .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+                .collect(),
+        }
+    }
+
+    async fn client(&self) -> kube::Client {
+        match self {
+            PolicyApi::Real(real) => client(real.plane).await,
+            PolicyApi::Recorded(api) => api.client(),
+        }
+    }
+}
+
 /// The shared API server, as the tests of one [`Cluster`] see it: objects are stored with kubectl
 /// (as an administrator would), and only requests from Signet made since the cluster started
 /// are reported.
-pub struct PolicyApi {
+pub struct RealApi {
     plane: &'static ControlPlane,
     /// Audit-log entries before this cluster started.
     since: usize,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
-impl PolicyApi {
+impl RealApi {
     /// Waits for its turn, installs the CRDs (once) and removes every policy object left.
-    async fn take_turn() -> PolicyApi {
+    async fn take_turn() -> RealApi {
         let turn = TURN.lock().await;
         let plane = shared();
         static CRDS: std::sync::OnceLock<()> = std::sync::OnceLock::new();
@@ -67,8 +141,8 @@ impl PolicyApi {
             plane.kubectl_ok(&["apply", "-k", crds]);
             plane.kubectl_ok(&["wait", "--for=condition=Established", "crd", "--all"]);
         });
-        plane.kubectl_ok(&["delete", POLICY_RESOURCES, "--all", "--all-namespaces"]);
-        PolicyApi {
+        remove_policies(plane);
+        RealApi {
             plane,
             since: plane.requests().len(),
             _turn: turn,
@@ -106,13 +180,7 @@ impl PolicyApi {
         );
     }
 
-    /// Creates or updates `object`, a resource of `_plural` (kubectl finds it by its kind).
-    pub fn apply(&self, _plural: &str, object: Value) {
-        self.store("apply", &[object]);
-    }
-
-    /// The stored object, if any.
-    pub fn get(
+    fn get(
         &self,
         api_version: &str,
         plural: &str,
@@ -122,14 +190,7 @@ impl PolicyApi {
         super::shared_plane::get(self.plane, &resource(api_version, plural), namespace, name)
     }
 
-    /// Deletes an object; whether it existed.
-    pub fn delete(
-        &self,
-        api_version: &str,
-        plural: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> bool {
+    fn delete(&self, api_version: &str, plural: &str, namespace: Option<&str>, name: &str) -> bool {
         let resource = resource(api_version, plural);
         let mut args = vec!["delete", resource.as_str(), name];
         if let Some(ns) = namespace {
@@ -138,15 +199,41 @@ impl PolicyApi {
         self.plane.kubectl(&args).status.success()
     }
 
-    /// Requests from Signet since this cluster started whose URI contains `fragment`.
-    pub fn requests_to(&self, fragment: &str) -> Vec<AuditedRequest> {
+    fn requests_to(&self, fragment: &str) -> Vec<String> {
         std::thread::sleep(Duration::from_millis(300));
         self.plane
             .requests()
             .into_iter()
             .skip(self.since)
             .filter(|r| !r.from_kubectl() && r.uri.contains(fragment))
+            .map(|r| format!("{} {}", r.verb, r.uri))
             .collect()
+    }
+}
+
+/// Deletes every policy object, a collection at a time (`kubectl delete --all` deletes one by
+/// one: minutes for a thousand objects on a loaded machine).
+fn remove_policies(plane: &ControlPlane) {
+    let namespaces = plane.kubectl_ok(&[
+        "get",
+        "imagepolicies.signet.dev",
+        "--all-namespaces",
+        "-o",
+        "jsonpath={.items[*].metadata.namespace}",
+    ]);
+    let mut namespaces: Vec<&str> = namespaces.split_whitespace().collect();
+    namespaces.dedup();
+    let mut collections = vec![
+        "/apis/policy.sigstore.dev/v1beta1/clusterimagepolicies".to_string(),
+        "/apis/signet.dev/v1alpha1/clusterimagepolicies".to_string(),
+    ];
+    collections.extend(
+        namespaces
+            .iter()
+            .map(|ns| format!("/apis/signet.dev/v1alpha1/namespaces/{ns}/imagepolicies")),
+    );
+    for collection in collections {
+        plane.kubectl_ok(&["delete", "--raw", &collection]);
     }
 }
 
@@ -240,12 +327,32 @@ pub async fn start(objects: Vec<(&str, Value)>) -> Cluster {
 
 /// [`start`] with `options`; returns once every policy kind was listed and applied.
 pub async fn start_with(objects: Vec<(&str, Value)>, options: WatchOptions) -> Cluster {
-    let api = PolicyApi::take_turn().await;
+    let real = RealApi::take_turn().await;
     let objects: Vec<Value> = objects.into_iter().map(|(_, object)| object).collect();
     if !objects.is_empty() {
-        api.store("create", &objects);
+        real.store("create", &objects);
     }
-    let (engine, sync, watch) = spawn_watch(client(api.plane).await, options);
+    watched(PolicyApi::Real(real), options).await
+}
+
+/// The recorded-shapes server holding `objects` (by resource plural), watched with the default
+/// options.
+pub async fn start_recorded(objects: Vec<(&str, Value)>) -> Cluster {
+    start_recorded_with(objects, WatchOptions::default()).await
+}
+
+/// [`start_recorded`] with `options`.
+pub async fn start_recorded_with(objects: Vec<(&str, Value)>, options: WatchOptions) -> Cluster {
+    let api = TestApiServer::start().await;
+    for (plural, object) in objects {
+        api.apply(plural, object);
+    }
+    watched(PolicyApi::Recorded(api), options).await
+}
+
+/// The engine fed by `api`'s policy objects, once every policy kind was listed and applied.
+async fn watched(api: PolicyApi, options: WatchOptions) -> Cluster {
+    let (engine, sync, watch) = spawn_watch(api.client().await, options);
     let cluster = Cluster {
         api,
         engine,
