@@ -75,7 +75,7 @@ pub struct AuditedRequest {
 
 impl AuditedRequest {
     /// Whether kubectl (the test driving the cluster) sent it, rather than the code under test.
-    pub fn from_kubectl(&self) -> bool {
+    pub fn sent_by_kubectl(&self) -> bool {
         self.user_agent.starts_with("kubectl")
     }
 }

@@ -205,7 +205,7 @@ impl RealApi {
             .requests()
             .into_iter()
             .skip(self.since)
-            .filter(|r| !r.from_kubectl() && r.uri.contains(fragment))
+            .filter(|r| !r.sent_by_kubectl() && r.uri.contains(fragment))
             .map(|r| format!("{} {}", r.verb, r.uri))
             .collect()
     }

@@ -7,7 +7,7 @@
 //! test binary exits, however it exits, the pipe closes and the shell stops both servers and
 //! removes their directory.
 
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,8 @@ use super::tls::install_crypto_provider;
 
 struct Shared {
     plane: ControlPlane,
-    /// Held open for the life of the process; its end is the shell's signal.
-    _reaper: ChildStdin,
+    /// Its input is held open for the life of the process; the end of it is the shell's signal.
+    _reaper: Child,
 }
 
 /// The binary's control plane, started by the first caller (blocking: call it from a test
@@ -36,9 +36,9 @@ pub fn shared() -> &'static ControlPlane {
 }
 
 /// `sh` that waits for end of input, then stops the servers and removes their directory.
-fn reaper(plane: &ControlPlane) -> ChildStdin {
+fn reaper(plane: &ControlPlane) -> Child {
     let ([apiserver, etcd], dir) = plane.processes();
-    let mut child = Command::new("sh")
+    Command::new("sh")
         .arg("-c")
         .arg("read _ignored; kill \"$1\" \"$2\"; sleep 2; kill -9 \"$1\" \"$2\" 2>/dev/null; rm -rf \"$3\"")
         .arg("signet-control-plane-reaper")
@@ -49,8 +49,7 @@ fn reaper(plane: &ControlPlane) -> ChildStdin {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start the control plane's reaper");
-    child.stdin.take().expect("the reaper's input")
+        .expect("start the control plane's reaper")
 }
 
 /// A kube client acting as the cluster administrator of `plane`.
@@ -97,7 +96,7 @@ pub fn requests_to(plane: &ControlPlane, fragment: &str) -> Vec<AuditedRequest> 
     plane
         .requests()
         .into_iter()
-        .filter(|r| !r.from_kubectl() && r.uri.contains(fragment))
+        .filter(|r| !r.sent_by_kubectl() && r.uri.contains(fragment))
         .collect()
 }
 
