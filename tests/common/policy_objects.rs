@@ -80,7 +80,10 @@ impl PolicyApi {
         name: &str,
     ) -> Option<Value> {
         match self {
-            PolicyApi::Real(real) => real.get(api_version, plural, namespace, name),
+            PolicyApi::Real(real) => {
+                let resource = resource(api_version, plural);
+                super::shared_plane::get(real.plane, &resource, namespace, name)
+            }
             PolicyApi::Recorded(api) => api.get(api_version, plural, namespace, name),
         }
     }
@@ -94,7 +97,12 @@ impl PolicyApi {
         name: &str,
     ) -> bool {
         match self {
-            PolicyApi::Real(real) => real.delete(api_version, plural, namespace, name),
+            PolicyApi::Real(real) => {
+                let resource = resource(api_version, plural);
+                let mut args = vec!["delete", resource.as_str(), name];
+                args.extend(namespace.iter().flat_map(|ns| ["-n", ns]));
+                real.plane.kubectl(&args).status.success()
+            }
             PolicyApi::Recorded(api) => api.delete(api_version, plural, namespace, name),
         }
     }
@@ -178,25 +186,6 @@ impl RealApi {
             "kubectl {verb}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-    }
-
-    fn get(
-        &self,
-        api_version: &str,
-        plural: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Option<Value> {
-        super::shared_plane::get(self.plane, &resource(api_version, plural), namespace, name)
-    }
-
-    fn delete(&self, api_version: &str, plural: &str, namespace: Option<&str>, name: &str) -> bool {
-        let resource = resource(api_version, plural);
-        let mut args = vec!["delete", resource.as_str(), name];
-        if let Some(ns) = namespace {
-            args.extend(["-n", ns]);
-        }
-        self.plane.kubectl(&args).status.success()
     }
 
     fn requests_to(&self, fragment: &str) -> Vec<String> {
