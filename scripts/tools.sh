@@ -6,6 +6,11 @@
 #   kube-apiserver, kubectl, etcd   tools/kube (k8s.io/kubernetes and etcd's server as dependencies)
 #   cosign                          github.com/sigstore/cosign/v2/cmd/cosign
 #   crane                           github.com/google/go-containerregistry/cmd/crane
+#   cosign3                         github.com/sigstore/cosign/v3/cmd/cosign (a 3.0.x built with
+#                                   go-containerregistry < 0.21.6: its own referrers fallback index)
+#   ggcr-registry                   tools/registry/ggcr: go-containerregistry's pkg/registry
+#                                   (crane's version), `-referrers` for the OCI 1.1 referrers API
+#   distribution                    github.com/distribution/distribution/v3/cmd/registry
 #
 # Prints nothing but progress on stderr; the tests find the programs under .tools/ (or under
 # $SIGNET_TOOLS when set).
@@ -17,6 +22,12 @@ tools="${SIGNET_TOOLS:-$root/.tools}"
 KUBERNETES_VERSION=v1.36.3
 COSIGN_VERSION=v2.6.5
 CRANE_VERSION=v0.22.1
+# v3.0.5 requires go-containerregistry v0.20.7 (see its go.mod): before 0.21.6, so the referrers
+# fallback index it writes types its entries `application/vnd.oci.empty.v1+json`.
+COSIGN3_VERSION=v3.0.5
+# The registry of tools/registry/go.mod: the go-containerregistry of crane.
+GGCR_REGISTRY_VERSION=$CRANE_VERSION
+DISTRIBUTION_VERSION=v3.0.0
 
 command -v go >/dev/null 2>&1 || { echo "tools.sh: Go is needed to build the test tools" >&2; exit 1; }
 export GOFLAGS="${GOFLAGS:-} -trimpath"
@@ -50,6 +61,24 @@ install() {
     GOBIN="$out" go install -ldflags "-s -w" "$1"
 }
 
+# cosign v3 installed under the name cosign3, next to (not instead of) cosign v2.
+cosign3() {
+    install "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN3_VERSION"
+    mv "$out/cosign" "$out/cosign3"
+}
+
+ggcr_registry() {
+    (cd tools/registry && go build -ldflags "-s -w" -o "$out/ggcr-registry" ./ggcr)
+}
+
+distribution() {
+    install "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION"
+    mv "$out/registry" "$out/distribution"
+}
+
 build kube "$KUBERNETES_VERSION" -- kube
 build cosign "$COSIGN_VERSION" -- install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
 build crane "$CRANE_VERSION" -- install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+build cosign3 "$COSIGN3_VERSION" -- cosign3
+build ggcr-registry "$GGCR_REGISTRY_VERSION" -- ggcr_registry
+build distribution "$DISTRIBUTION_VERSION" -- distribution

@@ -8,13 +8,14 @@
 //! under one deadline; an image still undecided at the deadline is denied (or warned, where its
 //! policies say so), never admitted.
 
+mod authorities;
 pub mod cache;
 mod credentials;
-mod digest;
 mod evaluate;
 mod multi_arch;
 mod namespaced;
 mod placeholders;
+mod require_digest;
 pub mod stages;
 pub mod verdicts;
 
@@ -27,7 +28,7 @@ use futures::stream::{self, StreamExt};
 use tokio::time::Instant;
 
 use crate::policy::PolicySet;
-use crate::reference::ImageReference;
+use crate::reference::{Digest, ImageReference};
 use crate::registry::{Platform, Registry};
 
 use crate::verdict::{Decision, ImageVerdict, Outcome, Reason};
@@ -38,8 +39,16 @@ use stages::StageMetrics;
 use verdicts::{VerdictCache, VerdictSettings};
 
 pub use credentials::CredentialSource;
-pub use evaluate::ImageResult;
 pub use namespaced::NamespacedPolicies;
+
+/// The decision for one distinct image reference.
+#[derive(Debug, Clone)]
+pub struct ImageResult {
+    /// The digest that was checked, if one was resolved.
+    pub digest: Option<Digest>,
+    /// The outcome.
+    pub outcome: Outcome,
+}
 
 /// What to do with an image no policy covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -45,6 +45,14 @@ pub enum Reason {
     /// The pod's own registry credentials (its pull secrets, its service account's) could not
     /// be read, so the registry could not be asked as the pod would be.
     PullCredentials(String),
+    /// A credential provider plugin (`--image-credential-provider-config`) failed, and the
+    /// registry then refused or failed the read made without its credentials.
+    CredentialProvider {
+        /// Each plugin that failed, and why.
+        failures: String,
+        /// What the registry then answered.
+        registry: RegistryError,
+    },
     /// `spec.requireDigest`: the reference names no digest.
     DigestRequired {
         /// The policy that requires it.
@@ -128,6 +136,7 @@ impl Reason {
             Self::Registry(e) => e.code(),
             Self::Timeout(_) => "Timeout",
             Self::PullCredentials(_) => "PullSecretsUnavailable",
+            Self::CredentialProvider { .. } => "CredentialProviderFailed",
             Self::DigestRequired { .. } => "DigestRequired",
             Self::PlatformUnsigned { cause, .. } => cause.code(),
             Self::Placeholder { .. } => "Placeholder",
@@ -158,6 +167,10 @@ impl std::fmt::Display for Reason {
             Self::PullCredentials(detail) => {
                 write!(f, "cannot read the pod's registry credentials: {detail}")
             }
+            Self::CredentialProvider { failures, registry } => write!(
+                f,
+                "cannot verify: {failures}; read without its credentials: {registry}"
+            ),
             Self::DigestRequired { policy, pinned } => match pinned {
                 Some(pinned) => write!(
                     f,

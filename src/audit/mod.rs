@@ -108,7 +108,10 @@ impl Status {
                 Self::Deny
             }
             Outcome::Deny(
-                Reason::Registry(_) | Reason::Timeout(_) | Reason::PullCredentials(_),
+                Reason::Registry(_)
+                | Reason::Timeout(_)
+                | Reason::PullCredentials(_)
+                | Reason::CredentialProvider { .. },
             ) => Self::Error,
             Outcome::Deny(_) => Self::Deny,
         }
@@ -116,7 +119,7 @@ impl Status {
 }
 
 /// One container (or image volume) of one object, and what it met. Field names are the stable
-/// JSON schema documented in the README.
+/// JSON schema documented in docs/audit.md.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {

@@ -1,6 +1,6 @@
 //! `signet serve`'s limits on clients: what any pod that can reach the webhook port may hold
 //! (connections, time, request-body memory). The defaults keep a replica inside its 256 MiB
-//! memory limit and answering kube-apiserver; see README, "Hostile clients".
+//! memory limit and answering kube-apiserver; see docs/hardening.md, "Hostile clients".
 
 use clap::Args;
 

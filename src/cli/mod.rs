@@ -25,7 +25,9 @@ use signet::engine::cache::CacheSettings;
 use signet::engine::verdicts::VerdictSettings;
 use signet::engine::{Engine, EngineSettings, NamespacedPolicies, NoMatchAction};
 use signet::policy::{PolicySet, TrustRoots};
-use signet::registry::{Credentials, Mirrors, Platform, Registry, RegistryConfig};
+use signet::registry::{
+    CredentialProviders, Credentials, Mirrors, Platform, Registry, RegistryConfig,
+};
 use signet::reload::PolicySources;
 
 /// Signet: admit only signed container images.
@@ -126,6 +128,27 @@ pub struct EngineArgs {
     /// the mirrors of each `<registry>/hosts.toml`, read after `--registries-conf`.
     #[arg(long = "containerd-hosts-dir", env = "SIGNET_CONTAINERD_HOSTS_DIR")]
     pub containerd_hosts_dir: Option<PathBuf>,
+    /// The kubelet's CredentialProviderConfig (kubelet.config.k8s.io/v1): credential provider
+    /// plugins (ECR, Artifact Registry, ACR) run for the images they match, as the kubelet
+    /// runs them. Needs --image-credential-provider-bin-dir. See docs/registry-credentials.md.
+    #[arg(
+        long = "image-credential-provider-config",
+        env = "SIGNET_IMAGE_CREDENTIAL_PROVIDER_CONFIG",
+        requires = "image_credential_provider_bin_dir"
+    )]
+    pub image_credential_provider_config: Option<PathBuf>,
+    /// The directory of the credential provider plugins named by
+    /// --image-credential-provider-config.
+    #[arg(
+        long = "image-credential-provider-bin-dir",
+        env = "SIGNET_IMAGE_CREDENTIAL_PROVIDER_BIN_DIR",
+        requires = "image_credential_provider_config"
+    )]
+    pub image_credential_provider_bin_dir: Option<PathBuf>,
+    /// Deadline in seconds of one credential provider plugin run; it is killed after it and
+    /// gives no credentials. Keep it below --review-timeout.
+    #[arg(long = "image-credential-provider-timeout", default_value = "5")]
+    pub image_credential_provider_timeout: f64,
     /// What to do with images no policy covers.
     #[arg(long = "no-match", value_enum, default_value = "deny")]
     pub no_match: NoMatchAction,
@@ -242,6 +265,9 @@ impl EngineArgs {
             registry_config,
             registries_conf,
             containerd_hosts_dir,
+            image_credential_provider_config,
+            image_credential_provider_bin_dir,
+            image_credential_provider_timeout,
             no_match,
             namespaced_policies_may_admit,
             review_timeout,
@@ -266,6 +292,11 @@ impl EngineArgs {
                 max_signatures: *max_signatures,
                 max_requests_per_host: *max_requests_per_registry,
                 mirrors: mirrors(registries_conf.as_deref(), containerd_hosts_dir.as_deref())?,
+                credential_providers: credential_providers(
+                    image_credential_provider_config.as_deref(),
+                    image_credential_provider_bin_dir.as_deref(),
+                    *image_credential_provider_timeout,
+                )?,
                 ..RegistryConfig::default()
             },
             credentials,
@@ -401,6 +432,21 @@ fn mirrors(
         Some(dir) => Ok(conf.with_containerd_hosts(dir)?),
         None => Ok(conf),
     }
+}
+
+/// The credential provider plugins of `--image-credential-provider-config`, if given (clap
+/// requires the directory with it).
+fn credential_providers(
+    config: Option<&std::path::Path>,
+    bin_dir: Option<&std::path::Path>,
+    timeout: f64,
+) -> anyhow::Result<Option<std::sync::Arc<CredentialProviders>>> {
+    let (Some(config), Some(bin_dir)) = (config, bin_dir) else {
+        return Ok(None);
+    };
+    let timeout = seconds(timeout, "--image-credential-provider-timeout")?;
+    let providers = CredentialProviders::load(config, bin_dir, timeout)?;
+    Ok(Some(std::sync::Arc::new(providers)))
 }
 
 #[cfg(test)]

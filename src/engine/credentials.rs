@@ -7,6 +7,7 @@
 use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 
+use crate::reference::ImageReference;
 use crate::registry::{Credentials, Registry};
 
 /// Where the credentials of one review come from.
@@ -32,7 +33,7 @@ impl<'a> ReviewCredentials<'a> {
     }
 
     /// `base` presenting this review's credentials first (`base` itself without a source).
-    pub(super) async fn registry<'s>(&'s self, base: &'s Registry) -> Result<&'s Registry, String> {
+    async fn for_review<'s>(&'s self, base: &'s Registry) -> Result<&'s Registry, String> {
         let Some(source) = self.source else {
             return Ok(base);
         };
@@ -41,5 +42,17 @@ impl<'a> ReviewCredentials<'a> {
             Ok(base.with_pull_credentials(&pod))
         });
         built.await.as_ref().map_err(String::clone)
+    }
+
+    /// The client for `image`: this review's credentials, then the global ones, then those the
+    /// kubelet's credential provider plugins give for the image (the kubelet's order); with the
+    /// failures of the plugins asked.
+    pub(super) async fn registry(
+        &self,
+        base: &Registry,
+        image: &ImageReference,
+    ) -> Result<(Registry, Vec<String>), String> {
+        let review = self.for_review(base).await?;
+        Ok(review.with_provided_credentials(image).await)
     }
 }

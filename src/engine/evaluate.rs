@@ -1,50 +1,26 @@
 //! Deciding one image: which policies apply, what the registry says, which authorities accept.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//!
+//! The flow reads one way: this module decides; `namespaced` (the cluster's floor),
+//! `require_digest` (pinning), `multi_arch` (which digests are judged) and `authorities` (one
+//! policy on one digest) are steps it calls, and none of them calls back.
 
 use tokio::time::Instant;
 
 use crate::policy::{
-    Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, PolicySet, SignatureFormat,
-    StaticAction,
+    Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, PolicySet, StaticAction,
 };
 use crate::reference::{Digest, ImageReference};
-use crate::registry::RegistryError;
-use crate::registry::SignatureMaterial;
-use crate::signature::{self, Acceptance, Mismatch, Subject};
 use crate::verdict::{
     ACCEPTED_UNVERIFIED, AuthorityCause, AuthorityFailure, Outcome, Reason, VERIFIED,
 };
 use crate::workload::ResourceIdentity;
 
+use super::authorities::PolicyResult;
 use super::cache::ReviewRegistry;
 use super::credentials::ReviewCredentials;
-use super::stages::{Stage, StageMetrics};
+use super::stages::Stage;
 use super::verdicts::{Judged, VerdictKey};
-use super::{Engine, NoMatchAction, digest, multi_arch, namespaced};
-
-/// The decision for one distinct image reference.
-#[derive(Debug, Clone)]
-pub struct ImageResult {
-    /// The digest that was checked, if one was resolved.
-    pub digest: Option<Digest>,
-    /// The outcome.
-    pub outcome: Outcome,
-}
-
-/// How one policy judged the image.
-pub(super) enum PolicyResult {
-    /// A signature was verified.
-    Satisfied(String),
-    /// A `static: pass` authority (CRI-O's `insecureAcceptAnything`) admitted it: nothing was
-    /// verified, so counts of verified images must not include it.
-    Passed(String),
-    Failed(Reason),
-    /// The registry could not answer (or the deadline passed): the policy's `onRegistryError`
-    /// decides.
-    Unverifiable(Reason),
-}
+use super::{Engine, ImageResult, NoMatchAction, multi_arch, namespaced, require_digest};
 
 /// Where the image is used: the namespace and the object (for `spec.match`), each unknown as
 /// `None`.
@@ -88,7 +64,7 @@ async fn judge_matching(
     credentials: &ReviewCredentials<'_>,
 ) -> ImageResult {
     let settings = &engine.settings;
-    let pin = digest::needs_pin(matching, image);
+    let pin = require_digest::needs_pin(matching, image);
     let result = if matching.iter().all(|p| decided_statically(p)) && pin.is_none() {
         let results = matching.iter().map(|p| (*p, judge_statically(p))).collect();
         fold(None, results)
@@ -100,7 +76,7 @@ async fn judge_matching(
         }
     };
     match pin {
-        Some(policy) => digest::require(policy, image, result),
+        Some(policy) => require_digest::require(policy, image, result),
         None => result,
     }
 }
@@ -160,17 +136,26 @@ async fn verify(
     image: &ImageReference,
     credentials: &ReviewCredentials<'_>,
 ) -> ImageResult {
-    let via = match credentials.registry(engine.registry.base()).await {
+    let (via, provider_failures) = match credentials.registry(engine.registry.base(), image).await {
         Ok(via) => via,
         Err(detail) => return failed(matching, Reason::PullCredentials(detail)),
     };
-    let registry = engine.registry.for_review(via);
+    let registry = engine.registry.for_review(&via);
     let timer = engine.stages.start(Stage::DigestResolution);
     let resolved = registry.resolve_digest(image).await;
     drop(timer);
     let digest = match resolved {
         Ok(digest) => digest,
-        Err(e) => return unverifiable(matching, None, Reason::Registry(e)),
+        Err(e) if provider_failures.is_empty() => {
+            return unverifiable(matching, None, Reason::Registry(e));
+        }
+        Err(e) => {
+            let reason = Reason::CredentialProvider {
+                failures: provider_failures.join("; "),
+                registry: e,
+            };
+            return unverifiable(matching, None, reason);
+        }
     };
     let key = VerdictKey::new(matching, image, &digest, &engine.settings.platforms);
     // Boxed: registry and signature futures nested inside the cache's would be large on the stack.
@@ -194,7 +179,13 @@ async fn judge_all(
     image: &ImageReference,
     digest: Digest,
 ) -> Judged {
-    let mut review = multi_arch::Review::new(engine, registry, image, &digest);
+    let mut review = multi_arch::Review::new(
+        &engine.stages,
+        &engine.settings.platforms,
+        registry,
+        image,
+        &digest,
+    );
     let mut results = Vec::with_capacity(matching.len());
     for policy in matching {
         let result = review.judge(policy).await;
@@ -207,147 +198,6 @@ async fn judge_all(
         result: fold(Some(digest), results),
         cacheable,
     }
-}
-
-/// Signature material as this review saw it, by repository and digest: every authority of the review
-/// judges the same material, even if the shared cache changes meanwhile.
-#[derive(Default)]
-pub(super) struct ReviewSignatures {
-    by_repository: HashMap<String, Result<Arc<SignatureMaterial>, RegistryError>>,
-}
-
-impl ReviewSignatures {
-    async fn get(
-        &mut self,
-        registry: &ReviewRegistry<'_>,
-        stages: &StageMetrics,
-        repository: &ImageReference,
-        digest: &Digest,
-    ) -> &Result<Arc<SignatureMaterial>, RegistryError> {
-        let key = format!("{}@{digest}", repository.name());
-        if !self.by_repository.contains_key(&key) {
-            let _timer = stages.start(Stage::SignatureFetch);
-            let layers = registry.fetch_signatures(repository, digest).await;
-            self.by_repository.insert(key.clone(), layers);
-        }
-        &self.by_repository[&key]
-    }
-}
-
-/// Any-of over the policy's authorities.
-pub(super) async fn judge(
-    registry: &ReviewRegistry<'_>,
-    stages: &StageMetrics,
-    fetched: &mut ReviewSignatures,
-    policy: &ImagePolicy,
-    image: &ImageReference,
-    digest: &Digest,
-) -> PolicyResult {
-    let mut failures = Vec::new();
-    let mut registry_error = None;
-    for authority in &policy.authorities {
-        let cause = match &authority.kind {
-            AuthorityKind::Static(s) if s.action == StaticAction::Pass => {
-                return PolicyResult::Passed(format!(
-                    "static pass ({}/{})",
-                    policy.name, authority.name
-                ));
-            }
-            AuthorityKind::Static(s) => AuthorityCause::StaticFail(s.message.clone()),
-            AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
-                let repository = signature_repository(authority, image);
-                let layers = match fetched.get(registry, stages, &repository, digest).await {
-                    Ok(layers) => layers,
-                    Err(e) => {
-                        registry_error.get_or_insert_with(|| e.clone());
-                        continue;
-                    }
-                };
-                let subject = Subject { image, digest };
-                let timer = stages.start(Stage::Verification);
-                let checked =
-                    check_signatures(&authority.kind, subject, &in_format(authority, layers));
-                drop(timer);
-                match checked {
-                    Ok(accepted) => {
-                        return PolicyResult::Satisfied(format!(
-                            "{} ({}/{})",
-                            signer_note(&accepted),
-                            policy.name,
-                            authority.name
-                        ));
-                    }
-                    Err(mismatch) => AuthorityCause::Signature(mismatch),
-                }
-            }
-        };
-        failures.push(AuthorityFailure {
-            authority: authority.name.clone(),
-            cause,
-        });
-    }
-    match registry_error {
-        Some(e) => PolicyResult::Unverifiable(Reason::Registry(e)),
-        None => PolicyResult::Failed(Reason::PolicyFailed {
-            policy: policy.name.clone(),
-            authorities: failures,
-        }),
-    }
-}
-
-/// The material of the kind the authority's `signatureFormat` reads.
-fn in_format<'m>(
-    authority: &Authority,
-    material: &'m SignatureMaterial,
-) -> std::borrow::Cow<'m, SignatureMaterial> {
-    use std::borrow::Cow;
-    match authority.format {
-        SignatureFormat::Any => Cow::Borrowed(material),
-        SignatureFormat::Legacy => Cow::Owned(SignatureMaterial {
-            layers: material.layers.clone(),
-            bundles: Vec::new(),
-        }),
-        SignatureFormat::Bundle => Cow::Owned(SignatureMaterial {
-            layers: Vec::new(),
-            bundles: material.bundles.clone(),
-        }),
-    }
-}
-
-/// The signature check of a key or keyless authority (static ones never get here).
-fn check_signatures(
-    kind: &AuthorityKind,
-    subject: Subject<'_>,
-    material: &SignatureMaterial,
-) -> Result<Acceptance, Mismatch> {
-    match kind {
-        AuthorityKind::Key(key) => signature::check_key_material(key, subject, material),
-        AuthorityKind::Keyless(keyless) => {
-            signature::check_keyless_material(keyless, subject, material)
-        }
-        AuthorityKind::Static(_) => Err(Mismatch::NoSignature),
-    }
-}
-
-/// `signed by key sha256:…` or `signed by certificate issuer "…" subject "…" (Rekor entry N)`.
-fn signer_note(accepted: &Acceptance) -> String {
-    match &accepted.certificate {
-        Some(signer) => format!(
-            "signed by certificate {} (Rekor entry {})",
-            signer.identity.describe(),
-            signer.log_index
-        ),
-        None => format!("signed by key {}", accepted.key_fingerprint),
-    }
-}
-
-/// Where an authority's signatures live: its `source.oci` repository, else the image's own.
-fn signature_repository(authority: &Authority, image: &ImageReference) -> ImageReference {
-    authority
-        .source
-        .as_ref()
-        .and_then(|s| ImageReference::parse(&s.repository).ok())
-        .unwrap_or_else(|| image.clone())
 }
 
 /// Fold policy results: every policy must be satisfied. A failure of an enforce-mode policy

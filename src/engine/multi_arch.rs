@@ -19,14 +19,15 @@ use crate::reference::{Digest, ImageReference, clip};
 use crate::registry::{Platform, PlatformManifest, Pull, RegistryError};
 use crate::verdict::Reason;
 
-use super::Engine;
+use super::authorities::{PolicyResult, ReviewSignatures, judge};
 use super::cache::{Children, ReviewRegistry};
-use super::evaluate::{PolicyResult, ReviewSignatures, judge};
+use super::stages::StageMetrics;
 
 /// The multi-arch judgement of one image in one review: the index children are fetched at most
 /// once, signatures at most once per digest.
 pub(super) struct Review<'a> {
-    engine: &'a Engine,
+    stages: &'a StageMetrics,
+    platforms: &'a [Platform],
     registry: &'a ReviewRegistry<'a>,
     image: &'a ImageReference,
     digest: &'a Digest,
@@ -36,13 +37,15 @@ pub(super) struct Review<'a> {
 
 impl<'a> Review<'a> {
     pub(super) fn new(
-        engine: &'a Engine,
+        stages: &'a StageMetrics,
+        platforms: &'a [Platform],
         registry: &'a ReviewRegistry<'a>,
         image: &'a ImageReference,
         digest: &'a Digest,
     ) -> Self {
         Self {
-            engine,
+            stages,
+            platforms,
             registry,
             image,
             digest,
@@ -72,10 +75,9 @@ impl<'a> Review<'a> {
         if self.children.is_some() {
             return self.judge_digest(policy, self.digest).await;
         }
-        let engine = self.engine;
         let own = judge(
             self.registry,
-            &engine.stages,
+            self.stages,
             &mut self.fetched,
             policy,
             self.image,
@@ -90,7 +92,7 @@ impl<'a> Review<'a> {
     async fn judge_digest(&mut self, policy: &ImagePolicy, digest: &Digest) -> PolicyResult {
         judge(
             self.registry,
-            &self.engine.stages,
+            self.stages,
             &mut self.fetched,
             policy,
             self.image,
@@ -117,7 +119,7 @@ impl<'a> Review<'a> {
             }
         };
         let selected = if running_only {
-            select(&children, &self.engine.settings.platforms)
+            select(&children, self.platforms)
         } else {
             runnable(&children).collect()
         };

@@ -14,8 +14,8 @@
 use crate::policy::{ImagePolicy, PolicySet};
 use crate::verdict::{Outcome, Reason};
 
+use super::ImageResult;
 use super::NoMatchAction;
-use super::evaluate::ImageResult;
 
 /// What a namespaced `ImagePolicy` may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

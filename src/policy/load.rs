@@ -8,15 +8,14 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::containers_policy::{self, Problem};
+use super::containers::compile as containers_compile;
+use super::containers::policy_json::{self as containers_policy, Problem};
 use super::error::{LoadError, LoadErrorKind};
 use super::model::{AuthorityKind, ImagePolicy};
+use super::sigstore::{cluster_image_policy, compile, parse, validate};
 use super::strict_json::FieldProblem;
-use super::trust_root::TrustRoots;
-use super::{
-    EXTENSIONS, MAX_FILE_BYTES, MAX_POLICIES, PolicySet, cluster_image_policy, compile,
-    containers_compile, fingerprint, parse, validate,
-};
+use super::trust::TrustRoots;
+use super::{EXTENSIONS, MAX_FILE_BYTES, MAX_POLICIES, PolicySet, fingerprint};
 
 /// Most files in a `--signature-policy-dir`.
 pub const MAX_NAMESPACE_FILES: usize = 1000;

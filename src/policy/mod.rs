@@ -13,32 +13,27 @@
 //! (policy-controller), but only the most specific scope of a containers-policy.json does
 //! (containers/image). Per-namespace files (`--signature-policy-dir`, CRI-O's
 //! `signature_policy_dir`) replace the global set for their namespace.
+//!
+//! Layout: a folder per format, each parse -> validate -> compile into the one model
+//! (`sigstore/` for `ClusterImagePolicy`, `containers/` for containers-policy.json), `trust/` for
+//! the keyless trust material both compile against, and `export/` for the model written out as
+//! CRI-O's policy files. Shared above them: the model (`model`), glob matching (`glob`), scopes
+//! (`scope`), loading and format detection (`load`), errors, fingerprints and `policy check`'s
+//! description.
 
-mod cluster_image_policy;
-mod compile;
-mod compile_keyless;
-mod containers_compile;
-mod containers_policy;
+mod containers;
 mod describe;
 mod error;
 mod export;
-mod export_authority;
 mod field_error;
 mod fingerprint;
 mod glob;
-mod key;
 mod load;
 mod model;
-mod parse;
-mod public_good;
-mod resource_match;
 mod scope;
+mod sigstore;
 mod strict_json;
-mod syntax;
 mod trust;
-mod trust_root;
-mod trust_root_formats;
-mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,14 +50,14 @@ pub use model::{
     KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE, Scope,
     SignatureFormat, SignatureSource, StaticAction, StaticAuthority, TrustedKey,
 };
-pub use public_good::{PUBLIC_GOOD_SNAPSHOT, PUBLIC_GOOD_TRUST_ROOT};
-pub use resource_match::{LabelOperator, LabelRequirement, ResourceMatch};
+pub use sigstore::{LabelOperator, LabelRequirement, ResourceMatch};
 pub use trust::{
-    CertificateAuthority, KeylessTrust, LogKey, MAX_CHAIN_CERTIFICATES, TimeRange, TrustError,
+    CertificateAuthority, DEFAULT_TRUST_ROOT, KeylessTrust, LogKey, MAX_CHAIN_CERTIFICATES,
+    PUBLIC_GOOD_SNAPSHOT, PUBLIC_GOOD_TRUST_ROOT, TimeRange, TrustError, TrustRoots,
 };
-pub use trust_root::{DEFAULT_TRUST_ROOT, TrustRoots};
 
 use load::{Builder, check_size, check_valid, policy_files, read_limited};
+use sigstore::parse;
 
 /// A policy file larger than this is refused.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;

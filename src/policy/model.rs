@@ -9,7 +9,7 @@ use regex::Regex;
 use sigstore::crypto::CosignVerificationKey;
 
 use super::glob::ImageGlob;
-use super::resource_match::ResourceMatch;
+use super::sigstore::ResourceMatch;
 use super::trust::KeylessTrust;
 use crate::workload::ResourceIdentity;
 

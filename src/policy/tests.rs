@@ -2,6 +2,7 @@
 
 use std::fs;
 
+use super::sigstore::compile;
 use super::*;
 
 const KEY: &str = "

@@ -34,7 +34,10 @@ use token::Tokens;
 use crate::expiring::SharedClock;
 use crate::reference::{Digest, ImageReference};
 
-pub use auth::{AuthKey, Credentials, CredentialsError};
+pub use auth::{
+    AuthKey, CredentialProviders, Credentials, CredentialsError, DEFAULT_PROVIDER_TIMEOUT,
+    MAX_PROVIDER_RESPONSE_BYTES, ProviderError,
+};
 pub use error::RegistryError;
 pub use mirrors::{MAX_MIRROR_ENTRIES, Mirrors, MirrorsError};
 pub use platforms::{MAX_INDEX_CHILDREN, Platform, PlatformManifest, Pull};
@@ -76,6 +79,9 @@ pub struct RegistryConfig {
     pub max_requests_per_host: usize,
     /// What the rate-limit pause is measured by: the system clock, or a test's own.
     pub clock: SharedClock,
+    /// The kubelet's credential provider plugins (`--image-credential-provider-config`), asked
+    /// for each image after the review's and the global credentials.
+    pub credential_providers: Option<Arc<CredentialProviders>>,
 }
 
 impl Default for RegistryConfig {
@@ -92,6 +98,7 @@ impl Default for RegistryConfig {
             mirrors: Mirrors::default(),
             max_requests_per_host: DEFAULT_MAX_REQUESTS_PER_HOST,
             clock: crate::expiring::system_clock(),
+            credential_providers: None,
         }
     }
 }
@@ -135,6 +142,29 @@ impl Registry {
             credentials: Arc::new(pod.clone().or(&self.credentials)),
             ..self.clone()
         }
+    }
+
+    /// This client presenting, after its own credentials, those the credential provider plugins
+    /// give for `image` (itself when none is configured or none matches), and the failures of
+    /// the plugins that were asked.
+    pub async fn with_provided_credentials(
+        &self,
+        image: &ImageReference,
+    ) -> (Registry, Vec<String>) {
+        let Some(providers) = &self.config.credential_providers else {
+            return (self.clone(), Vec::new());
+        };
+        let provided = providers
+            .credentials_for(image.registry(), image.repository())
+            .await;
+        if provided.credentials.is_empty() {
+            return (self.clone(), provided.failures);
+        }
+        let registry = Registry {
+            credentials: Arc::new((*self.credentials).clone().or(&provided.credentials)),
+            ..self.clone()
+        };
+        (registry, provided.failures)
     }
 
     /// Which credential this client presents for `repository` at `registry` (for keying what

@@ -1,17 +1,23 @@
-//! A small Kubernetes API server for tests: list, get, watch (chunked watch events), create,
-//! replace, merge-patch (status subresource included) and delete of any resource, answered with
-//! JSON in the shape the kube-apiserver gives (see tests/fixtures/kube-api/PROVENANCE.md).
-//! Point a `kube::Client` at it with [`TestApiServer::client`].
+//! A recorded-shapes Kubernetes API server for the few tests a real kube-apiserver cannot serve:
+//! one that answers 503 on demand ([`TestApiServer::set_unavailable`]: tests/it/webhook_pull_secrets.rs,
+//! tests/it/cluster_policies.rs), an upstream behind a blackhole proxy that must never be reached
+//! (tests/it/webhook_events.rs, tests/it/webhook_pull_secrets.rs), and policy objects the shipped
+//! CRDs refuse or prune, which Signet must still judge safely where older or schemaless CRDs
+//! are installed (tests/it/namespaced_policies.rs). Everything else runs against the real
+//! kube-apiserver (tests/common/control_plane.rs, tests/common/shared_plane.rs); see
+//! docs/testing-with-kube-apiserver.md.
+//!
+//! It answers list, get, watch (chunked watch events), create, replace, merge-patch (status
+//! subresource included) and delete of any resource with JSON in the shape the kube-apiserver
+//! gives (see tests/fixtures/kube-api/PROVENANCE.md). Point a `kube::Client` at it with
+//! [`TestApiServer::client`].
 //!
 //! Objects live in memory, keyed by resource path; every change bumps one resourceVersion
 //! counter and appends a watch event, so a watch from resourceVersion N replays what came after N
-//! and then streams live changes. Every request is recorded so a test can assert what was read
-//! (for example that no secret of another namespace was ever fetched).
-//! Lists are paginated as the apiserver does: `limit` caps a page, `metadata.continue` carries an
-//! opaque token to the next one, and [`TestApiServer::set_page_size`] makes pages smaller than
-//! the client asked for (the apiserver may always return fewer items than `limit`).
-//! Not supported: label/field selectors (ignored), server-side apply semantics (an apply patch
-//! is merged like a merge patch).
+//! and then streams live changes. Every request is recorded so a test can assert what was read.
+//! Lists honour `limit` and `metadata.continue` as the apiserver does. Not supported:
+//! label/field selectors (ignored), validation, server-side apply semantics (an apply patch is
+//! merged like a merge patch).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -67,7 +73,6 @@ struct Shared {
     live: broadcast::Sender<Event>,
     requests: Mutex<Vec<RecordedRequest>>,
     unavailable: Mutex<bool>,
-    page_size: Mutex<Option<usize>>,
 }
 
 /// The running server; stops when dropped.
@@ -92,7 +97,6 @@ impl TestApiServer {
             live,
             requests: Mutex::new(Vec::new()),
             unavailable: Mutex::new(false),
-            page_size: Mutex::new(None),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -169,49 +173,10 @@ impl TestApiServer {
             .collect()
     }
 
-    /// Lists return at most `size` items per page (fewer than a client's `limit`).
-    pub fn set_page_size(&self, size: usize) {
-        *self.shared.page_size.lock().unwrap() = Some(size);
-    }
-
     /// While true, every request is answered 503 with a Status body.
     pub fn set_unavailable(&self, unavailable: bool) {
         *self.shared.unavailable.lock().unwrap() = unavailable;
     }
-}
-
-/// A Secret of type `kubernetes.io/dockerconfigjson` holding basic-auth credentials for
-/// `registry`, in the shape `kubectl create secret docker-registry` produces.
-pub fn docker_config_secret(
-    namespace: &str,
-    name: &str,
-    registry: &str,
-    user: &str,
-    pass: &str,
-) -> Value {
-    use base64::Engine as _;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let config = json!({"auths": {registry: {
-        "username": user, "password": pass, "auth": b64(&format!("{user}:{pass}"))
-    }}});
-    json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "kubernetes.io/dockerconfigjson",
-        "data": {".dockerconfigjson": b64(&config.to_string())}
-    })
-}
-
-/// A ServiceAccount naming `pull_secrets` as its imagePullSecrets.
-pub fn service_account(namespace: &str, name: &str, pull_secrets: &[&str]) -> Value {
-    let refs: Vec<Value> = pull_secrets.iter().map(|s| json!({"name": s})).collect();
-    json!({
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {"name": name, "namespace": namespace},
-        "imagePullSecrets": refs
-    })
 }
 
 fn prefix_of(api_version: &str) -> String {
@@ -418,17 +383,13 @@ fn api_version(prefix: &str) -> String {
         .to_string()
 }
 
-/// One page of the collection: from the `continue` token's offset, at most `limit` items (and
-/// at most the page size set), with a `continue` token when more remain.
+/// One page of the collection: from the `continue` token's offset, at most `limit` items, with
+/// a `continue` token when more remain.
 fn list(shared: &Shared, target: &Target, query: &str) -> Response {
-    let page_size = *shared.page_size.lock().unwrap();
-    let limit = query_param(query, "limit")
+    let size = query_param(query, "limit")
         .and_then(|v| v.parse::<usize>().ok())
-        .filter(|l| *l > 0);
-    let size = match (limit, page_size) {
-        (Some(l), Some(p)) => l.min(p),
-        (l, p) => l.or(p).unwrap_or(usize::MAX),
-    };
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
     let offset = match query_param(query, "continue").filter(|c| !c.is_empty()) {
         None => 0,
         Some(token) => match token.strip_prefix("page-").and_then(|n| n.parse().ok()) {
@@ -521,13 +482,6 @@ fn create(shared: &Shared, target: &Target, body: &[u8]) -> Response {
             .to_string(),
         ..object_key(target)
     };
-    if key.prefix == "/apis/events.k8s.io/v1" && !dns_subdomain(&key.name) {
-        let message = format!(
-            "Event \"{}\" is invalid: metadata.name: Invalid value",
-            key.name
-        );
-        return status(422, "Invalid", &message, None);
-    }
     if shared.store.lock().unwrap().objects.contains_key(&key) {
         let message = format!("{} \"{}\" already exists", key.plural, key.name);
         return status(
@@ -538,19 +492,6 @@ fn create(shared: &Shared, target: &Target, body: &[u8]) -> Response {
         );
     }
     json_response(201, &commit(shared, key, object))
-}
-
-/// kube-apiserver's `NameIsDNSSubdomain`, which `events.k8s.io/v1` applies to Event names:
-/// lowercase alphanumerics, `-` and `.`, each dot-separated label starting and ending with an
-/// alphanumeric, at most 253 characters.
-fn dns_subdomain(name: &str) -> bool {
-    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    name.len() <= 253
-        && name.split('.').all(|label| {
-            label.starts_with(alnum)
-                && label.ends_with(alnum)
-                && label.chars().all(|c| alnum(c) || c == '-')
-        })
 }
 
 fn replace(shared: &Shared, target: &Target, body: &[u8]) -> Response {

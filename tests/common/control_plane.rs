@@ -2,7 +2,8 @@
 //! `scripts/tools.sh` from pinned module versions) on free loopback ports, with RBAC, a
 //! service-account issuer and keys, and an admin identity for kubectl. There is no scheduler, no
 //! controller manager and no kubelet: pods are created and stay Pending, which is all admission
-//! needs. Both processes are killed when the value drops.
+//! needs. Both processes are killed when the value drops. The API server keeps an audit log of
+//! every request (verb, URI, user agent), so a test can tell what a client asked for.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -59,6 +60,24 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// One request from the API server's audit log.
+#[derive(Debug, Clone)]
+pub struct AuditedRequest {
+    /// `get`, `list`, `watch`, `create`, `patch` ….
+    pub verb: String,
+    /// Path and query, as sent.
+    pub uri: String,
+    /// The client's User-Agent (`kubectl/…` for kubectl).
+    pub user_agent: String,
+}
+
+impl AuditedRequest {
+    /// Whether kubectl (the test driving the cluster) sent it, rather than the code under test.
+    pub fn sent_by_kubectl(&self) -> bool {
+        self.user_agent.starts_with("kubectl")
+    }
 }
 
 /// A running etcd and kube-apiserver.
@@ -162,6 +181,25 @@ impl ControlPlane {
         self.kubectl_ok(&["create", "serviceaccount", "default", "-n", name]);
     }
 
+    /// Every request the API server has logged so far, oldest first (the audit log's
+    /// `ResponseComplete` events: written just after the response, so poll for recent ones).
+    pub fn requests(&self) -> Vec<AuditedRequest> {
+        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .map(|event| AuditedRequest {
+                verb: event["verb"].as_str().unwrap_or_default().to_string(),
+                uri: event["requestURI"].as_str().unwrap_or_default().to_string(),
+                user_agent: event["userAgent"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect()
+    }
+
+    /// The process ids of kube-apiserver and etcd, and the directory holding their state.
+    pub fn processes(&self) -> ([u32; 2], &Path) {
+        ([self.apiserver.id(), self.etcd.id()], self.dir.path())
+    }
+
     /// The API server's own Prometheus metrics.
     pub fn metrics(&self) -> String {
         self.kubectl_ok(&["get", "--raw", "/metrics"])
@@ -243,6 +281,11 @@ fn start_apiserver(dir: &Path, port: u16, etcd_port: u16, tls: &LoopbackTls) -> 
         "tokens.csv",
         &format!("{ADMIN_TOKEN},admin,admin-uid,system:masters\n"),
     );
+    let audit_policy = write(
+        "audit-policy.yaml",
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\n\
+         rules:\n- level: Metadata\n",
+    );
     Command::new(tool("kube-apiserver"))
         .arg(format!("--etcd-servers=http://127.0.0.1:{etcd_port}"))
         .arg("--bind-address=127.0.0.1")
@@ -258,6 +301,12 @@ fn start_apiserver(dir: &Path, port: u16, etcd_port: u16, tls: &LoopbackTls) -> 
         .arg(format!("--service-account-signing-key-file={sa_private}"))
         .arg("--service-cluster-ip-range=10.96.0.0/16")
         .arg("--enable-priority-and-fairness=false")
+        .arg(format!("--audit-policy-file={audit_policy}"))
+        .arg(format!(
+            "--audit-log-path={}",
+            dir.join("audit.log").display()
+        ))
+        .arg("--audit-log-mode=blocking")
         .stdout(log_file(dir, "apiserver.out.log"))
         .stderr(log_file(dir, "apiserver.log"))
         .spawn()

@@ -51,6 +51,17 @@ impl CosignKey {
         run_ok(self.cosign("sign").args(extra).arg(image));
     }
 
+    /// `sign` with `COSIGN_EXPERIMENTAL=1`, which cosign v2 needs for
+    /// `--registry-referrers-mode=oci-1-1`.
+    pub fn sign_experimental(&self, image: &str, extra: &[&str]) {
+        run_ok(
+            self.cosign("sign")
+                .env("COSIGN_EXPERIMENTAL", "1")
+                .args(extra)
+                .arg(image),
+        );
+    }
+
     /// `sign` with the registry credentials of `config`.
     pub fn sign_as(&self, image: &str, config: &DockerConfig) {
         run_ok(config.apply(&mut self.cosign("sign")).arg(image));
@@ -68,12 +79,7 @@ impl CosignKey {
     /// `cosign verify --new-bundle-format` of `image`: a key needs no Fulcio or Rekor, so the
     /// trusted root cosign insists on is an empty one, and the transparency log is not required.
     pub fn cosign_verifies_bundle(&self, image: &str) -> bool {
-        let root = self.dir.path().join("empty_trusted_root.json");
-        std::fs::write(
-            &root,
-            r#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#,
-        )
-        .expect("write trusted root");
+        let root = self.empty_trusted_root();
         let output = run(Command::new(tool("cosign"))
             .args([
                 "verify",
@@ -86,6 +92,55 @@ impl CosignKey {
             .arg(self.public_key())
             .arg(image));
         output.status.success()
+    }
+
+    /// `cosign sign --key` of `image` by cosign 3.0 (`cosign3`, built by `scripts/tools.sh`),
+    /// offline, in its default format: a Sigstore bundle stored as an OCI 1.1 referrer.
+    pub fn sign_with_cosign3(&self, image: &str) {
+        run_ok(
+            Command::new(tool("cosign3"))
+                .args([
+                    "sign",
+                    "--yes",
+                    "--tlog-upload=false",
+                    "--use-signing-config=false",
+                ])
+                .arg("--key")
+                .arg(self.private_key())
+                .env("COSIGN_PASSWORD", &self.password)
+                .arg(image),
+        );
+    }
+
+    /// Whether cosign 3.0's `cosign verify --key` accepts `image` (its default bundle format;
+    /// an empty trusted root, the transparency log not required, as for
+    /// [`CosignKey::cosign_verifies_bundle`]).
+    pub fn cosign3_verifies(&self, image: &str) -> bool {
+        let root = self.empty_trusted_root();
+        let output = run(Command::new(tool("cosign3"))
+            .args(["verify", "--insecure-ignore-tlog=true", "--trusted-root"])
+            .arg(&root)
+            .arg("--key")
+            .arg(self.public_key())
+            .arg(image));
+        if !output.status.success() {
+            eprintln!(
+                "cosign3 verify: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        output.status.success()
+    }
+
+    /// A trusted root with no authorities: a key needs no Fulcio or Rekor.
+    fn empty_trusted_root(&self) -> PathBuf {
+        let root = self.dir.path().join("empty_trusted_root.json");
+        std::fs::write(
+            &root,
+            r#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#,
+        )
+        .expect("write trusted root");
+        root
     }
 
     fn cosign(&self, verb: &str) -> Command {
@@ -171,4 +226,49 @@ fn layer_tar(dir: &Path, content: &str) -> PathBuf {
             .arg("content.txt"),
     );
     tar
+}
+
+/// Signet's verdict on `image` under a key policy for `glob` with `key`: true when admitted.
+pub fn signet_admits(
+    image: &str,
+    glob: &str,
+    key: &CosignKey,
+    insecure: &[&str],
+) -> (bool, String) {
+    signet_admits_with(image, glob, key, insecure, &[])
+}
+
+/// [`signet_admits`] with `extra` arguments to `signet verify`.
+pub fn signet_admits_with(
+    image: &str,
+    glob: &str,
+    key: &CosignKey,
+    insecure: &[&str],
+    extra: &[&str],
+) -> (bool, String) {
+    let pem: String = key
+        .public_pem()
+        .lines()
+        .map(|line| format!("        {line}\n"))
+        .collect();
+    let policy = format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  \
+         name: parity\nspec:\n  images:\n  - glob: \"{glob}\"\n  authorities:\n  - key:\n      \
+         data: |\n{pem}"
+    );
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(&path, policy).expect("write policy");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_signet"));
+    command.arg("verify").arg("--policy").arg(&path);
+    for host in insecure {
+        command.arg(format!("--insecure-registry={host}"));
+    }
+    let output = run(command.args(extra).arg(image));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
 }

@@ -247,7 +247,7 @@ fn spawn_registry(config: &Path) -> Child {
 /// Copies stderr into `log` on a background thread for the child's whole life, so the pipe
 /// never fills. The returned channel yields the bound port once the registry logs it; it
 /// disconnects if stderr ends first (the registry died). The thread ends when stderr closes.
-fn drain_stderr(
+pub fn drain_stderr(
     stderr: impl Read + Send + 'static,
     log: Arc<Mutex<String>>,
 ) -> (mpsc::Receiver<u16>, JoinHandle<()>) {
@@ -275,7 +275,7 @@ fn listening_port(line: &str) -> Option<u16> {
 }
 
 /// Status code of a plain `GET /v2/`, or None if the registry does not answer.
-fn v2_status(addr: SocketAddr) -> Option<u16> {
+pub fn v2_status(addr: SocketAddr) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     let request = format!("GET /v2/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");

@@ -62,6 +62,8 @@ pub struct WebhookOptions {
     /// What every lifetime (caches, the rate-limit pause) is measured by: a test that checks a
     /// lifetime gives a [`signet::expiring::ManualClock`] and moves it itself.
     pub clock: SharedClock,
+    /// `--image-credential-provider-config` and its plugins, loaded.
+    pub credential_providers: Option<Arc<signet::registry::CredentialProviders>>,
 }
 
 impl WebhookOptions {
@@ -89,6 +91,7 @@ impl WebhookOptions {
             max_requests_per_registry: RegistryConfig::default().max_requests_per_host,
             max_images_in_flight: EngineSettings::default().images_in_flight,
             clock: system_clock(),
+            credential_providers: None,
         }
     }
 }
@@ -272,6 +275,7 @@ fn build_engine(
                     None => conf,
                 }
             },
+            credential_providers: options.credential_providers.clone(),
             ..RegistryConfig::default()
         },
         credentials,

@@ -169,3 +169,33 @@ fn mirrors_relocate_reads_and_placeholders_stay_offline() {
         }
     }
 }
+
+/// The engine decides an image in `engine/evaluate.rs`; the steps it calls (the cluster's floor
+/// over namespaced policies, `requireDigest` pinning, multi-arch selection, one policy judged on
+/// one digest) never call back into it, nor reach for the whole `Engine`: they get what they
+/// need as arguments, so the decision reads one way.
+#[test]
+fn engine_steps_do_not_call_back_into_the_decision() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/engine");
+    let steps = [
+        "authorities.rs",
+        "multi_arch.rs",
+        "namespaced.rs",
+        "require_digest.rs",
+    ];
+    let mut offenders = Vec::new();
+    for step in steps {
+        let text = std::fs::read_to_string(root.join(step)).unwrap();
+        for name in ["evaluate", "Engine"] {
+            if text.contains(name) {
+                offenders.push(format!("src/engine/{step} names {name}"));
+            }
+        }
+    }
+    let decision = std::fs::read_to_string(root.join("evaluate.rs")).unwrap();
+    assert!(
+        decision.contains("multi_arch::") && decision.contains("require_digest::"),
+        "evaluate.rs no longer calls the steps this test guards; update the list"
+    );
+    assert!(offenders.is_empty(), "steps calling back: {offenders:?}");
+}

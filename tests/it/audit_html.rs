@@ -94,7 +94,7 @@ async fn html_report_renders_in_chromium_without_script_errors_and_shows_the_cou
         "names are text, not markup"
     );
     assert!(!rendered.dom.contains("<b>"), "no injected element");
-    // The same audit as a table, kept beside the screenshot for the README.
+    // The same audit as a table, kept beside the screenshot in docs/audit.md.
     let table = repo.audit(&["--manifests", &dir]).await;
     let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::write(tmp.join("audit-table.txt"), &table.stdout).unwrap();

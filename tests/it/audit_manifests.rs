@@ -240,7 +240,7 @@ async fn json_report_matches_the_checked_in_snapshot() {
     assert_eq!(
         actual, expected,
         "the audit JSON changed; if on purpose, bump REPORT_API_VERSION or only add fields, \
-         then rerun with SIGNET_UPDATE_SNAPSHOTS=1 and update the README"
+         then rerun with SIGNET_UPDATE_SNAPSHOTS=1 and update docs/audit.md"
     );
 }
 

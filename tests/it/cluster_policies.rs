@@ -1,6 +1,9 @@
-//! Policies as cluster objects: watched through a real kube client against the test API server
-//! (tests/common/apiserver.rs), applied live, refused with a status that says why while the last
-//! valid version keeps enforcing, and namespaced `ImagePolicy` objects only in their namespace.
+//! Policies as cluster objects: watched through a real kube client against the real
+//! kube-apiserver (tests/common/policy_objects.rs: the binary's one control plane, one test at
+//! a time since policies are cluster-wide), applied live, refused with a status that says why
+//! while the last valid version keeps enforcing, and namespaced `ImagePolicy` objects only in
+//! their namespace. Readiness while the API server answers 503 uses the recorded-shapes server
+//! (tests/common/apiserver.rs): a real one cannot be made to answer 503 on demand.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -214,7 +217,7 @@ async fn the_server_is_not_ready_until_the_policy_objects_are_listed() {
     crate::common::install_crypto_provider();
     let api = TestApiServer::start().await;
     api.set_unavailable(true);
-    let (engine, sync) = spawn_watch(&api, WatchOptions::default());
+    let (engine, sync, _watch) = spawn_watch(api.client(), WatchOptions::default());
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: "127.0.0.1:0".parse().unwrap(),

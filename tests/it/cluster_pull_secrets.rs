@@ -1,10 +1,13 @@
-//! The pod's own registry credentials, read through a real kube client from the test API server
-//! (tests/common/apiserver.rs) and presented to a real registry that requires htpasswd auth.
+//! The pod's own registry credentials, read through a real kube client from the real
+//! kube-apiserver (one shared control plane for this file, tests/common/shared_plane.rs; its
+//! audit log tells which objects were read) and presented to a real registry that requires
+//! htpasswd auth. Each test works in namespaces of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
-use crate::common::apiserver::{TestApiServer, docker_config_secret, service_account};
+use crate::common::kube_objects::{docker_config_secret, service_account};
+use crate::common::shared_plane::{apply, client, requests_to, shared};
 use crate::common::{TestRegistry, push_image};
 use oci_client::secrets::RegistryAuth;
 use serde_json::json;
@@ -49,20 +52,22 @@ async fn can_resolve(registry: &TestRegistry, credentials: Credentials, image: &
 async fn the_pods_pull_secret_opens_the_private_registry_and_nothing_else_does() {
     let registry = TestRegistry::start_with_htpasswd("tenant-a", "s3cret");
     push_image(&registry, "private/app:v1", "pull-secret").await;
-    let api = TestApiServer::start().await;
+    let plane = shared();
     let host = registry.host();
-    api.apply(
-        "secrets",
-        docker_config_secret("team-a", "regcred", &host, "tenant-a", "s3cret"),
+    for namespace in ["ps-team-a", "ps-team-b", "ps-team-c"] {
+        plane.namespace(namespace);
+    }
+    apply(
+        plane,
+        &[
+            docker_config_secret("ps-team-a", "regcred", &host, "tenant-a", "s3cret"),
+            docker_config_secret("ps-team-b", "regcred", &host, "tenant-a", "s3cret"),
+        ],
     );
-    api.apply(
-        "secrets",
-        docker_config_secret("team-b", "regcred", &host, "tenant-a", "s3cret"),
-    );
-    let secrets = PullSecrets::new(api.client(), Duration::from_secs(30), 100);
+    let secrets = PullSecrets::new(client(plane).await, Duration::from_secs(30), 100);
 
     let with = secrets
-        .credentials(&pod("team-a", None, &["regcred"]))
+        .credentials(&pod("ps-team-a", None, &["regcred"]))
         .await
         .unwrap();
     assert_eq!(user_for(&with, &host).as_deref(), Some("tenant-a"));
@@ -74,7 +79,7 @@ async fn the_pods_pull_secret_opens_the_private_registry_and_nothing_else_does()
     assert!(can_resolve(&registry, with, "private/app:v1").await);
 
     let without = secrets
-        .credentials(&pod("team-c", None, &[]))
+        .credentials(&pod("ps-team-c", None, &[]))
         .await
         .unwrap();
     assert!(without.is_empty());
@@ -84,64 +89,54 @@ async fn the_pods_pull_secret_opens_the_private_registry_and_nothing_else_does()
     );
 
     let named_elsewhere = secrets
-        .credentials(&pod("team-c", None, &["regcred"]))
+        .credentials(&pod("ps-team-c", None, &["regcred"]))
         .await
         .unwrap();
     assert!(
         named_elsewhere.is_empty(),
         "a secret of the same name in another namespace is not used"
     );
-    let reads: Vec<String> = api
-        .requests_to("/secrets/")
+    let reads: Vec<String> = requests_to(plane, "/namespaces/ps-team-")
         .into_iter()
-        .map(|r| r.path)
+        .map(|r| r.uri)
         .collect();
     assert!(
-        reads.iter().all(|p| !p.contains("/namespaces/team-b/")),
+        reads.iter().all(|p| !p.contains("/namespaces/ps-team-b/")),
         "{reads:?}"
     );
     assert!(
-        reads.contains(&"/api/v1/namespaces/team-c/secrets/regcred".to_string()),
+        reads
+            .iter()
+            .any(|p| p.starts_with("/api/v1/namespaces/ps-team-c/secrets/regcred")),
         "{reads:?}"
     );
 }
 
 #[tokio::test]
 async fn service_account_pull_secrets_are_used_and_the_default_account_when_none_is_named() {
-    let api = TestApiServer::start().await;
-    api.apply(
-        "secrets",
-        docker_config_secret("team-a", "sa-cred", "a.example", "from-sa", "p"),
+    let plane = shared();
+    let ns = "sa-team-a";
+    plane.namespace(ns);
+    apply(
+        plane,
+        &[
+            docker_config_secret(ns, "sa-cred", "a.example", "from-sa", "p"),
+            docker_config_secret(ns, "pod-cred", "a.example", "from-pod", "p"),
+            docker_config_secret(ns, "builder-cred", "b.example", "builder", "p"),
+            service_account(ns, "default", &["sa-cred"]),
+            service_account(ns, "builder", &["builder-cred"]),
+        ],
     );
-    api.apply(
-        "secrets",
-        docker_config_secret("team-a", "pod-cred", "a.example", "from-pod", "p"),
-    );
-    api.apply(
-        "secrets",
-        docker_config_secret("team-a", "builder-cred", "b.example", "builder", "p"),
-    );
-    api.apply(
-        "serviceaccounts",
-        service_account("team-a", "default", &["sa-cred"]),
-    );
-    api.apply(
-        "serviceaccounts",
-        service_account("team-a", "builder", &["builder-cred"]),
-    );
-    let secrets = PullSecrets::new(api.client(), Duration::from_secs(30), 100);
+    let secrets = PullSecrets::new(client(plane).await, Duration::from_secs(30), 100);
 
-    let default_sa = secrets
-        .credentials(&pod("team-a", None, &[]))
-        .await
-        .unwrap();
+    let default_sa = secrets.credentials(&pod(ns, None, &[])).await.unwrap();
     assert_eq!(
         user_for(&default_sa, "a.example").as_deref(),
         Some("from-sa")
     );
 
     let pod_first = secrets
-        .credentials(&pod("team-a", None, &["pod-cred"]))
+        .credentials(&pod(ns, None, &["pod-cred"]))
         .await
         .unwrap();
     assert_eq!(
@@ -151,7 +146,7 @@ async fn service_account_pull_secrets_are_used_and_the_default_account_when_none
     );
 
     let builder = secrets
-        .credentials(&pod("team-a", Some("builder"), &["missing"]))
+        .credentials(&pod(ns, Some("builder"), &["missing"]))
         .await
         .unwrap();
     assert_eq!(user_for(&builder, "b.example").as_deref(), Some("builder"));
@@ -161,13 +156,13 @@ async fn service_account_pull_secrets_are_used_and_the_default_account_when_none
         "only the named account's secrets"
     );
 
-    let before = api.requests().len();
+    let before = requests_to(plane, "/namespaces/sa-team-a/").len();
     secrets
-        .credentials(&pod("team-a", Some("builder"), &["missing"]))
+        .credentials(&pod(ns, Some("builder"), &["missing"]))
         .await
         .unwrap();
     assert_eq!(
-        api.requests().len(),
+        requests_to(plane, "/namespaces/sa-team-a/").len(),
         before,
         "a second look-up is served from the cache"
     );

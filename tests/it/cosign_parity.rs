@@ -8,47 +8,8 @@
 use std::process::Command;
 
 use crate::common::TestRegistry;
-use crate::common::cosign::{CosignKey, crane_push};
-use crate::common::tools::{run, run_ok, tool};
-
-/// Signet's verdict on `image` under a key policy for `glob` with `key`: true when admitted.
-fn signet_admits(image: &str, glob: &str, key: &CosignKey, insecure: &[&str]) -> (bool, String) {
-    signet_admits_with(image, glob, key, insecure, &[])
-}
-
-fn signet_admits_with(
-    image: &str,
-    glob: &str,
-    key: &CosignKey,
-    insecure: &[&str],
-    extra: &[&str],
-) -> (bool, String) {
-    let pem: String = key
-        .public_pem()
-        .lines()
-        .map(|line| format!("        {line}\n"))
-        .collect();
-    let policy = format!(
-        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  \
-         name: parity\nspec:\n  images:\n  - glob: \"{glob}\"\n  authorities:\n  - key:\n      \
-         data: |\n{pem}"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("policy.yaml");
-    std::fs::write(&path, policy).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_signet"));
-    command.arg("verify").arg("--policy").arg(&path);
-    for host in insecure {
-        command.arg(format!("--insecure-registry={host}"));
-    }
-    let output = run(command.args(extra).arg(image));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
+use crate::common::cosign::{CosignKey, crane_push, signet_admits, signet_admits_with};
+use crate::common::tools::{run_ok, tool};
 
 /// Both verifiers give `expected` for `image` with `key`.
 fn assert_parity(image: &str, glob: &str, key: &CosignKey, host: &str, expected: bool, case: &str) {

@@ -2,7 +2,7 @@
 //! set (key and keyless authorities, a namespaced ImagePolicy) exported with the real binary,
 //! loaded back as containers-policy.json (`--policy policy.json --signature-policy-dir
 //! namespaces`), and the same verdicts on the same images from a real registry. Also the
-//! README's CRI-O example (`examples/crio-policy.json`) loading unchanged, judged on
+//! docs/crio.md's CRI-O example (`examples/crio-policy.json`) loading unchanged, judged on
 //! containers/image's public-good Fulcio signature (fixtures:
 //! `../shared/fixtures/third_party/containers-image`, containers/image @ `df7e80d2d198`).
 // Test code: a failed expectation should panic with its message.
@@ -289,7 +289,7 @@ async fn policy_check_prints_what_it_understood_and_exits_one_on_an_invalid_file
     );
 }
 
-/// The README's CRI-O example: the Kubernetes blog's policy with the public-good Fulcio root
+/// docs/crio.md's CRI-O example: the Kubernetes blog's policy with the public-good Fulcio root
 /// and Rekor key, loaded unchanged; containers/image's public-good signature (mitr@redhat.com)
 /// judged under it for `quay.io/crio/signed` is refused in the blog's words.
 #[test]

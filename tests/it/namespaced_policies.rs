@@ -2,13 +2,19 @@
 //! (`static: pass`, `mode: warn`, `onRegistryError: warn`, extension fields, a cluster policy's
 //! name, placeholders, a kind the object's resource does not serve, keys of their own), an image
 //! the cluster's policies and `--no-match deny` would deny stays denied. A namespace has a budget
-//! of them apart from the cluster policies'. Each test runs the real watch against the test API
-//! server (tests/common/apiserver.rs); `--namespaced-policies-may-admit` restores the older rule.
+//! of them apart from the cluster policies'. Each test runs the real watch against the
+//! recorded-shapes server (tests/common/apiserver.rs): most variants are objects the real
+//! kube-apiserver under the shipped CRDs refuses or prunes (`multiArch`, `requireDigest` and
+//! `placeholders` on an ImagePolicy, a `static` action outside the enum), which Signet must
+//! still judge safely where the CRDs installed are older or schemaless; the watch itself runs
+//! against the real API server in tests/it/cluster_policies.rs. `--namespaced-policies-may-admit`
+//! restores the older rule.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common::policy_objects::{
     Cluster, SIGNET, SIGSTORE, WatchOptions, decide, eventually, policy_names, policy_object,
-    ready_condition, start, start_with, static_policy, verdict,
+    ready_condition, start, start_recorded, start_recorded_with, start_with, static_policy,
+    verdict,
 };
 use crate::common::{TestKey, TestRegistry, push_image, sign_image};
 use serde_json::{Value, json};
@@ -173,7 +179,7 @@ async fn a_namespaced_policy_never_admits_an_image_no_cluster_policy_covers() {
     for (variant, objects) in lifting_attempts() {
         let mut all = vec![cluster_release()];
         all.extend(objects);
-        let c = start(all.clone()).await;
+        let c = start_recorded(all.clone()).await;
         assert_applied(&c, &all);
         let pod = "spec.containers[0]";
         let denied = denied_as(&c.engine, Some("tenant"), pod, &image).await;
@@ -213,7 +219,7 @@ async fn with_namespaced_policies_may_admit_they_decide_what_no_cluster_policy_c
         }
         let mut all = vec![cluster_release()];
         all.extend(objects);
-        let c = start_with(all, may_admit()).await;
+        let c = start_recorded_with(all, may_admit()).await;
         let (allowed, code) = verdict(&c.engine, "tenant", &image).await;
         assert!(allowed, "{variant}: the older rule admits ({code})");
         let (allowed, code) = verdict(&c.engine, "other", &image).await;
@@ -255,7 +261,7 @@ async fn a_namespaced_policy_never_weakens_a_cluster_policy() {
                 ("clusterimagepolicies", cluster.clone()),
                 image_policy("tenant", name, spec.clone()),
             ];
-            let c = start(objects.clone()).await;
+            let c = start_recorded(objects.clone()).await;
             assert_applied(&c, &objects);
             for path in ["spec.containers[0]", "spec.template.spec.containers[0]"] {
                 for image in [format!("{HOST}/app/web:v1"), "web".to_string()] {
@@ -292,11 +298,11 @@ async fn a_namespaced_placeholder_exempts_nothing() {
     let entry = json!([{"image": "auto", "injector": "mine", "containers": ["app"]}]);
     let spec = with(pass(&format!("{HOST}/mesh/**")), "placeholders", entry);
     let template = "spec.template.spec.containers[0]";
-    let c = start(vec![image_policy("tenant", "mesh", spec.clone())]).await;
+    let c = start_recorded(vec![image_policy("tenant", "mesh", spec.clone())]).await;
     let denied = denied_as(&c.engine, Some("tenant"), template, "auto").await;
     assert!(denied.starts_with("NoPolicyMatch: "), "{denied}");
 
-    let c = start_with(vec![image_policy("tenant", "mesh", spec)], may_admit()).await;
+    let c = start_recorded_with(vec![image_policy("tenant", "mesh", spec)], may_admit()).await;
     let decision = decide(&c.engine, Some("tenant"), template, "auto").await;
     assert!(decision.allowed());
     assert_eq!(decision.verdicts[0].outcome.code(), "Placeholder");
@@ -443,7 +449,7 @@ async fn a_namespace_back_within_its_limit_is_enforced_again() {
         max_policies_per_namespace: 2,
         ..WatchOptions::default()
     };
-    let c = start_with(objects, options).await;
+    let c = start_recorded_with(objects, options).await;
     let image = |repo: &str| format!("{HOST}/{repo}/app:v1");
     assert_eq!(code_in(&c.engine, "x").await, "NamespacePolicyLimit");
     assert!(verdict(&c.engine, "elsewhere", &image("c")).await.0);

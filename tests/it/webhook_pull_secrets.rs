@@ -1,17 +1,24 @@
 //! `--pull-secrets`: the webhook reaches a private registry with the reviewed pod's own
 //! credentials, as the kubelet pulls: its imagePullSecrets, then its service account's, read from
-//! the pod's namespace through a real kube client (tests/common/apiserver.rs serves the Secret
-//! and ServiceAccount JSON as the apiserver does). The registry is Debian's docker-registry with
-//! htpasswd authentication. One webhook serves several tenants: what one tenant's credentials
-//! opened never serves another, and an API server that fails or never answers gets the pod
-//! denied inside the review deadline. Every test runs under its own timeout, so none can hang.
+//! the pod's namespace through a real kube client from the real kube-apiserver (one shared
+//! control plane for this file, tests/common/shared_plane.rs; each test in namespaces of its
+//! own; the API server's audit log tells what was read). The registry is Debian's
+//! docker-registry with htpasswd authentication. One webhook serves several tenants: what one
+//! tenant's credentials opened never serves another, and an API server that fails or never
+//! answers gets the pod denied inside the review deadline: those two use the recorded-shapes
+//! server of tests/common/apiserver.rs, since a real one cannot be made to answer 503 on demand.
+//! Every test runs under its own timeout, so none can hang.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::apiserver::{TestApiServer, docker_config_secret, service_account};
+use crate::common::apiserver::TestApiServer;
+use crate::common::control_plane::ControlPlane;
 use crate::common::faults::FaultFront;
+use crate::common::kube_objects::{docker_config_secret, service_account};
+use crate::common::limits::bounded;
+use crate::common::shared_plane::{apply, client, requests_to, shared};
 use crate::common::webhook::{
     TestWebhook, WebhookOptions, allowed, container, deployment_review, key_policy, message,
     pod_review_in,
@@ -26,13 +33,6 @@ const REVIEW_DEADLINE: Duration = Duration::from_secs(5);
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
 /// No test may take longer than this, whatever the servers do.
 const TEST_LIMIT: Duration = Duration::from_secs(90);
-
-/// Run `test` under [`TEST_LIMIT`].
-async fn bounded<F: Future<Output = ()>>(test: F) {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("the test finished within its limit");
-}
 
 /// A signed image in a registry that requires htpasswd auth, and a webhook that trusts its key
 /// and reads pull secrets from `api`.
@@ -68,9 +68,34 @@ impl Private {
     }
 }
 
-/// The private image, a test API server holding pull secrets for its registry (`secrets`:
-/// namespace and name of each) and a webhook reading them there.
-async fn tenants(secrets: &[(&str, &str)]) -> (Private, TestApiServer, TestWebhook) {
+/// The private image, the shared real API server holding pull secrets for its registry
+/// (`secrets`: namespace and name of each) in `namespaces` (created here) and a webhook reading
+/// them there.
+async fn tenants(
+    namespaces: &[&str],
+    secrets: &[(&str, &str)],
+) -> (Private, &'static ControlPlane, TestWebhook) {
+    let private = Private::start().await;
+    let plane = tokio::task::block_in_place(|| {
+        let plane = shared();
+        for namespace in namespaces {
+            plane.namespace(namespace);
+        }
+        let objects: Vec<Value> = secrets
+            .iter()
+            .map(|(namespace, name)| private.secret(namespace, name))
+            .collect();
+        apply(plane, &objects);
+        plane
+    });
+    let webhook = private.webhook(client(plane).await).await;
+    (private, plane, webhook)
+}
+
+/// [`tenants`] on the recorded-shapes server, for the failures a real one cannot be made to give.
+async fn tenants_on_recorded_server(
+    secrets: &[(&str, &str)],
+) -> (Private, TestApiServer, TestWebhook) {
     let private = Private::start().await;
     let api = TestApiServer::start().await;
     for (namespace, name) in secrets {
@@ -117,16 +142,16 @@ fn ephemeral(namespace: &str, image: &str, pull_secrets: &[&str]) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_pods_pull_secret_admits_its_signed_private_image_and_without_it_access_is_refused() {
-    bounded(async {
-        let (private, api, webhook) = tenants(&[("team-a", "regcred")]).await;
+    bounded(TEST_LIMIT, async {
+        let (private, plane, webhook) = tenants(&["wps-own"], &[("wps-own", "regcred")]).await;
         let image = private.image();
 
         let answer = webhook
-            .review(&pod("team-a", &image, &["regcred"], None))
+            .review(&pod("wps-own", &image, &["regcred"], None))
             .await;
         assert!(allowed(&answer), "{}", message(&answer));
 
-        let answer = webhook.review(&pod("team-a", &image, &[], None)).await;
+        let answer = webhook.review(&pod("wps-own", &image, &[], None)).await;
         assert!(!allowed(&answer), "admitted without credentials");
         assert!(
             message(&answer).contains("refused access"),
@@ -135,7 +160,7 @@ async fn the_pods_pull_secret_admits_its_signed_private_image_and_without_it_acc
         );
 
         let mut deployment = deployment_review("d", vec![container("app", &image)]);
-        deployment["request"]["namespace"] = json!("team-a");
+        deployment["request"]["namespace"] = json!("wps-own");
         let template = &mut deployment["request"]["object"]["spec"]["template"]["spec"];
         template["imagePullSecrets"] = json!([{"name": "regcred"}]);
         let answer = webhook.review(&deployment).await;
@@ -145,16 +170,20 @@ async fn the_pods_pull_secret_admits_its_signed_private_image_and_without_it_acc
             message(&answer)
         );
 
-        let debug = ephemeral("team-a", &image, &["regcred"]);
+        let debug = ephemeral("wps-own", &image, &["regcred"]);
         let answer = webhook.review(&debug).await;
         assert!(allowed(&answer), "ephemeral: {}", message(&answer));
-        let debug = ephemeral("team-a", &image, &[]);
+        let debug = ephemeral("wps-own", &image, &[]);
         assert!(!allowed(&webhook.review(&debug).await));
-        let reads = api.requests_to("/secrets/");
+        let reads = tokio::task::block_in_place(|| requests_to(plane, "/secrets"));
+        let own: Vec<_> = reads
+            .iter()
+            .filter(|r| r.uri.contains("/wps-own/"))
+            .collect();
+        assert!(!own.is_empty(), "{reads:?}");
         assert!(
-            reads
-                .iter()
-                .all(|r| r.path == "/api/v1/namespaces/team-a/secrets/regcred"),
+            own.iter()
+                .all(|r| r.verb == "get" && r.uri == "/api/v1/namespaces/wps-own/secrets/regcred"),
             "{reads:?}"
         );
     })
@@ -163,20 +192,19 @@ async fn the_pods_pull_secret_admits_its_signed_private_image_and_without_it_acc
 
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_given_only_to_the_service_account_are_used() {
-    bounded(async {
-        let (private, api, webhook) = tenants(&[("team-b", "robot")]).await;
-        api.apply(
-            "serviceaccounts",
-            service_account("team-b", "builder", &["robot"]),
-        );
+    bounded(TEST_LIMIT, async {
+        let (private, plane, webhook) = tenants(&["wps-sa"], &[("wps-sa", "robot")]).await;
+        tokio::task::block_in_place(|| {
+            apply(plane, &[service_account("wps-sa", "builder", &["robot"])]);
+        });
         let image = private.image();
 
         let answer = webhook
-            .review(&pod("team-b", &image, &[], Some("builder")))
+            .review(&pod("wps-sa", &image, &[], Some("builder")))
             .await;
         assert!(allowed(&answer), "{}", message(&answer));
         let answer = webhook
-            .review(&pod("team-b", &image, &[], Some("default")))
+            .review(&pod("wps-sa", &image, &[], Some("default")))
             .await;
         assert!(
             !allowed(&answer),
@@ -188,11 +216,11 @@ async fn credentials_given_only_to_the_service_account_are_used() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_without_credentials_is_denied_after_another_was_admitted() {
-    bounded(async {
-        let (private, api, webhook) = tenants(&[("team-a", "regcred")]).await;
+    bounded(TEST_LIMIT, async {
+        let (private, plane, webhook) = tenants(&["wps-a", "wps-c"], &[("wps-a", "regcred")]).await;
         let image = private.image();
-        let with = pod("team-a", &image, &["regcred"], None);
-        let without = pod("team-c", &image, &["regcred"], None);
+        let with = pod("wps-a", &image, &["regcred"], None);
+        let without = pod("wps-c", &image, &["regcred"], None);
 
         assert!(allowed(&webhook.review(&with).await));
         let answer = webhook.review(&without).await;
@@ -209,11 +237,11 @@ async fn a_tenant_without_credentials_is_denied_after_another_was_admitted() {
             assert!(allowed(&a), "team-a: {}", message(&a));
             assert!(!allowed(&c), "team-c was admitted");
         }
+        let asked = tokio::task::block_in_place(|| requests_to(plane, "/namespaces/wps-a/"));
+        assert!(!asked.is_empty(), "the API server was asked");
         assert!(
-            api.requests_to("/namespaces/team-a/")
-                .iter()
-                .all(|r| r.method == "GET"),
-            "only reads"
+            asked.iter().all(|r| r.verb == "get"),
+            "only reads: {asked:?}"
         );
     })
     .await;
@@ -221,29 +249,33 @@ async fn a_tenant_without_credentials_is_denied_after_another_was_admitted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secret_for_another_registry_is_never_presented() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let open = TestRegistry::start();
         let key = TestKey::generate();
         let digest = push_image(&open, "demo/app:v1", "other-host").await;
         sign_image(&open, "demo/app", &digest, &key).await;
         let front = FaultFront::start(&open.host()).await;
-        let api = TestApiServer::start().await;
         let private_host = "127.0.0.1:1";
-        api.apply(
-            "secrets",
-            docker_config_secret("team-a", "elsewhere", private_host, USER, PASSWORD),
-        );
-        api.apply(
-            "secrets",
-            docker_config_secret("team-a", "here", &front.host(), "front-user", "p"),
-        );
+        let plane = tokio::task::block_in_place(|| {
+            let plane = shared();
+            plane.namespace("wps-hosts");
+            apply(
+                plane,
+                &[
+                    docker_config_secret("wps-hosts", "elsewhere", private_host, USER, PASSWORD),
+                    docker_config_secret("wps-hosts", "here", &front.host(), "front-user", "p"),
+                ],
+            );
+            plane
+        });
         let policy = key_policy("demo", &format!("{}/**", front.host()), &key.public_pem)
             + "    signedIdentity:\n      type: anyRepository\n";
-        let webhook = TestWebhook::start(options(policy, &[front.host()], api.client())).await;
+        let webhook =
+            TestWebhook::start(options(policy, &[front.host()], client(plane).await)).await;
         let image = format!("{}/demo/app:v1", front.host());
 
         let answer = webhook
-            .review(&pod("team-a", &image, &["elsewhere"], None))
+            .review(&pod("wps-hosts", &image, &["elsewhere"], None))
             .await;
         assert!(allowed(&answer), "{}", message(&answer));
         let log = front.log();
@@ -255,7 +287,7 @@ async fn a_secret_for_another_registry_is_never_presented() {
 
         // Control: a secret for this host is presented (so the check above can fail).
         let answer = webhook
-            .review(&pod("team-a", &image, &["here"], None))
+            .review(&pod("wps-hosts", &image, &["here"], None))
             .await;
         assert!(allowed(&answer), "{}", message(&answer));
         assert!(
@@ -294,8 +326,8 @@ fn assert_denied_for_the_api(answer: &Value, took: Duration) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_api_server_answering_503_denies_within_the_deadline_and_is_not_remembered() {
-    bounded(async {
-        let (private, api, webhook) = tenants(&[("team-a", "regcred")]).await;
+    bounded(TEST_LIMIT, async {
+        let (private, api, webhook) = tenants_on_recorded_server(&[("team-a", "regcred")]).await;
         let review = pod("team-a", &private.image(), &["regcred"], None);
 
         api.set_unavailable(true);
@@ -316,7 +348,7 @@ async fn an_api_server_answering_503_denies_within_the_deadline_and_is_not_remem
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_api_server_that_never_answers_denies_within_the_deadline() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let private = Private::start().await;
         let api = TestApiServer::start().await;
         api.apply("secrets", private.secret("team-a", "regcred"));

@@ -4,6 +4,7 @@
 //! registry A are never presented to registry B, nor a project's to another project.
 
 mod keyring;
+mod provider;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,6 +16,10 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use keyring::Pattern;
+
+pub use provider::{
+    CredentialProviders, DEFAULT_PROVIDER_TIMEOUT, MAX_PROVIDER_RESPONSE_BYTES, ProviderError,
+};
 
 /// Which credential a request to one registry presents, as a hash: caches of what a registry
 /// answered (bearer tokens, tag digests) are keyed by it, so an answer obtained with one
@@ -130,6 +135,24 @@ impl Credentials {
         Ok(Self {
             sources: vec![sorted(keyed)],
         })
+    }
+
+    /// Credentials from `(key, (username, password))` pairs (a credential provider's `auth`
+    /// map); a key naming no host is skipped, as the kubelet skips it.
+    fn from_pairs(pairs: impl IntoIterator<Item = (String, (String, String))>) -> Self {
+        let keyed = pairs
+            .into_iter()
+            .filter_map(|(key, pair)| match Pattern::parse(&key, registry_host) {
+                Some(pattern) => Some(Keyed { pattern, pair }),
+                None => {
+                    tracing::warn!(key, "credential provider key names no host; ignored");
+                    None
+                }
+            })
+            .collect();
+        Self {
+            sources: vec![sorted(keyed)],
+        }
     }
 
     /// Parse a legacy `.dockercfg` (`kubernetes.io/dockercfg` secrets): the `auths` map alone.
