@@ -2,7 +2,7 @@
 //! an HTTPS test client and a fault-injecting TCP proxy. Use with `mod common;` from `tests/*.rs`.
 //!
 //! Needs Debian's `docker-registry` and `htpasswd` (apache2-utils) on PATH.
-// Each test binary uses a different subset of the harness.
+// Each test area (and each bench) uses a different subset of the harness.
 #![allow(dead_code, unused_imports)]
 
 pub mod apiserver;

@@ -63,10 +63,10 @@ async fn kube_client_lists_and_gets_core_objects_in_one_namespace() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn watcher_sees_existing_then_live_changes_and_status_patches_land() {
+    // Policies are cluster-wide and the plane is every test area's: wait for a turn at them
+    // (the CRDs installed, no policy object left by another test).
+    let _turn = crate::common::policy_objects::policy_turn().await;
     let plane = shared();
-    let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/crds");
-    plane.kubectl_ok(&["apply", "-k", crds]);
-    plane.kubectl_ok(&["wait", "--for=condition=Established", "crd", "--all"]);
     let policy = |name: &str, glob: &str| {
         json!({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
                "metadata": {"name": name}, "spec": {"images": [{"glob": glob}], "authorities": [{"static": {"action": "pass"}}]}})
