@@ -102,3 +102,131 @@ fn cluster_role() -> serde_yaml::Value {
     let rbac = include_str!("../../manifests/base/rbac.yaml");
     serde_yaml::from_str(rbac.split("\n---\n").next().unwrap()).unwrap()
 }
+
+/// The `spec` schema of each version of each CRD in `file`, by `name/version`.
+fn crd_spec_schemas(file: &str) -> Vec<(String, serde_yaml::Value)> {
+    let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut schemas = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let crd: serde_yaml::Value = serde::Deserialize::deserialize(document).unwrap();
+        let name = crd["metadata"]["name"].as_str().unwrap().to_owned();
+        for version in crd["spec"]["versions"].as_sequence().unwrap() {
+            let schema = version["schema"]["openAPIV3Schema"]["properties"]["spec"].clone();
+            let version = version["name"].as_str().unwrap();
+            schemas.push((format!("{name}/{version}"), schema));
+        }
+    }
+    schemas
+}
+
+/// Every property name anywhere in `schema`.
+fn property_names(schema: &serde_yaml::Value, names: &mut std::collections::BTreeSet<String>) {
+    match schema {
+        serde_yaml::Value::Mapping(map) => {
+            if let Some(serde_yaml::Value::Mapping(properties)) = map.get("properties") {
+                names.extend(
+                    properties
+                        .keys()
+                        .filter_map(|k| k.as_str().map(str::to_owned)),
+                );
+            }
+            map.values().for_each(|value| property_names(value, names));
+        }
+        serde_yaml::Value::Sequence(items) => items.iter().for_each(|v| property_names(v, names)),
+        _ => {}
+    }
+}
+
+/// The field names the ClusterImagePolicy parser accepts under `spec`, read from its serde
+/// attributes (`rename_all = "camelCase"`, `rename = "..."`), so a field added to the parser
+/// and not to the CRDs fails here instead of being pruned by a real API server.
+fn parser_field_names() -> Vec<(String, String)> {
+    let source = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/policy/sigstore/cluster_image_policy.rs"
+    ))
+    .unwrap();
+    let (mut fields, mut structure, mut camel, mut attributes) =
+        (Vec::new(), String::new(), false, String::new());
+    for line in source.lines().map(str::trim) {
+        if line.starts_with("#[serde(") {
+            attributes.push_str(line);
+        } else if let Some(rest) = line.strip_prefix("pub struct ") {
+            structure = rest.trim_end_matches(" {").to_owned();
+            camel = attributes.contains("rename_all = \"camelCase\"");
+            attributes.clear();
+        } else if let Some(rest) = line.strip_prefix("pub ").filter(|r| r.contains(": ")) {
+            let field = rest.split(':').next().unwrap();
+            let name = match attributes.split("rename = \"").nth(1) {
+                Some(renamed) => renamed.split('"').next().unwrap().to_owned(),
+                None if camel => camel_case(field),
+                None => field.to_owned(),
+            };
+            if !matches!(structure.as_str(), "Document" | "ObjectMeta") {
+                fields.push((format!("{structure}.{field}"), name));
+            }
+            attributes.clear();
+        }
+    }
+    fields
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut parts = snake.split('_');
+    let first = parts.next().unwrap_or_default().to_owned();
+    parts.fold(first, |mut name, part| {
+        let mut chars = part.chars();
+        name.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+        name.push_str(chars.as_str());
+        name
+    })
+}
+
+#[test]
+fn every_field_the_policy_parser_knows_is_in_every_crd_schema() {
+    let fields = parser_field_names();
+    assert!(fields.len() > 40, "the parser scan found only {fields:?}");
+    for expected in [
+        "requireDigest",
+        "multiArch",
+        "placeholders",
+        "ca-cert",
+        "source",
+    ] {
+        assert!(
+            fields.iter().any(|(_, name)| name == expected),
+            "{expected}"
+        );
+    }
+    for file in [
+        "manifests/crds/clusterimagepolicies.yaml",
+        "manifests/crds/signet.dev.yaml",
+    ] {
+        for (crd, schema) in crd_spec_schemas(file) {
+            let mut names = std::collections::BTreeSet::new();
+            property_names(&schema, &mut names);
+            let missing: Vec<_> = fields.iter().filter(|(_, n)| !names.contains(n)).collect();
+            assert!(
+                missing.is_empty(),
+                "{crd}: a real API server would prune {missing:?}: add them to {file}"
+            );
+        }
+    }
+}
+
+#[test]
+fn signet_dev_schemas_are_policy_controllers_v1beta1_schema() {
+    let upstream = crd_spec_schemas("manifests/crds/clusterimagepolicies.yaml");
+    let (_, v1beta1) = upstream
+        .iter()
+        .find(|(n, _)| n.ends_with("/v1beta1"))
+        .unwrap();
+    let ours = crd_spec_schemas("manifests/crds/signet.dev.yaml");
+    assert_eq!(ours.len(), 2);
+    for (crd, schema) in ours {
+        assert!(
+            &schema == v1beta1,
+            "{crd}'s spec schema differs from v1beta1's"
+        );
+    }
+}
