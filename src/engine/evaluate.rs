@@ -22,7 +22,7 @@ use super::cache::ReviewRegistry;
 use super::credentials::ReviewCredentials;
 use super::stages::{Stage, StageMetrics};
 use super::verdicts::{Judged, VerdictKey};
-use super::{Engine, NoMatchAction, digest, multi_arch, namespaced};
+use super::{Engine, NoMatchAction, attestations, digest, multi_arch, namespaced};
 
 /// The decision for one distinct image reference.
 #[derive(Debug, Clone)]
@@ -254,6 +254,32 @@ pub(super) async fn judge(
                 ));
             }
             AuthorityKind::Static(s) => AuthorityCause::StaticFail(s.message.clone()),
+            AuthorityKind::Key(_) | AuthorityKind::Keyless(_)
+                if !authority.attestations.is_empty() =>
+            {
+                let repository = signature_repository(authority, image);
+                let timer = stages.start(Stage::SignatureFetch);
+                let fetched = registry.fetch_attestations(&repository, digest).await;
+                drop(timer);
+                let layers = match fetched {
+                    Ok(layers) => layers,
+                    Err(e) => {
+                        registry_error.get_or_insert(e);
+                        continue;
+                    }
+                };
+                let subject = Subject { image, digest };
+                let _timer = stages.start(Stage::Verification);
+                match attestations::judge_attestations(authority, subject, &layers).await {
+                    Ok(note) => {
+                        return PolicyResult::Satisfied(format!(
+                            "{note} ({}/{})",
+                            policy.name, authority.name
+                        ));
+                    }
+                    Err(cause) => cause,
+                }
+            }
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
                 let repository = signature_repository(authority, image);
                 let layers = match fetched.get(registry, stages, &repository, digest).await {

@@ -14,6 +14,8 @@
 //! (containers/image). Per-namespace files (`--signature-policy-dir`, CRI-O's
 //! `signature_policy_dir`) replace the global set for their namespace.
 
+mod attestation;
+mod attestation_compile;
 mod cluster_image_policy;
 mod compile;
 mod compile_keyless;
@@ -46,6 +48,10 @@ use std::path::{Path, PathBuf};
 use crate::reference::ImageReference;
 use crate::workload::ResourceIdentity;
 
+pub use attestation::{
+    AttestationPolicy, AttestationRequirement, EVALUATION_BUDGET, Evaluation, MAX_STATEMENT_BYTES,
+    PolicyLanguage, predicate_uri,
+};
 pub use error::{LoadError, LoadErrorKind};
 pub use export::{CrioExport, ExportError, ExportFinding, Severity, Unmatched, export_crio};
 pub use glob::{GlobError, ImageGlob};

@@ -4,6 +4,7 @@
 //! verdict.
 
 mod addresses;
+mod attestations;
 mod auth;
 mod backoff;
 mod clients;
@@ -33,6 +34,9 @@ use token::Tokens;
 
 use crate::reference::{Digest, ImageReference};
 
+pub use attestations::{
+    DSSE_MEDIA_TYPE, MAX_ATTESTATION_BYTES, MAX_ATTESTATION_LAYER_BYTES, attestation_tag,
+};
 pub use auth::{AuthKey, Credentials, CredentialsError};
 pub use error::RegistryError;
 pub use mirrors::{MAX_MIRROR_ENTRIES, Mirrors, MirrorsError};

@@ -51,6 +51,17 @@ impl CosignKey {
         run_ok(self.cosign("sign").args(extra).arg(image));
     }
 
+    /// `cosign attest --key --type <predicate_type> --predicate <predicate>` of `image`, offline:
+    /// a DSSE envelope under the image's `.att` tag.
+    pub fn attest(&self, image: &str, predicate_type: &str, predicate: &Path) {
+        run_ok(
+            self.cosign("attest")
+                .args(["--type", predicate_type, "--predicate"])
+                .arg(predicate)
+                .arg(image),
+        );
+    }
+
     /// `sign` with the registry credentials of `config`.
     pub fn sign_as(&self, image: &str, config: &DockerConfig) {
         run_ok(config.apply(&mut self.cosign("sign")).arg(image));

@@ -1,0 +1,174 @@
+//! Judging an authority that requires attestations (policy-controller's
+//! `ValidatePolicyAttestationsForAuthority`): the authority is satisfied when every
+//! `attestations[]` entry has verified attestations of its predicate type, from `threshold`
+//! distinct keys, whose Statements its policy accepts. Its signatures are not consulted: an
+//! authority with attestations checks attestations only, as in policy-controller. To require a
+//! signature as well, add a second policy covering the image (every matching policy must pass;
+//! the authorities of one policy are alternatives).
+//!
+//! Each policy evaluation runs on a blocking thread under [`EVALUATION_BUDGET`] (Rego's
+//! interpreter also stops itself there): a slow policy denies, it never holds a runtime thread
+//! or the review.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::policy::{
+    AttestationRequirement, Authority, AuthorityKind, EVALUATION_BUDGET, Evaluation, KeyAuthority,
+};
+use crate::registry::SignatureLayer;
+use crate::signature::{self, Subject, VerifiedAttestation};
+use crate::verdict::{AttestationFailure, AuthorityCause};
+
+/// How long past the budget the engine waits for a blocking evaluation before denying.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Judge `authority` (which has attestations) over the fetched `.att` layers: a note for the
+/// admission, or why not.
+pub(super) async fn judge_attestations(
+    authority: &Authority,
+    subject: Subject<'_>,
+    layers: &[SignatureLayer],
+) -> Result<String, AuthorityCause> {
+    let fail = |requirement: &AttestationRequirement, detail: String| {
+        AuthorityCause::Attestation(AttestationFailure {
+            authority: authority.name.clone(),
+            name: requirement.name.clone(),
+            predicate_type: requirement.predicate_type.clone(),
+            detail,
+        })
+    };
+    let Some(first) = authority.attestations.first() else {
+        return Err(AuthorityCause::Signature(signature::Mismatch::NoSignature));
+    };
+    let key = match &authority.kind {
+        AuthorityKind::Key(key) if key.rekor.is_none() => key,
+        AuthorityKind::Key(_) => {
+            return Err(fail(
+                first,
+                "the authority requires a transparency-log entry (ctlog), and Signet does not verify \
+                 Rekor entries of attestations yet; remove ctlog to verify the attestations by key alone"
+                    .into(),
+            ));
+        }
+        _ => {
+            return Err(fail(
+                first,
+                "keyless attestations are not verified yet; use a key authority for attestations"
+                    .into(),
+            ));
+        }
+    };
+    let (verified, rejected) = signature::key_attestations(key, subject, layers);
+    let verified: Arc<Vec<VerifiedAttestation>> = Arc::new(verified);
+    let mut notes = Vec::new();
+    for requirement in &authority.attestations {
+        match judge_requirement(key, requirement, &verified, &rejected).await {
+            Ok(note) => notes.push(note),
+            Err(detail) => return Err(fail(requirement, detail)),
+        }
+    }
+    Ok(notes.join(", "))
+}
+
+/// One entry: enough distinct keys whose attestations of the type its policy accepts.
+async fn judge_requirement(
+    key: &KeyAuthority,
+    requirement: &AttestationRequirement,
+    verified: &Arc<Vec<VerifiedAttestation>>,
+    rejected: &[signature::RejectedAttestation],
+) -> Result<String, String> {
+    let of_type: Vec<usize> = (0..verified.len())
+        .filter(|i| verified[*i].predicate_type == requirement.predicate_uri)
+        .collect();
+    if of_type.is_empty() {
+        return Err(nothing_of_type(requirement, verified, rejected));
+    }
+    let mut accepted = BTreeSet::new();
+    let mut first_failure = None;
+    for i in of_type {
+        let attestation = &verified[i];
+        if accepted.contains(&attestation.key_fingerprint) {
+            continue;
+        }
+        match evaluate(requirement, verified, i).await {
+            Evaluation::Pass => {
+                accepted.insert(attestation.key_fingerprint.clone());
+            }
+            Evaluation::Fail(message) => {
+                first_failure.get_or_insert(message);
+            }
+        }
+        if accepted.len() >= key.threshold.max(1) {
+            let keys: Vec<&str> = accepted.iter().map(String::as_str).collect();
+            return Ok(format!(
+                "attestation {:?} signed by key {}",
+                requirement.name,
+                keys.join(", ")
+            ));
+        }
+    }
+    Err(match (first_failure, accepted.len()) {
+        (Some(message), 0) => message,
+        (failure, n) => format!(
+            "{n} of the {} distinct keys required attested it{}",
+            key.threshold,
+            failure
+                .map(|m| format!(" (another: {m})"))
+                .unwrap_or_default()
+        ),
+    })
+}
+
+/// Evaluate the entry's policy over attestation `i`, on a blocking thread, within the budget.
+async fn evaluate(
+    requirement: &AttestationRequirement,
+    verified: &Arc<Vec<VerifiedAttestation>>,
+    i: usize,
+) -> Evaluation {
+    let Some(policy) = requirement.policy.clone() else {
+        return Evaluation::Pass;
+    };
+    let verified = Arc::clone(verified);
+    let work = tokio::task::spawn_blocking(move || policy.evaluate(&verified[i].statement));
+    match tokio::time::timeout(EVALUATION_BUDGET + GRACE, work).await {
+        Ok(Ok(evaluation)) => evaluation,
+        Ok(Err(e)) => Evaluation::Fail(format!("the policy evaluation failed: {e}")),
+        Err(_) => Evaluation::Fail(format!(
+            "the policy evaluation ran over its budget of {} ms",
+            EVALUATION_BUDGET.as_millis()
+        )),
+    }
+}
+
+/// No verified attestation of the type: say what there was instead.
+fn nothing_of_type(
+    requirement: &AttestationRequirement,
+    verified: &[VerifiedAttestation],
+    rejected: &[signature::RejectedAttestation],
+) -> String {
+    let mut message = format!(
+        "no verified attestation of type {}",
+        requirement.predicate_uri
+    );
+    let types: BTreeSet<&str> = verified.iter().map(|v| v.predicate_type.as_str()).collect();
+    if !types.is_empty() {
+        let types: Vec<&str> = types.into_iter().collect();
+        message.push_str(&format!("; verified types: {}", types.join(", ")));
+    }
+    let wanted = |r: &&signature::RejectedAttestation| {
+        r.predicate_type
+            .as_deref()
+            .is_none_or(|t| t == requirement.predicate_uri)
+    };
+    if let Some(r) = rejected.iter().find(wanted) {
+        message.push_str(&format!(
+            "; {} attestation(s) rejected, the first: {}",
+            rejected.len(),
+            r.detail
+        ));
+    } else if verified.is_empty() && rejected.is_empty() {
+        message.push_str(" (the image has no attestations: `cosign attest` stores them)");
+    }
+    message
+}

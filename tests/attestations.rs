@@ -1,0 +1,471 @@
+//! Attestations made by the real cosign (`cosign attest --key`, offline) on images pushed with
+//! the real crane to Debian's docker-registry, judged by `signet verify` (the CLI over the same
+//! engine as the webhook) under ClusterImagePolicies with `attestations` and Rego, CUE and CEL
+//! policies: admitted when a trusted key attested the image's own digest with the predicate type
+//! the policy names and the policy accepts the Statement; denied otherwise, naming the
+//! attestation, its authority and the policy's own message.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::TestRegistry;
+use common::cosign::{CosignKey, crane_push};
+use common::tools::{run, run_ok, tool};
+
+const SLSA1: &str = "https://slsa.dev/provenance/v1";
+const BUILDER: &str = "https://builder.example/ci";
+
+/// `text` indented by `spaces`, for YAML block scalars.
+fn indent(text: &str, spaces: usize) -> String {
+    let pad = " ".repeat(spaces);
+    text.lines().map(|line| format!("{pad}{line}\n")).collect()
+}
+
+/// A ClusterImagePolicy `name` over `glob` with one key authority `builder` (the PEMs of
+/// `keys`, `threshold` when several) requiring one attestation of `predicate_type` under a
+/// `language` policy `policy` (no policy when `None`).
+fn attestation_policy(
+    name: &str,
+    glob: &str,
+    keys: &[&CosignKey],
+    predicate_type: &str,
+    policy: Option<(&str, &str)>,
+) -> String {
+    let pems: String = keys.iter().map(|k| k.public_pem()).collect();
+    let threshold = match keys.len() {
+        1 => String::new(),
+        n => format!("      threshold: {n}\n"),
+    };
+    let policy = match policy {
+        None => String::new(),
+        Some((language, text)) => format!(
+            "      policy:\n        type: {language}\n        data: |\n{}",
+            indent(text, 10)
+        ),
+    };
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\n\
+         spec:\n  images:\n  - glob: \"{glob}\"\n  authorities:\n  - name: builder\n    key:\n      \
+         data: |\n{}{threshold}    attestations:\n    - name: {predicate_type}\n      predicateType: {predicate_type}\n{policy}",
+        indent(&pems, 8)
+    )
+}
+
+/// A key policy (signatures) over `glob`.
+fn signature_policy(glob: &str, key: &CosignKey) -> String {
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: signed\n\
+         spec:\n  images:\n  - glob: \"{glob}\"\n  authorities:\n  - name: signer\n    key:\n      data: |\n{}",
+        indent(&key.public_pem(), 8)
+    )
+}
+
+/// `signet verify` of `image` under the policy documents `policies`: (admitted, output).
+fn verify(image: &str, host: &str, policies: &[String]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(&path, policies.join("---\n")).unwrap();
+    let output = run(Command::new(env!("CARGO_BIN_EXE_signet"))
+        .arg("verify")
+        .arg("--policy")
+        .arg(&path)
+        .arg(format!("--insecure-registry={host}"))
+        .arg(image));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+fn admitted(image: &str, host: &str, policies: &[String], case: &str) {
+    let (admitted, text) = verify(image, host, policies);
+    assert!(admitted, "{case}: denied:\n{text}");
+}
+
+fn denied(image: &str, host: &str, policies: &[String], case: &str, wanted: &[&str]) {
+    let (admitted, text) = verify(image, host, policies);
+    assert!(!admitted, "{case}: admitted:\n{text}");
+    for want in wanted {
+        assert!(text.contains(want), "{case}: no {want:?} in:\n{text}");
+    }
+}
+
+fn write_predicate(dir: &Path, name: &str, json: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, json).unwrap();
+    path
+}
+
+fn provenance(builder: &str) -> String {
+    format!(
+        r#"{{"buildDefinition": {{"buildType": "https://example/build/v1", "externalParameters": {{}}}}, "runDetails": {{"builder": {{"id": "{builder}"}}}}}}"#
+    )
+}
+
+const REGO: &str = r#"package sigstore
+isCompliant[response] {
+  id := input.predicate.runDetails.builder.id
+  response := {
+    "result": id == "https://builder.example/ci",
+    "error": sprintf("builder.id is %q, not our builder", [id]),
+  }
+}"#;
+const CUE: &str = "predicateType: \"https://slsa.dev/provenance/v1\"\npredicate: runDetails: builder: id: \"https://builder.example/ci\"";
+const CEL: &str = "predicate.runDetails.builder.id == 'https://builder.example/ci'";
+
+#[test]
+fn slsa_provenance_attested_by_cosign_is_admitted_or_denied_under_rego_cue_and_cel() {
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let glob = format!("{host}/att/**");
+    let dir = tempfile::tempdir().unwrap();
+    let key = CosignKey::generate("attest");
+    let ours = write_predicate(dir.path(), "ours.json", &provenance(BUILDER));
+    let theirs = write_predicate(
+        dir.path(),
+        "theirs.json",
+        &provenance("https://evil.example"),
+    );
+
+    let good = crane_push(&format!("{host}/att/good:v1"), "good");
+    key.attest(&good, "slsaprovenance1", &ours);
+    let bad = crane_push(&format!("{host}/att/bad:v1"), "bad");
+    key.attest(&bad, "slsaprovenance1", &theirs);
+
+    for (language, text, message) in [
+        (
+            "rego",
+            REGO,
+            "builder.id is \"https://evil.example\", not our builder",
+        ),
+        (
+            "cue",
+            CUE,
+            "predicate.runDetails.builder.id: conflicting values \"https://builder.example/ci\" and \"https://evil.example\"",
+        ),
+        ("cel", CEL, "the CEL expression is false"),
+    ] {
+        let policy = attestation_policy(
+            "provenance",
+            &glob,
+            &[&key],
+            "slsaprovenance1",
+            Some((language, text)),
+        );
+        admitted(
+            &good,
+            &host,
+            std::slice::from_ref(&policy),
+            &format!("{language}: our builder"),
+        );
+        denied(
+            &bad,
+            &host,
+            &[policy],
+            &format!("{language}: another builder"),
+            &[
+                "SignatureValidationFailed",
+                "attestation \"slsaprovenance1\" (slsaprovenance1) from authority \"builder\"",
+                message,
+            ],
+        );
+    }
+    // The full URI names the same type; without a policy any verified attestation of it admits.
+    let by_uri = attestation_policy("provenance", &glob, &[&key], SLSA1, None);
+    admitted(&bad, &host, &[by_uri], "no policy, type by URI");
+}
+
+#[test]
+fn attestations_of_another_type_digest_or_key_and_missing_signatures_deny() {
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let glob = format!("{host}/other/**");
+    let dir = tempfile::tempdir().unwrap();
+    let key = CosignKey::generate("attest");
+    let stranger = CosignKey::generate("");
+    let predicate = write_predicate(dir.path(), "p.json", &provenance(BUILDER));
+    let provenance_policy = attestation_policy(
+        "provenance",
+        &glob,
+        &[&key],
+        "slsaprovenance1",
+        Some(("cel", CEL)),
+    );
+
+    // Another predicate type than the policy names.
+    let scanned = crane_push(&format!("{host}/other/scanned:v1"), "scanned");
+    let scan = write_predicate(
+        dir.path(),
+        "vuln.json",
+        r#"{"invocation": {"uri": "invocation.example.com/ci"}, "scanner": {"uri": "scanner.example.com", "version": "1", "result": {}}, "metadata": {"scanStartedOn": "2026-12-01T00:00:00Z", "scanFinishedOn": "2026-12-01T00:01:00Z"}}"#,
+    );
+    key.attest(&scanned, "vuln", &scan);
+    denied(
+        &scanned,
+        &host,
+        std::slice::from_ref(&provenance_policy),
+        "another predicate type",
+        &[
+            "no verified attestation of type https://slsa.dev/provenance/v1",
+            "verified types: https://cosign.sigstore.dev/attestation/vuln/v1",
+        ],
+    );
+    // ... which a vuln policy with time bounds (policy-controller's CUE) admits.
+    let window = "import \"time\"\nbefore: time.Parse(time.RFC3339, \"2026-12-02T00:00:00Z\")\nafter: time.Parse(time.RFC3339, \"2026-11-30T00:00:00Z\")\npredicate: {\n  scanner: uri: \"scanner.example.com\"\n  metadata: {\n    scanStartedOn: <before\n    scanStartedOn: >after\n    scanFinishedOn: <before\n  }\n}";
+    let vuln_policy = attestation_policy("scan", &glob, &[&key], "vuln", Some(("cue", window)));
+    admitted(&scanned, &host, &[vuln_policy], "a vuln scan in the window");
+
+    // Signed by another key.
+    let foreign = crane_push(&format!("{host}/other/foreign:v1"), "foreign");
+    stranger.attest(&foreign, "slsaprovenance1", &predicate);
+    denied(
+        &foreign,
+        &host,
+        std::slice::from_ref(&provenance_policy),
+        "another key",
+        &["none of its 1 signatures verifies with the 1 trusted key(s)"],
+    );
+
+    // A valid attestation of another digest, copied under this digest's .att tag.
+    let attested = crane_push(&format!("{host}/other/attested:v1"), "attested");
+    key.attest(&attested, "slsaprovenance1", &predicate);
+    admitted(
+        &attested,
+        &host,
+        std::slice::from_ref(&provenance_policy),
+        "its own attestation",
+    );
+    let copy = crane_push(&format!("{host}/other/copy:v1"), "copy");
+    let tag = |image: &str| {
+        let (repo, digest) = image.split_once('@').unwrap();
+        format!("{repo}:{}.att", digest.replace(':', "-"))
+    };
+    run_ok(Command::new(tool("crane")).args(["copy", "--insecure", &tag(&attested), &tag(&copy)]));
+    denied(
+        &copy,
+        &host,
+        std::slice::from_ref(&provenance_policy),
+        "another digest's attestation",
+        &["its Statement is about another image"],
+    );
+
+    // An attestation alone where a signature is also required (a second policy).
+    let signed_too = [provenance_policy.clone(), signature_policy(&glob, &key)];
+    denied(
+        &attested,
+        &host,
+        &signed_too,
+        "attested, not signed",
+        &["signer"],
+    );
+    key.sign(&attested, &[]);
+    admitted(&attested, &host, &signed_too, "attested and signed");
+    // ... and a signature alone does not satisfy the attestation policy.
+    let only_signed = crane_push(&format!("{host}/other/only-signed:v1"), "only signed");
+    key.sign(&only_signed, &[]);
+    denied(
+        &only_signed,
+        &host,
+        &signed_too,
+        "signed, not attested",
+        &["the image has no attestations"],
+    );
+}
+
+#[test]
+fn custom_spdx_thresholds_and_hostile_policies() {
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let glob = format!("{host}/more/**");
+    let dir = tempfile::tempdir().unwrap();
+    let key = CosignKey::generate("attest");
+    let second = CosignKey::generate("second");
+
+    // custom: cosign wraps the file's text as predicate.Data (policy-controller's e2e policy).
+    let custom = crane_push(&format!("{host}/more/custom:v1"), "custom");
+    let data = write_predicate(dir.path(), "custom.txt", "foobar key e2e test");
+    key.attest(&custom, "custom", &data);
+    let e2e = "predicateType: \"https://cosign.sigstore.dev/attestation/v1\"\npredicate: Data: \"foobar key e2e test\"";
+    admitted(
+        &custom,
+        &host,
+        &[attestation_policy(
+            "custom",
+            &glob,
+            &[&key],
+            "custom",
+            Some(("cue", e2e)),
+        )],
+        "custom e2e",
+    );
+    let wrong = e2e.replace("foobar key", "other");
+    denied(
+        &custom,
+        &host,
+        &[attestation_policy(
+            "custom",
+            &glob,
+            &[&key],
+            "custom",
+            Some(("cue", &wrong)),
+        )],
+        "custom e2e, other data",
+        &["predicate.Data: conflicting values"],
+    );
+
+    // spdxjson, with policy-controller's example policy.
+    let sbom = crane_push(&format!("{host}/more/sbom:v1"), "sbom");
+    let document = write_predicate(
+        dir.path(),
+        "sbom.json",
+        r#"{"spdxVersion": "SPDX-2.3", "name": "sbom", "packages": []}"#,
+    );
+    key.attest(&sbom, "spdxjson", &document);
+    let example = "predicateType: \"https://spdx.dev/Document\"";
+    admitted(
+        &sbom,
+        &host,
+        &[attestation_policy(
+            "sbom",
+            &glob,
+            &[&key],
+            "spdxjson",
+            Some(("cue", example)),
+        )],
+        "spdxjson example",
+    );
+
+    // Threshold 2: one key's attestation is not enough, both are.
+    let twice = crane_push(&format!("{host}/more/twice:v1"), "twice");
+    let predicate = write_predicate(dir.path(), "p.json", &provenance(BUILDER));
+    key.attest(&twice, "slsaprovenance1", &predicate);
+    let both = attestation_policy(
+        "two",
+        &glob,
+        &[&key, &second],
+        "slsaprovenance1",
+        Some(("cel", CEL)),
+    );
+    denied(
+        &twice,
+        &host,
+        std::slice::from_ref(&both),
+        "one of two keys",
+        &["1 of the 2 distinct keys required attested it"],
+    );
+    second.attest(&twice, "slsaprovenance1", &predicate);
+    admitted(&twice, &host, &[both], "both keys");
+
+    // A Rego policy that loops is stopped by its budget: denied, naming the budget.
+    let looping = "package sigstore\nisCompliant { count([x | some a, b, c, d, e; input.subject[_]; x := [a, b, c, d, e]; walk(input, [a, _]); walk(input, [b, _]); walk(input, [c, _]); walk(input, [d, _]); walk(input, [e, _])]) > 0 }";
+    let stuck = attestation_policy(
+        "stuck",
+        &glob,
+        &[&key],
+        "slsaprovenance1",
+        Some(("rego", looping)),
+    );
+    denied(
+        &twice,
+        &host,
+        &[stuck],
+        "a looping Rego policy",
+        &["budget"],
+    );
+
+    // A Statement at the size cap is evaluated; one over it is refused, naming the limit.
+    let padding = |n: usize| {
+        format!(
+            r#"{{"runDetails": {{"builder": {{"id": "{BUILDER}"}}}}, "pad": "{}"}}"#,
+            "a".repeat(n)
+        )
+    };
+    let large = crane_push(&format!("{host}/more/large:v1"), "large");
+    key.attest(
+        &large,
+        "slsaprovenance1",
+        &write_predicate(dir.path(), "large.json", &padding(1024 * 1024 - 2048)),
+    );
+    admitted(
+        &large,
+        &host,
+        &[attestation_policy(
+            "large",
+            &glob,
+            &[&key],
+            "slsaprovenance1",
+            Some(("cel", CEL)),
+        )],
+        "a Statement just under the cap",
+    );
+    let huge = crane_push(&format!("{host}/more/huge:v1"), "huge");
+    key.attest(
+        &huge,
+        "slsaprovenance1",
+        &write_predicate(dir.path(), "huge.json", &padding(1024 * 1024 + 16)),
+    );
+    denied(
+        &huge,
+        &host,
+        &[attestation_policy(
+            "huge",
+            &glob,
+            &[&key],
+            "slsaprovenance1",
+            Some(("cel", CEL)),
+        )],
+        "a Statement over the cap",
+        &["over Signet's limit of 1048576"],
+    );
+}
+
+/// A looping Rego policy under the webhook: its image is denied naming the budget, while a
+/// review of another image, sent at the same time, is answered (the server keeps serving).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_keeps_serving_while_a_rego_policy_loops() {
+    use common::webhook::{TestWebhook, WebhookOptions};
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let dir = tempfile::tempdir().unwrap();
+    let key = CosignKey::generate("attest");
+    let predicate = write_predicate(dir.path(), "p.json", &provenance(BUILDER));
+    let slow = crane_push(&format!("{host}/slow/app:v1"), "slow");
+    key.attest(&slow, "slsaprovenance1", &predicate);
+    let fast = crane_push(&format!("{host}/fast/app:v1"), "fast");
+    key.attest(&fast, "slsaprovenance1", &predicate);
+    let looping = "package sigstore\nisCompliant { count([x | some a, b, c, d, e; x := [a, b, c, d, e]; walk(input, [a, _]); walk(input, [b, _]); walk(input, [c, _]); walk(input, [d, _]); walk(input, [e, _])]) > 0 }";
+    let policies = [
+        attestation_policy(
+            "stuck",
+            &format!("{host}/slow/**"),
+            &[&key],
+            "slsaprovenance1",
+            Some(("rego", looping)),
+        ),
+        attestation_policy(
+            "quick",
+            &format!("{host}/fast/**"),
+            &[&key],
+            "slsaprovenance1",
+            Some(("cel", CEL)),
+        ),
+    ];
+    let webhook = TestWebhook::start(WebhookOptions::new(
+        policies.join("---\n"),
+        std::slice::from_ref(&host),
+    ))
+    .await;
+    let (stuck, quick) = tokio::join!(webhook.review_image(&slow), webhook.review_image(&fast));
+    assert!(!stuck.0, "the looping policy admitted");
+    assert!(stuck.1.contains("budget"), "{}", stuck.1);
+    assert!(quick.0, "the other image was denied: {}", quick.1);
+    // And it still answers afterwards.
+    assert!(webhook.review_image(&fast).await.0);
+    webhook.shutdown().await;
+}
