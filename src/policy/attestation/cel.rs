@@ -51,9 +51,14 @@ impl CelPolicy {
                 ));
             }
         }
-        let program = Program::compile(text.trim())
-            .map_err(|e| format!("the CEL expression does not parse: {e}"))?;
-        Ok(CelPolicy { program })
+        // The parser panics on some malformed input (an unreachable visitor in antlr4rust):
+        // a policy must never take the process down, so a panic is a parse error.
+        let source = text.trim();
+        match std::panic::catch_unwind(|| Program::compile(source)) {
+            Ok(Ok(program)) => Ok(CelPolicy { program }),
+            Ok(Err(e)) => Err(format!("the CEL expression does not parse: {e}")),
+            Err(_) => Err("the CEL expression does not parse".into()),
+        }
     }
 
     /// Evaluate over `statement`.
@@ -65,7 +70,11 @@ impl CelPolicy {
                 return Evaluation::Fail(format!("the Statement's {name} cannot be read: {e}"));
             }
         }
-        match self.program.execute(&context) {
+        let run = std::panic::AssertUnwindSafe(|| self.program.execute(&context));
+        let Ok(result) = std::panic::catch_unwind(run) else {
+            return Evaluation::Fail("the CEL evaluation failed".into());
+        };
+        match result {
             Ok(Value::Bool(true)) => Evaluation::Pass,
             Ok(Value::Bool(false)) => Evaluation::Fail("the CEL expression is false".into()),
             Ok(other) => Evaluation::Fail(format!(
