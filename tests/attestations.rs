@@ -471,3 +471,34 @@ async fn the_webhook_keeps_serving_while_a_rego_policy_loops() {
     assert!(webhook.review_image(&fast).await.0);
     webhook.shutdown().await;
 }
+
+/// `signet export crio` cannot carry attestations: the authority is left out and reported as
+/// `refuses` (the export fails, writing nothing), never exported as a plain signature check,
+/// which would admit images without the attestation.
+#[test]
+fn export_crio_reports_that_it_cannot_carry_attestations() {
+    let key = CosignKey::generate("");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    let policy = attestation_policy(
+        "provenance",
+        "registry.example.com/apps/*",
+        &[&key],
+        "slsaprovenance1",
+        Some(("cel", CEL)),
+    );
+    std::fs::write(&file, policy).unwrap();
+    let out = dir.path().join("out");
+    let output = run(Command::new(env!("CARGO_BIN_EXE_signet"))
+        .args(["export", "crio", "--policy"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("refuses: ClusterImagePolicy provenance: authority builder requires attestations [slsaprovenance1 (slsaprovenance1)], which containers-policy.json cannot carry"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing written");
+}
