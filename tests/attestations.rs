@@ -35,7 +35,19 @@ fn attestation_policy(
     predicate_type: &str,
     policy: Option<(&str, &str)>,
 ) -> String {
-    let pems: String = keys.iter().map(|k| k.public_pem()).collect();
+    let pems: Vec<String> = keys.iter().map(|k| k.public_pem()).collect();
+    attestation_policy_pems(name, glob, &pems, predicate_type, policy)
+}
+
+/// [`attestation_policy`] with the keys as PEM text.
+fn attestation_policy_pems(
+    name: &str,
+    glob: &str,
+    keys: &[String],
+    predicate_type: &str,
+    policy: Option<(&str, &str)>,
+) -> String {
+    let pems: String = keys.concat();
     let threshold = match keys.len() {
         1 => String::new(),
         n => format!("      threshold: {n}\n"),
@@ -501,4 +513,199 @@ fn export_crio_reports_that_it_cannot_carry_attestations() {
         "{stderr}"
     );
     assert!(!out.exists(), "nothing written");
+}
+
+mod hostile_envelopes {
+    //! Envelopes cosign would not write, pushed by hand under the `.att` tag: what each proves.
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use common::images::{push_blob, push_image, push_manifest};
+    use common::signing::{TestKey, sign};
+
+    const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    const IN_TOTO: &str = "application/vnd.in-toto+json";
+
+    fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+        let mut out = format!(
+            "DSSEv1 {} {payload_type} {} ",
+            payload_type.len(),
+            payload.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn statement(digest: &str, predicate: Value) -> Vec<u8> {
+        let hex = digest.trim_start_matches("sha256:");
+        serde_json::to_vec(&json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "app", "digest": {"sha256": hex}}],
+            "predicateType": SLSA1,
+            "predicate": predicate,
+        }))
+        .unwrap()
+    }
+
+    /// A DSSE envelope over `payload` with the signatures of `signers` over its PAE.
+    fn envelope(payload_type: &str, payload: &[u8], signatures: &[String]) -> Vec<u8> {
+        let sigs: Vec<Value> = signatures
+            .iter()
+            .map(|s| json!({"keyid": "", "sig": s}))
+            .collect();
+        serde_json::to_vec(&json!({
+            "payloadType": payload_type,
+            "payload": BASE64.encode(payload),
+            "signatures": sigs,
+        }))
+        .unwrap()
+    }
+
+    async fn push_attestations(
+        registry: &TestRegistry,
+        repo: &str,
+        digest: &str,
+        envelopes: Vec<Vec<u8>>,
+    ) {
+        let mut layers = Vec::new();
+        for bytes in envelopes {
+            let mut descriptor = push_blob(
+                registry,
+                repo,
+                "application/vnd.dsse.envelope.v1+json",
+                bytes,
+            )
+            .await;
+            descriptor["annotations"] =
+                json!({"dev.cosignproject.cosign/signature": "", "predicateType": SLSA1});
+            layers.push(descriptor);
+        }
+        let config = push_blob(
+            registry,
+            repo,
+            "application/vnd.oci.image.config.v1+json",
+            b"{}".to_vec(),
+        )
+        .await;
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers});
+        let tag = format!("{}.att", digest.replacen(':', "-", 1));
+        push_manifest(registry, &format!("{repo}:{tag}"), OCI_MANIFEST, &manifest).await;
+    }
+
+    #[tokio::test]
+    async fn envelopes_are_judged_by_their_trusted_signature_over_the_pae_and_their_statement() {
+        let registry = TestRegistry::start();
+        let host = registry.host();
+        let ours = TestKey::generate();
+        let foreign = TestKey::generate();
+        let policy = attestation_policy_pems(
+            "hand",
+            &format!("{host}/hand/**"),
+            std::slice::from_ref(&ours.public_pem),
+            "slsaprovenance1",
+            Some(("cel", CEL)),
+        );
+        let good = json!({"runDetails": {"builder": {"id": BUILDER}}});
+        let check =
+            |repo: &'static str,
+             envelopes: fn(&str, &TestKey, &TestKey, &Value) -> Vec<Vec<u8>>| {
+                let (registry, ours, foreign, good, policy, host) =
+                    (&registry, &ours, &foreign, &good, &policy, &host);
+                async move {
+                    let digest = push_image(registry, &format!("{repo}:v1"), repo).await;
+                    push_attestations(
+                        registry,
+                        repo,
+                        &digest,
+                        envelopes(&digest, ours, foreign, good),
+                    )
+                    .await;
+                    verify(
+                        &format!("{host}/{repo}@{digest}"),
+                        host,
+                        std::slice::from_ref(policy),
+                    )
+                }
+            };
+
+        // Two signatures, the first foreign: ours verifies, the envelope counts.
+        let (ok, text) = check("hand/two", |d, ours, foreign, good| {
+            let payload = statement(d, good.clone());
+            let signed = pae(IN_TOTO, &payload);
+            vec![envelope(
+                IN_TOTO,
+                &payload,
+                &[sign(foreign, &signed), sign(ours, &signed)],
+            )]
+        })
+        .await;
+        assert!(ok, "two signatures, one ours: {text}");
+
+        // Only a foreign signature beside ours over the bare payload (not the PAE).
+        let (ok, text) = check("hand/bare", |d, ours, foreign, good| {
+            let payload = statement(d, good.clone());
+            vec![envelope(
+                IN_TOTO,
+                &payload,
+                &[sign(foreign, &pae(IN_TOTO, &payload)), sign(ours, &payload)],
+            )]
+        })
+        .await;
+        assert!(
+            !ok && text.contains("none of its 2 signatures verifies"),
+            "bare payload: {text}"
+        );
+
+        // Another payload type, signed correctly.
+        let (ok, text) = check("hand/type", |d, ours, _, good| {
+            let payload = statement(d, good.clone());
+            vec![envelope(
+                "application/json",
+                &payload,
+                &[sign(ours, &pae("application/json", &payload))],
+            )]
+        })
+        .await;
+        assert!(
+            !ok && text.contains("not an in-toto Statement"),
+            "payload type: {text}"
+        );
+
+        // A Statement naming the image by sha512 only.
+        let (ok, text) = check("hand/sha512", |d, ours, _, good| {
+            let mut value: Value = serde_json::from_slice(&statement(d, good.clone())).unwrap();
+            value["subject"][0]["digest"] = json!({"sha512": d.trim_start_matches("sha256:")});
+            let payload = serde_json::to_vec(&value).unwrap();
+            vec![envelope(
+                IN_TOTO,
+                &payload,
+                &[sign(ours, &pae(IN_TOTO, &payload))],
+            )]
+        })
+        .await;
+        assert!(
+            !ok && text.contains("about another image"),
+            "sha512 subject: {text}"
+        );
+
+        // A predicate nested 10 000 deep: refused as JSON, no crash.
+        let (ok, text) = check("hand/deep", |d, ours, _, _| {
+            let hex = d.trim_start_matches("sha256:");
+            let deep = format!(
+                r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"sha256":"{hex}"}}}}],"predicateType":"{SLSA1}","predicate":{}1{}}}"#,
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            );
+            vec![envelope(IN_TOTO, deep.as_bytes(), &[sign(ours, &pae(IN_TOTO, deep.as_bytes()))])]
+        })
+        .await;
+        assert!(
+            !ok && text.contains("recursion limit"),
+            "deep nesting: {text}"
+        );
+    }
 }
