@@ -371,7 +371,7 @@ fn custom_spdx_thresholds_and_hostile_policies() {
         &host,
         std::slice::from_ref(&both),
         "one of two keys",
-        &["1 of the 2 distinct keys required attested it"],
+        &["1 of the 2 distinct signers required attested it"],
     );
     second.attest(&twice, "slsaprovenance1", &predicate);
     admitted(&twice, &host, &[both], "both keys");
@@ -708,4 +708,60 @@ mod hostile_envelopes {
             "deep nesting: {text}"
         );
     }
+}
+
+/// cosign's bundle format (`--new-bundle-format`, cosign 3's default): the attestation is a
+/// Sigstore bundle attached as a referrer (the referrers tag on this registry), found with the
+/// signatures and judged like an `.att` envelope; an image signature bundle is not an
+/// attestation.
+#[test]
+fn attestations_in_sigstore_bundles_are_found_as_referrers_and_judged() {
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let glob = format!("{host}/bundled/**");
+    let dir = tempfile::tempdir().unwrap();
+    let key = CosignKey::generate("bundle");
+    let ours = write_predicate(dir.path(), "ours.json", &provenance(BUILDER));
+    let theirs = write_predicate(
+        dir.path(),
+        "theirs.json",
+        &provenance("https://evil.example"),
+    );
+    let policy = attestation_policy(
+        "bundled",
+        &glob,
+        &[&key],
+        "slsaprovenance1",
+        Some(("cue", CUE)),
+    );
+
+    let good = crane_push(&format!("{host}/bundled/good:v1"), "good");
+    key.attest_with(&good, "slsaprovenance1", &ours, &["--new-bundle-format"]);
+    admitted(
+        &good,
+        &host,
+        std::slice::from_ref(&policy),
+        "a bundle from our builder",
+    );
+
+    let bad = crane_push(&format!("{host}/bundled/bad:v1"), "bad");
+    key.attest_with(&bad, "slsaprovenance1", &theirs, &["--new-bundle-format"]);
+    denied(
+        &bad,
+        &host,
+        std::slice::from_ref(&policy),
+        "a bundle from another builder",
+        &["predicate.runDetails.builder.id: conflicting values"],
+    );
+
+    // A cosign 3 image signature (a bundle too) is not an attestation.
+    let signed = crane_push(&format!("{host}/bundled/signed:v1"), "signed");
+    key.sign(&signed, &["--new-bundle-format"]);
+    denied(
+        &signed,
+        &host,
+        std::slice::from_ref(&policy),
+        "a signature bundle only",
+        &["no verified attestation of type https://slsa.dev/provenance/v1"],
+    );
 }

@@ -14,21 +14,22 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::policy::{
-    AttestationRequirement, Authority, AuthorityKind, EVALUATION_BUDGET, Evaluation, KeyAuthority,
+    AttestationRequirement, Authority, AuthorityKind, EVALUATION_BUDGET, Evaluation,
 };
-use crate::registry::SignatureLayer;
-use crate::signature::{self, Subject, VerifiedAttestation};
+use crate::registry::{SignatureBundle, SignatureLayer};
+use crate::signature::{self, RejectedAttestation, Subject, VerifiedAttestation};
 use crate::verdict::{AttestationFailure, AuthorityCause};
 
 /// How long past the budget the engine waits for a blocking evaluation before denying.
 const GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Judge `authority` (which has attestations) over the fetched `.att` layers: a note for the
-/// admission, or why not.
+/// Judge `authority` (which has attestations) over the fetched `.att` layers and Sigstore
+/// bundles: a note for the admission, or why not.
 pub(super) async fn judge_attestations(
     authority: &Authority,
     subject: Subject<'_>,
     layers: &[SignatureLayer],
+    bundles: &[SignatureBundle],
 ) -> Result<String, AuthorityCause> {
     let fail = |requirement: &AttestationRequirement, detail: String| {
         AuthorityCause::Attestation(AttestationFailure {
@@ -38,32 +39,49 @@ pub(super) async fn judge_attestations(
             detail,
         })
     };
-    let Some(first) = authority.attestations.first() else {
-        return Err(AuthorityCause::Signature(signature::Mismatch::NoSignature));
+    let unverified = |why: &str| -> Vec<RejectedAttestation> {
+        layers
+            .iter()
+            .map(|l| RejectedAttestation {
+                predicate_type: l.annotations.get("predicateType").cloned(),
+                detail: why.to_string(),
+            })
+            .collect()
     };
-    let key = match &authority.kind {
-        AuthorityKind::Key(key) if key.rekor.is_none() => key,
-        AuthorityKind::Key(_) => {
-            return Err(fail(
-                first,
+    let (mut verified, mut rejected, threshold) = match &authority.kind {
+        AuthorityKind::Key(key) if key.rekor.is_none() => {
+            let (verified, rejected) = signature::key_attestations(key, subject, layers);
+            (verified, rejected, key.threshold)
+        }
+        AuthorityKind::Key(key) => (
+            Vec::new(),
+            unverified(
                 "the authority requires a transparency-log entry (ctlog), and Signet does not verify \
-                 Rekor entries of attestations yet; remove ctlog to verify the attestations by key alone"
-                    .into(),
-            ));
-        }
-        _ => {
-            return Err(fail(
-                first,
-                "keyless attestations are not verified yet; use a key authority for attestations"
-                    .into(),
-            ));
+                 the Rekor entries of `.att` attestations yet (a Sigstore bundle's it does: \
+                 `cosign attest --new-bundle-format`), or remove ctlog",
+            ),
+            key.threshold,
+        ),
+        AuthorityKind::Keyless(keyless) => (
+            Vec::new(),
+            unverified(
+                "keyless `.att` attestations are not verified yet (keyless Sigstore bundles are: \
+                 `cosign attest --new-bundle-format`)",
+            ),
+            keyless.threshold,
+        ),
+        AuthorityKind::Static(_) => {
+            return Err(AuthorityCause::Signature(signature::Mismatch::NoSignature));
         }
     };
-    let (verified, rejected) = signature::key_attestations(key, subject, layers);
+    let (from_bundles, bundle_rejections) =
+        signature::bundle_attestations(&authority.kind, subject, bundles);
+    verified.extend(from_bundles);
+    rejected.extend(bundle_rejections);
     let verified: Arc<Vec<VerifiedAttestation>> = Arc::new(verified);
     let mut notes = Vec::new();
     for requirement in &authority.attestations {
-        match judge_requirement(key, requirement, &verified, &rejected).await {
+        match judge_requirement(threshold, requirement, &verified, &rejected).await {
             Ok(note) => notes.push(note),
             Err(detail) => return Err(fail(requirement, detail)),
         }
@@ -71,12 +89,12 @@ pub(super) async fn judge_attestations(
     Ok(notes.join(", "))
 }
 
-/// One entry: enough distinct keys whose attestations of the type its policy accepts.
+/// One entry: enough distinct signers whose attestations of the type its policy accepts.
 async fn judge_requirement(
-    key: &KeyAuthority,
+    threshold: usize,
     requirement: &AttestationRequirement,
     verified: &Arc<Vec<VerifiedAttestation>>,
-    rejected: &[signature::RejectedAttestation],
+    rejected: &[RejectedAttestation],
 ) -> Result<String, String> {
     let of_type: Vec<usize> = (0..verified.len())
         .filter(|i| verified[*i].predicate_type == requirement.predicate_uri)
@@ -88,31 +106,30 @@ async fn judge_requirement(
     let mut first_failure = None;
     for i in of_type {
         let attestation = &verified[i];
-        if accepted.contains(&attestation.key_fingerprint) {
+        if accepted.contains(&attestation.signer) {
             continue;
         }
         match evaluate(requirement, verified, i).await {
             Evaluation::Pass => {
-                accepted.insert(attestation.key_fingerprint.clone());
+                accepted.insert(attestation.signer.clone());
             }
             Evaluation::Fail(message) => {
                 first_failure.get_or_insert(message);
             }
         }
-        if accepted.len() >= key.threshold.max(1) {
-            let keys: Vec<&str> = accepted.iter().map(String::as_str).collect();
+        if accepted.len() >= threshold.max(1) {
+            let signers: Vec<&str> = accepted.iter().map(String::as_str).collect();
             return Ok(format!(
-                "attestation {:?} signed by key {}",
+                "attestation {:?} signed by {}",
                 requirement.name,
-                keys.join(", ")
+                signers.join(", ")
             ));
         }
     }
     Err(match (first_failure, accepted.len()) {
         (Some(message), 0) => message,
         (failure, n) => format!(
-            "{n} of the {} distinct keys required attested it{}",
-            key.threshold,
+            "{n} of the {threshold} distinct signers required attested it{}",
             failure
                 .map(|m| format!(" (another: {m})"))
                 .unwrap_or_default()
@@ -145,7 +162,7 @@ async fn evaluate(
 fn nothing_of_type(
     requirement: &AttestationRequirement,
     verified: &[VerifiedAttestation],
-    rejected: &[signature::RejectedAttestation],
+    rejected: &[RejectedAttestation],
 ) -> String {
     let mut message = format!(
         "no verified attestation of type {}",
@@ -156,7 +173,7 @@ fn nothing_of_type(
         let types: Vec<&str> = types.into_iter().collect();
         message.push_str(&format!("; verified types: {}", types.join(", ")));
     }
-    let wanted = |r: &&signature::RejectedAttestation| {
+    let wanted = |r: &&RejectedAttestation| {
         r.predicate_type
             .as_deref()
             .is_none_or(|t| t == requirement.predicate_uri)

@@ -259,18 +259,25 @@ pub(super) async fn judge(
             {
                 let repository = signature_repository(authority, image);
                 let timer = stages.start(Stage::SignatureFetch);
-                let fetched = registry.fetch_attestations(&repository, digest).await;
+                let att_layers = registry.fetch_attestations(&repository, digest).await;
                 drop(timer);
-                let layers = match fetched {
+                let layers = match att_layers {
                     Ok(layers) => layers,
                     Err(e) => {
                         registry_error.get_or_insert(e);
                         continue;
                     }
                 };
+                // cosign 3's attestations are Sigstore bundles, found with the signatures.
+                let bundles = match fetched.get(registry, stages, &repository, digest).await {
+                    Ok(material) => material.bundles.clone(),
+                    Err(_) => Vec::new(),
+                };
                 let subject = Subject { image, digest };
                 let _timer = stages.start(Stage::Verification);
-                match attestations::judge_attestations(authority, subject, &layers).await {
+                let judged =
+                    attestations::judge_attestations(authority, subject, &layers, &bundles).await;
+                match judged {
                     Ok(note) => {
                         return PolicyResult::Satisfied(format!(
                             "{note} ({}/{})",

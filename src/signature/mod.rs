@@ -39,7 +39,9 @@ use crate::policy::{
 use crate::reference::{Digest, ImageReference};
 pub use crate::registry::{SignatureBundle, SignatureLayer, SignatureMaterial};
 
-pub use attestation::{RejectedAttestation, VerifiedAttestation, key_attestations};
+pub use attestation::{
+    RejectedAttestation, VerifiedAttestation, bundle_attestations, key_attestations,
+};
 pub use certificate::{
     CertificateError, FulcioIdentity, SigningCertificate, parse_chain, parse_signing_certificate,
 };
