@@ -120,6 +120,43 @@ fn provenance(builder: &str) -> String {
     )
 }
 
+/// A registry, a cosign key and a directory for predicates, for one test.
+struct Setup {
+    /// Kept running for the test.
+    _registry: TestRegistry,
+    host: String,
+    glob: String,
+    dir: tempfile::TempDir,
+    key: CosignKey,
+}
+
+impl Setup {
+    /// Images under `<host>/<prefix>/`, covered by `glob`.
+    fn start(prefix: &str) -> Setup {
+        let registry = TestRegistry::start();
+        let host = registry.host();
+        Setup {
+            glob: format!("{host}/{prefix}/**"),
+            host,
+            _registry: registry,
+            dir: tempfile::tempdir().unwrap(),
+            key: CosignKey::generate("attest"),
+        }
+    }
+
+    /// Our builder's provenance and another builder's, as predicate files.
+    fn provenances(&self) -> (std::path::PathBuf, std::path::PathBuf) {
+        (
+            write_predicate(self.dir.path(), "ours.json", &provenance(BUILDER)),
+            write_predicate(
+                self.dir.path(),
+                "theirs.json",
+                &provenance("https://evil.example"),
+            ),
+        )
+    }
+}
+
 const REGO: &str = r#"package sigstore
 isCompliant[response] {
   id := input.predicate.runDetails.builder.id
@@ -135,17 +172,9 @@ const CEL: &str = "predicate.runDetails.builder.id == 'https://builder.example/c
 
 #[test]
 fn slsa_provenance_attested_by_cosign_is_admitted_or_denied_under_rego_cue_and_cel() {
-    let registry = TestRegistry::start();
-    let host = registry.host();
-    let glob = format!("{host}/att/**");
-    let dir = tempfile::tempdir().unwrap();
-    let key = CosignKey::generate("attest");
-    let ours = write_predicate(dir.path(), "ours.json", &provenance(BUILDER));
-    let theirs = write_predicate(
-        dir.path(),
-        "theirs.json",
-        &provenance("https://evil.example"),
-    );
+    let setup = Setup::start("att");
+    let (host, glob, key) = (&setup.host, &setup.glob, &setup.key);
+    let (ours, theirs) = setup.provenances();
 
     let good = crane_push(&format!("{host}/att/good:v1"), "good");
     key.attest(&good, "slsaprovenance1", &ours);
@@ -197,11 +226,8 @@ fn slsa_provenance_attested_by_cosign_is_admitted_or_denied_under_rego_cue_and_c
 
 #[test]
 fn attestations_of_another_type_digest_or_key_and_missing_signatures_deny() {
-    let registry = TestRegistry::start();
-    let host = registry.host();
-    let glob = format!("{host}/other/**");
-    let dir = tempfile::tempdir().unwrap();
-    let key = CosignKey::generate("attest");
+    let setup = Setup::start("other");
+    let (host, glob, key, dir) = (&setup.host, &setup.glob, &setup.key, &setup.dir);
     let stranger = CosignKey::generate("");
     let predicate = write_predicate(dir.path(), "p.json", &provenance(BUILDER));
     let provenance_policy = attestation_policy(
@@ -294,11 +320,8 @@ fn attestations_of_another_type_digest_or_key_and_missing_signatures_deny() {
 
 #[test]
 fn custom_spdx_thresholds_and_hostile_policies() {
-    let registry = TestRegistry::start();
-    let host = registry.host();
-    let glob = format!("{host}/more/**");
-    let dir = tempfile::tempdir().unwrap();
-    let key = CosignKey::generate("attest");
+    let setup = Setup::start("more");
+    let (host, glob, key, dir) = (&setup.host, &setup.glob, &setup.key, &setup.dir);
     let second = CosignKey::generate("second");
 
     // custom: cosign wraps the file's text as predicate.Data (policy-controller's e2e policy).
@@ -523,22 +546,12 @@ mod hostile_envelopes {
     use serde_json::{Value, json};
 
     use super::*;
+    use common::bundles::pae;
     use common::images::{push_blob, push_image, push_manifest};
     use common::signing::{TestKey, sign};
 
     const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
     const IN_TOTO: &str = "application/vnd.in-toto+json";
-
-    fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-        let mut out = format!(
-            "DSSEv1 {} {payload_type} {} ",
-            payload_type.len(),
-            payload.len()
-        )
-        .into_bytes();
-        out.extend_from_slice(payload);
-        out
-    }
 
     fn statement(digest: &str, predicate: Value) -> Vec<u8> {
         let hex = digest.trim_start_matches("sha256:");
@@ -585,7 +598,7 @@ mod hostile_envelopes {
             layers.push(descriptor);
         }
         let config = push_blob(
-            registry,
+            _registry: registry,
             repo,
             "application/vnd.oci.image.config.v1+json",
             b"{}".to_vec(),
@@ -716,17 +729,9 @@ mod hostile_envelopes {
 /// attestation.
 #[test]
 fn attestations_in_sigstore_bundles_are_found_as_referrers_and_judged() {
-    let registry = TestRegistry::start();
-    let host = registry.host();
-    let glob = format!("{host}/bundled/**");
-    let dir = tempfile::tempdir().unwrap();
-    let key = CosignKey::generate("bundle");
-    let ours = write_predicate(dir.path(), "ours.json", &provenance(BUILDER));
-    let theirs = write_predicate(
-        dir.path(),
-        "theirs.json",
-        &provenance("https://evil.example"),
-    );
+    let setup = Setup::start("bundled");
+    let (host, glob, key) = (&setup.host, &setup.glob, &setup.key);
+    let (ours, theirs) = setup.provenances();
     let policy = attestation_policy(
         "bundled",
         &glob,
