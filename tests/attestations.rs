@@ -598,7 +598,7 @@ mod hostile_envelopes {
             layers.push(descriptor);
         }
         let config = push_blob(
-            _registry: registry,
+            registry,
             repo,
             "application/vnd.oci.image.config.v1+json",
             b"{}".to_vec(),
