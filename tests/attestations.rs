@@ -196,20 +196,20 @@ fn slsa_provenance_attested_by_cosign_is_admitted_or_denied_under_rego_cue_and_c
     ] {
         let policy = attestation_policy(
             "provenance",
-            &glob,
-            &[&key],
+            glob,
+            &[key],
             "slsaprovenance1",
             Some((language, text)),
         );
         admitted(
             &good,
-            &host,
+            host,
             std::slice::from_ref(&policy),
             &format!("{language}: our builder"),
         );
         denied(
             &bad,
-            &host,
+            host,
             &[policy],
             &format!("{language}: another builder"),
             &[
@@ -220,8 +220,8 @@ fn slsa_provenance_attested_by_cosign_is_admitted_or_denied_under_rego_cue_and_c
         );
     }
     // The full URI names the same type; without a policy any verified attestation of it admits.
-    let by_uri = attestation_policy("provenance", &glob, &[&key], SLSA1, None);
-    admitted(&bad, &host, &[by_uri], "no policy, type by URI");
+    let by_uri = attestation_policy("provenance", glob, &[key], SLSA1, None);
+    admitted(&bad, host, &[by_uri], "no policy, type by URI");
 }
 
 #[test]
@@ -232,8 +232,8 @@ fn attestations_of_another_type_digest_or_key_and_missing_signatures_deny() {
     let predicate = write_predicate(dir.path(), "p.json", &provenance(BUILDER));
     let provenance_policy = attestation_policy(
         "provenance",
-        &glob,
-        &[&key],
+        glob,
+        &[key],
         "slsaprovenance1",
         Some(("cel", CEL)),
     );
@@ -248,7 +248,7 @@ fn attestations_of_another_type_digest_or_key_and_missing_signatures_deny() {
     key.attest(&scanned, "vuln", &scan);
     denied(
         &scanned,
-        &host,
+        host,
         std::slice::from_ref(&provenance_policy),
         "another predicate type",
         &[
@@ -258,15 +258,15 @@ fn attestations_of_another_type_digest_or_key_and_missing_signatures_deny() {
     );
     // ... which a vuln policy with time bounds (policy-controller's CUE) admits.
     let window = "import \"time\"\nbefore: time.Parse(time.RFC3339, \"2026-12-02T00:00:00Z\")\nafter: time.Parse(time.RFC3339, \"2026-11-30T00:00:00Z\")\npredicate: {\n  scanner: uri: \"scanner.example.com\"\n  metadata: {\n    scanStartedOn: <before\n    scanStartedOn: >after\n    scanFinishedOn: <before\n  }\n}";
-    let vuln_policy = attestation_policy("scan", &glob, &[&key], "vuln", Some(("cue", window)));
-    admitted(&scanned, &host, &[vuln_policy], "a vuln scan in the window");
+    let vuln_policy = attestation_policy("scan", glob, &[key], "vuln", Some(("cue", window)));
+    admitted(&scanned, host, &[vuln_policy], "a vuln scan in the window");
 
     // Signed by another key.
     let foreign = crane_push(&format!("{host}/other/foreign:v1"), "foreign");
     stranger.attest(&foreign, "slsaprovenance1", &predicate);
     denied(
         &foreign,
-        &host,
+        host,
         std::slice::from_ref(&provenance_policy),
         "another key",
         &["none of its 1 signatures verifies with the 1 trusted key(s)"],
@@ -277,7 +277,7 @@ fn attestations_of_another_type_digest_or_key_and_missing_signatures_deny() {
     key.attest(&attested, "slsaprovenance1", &predicate);
     admitted(
         &attested,
-        &host,
+        host,
         std::slice::from_ref(&provenance_policy),
         "its own attestation",
     );
@@ -289,29 +289,29 @@ fn attestations_of_another_type_digest_or_key_and_missing_signatures_deny() {
     run_ok(Command::new(tool("crane")).args(["copy", "--insecure", &tag(&attested), &tag(&copy)]));
     denied(
         &copy,
-        &host,
+        host,
         std::slice::from_ref(&provenance_policy),
         "another digest's attestation",
         &["its Statement is about another image"],
     );
 
     // An attestation alone where a signature is also required (a second policy).
-    let signed_too = [provenance_policy.clone(), signature_policy(&glob, &key)];
+    let signed_too = [provenance_policy.clone(), signature_policy(glob, key)];
     denied(
         &attested,
-        &host,
+        host,
         &signed_too,
         "attested, not signed",
         &["policy \"signed\"", "no signature exists"],
     );
     key.sign(&attested, &[]);
-    admitted(&attested, &host, &signed_too, "attested and signed");
+    admitted(&attested, host, &signed_too, "attested and signed");
     // ... and a signature alone does not satisfy the attestation policy.
     let only_signed = crane_push(&format!("{host}/other/only-signed:v1"), "only signed");
     key.sign(&only_signed, &[]);
     denied(
         &only_signed,
-        &host,
+        host,
         &signed_too,
         "signed, not attested",
         &["the image has no attestations"],
@@ -331,11 +331,11 @@ fn custom_spdx_thresholds_and_hostile_policies() {
     let e2e = "predicateType: \"https://cosign.sigstore.dev/attestation/v1\"\npredicate: Data: \"foobar key e2e test\"";
     admitted(
         &custom,
-        &host,
+        host,
         &[attestation_policy(
             "custom",
-            &glob,
-            &[&key],
+            glob,
+            &[key],
             "custom",
             Some(("cue", e2e)),
         )],
@@ -344,11 +344,11 @@ fn custom_spdx_thresholds_and_hostile_policies() {
     let wrong = e2e.replace("foobar key", "other");
     denied(
         &custom,
-        &host,
+        host,
         &[attestation_policy(
             "custom",
-            &glob,
-            &[&key],
+            glob,
+            &[key],
             "custom",
             Some(("cue", &wrong)),
         )],
@@ -367,11 +367,11 @@ fn custom_spdx_thresholds_and_hostile_policies() {
     let example = "predicateType: \"https://spdx.dev/Document\"";
     admitted(
         &sbom,
-        &host,
+        host,
         &[attestation_policy(
             "sbom",
-            &glob,
-            &[&key],
+            glob,
+            &[key],
             "spdxjson",
             Some(("cue", example)),
         )],
@@ -384,37 +384,31 @@ fn custom_spdx_thresholds_and_hostile_policies() {
     key.attest(&twice, "slsaprovenance1", &predicate);
     let both = attestation_policy(
         "two",
-        &glob,
-        &[&key, &second],
+        glob,
+        &[key, &second],
         "slsaprovenance1",
         Some(("cel", CEL)),
     );
     denied(
         &twice,
-        &host,
+        host,
         std::slice::from_ref(&both),
         "one of two keys",
         &["1 of the 2 distinct signers required attested it"],
     );
     second.attest(&twice, "slsaprovenance1", &predicate);
-    admitted(&twice, &host, &[both], "both keys");
+    admitted(&twice, host, &[both], "both keys");
 
     // A Rego policy that loops is stopped by its budget: denied, naming the budget.
     let looping = LOOPING;
     let stuck = attestation_policy(
         "stuck",
-        &glob,
-        &[&key],
+        glob,
+        &[key],
         "slsaprovenance1",
         Some(("rego", looping)),
     );
-    denied(
-        &twice,
-        &host,
-        &[stuck],
-        "a looping Rego policy",
-        &["budget"],
-    );
+    denied(&twice, host, &[stuck], "a looping Rego policy", &["budget"]);
 
     // A Statement at the size cap is evaluated; one over it is refused, naming the limit.
     let padding = |n: usize| {
@@ -431,11 +425,11 @@ fn custom_spdx_thresholds_and_hostile_policies() {
     );
     admitted(
         &large,
-        &host,
+        host,
         &[attestation_policy(
             "large",
-            &glob,
-            &[&key],
+            glob,
+            &[key],
             "slsaprovenance1",
             Some(("cel", CEL)),
         )],
@@ -449,11 +443,11 @@ fn custom_spdx_thresholds_and_hostile_policies() {
     );
     denied(
         &huge,
-        &host,
+        host,
         &[attestation_policy(
             "huge",
-            &glob,
-            &[&key],
+            glob,
+            &[key],
             "slsaprovenance1",
             Some(("cel", CEL)),
         )],
@@ -734,8 +728,8 @@ fn attestations_in_sigstore_bundles_are_found_as_referrers_and_judged() {
     let (ours, theirs) = setup.provenances();
     let policy = attestation_policy(
         "bundled",
-        &glob,
-        &[&key],
+        glob,
+        &[key],
         "slsaprovenance1",
         Some(("cue", CUE)),
     );
@@ -744,7 +738,7 @@ fn attestations_in_sigstore_bundles_are_found_as_referrers_and_judged() {
     key.attest_with(&good, "slsaprovenance1", &ours, &["--new-bundle-format"]);
     admitted(
         &good,
-        &host,
+        host,
         std::slice::from_ref(&policy),
         "a bundle from our builder",
     );
@@ -753,7 +747,7 @@ fn attestations_in_sigstore_bundles_are_found_as_referrers_and_judged() {
     key.attest_with(&bad, "slsaprovenance1", &theirs, &["--new-bundle-format"]);
     denied(
         &bad,
-        &host,
+        host,
         std::slice::from_ref(&policy),
         "a bundle from another builder",
         &["predicate.runDetails.builder.id: conflicting values"],
@@ -764,7 +758,7 @@ fn attestations_in_sigstore_bundles_are_found_as_referrers_and_judged() {
     key.sign(&signed, &["--new-bundle-format"]);
     denied(
         &signed,
-        &host,
+        host,
         std::slice::from_ref(&policy),
         "a signature bundle only",
         &["no verified attestation of type https://slsa.dev/provenance/v1"],
