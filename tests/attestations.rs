@@ -764,3 +764,73 @@ fn attestations_in_sigstore_bundles_are_found_as_referrers_and_judged() {
         &["no verified attestation of type https://slsa.dev/provenance/v1"],
     );
 }
+
+/// policy-controller's own attestation policies (e2e data, examples, and the CUE policies of its
+/// tests; tests/fixtures/policy-controller-attestations/PROVENANCE): every ClusterImagePolicy
+/// loads with its attestations compiled (one names a TrustRoot object Signet is not given, and
+/// is refused for that alone), and the CUE policies decide as its tests expect.
+#[test]
+fn policy_controllers_attestation_policies_load_and_decide_as_its_tests_expect() {
+    use signet::policy::{AttestationPolicy, Evaluation, PolicyLanguage, PolicySet};
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/policy-controller-attestations");
+    let mut loaded = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        match PolicySet::from_yaml(&text, &name) {
+            Ok(set) => {
+                let attestations: usize = set
+                    .policies()
+                    .iter()
+                    .flat_map(|p| &p.authorities)
+                    .map(|a| a.attestations.len())
+                    .sum();
+                assert!(attestations > 0, "{name}: no attestation compiled");
+                loaded += 1;
+            }
+            Err(e) => {
+                let shown = e.to_string();
+                assert!(
+                    name.contains("trustroot") && shown.contains("trustRootRef"),
+                    "{name}: {shown}"
+                );
+                assert!(!shown.contains(".attestations"), "{name}: {shown}");
+            }
+        }
+    }
+    assert_eq!(loaded, 7, "every fixture but the TrustRoot one loads");
+
+    let cue = |file: &str| {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        AttestationPolicy::compile(PolicyLanguage::Cue, &text).unwrap()
+    };
+    let custom = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": "https://cosign.sigstore.dev/attestation/v1",
+        "subject": [{"name": "registry.local/demo", "digest": {"sha256": "ab"}}],
+        "predicate": {"Data": "foobar e2e test", "Timestamp": "2022-04-07T19:22:25Z"}
+    });
+    let vuln_predicate: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("vuln-predicate.json")).unwrap())
+            .unwrap();
+    let vuln = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": "https://cosign.sigstore.dev/attestation/vuln/v1",
+        "subject": [{"name": "registry.local/demo", "digest": {"sha256": "ab"}}],
+        "predicate": vuln_predicate
+    });
+    assert_eq!(cue("cue-works.cue").evaluate(&custom), Evaluation::Pass);
+    assert!(
+        matches!(cue("cue-fails.cue").evaluate(&custom), Evaluation::Fail(m) if m.contains("predicateType"))
+    );
+    assert_eq!(cue("cue-vuln-works.cue").evaluate(&vuln), Evaluation::Pass);
+    assert!(matches!(
+        cue("cue-vuln-fails.cue").evaluate(&vuln),
+        Evaluation::Fail(_)
+    ));
+}
