@@ -59,6 +59,18 @@ impl RegoPolicy {
                 package.trim_start_matches("data.")
             ));
         }
+        // OPA (policy-controller) compiles the module before any input: unknown functions,
+        // unsafe variables and conflicting rules fail there. regorus prepares at the first
+        // evaluation, so one is made now, over an empty input; only what it refuses as a
+        // module, not what that input makes undefined, is an error.
+        let mut trial = engine.clone();
+        trial.set_input(Value::new_object());
+        if let Err(e) = trial.eval_rule(RULE.to_string()) {
+            let message = e.to_string();
+            if !is_budget_error(&message) {
+                return Err(format!("the Rego module does not compile: {message}"));
+            }
+        }
         Ok(RegoPolicy { engine })
     }
 
@@ -123,13 +135,17 @@ fn result_objects<'v>(results: impl Iterator<Item = &'v Value>) -> Evaluation {
     Evaluation::Fail(failure)
 }
 
-/// An evaluation error, naming the budget when the clock stopped it.
-fn evaluation_error(error: &str) -> String {
+/// Whether `error` is the interpreter's clock stopping it.
+fn is_budget_error(error: &str) -> bool {
     let lowered = error.to_ascii_lowercase();
-    if lowered.contains("time limit")
+    lowered.contains("time limit")
         || lowered.contains("timed out")
         || lowered.contains("execution") && lowered.contains("limit")
-    {
+}
+
+/// An evaluation error, naming the budget when the clock stopped it.
+fn evaluation_error(error: &str) -> String {
+    if is_budget_error(error) {
         format!(
             "the Rego evaluation ran over its budget of {} ms: {error}",
             EVALUATION_BUDGET.as_millis()
@@ -195,6 +211,10 @@ mod tests {
             (
                 "package sigstore\nisCompliant { count(numbers.range(1, 1e12)) > 0 }",
                 "numbers.range",
+            ),
+            (
+                "package sigstore\nisCompliant { no_such_function(input) }",
+                "does not compile",
             ),
         ] {
             let err = RegoPolicy::compile(policy).err().unwrap_or_default();
