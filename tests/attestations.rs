@@ -457,10 +457,11 @@ fn custom_spdx_thresholds_and_hostile_policies() {
 }
 
 /// A looping Rego policy under the webhook: its image is denied naming the budget, while a
-/// review of another image, sent at the same time, is answered (the server keeps serving).
+/// review of another image, sent at the same time, is answered (the server keeps serving); a
+/// warn-mode policy admits with the words a denial would have.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_webhook_keeps_serving_while_a_rego_policy_loops() {
-    use common::webhook::{TestWebhook, WebhookOptions};
+async fn the_webhook_keeps_serving_while_a_rego_policy_loops_and_warn_mode_warns() {
+    use common::webhook::{TestWebhook, WebhookOptions, allowed, container, pod_review, response};
     let registry = TestRegistry::start();
     let host = registry.host();
     let dir = tempfile::tempdir().unwrap();
@@ -470,8 +471,21 @@ async fn the_webhook_keeps_serving_while_a_rego_policy_loops() {
     key.attest(&slow, "slsaprovenance1", &predicate);
     let fast = crane_push(&format!("{host}/fast/app:v1"), "fast");
     key.attest(&fast, "slsaprovenance1", &predicate);
+    let warned = crane_push(&format!("{host}/warned/app:v1"), "warned");
+    key.attest(&warned, "slsaprovenance1", &predicate);
     let looping = LOOPING;
+    let lenient = attestation_policy(
+        "lenient",
+        &format!("{host}/warned/**"),
+        &[&key],
+        "slsaprovenance1",
+        Some((
+            "cel",
+            "predicate.runDetails.builder.id == 'https://other.example'",
+        )),
+    ) + "  mode: warn\n";
     let policies = [
+        lenient,
         attestation_policy(
             "stuck",
             &format!("{host}/slow/**"),
@@ -498,6 +512,16 @@ async fn the_webhook_keeps_serving_while_a_rego_policy_loops() {
     assert!(quick.0, "the other image was denied: {}", quick.1);
     // And it still answers afterwards.
     assert!(webhook.review_image(&fast).await.0);
+    // Warn mode admits with the same words as a denial.
+    let answer = webhook
+        .review(&pod_review("w", vec![container("app", &warned)], vec![]))
+        .await;
+    assert!(allowed(&answer), "warn mode denied: {answer}");
+    let warnings = response(&answer)["warnings"].to_string();
+    assert!(
+        warnings.contains("attestation \\\"slsaprovenance1\\\" (slsaprovenance1) from authority \\\"builder\\\": the CEL expression is false"),
+        "{warnings}"
+    );
     webhook.shutdown().await;
 }
 
