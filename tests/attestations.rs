@@ -858,3 +858,83 @@ fn policy_controllers_attestation_policies_load_and_decide_as_its_tests_expect()
         Evaluation::Fail(_)
     ));
 }
+
+/// Keyless attestations in Sigstore bundles (made offline with the test Fulcio and Rekor of
+/// tests/common/keyless.rs): admitted when the certificate names an allowed identity, the log
+/// entry verifies and the policy accepts the Statement; denied for another identity or another
+/// builder.
+#[tokio::test(flavor = "multi_thread")]
+async fn keyless_attestation_bundles_are_judged_by_identity_and_policy() {
+    use common::bundles::{Forgery, attach_bundles, dsse_bundle};
+    use common::keyless::{
+        GITHUB_ISSUER, Leaf, TestFulcio, TestRekor, keyless_policy, trust_root_yaml,
+    };
+    use common::push_image;
+    use common::webhook::{TestWebhook, WebhookOptions};
+
+    const EMAIL: &str = "release@example.com";
+    let registry = TestRegistry::start();
+    let (fulcio, rekor) = (TestFulcio::new(), TestRekor::new());
+    let glob = format!("{}/**", registry.host());
+    let identities = format!("[{{issuer: {GITHUB_ISSUER}, subject: {EMAIL}}}]");
+    let policy = keyless_policy("release", &glob, "test-sigstore", &identities)
+        + &format!(
+            "    attestations:\n    - name: provenance\n      predicateType: slsaprovenance1\n      policy:\n        type: cel\n        data: \"{CEL}\"\n"
+        );
+    let mut options = WebhookOptions::new(policy, &[registry.host()]);
+    options.trust_roots = vec![(
+        "trust-root.yaml".into(),
+        trust_root_yaml("test-sigstore", &fulcio, &rekor),
+    )];
+    let webhook = TestWebhook::start(options).await;
+
+    let attest = |digest: &str, builder: &str, email: &str| {
+        let hex = digest.trim_start_matches("sha256:");
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "app", "digest": {"sha256": hex}}],
+            "predicateType": SLSA1,
+            "predicate": {"buildDefinition": {"buildType": "x"}, "runDetails": {"builder": {"id": builder}}},
+        });
+        let signer = fulcio.issue(&Leaf::email(email, GITHUB_ISSUER));
+        dsse_bundle(
+            &signer,
+            &rekor,
+            &serde_json::to_vec(&statement).unwrap(),
+            Forgery::default(),
+        )
+    };
+    let host = registry.host();
+    for (repo, builder, email, admits, words) in [
+        ("kl/good", BUILDER, EMAIL, true, ""),
+        (
+            "kl/other-builder",
+            "https://evil.example",
+            EMAIL,
+            false,
+            "the CEL expression is false",
+        ),
+        (
+            "kl/other-identity",
+            BUILDER,
+            "mallory@example.com",
+            false,
+            "none of the authority's identities allows",
+        ),
+    ] {
+        let digest = push_image(&registry, &format!("{repo}:v1"), repo).await;
+        attach_bundles(
+            &registry,
+            repo,
+            &digest,
+            vec![attest(&digest, builder, email)],
+        )
+        .await;
+        let (admitted, message) = webhook
+            .review_image(&format!("{host}/{repo}@{digest}"))
+            .await;
+        assert_eq!(admitted, admits, "{repo}: {message}");
+        assert!(message.contains(words), "{repo}: {message}");
+    }
+    webhook.shutdown().await;
+}
