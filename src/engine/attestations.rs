@@ -13,19 +13,63 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use super::cache::ReviewRegistry;
+use super::evaluate::ReviewSignatures;
+use super::stages::{Stage, StageMetrics};
 use crate::policy::{
     AttestationRequirement, Authority, AuthorityKind, EVALUATION_BUDGET, Evaluation,
+    SignatureFormat,
 };
-use crate::registry::{SignatureBundle, SignatureLayer};
+use crate::reference::ImageReference;
+use crate::registry::{RegistryError, SignatureBundle, SignatureLayer};
 use crate::signature::{self, RejectedAttestation, Subject, VerifiedAttestation};
 use crate::verdict::{AttestationFailure, AuthorityCause};
 
 /// How long past the budget the engine waits for a blocking evaluation before denying.
 const GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Fetch what may attest `subject` for `authority` (which has attestations) from `repository`
+/// (the `.att` layers; the Sigstore bundles with the signatures, as this review fetched them),
+/// in the kinds its `signatureFormat` reads, and judge it: `Err` when the registry failed.
+pub(super) async fn judge_authority(
+    registry: &ReviewRegistry<'_>,
+    stages: &StageMetrics,
+    fetched: &mut ReviewSignatures,
+    authority: &Authority,
+    repository: &ImageReference,
+    subject: Subject<'_>,
+) -> Result<Result<String, AuthorityCause>, RegistryError> {
+    let layers = match authority.format {
+        SignatureFormat::Bundle => Vec::new(),
+        SignatureFormat::Any | SignatureFormat::Legacy => {
+            let _timer = stages.start(Stage::SignatureFetch);
+            registry
+                .fetch_attestations(repository, subject.digest)
+                .await?
+        }
+    };
+    // cosign 3's attestations are Sigstore bundles, found with the signatures. A failed
+    // lookup hides nothing the `.att` layers hold; what is missing then is reported as such.
+    let bundles = match authority.format {
+        SignatureFormat::Legacy => Vec::new(),
+        SignatureFormat::Any | SignatureFormat::Bundle => {
+            match fetched
+                .get(registry, stages, repository, subject.digest)
+                .await
+            {
+                Ok(material) => material.bundles.clone(),
+                Err(e) if layers.is_empty() => return Err(e.clone()),
+                Err(_) => Vec::new(),
+            }
+        }
+    };
+    let _timer = stages.start(Stage::Verification);
+    Ok(judge_attestations(authority, subject, &layers, &bundles).await)
+}
+
 /// Judge `authority` (which has attestations) over the fetched `.att` layers and Sigstore
 /// bundles: a note for the admission, or why not.
-pub(super) async fn judge_attestations(
+async fn judge_attestations(
     authority: &Authority,
     subject: Subject<'_>,
     layers: &[SignatureLayer],

@@ -217,7 +217,7 @@ pub(super) struct ReviewSignatures {
 }
 
 impl ReviewSignatures {
-    async fn get(
+    pub(super) async fn get(
         &mut self,
         registry: &ReviewRegistry<'_>,
         stages: &StageMetrics,
@@ -258,33 +258,28 @@ pub(super) async fn judge(
                 if !authority.attestations.is_empty() =>
             {
                 let repository = signature_repository(authority, image);
-                let timer = stages.start(Stage::SignatureFetch);
-                let att_layers = registry.fetch_attestations(&repository, digest).await;
-                drop(timer);
-                let layers = match att_layers {
-                    Ok(layers) => layers,
-                    Err(e) => {
-                        registry_error.get_or_insert(e);
-                        continue;
-                    }
-                };
-                // cosign 3's attestations are Sigstore bundles, found with the signatures.
-                let bundles = match fetched.get(registry, stages, &repository, digest).await {
-                    Ok(material) => material.bundles.clone(),
-                    Err(_) => Vec::new(),
-                };
                 let subject = Subject { image, digest };
-                let _timer = stages.start(Stage::Verification);
-                let judged =
-                    attestations::judge_attestations(authority, subject, &layers, &bundles).await;
+                let judged = attestations::judge_authority(
+                    registry,
+                    stages,
+                    fetched,
+                    authority,
+                    &repository,
+                    subject,
+                )
+                .await;
                 match judged {
-                    Ok(note) => {
+                    Ok(Ok(note)) => {
                         return PolicyResult::Satisfied(format!(
                             "{note} ({}/{})",
                             policy.name, authority.name
                         ));
                     }
-                    Err(cause) => cause,
+                    Ok(Err(cause)) => cause,
+                    Err(e) => {
+                        registry_error.get_or_insert(e);
+                        continue;
+                    }
                 }
             }
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
