@@ -145,6 +145,19 @@ pub struct ReviewRegistry<'a> {
 }
 
 impl ReviewRegistry<'_> {
+    /// [`Registry::fetch_attestation_layers`], timed, not cached (the verdict cache keeps what
+    /// they decided).
+    pub async fn fetch_attestations(
+        &self,
+        repository: &ImageReference,
+        digest: &Digest,
+    ) -> Result<Vec<crate::registry::SignatureLayer>, RegistryError> {
+        let fetch = self.via.fetch_attestation_layers(repository, digest);
+        self.cached
+            .timed(repository.registry(), "fetch_attestations", fetch)
+            .await
+    }
+
     /// [`Registry::resolve_digest`] through the tag cache.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
         if let Some(digest) = image.digest() {

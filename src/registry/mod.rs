@@ -4,6 +4,7 @@
 //! verdict.
 
 mod addresses;
+mod attestations;
 mod auth;
 mod backoff;
 mod clients;
@@ -34,6 +35,9 @@ use token::Tokens;
 use crate::expiring::SharedClock;
 use crate::reference::{Digest, ImageReference};
 
+pub use attestations::{
+    DSSE_MEDIA_TYPE, MAX_ATTESTATION_BYTES, MAX_ATTESTATION_LAYER_BYTES, attestation_tag,
+};
 pub use auth::{
     AuthKey, CredentialProviders, Credentials, CredentialsError, DEFAULT_PROVIDER_TIMEOUT,
     MAX_PROVIDER_RESPONSE_BYTES, ProviderError,

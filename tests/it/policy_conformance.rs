@@ -126,14 +126,13 @@ fn invalid_policy_controller_fixtures_are_refused_naming_their_fields() {
 }
 
 /// Fields Signet refuses in every valid fixture that uses them, by design or for another issue:
-/// KMS keys (a cloud API at every review), Secrets (not read in file mode), attestations, and
+/// KMS keys (a cloud API at every review), Secrets (not read in file mode), and
 /// `hashAlgorithm: sha512` on an RSA key (the sigstore crate's verifier has RSA with sha256
-/// only).
-const REFUSED_FIELDS: [&str; 5] = [
+/// only). Attestations (with their CUE policies) load.
+const REFUSED_FIELDS: [&str; 4] = [
     ".kms",
     ".secretRef",
     ".signaturePullSecrets",
-    ".attestations",
     ".key.hashAlgorithm",
 ];
 
@@ -152,8 +151,8 @@ fn refused_fields(e: &signet::policy::LoadError) -> Vec<String> {
     e.field.iter().cloned().chain(also).collect()
 }
 
-/// The fixture without what [`REFUSED_FIELDS`] names: authorities with a KMS key, a Secret,
-/// attestations or a sha512 key dropped, `signaturePullSecrets` removed. `None` when no authority is left.
+/// The fixture without what [`REFUSED_FIELDS`] names: authorities with a KMS key, a Secret
+/// or a sha512 key dropped, `signaturePullSecrets` removed. `None` when no authority is left.
 fn without_refused(text: &str) -> Option<String> {
     let mut out = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
@@ -161,11 +160,10 @@ fn without_refused(text: &str) -> Option<String> {
         let authorities = value["spec"]["authorities"].as_sequence_mut()?;
         authorities.retain(|a| {
             let key = |k: &str| !a[k]["kms"].is_null() || !a[k]["secretRef"].is_null();
-            !(key("key")
-                || !a["keyless"]["ca-cert"]["kms"].is_null()
-                || !a["keyless"]["ca-cert"]["secretRef"].is_null()
-                || !a["attestations"].is_null()
-                || a["key"]["hashAlgorithm"].as_str() == Some("sha512"))
+            !key("key")
+                && a["keyless"]["ca-cert"]["kms"].is_null()
+                && a["keyless"]["ca-cert"]["secretRef"].is_null()
+                && a["key"]["hashAlgorithm"].as_str() != Some("sha512")
         });
         for authority in authorities.iter_mut() {
             for source in authority["source"].as_sequence_mut().into_iter().flatten() {
@@ -187,10 +185,10 @@ fn without_refused(text: &str) -> Option<String> {
 /// globs, keyless with no trust root, `hashAlgorithm`, `insecureIgnoreSCT`, `source` all
 /// compile). Prints the table of the report.
 #[test]
-fn valid_fixtures_load_or_are_refused_only_for_kms_secrets_or_attestations() {
+fn valid_fixtures_load_or_are_refused_only_for_kms_secrets_or_rsa_sha512() {
     let files = yaml_files("valid");
     assert_eq!(files.len(), 14, "policy-controller's valid/ holds 14 files");
-    println!("| file | as is | without KMS, Secret, attestation and RSA-sha512 authorities |");
+    println!("| file | as is | without KMS, Secret and RSA-sha512 authorities |");
     println!("|---|---|---|");
     for file in &files {
         let text = fs::read_to_string(file).unwrap();
