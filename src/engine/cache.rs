@@ -23,7 +23,9 @@ use moka::Expiry;
 use moka::future::Cache;
 
 use crate::reference::{Digest, ImageReference};
-use crate::registry::{AuthKey, PlatformManifest, Registry, RegistryError, SignatureMaterial};
+use crate::registry::{
+    AuthKey, Credentials, PlatformManifest, Registry, RegistryError, SignatureMaterial,
+};
 
 use super::stages::StageMetrics;
 
@@ -164,6 +166,20 @@ pub struct ReviewRegistry<'a> {
 }
 
 impl ReviewRegistry<'_> {
+    /// The same caches, reached with `pull` first (an authority's `signaturePullSecrets`),
+    /// then this review's credentials.
+    pub fn with_credentials(&self, pull: &Credentials) -> Registry {
+        self.via.with_pull_credentials(pull)
+    }
+
+    /// The same caches, reached through `via`.
+    pub fn through<'b>(&'b self, via: &'b Registry) -> ReviewRegistry<'b> {
+        ReviewRegistry {
+            cached: self.cached,
+            via,
+        }
+    }
+
     /// [`Registry::resolve_digest`] through the tag cache.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
         if let Some(digest) = image.digest() {

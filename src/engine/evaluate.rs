@@ -10,8 +10,8 @@ use crate::policy::{
     StaticAction,
 };
 use crate::reference::{Digest, ImageReference};
-use crate::registry::RegistryError;
 use crate::registry::SignatureMaterial;
+use crate::registry::{Credentials, RegistryError};
 use crate::signature::{self, Acceptance, Mismatch, Subject};
 use crate::verdict::{
     ACCEPTED_UNVERIFIED, AuthorityCause, AuthorityFailure, Outcome, Reason, VERIFIED,
@@ -223,11 +223,20 @@ impl ReviewSignatures {
         stages: &StageMetrics,
         repository: &ImageReference,
         digest: &Digest,
+        pull: Option<&(String, Credentials)>,
     ) -> &Result<Arc<SignatureMaterial>, RegistryError> {
-        let key = format!("{}@{digest}", repository.name());
+        let with = pull.map(|(names, _)| names.as_str()).unwrap_or_default();
+        let key = format!("{}@{digest} {with}", repository.name());
         if !self.by_repository.contains_key(&key) {
             let _timer = stages.start(Stage::SignatureFetch);
-            let layers = registry.fetch_signatures(repository, digest).await;
+            let layers = match pull {
+                Some((_, credentials)) => {
+                    let via = registry.with_credentials(credentials);
+                    let registry = registry.through(&via);
+                    registry.fetch_signatures(repository, digest).await
+                }
+                None => registry.fetch_signatures(repository, digest).await,
+            };
             self.by_repository.insert(key.clone(), layers);
         }
         &self.by_repository[&key]
@@ -256,7 +265,18 @@ pub(super) async fn judge(
             AuthorityKind::Static(s) => AuthorityCause::StaticFail(s.message.clone()),
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
                 let repository = signature_repository(authority, image);
-                let layers = match fetched.get(registry, stages, &repository, digest).await {
+                let pull = match signature_pull_credentials(authority) {
+                    Ok(pull) => pull,
+                    Err(reason) => {
+                        failures.push(AuthorityFailure {
+                            authority: authority.name.clone(),
+                            cause: AuthorityCause::StaticFail(Some(reason)),
+                        });
+                        continue;
+                    }
+                };
+                let fetching = fetched.get(registry, stages, &repository, digest, pull.as_ref());
+                let layers = match fetching.await {
                     Ok(layers) => layers,
                     Err(e) => {
                         registry_error.get_or_insert_with(|| e.clone());
@@ -341,12 +361,38 @@ fn signer_note(accepted: &Acceptance) -> String {
     }
 }
 
+/// The credentials of the authority's `signaturePullSecrets` (cluster mode), named by their
+/// Secrets; `None` when it names none.
+fn signature_pull_credentials(
+    authority: &Authority,
+) -> Result<Option<(String, Credentials)>, String> {
+    let secrets = authority.source.iter().flat_map(|s| &s.pull_secrets);
+    let mut names = Vec::new();
+    let mut credentials = Credentials::default();
+    for secret in secrets {
+        let parsed = match secret.kind.as_str() {
+            "kubernetes.io/dockercfg" => Credentials::from_dockercfg_json(&secret.config),
+            _ => Credentials::from_docker_config_json(&secret.config),
+        };
+        let parsed = parsed.map_err(|e| {
+            format!(
+                "signature pull Secret {} cannot be read: {e}; fix its registry configuration",
+                secret.name
+            )
+        })?;
+        credentials = credentials.merge(&parsed);
+        names.push(secret.name.as_str());
+    }
+    Ok((!names.is_empty()).then(|| (names.join(","), credentials)))
+}
+
 /// Where an authority's signatures live: its `source.oci` repository, else the image's own.
 fn signature_repository(authority: &Authority, image: &ImageReference) -> ImageReference {
     authority
         .source
         .as_ref()
-        .and_then(|s| ImageReference::parse(&s.repository).ok())
+        .and_then(|s| s.repository.as_deref())
+        .and_then(|repository| ImageReference::parse(repository).ok())
         .unwrap_or_else(|| image.clone())
 }
 

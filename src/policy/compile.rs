@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use super::cluster_image_policy as wire;
 use super::compile_keyless::{compile_keyless, lookup};
+use super::compile_secrets::{
+    Inlined, PULL_SECRETS_REASON, SECRET_KEY_REASON, inline_key_secrets, unusable_authority,
+};
 use super::field_error::join;
 use super::glob::ImageGlob;
 use super::key::{self, Algorithm, Curve};
@@ -15,6 +18,7 @@ use super::model::{
     TrustedKey,
 };
 use super::resource_match::compile_match;
+use super::secret_refs::{PolicySecrets, PullSecretData};
 use super::syntax::{repository_name, repository_prefix};
 use super::trust::KeylessTrust;
 use super::trust_root::TrustRoots;
@@ -24,10 +28,8 @@ use super::validate::normalise_hash;
 pub(super) const KMS_REASON: &str = "KMS keys are refused: verifying with one calls the cloud \
      provider's API (and needs its credentials) at every review, and Signet never calls out; \
      export the public key (`cosign public-key --key <kms-uri> > key.pub`) and put the PEM in key.data";
-/// Why `secretRef` is refused, and what to do instead.
-pub(super) const SECRET_KEY_REASON: &str = "Secrets are not read in file mode (and cluster mode \
-     does not read them yet); put the PEM in the data field instead: \
-     `kubectl get secret NAME -n NAMESPACE -o jsonpath='{.data.KEY}' | base64 -d`";
+/// How an `ImagePolicy` reads Secrets: never (Signet's namespace is not its users').
+static NAMESPACED_SECRETS: PolicySecrets = PolicySecrets::Refused;
 
 /// At most this many authorities per policy.
 pub(super) const MAX_AUTHORITIES: usize = 100;
@@ -62,6 +64,10 @@ pub(super) fn compile(
 ) -> Result<ImagePolicy, Vec<Finding>> {
     let mut findings = Findings::default();
     let spec = &doc.spec;
+    let secrets = match doc.is_namespaced() {
+        true => &NAMESPACED_SECRETS,
+        false => roots.secrets(),
+    };
     spec_findings(spec, &mut findings);
     let images = spec
         .images
@@ -73,7 +79,7 @@ pub(super) fn compile(
         .authorities
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| compile_authority(a, i, roots, &mut findings))
+        .filter_map(|(i, a)| compile_authority(a, i, roots, secrets, &mut findings))
         .collect();
     let resources = compile_match(&spec.match_resources, &mut findings);
     if !findings.0.is_empty() {
@@ -146,11 +152,22 @@ fn compile_authority(
     a: &wire::Authority,
     i: usize,
     roots: &TrustRoots,
+    secrets: &PolicySecrets,
     findings: &mut Findings,
 ) -> Option<Authority> {
     let at = format!("spec.authorities[{i}]");
+    let a = match inline_key_secrets(a, &at, secrets, findings) {
+        Inlined::Ready(a) => a,
+        Inlined::Unusable(reason) => return Some(unusable_authority(a, i, reason)),
+        Inlined::Refused => return None,
+    };
+    let a = a.as_ref();
     companion_findings(a, &at, findings);
-    let source = compile_sources(&a.sources, &at, findings);
+    let source = match compile_sources(&a.sources, &at, secrets, findings) {
+        Ok(source) => source,
+        Err(Some(reason)) => return Some(unusable_authority(a, i, reason)),
+        Err(None) => return None,
+    };
     let kind = if let Some(s) = &a.static_ref {
         Some(AuthorityKind::Static(compile_static(s)))
     } else if let Some(k) = &a.key {
@@ -275,6 +292,7 @@ fn compile_key(k: &wire::KeyRef, at: &str, findings: &mut Findings) -> Option<Ve
         return None;
     }
     if k.secret_ref.is_some() {
+        // Inlined before compiling; still here only if that step was skipped.
         findings.add(&join(at, "secretRef"), SECRET_KEY_REASON);
         return None;
     }
@@ -348,21 +366,35 @@ fn key_field(at: &str, algorithm: Algorithm) -> String {
     }
 }
 
+/// `source[]`: where the authority's signatures live and the Secrets read them. `Ok(None)`:
+/// next to the image, with the review's credentials. `Err(Some(reason))`: a pull Secret cannot
+/// be used (the authority admits nothing); `Err(None)`: refused (reported).
 fn compile_sources(
     sources: &[wire::Source],
     at: &str,
+    secrets: &PolicySecrets,
     findings: &mut Findings,
-) -> Option<SignatureSource> {
+) -> Result<Option<SignatureSource>, Option<String>> {
     let mut repositories = Vec::new();
+    let mut pull_secrets: Vec<PullSecretData> = Vec::new();
+    let mut refused = false;
     for (j, s) in sources.iter().enumerate() {
         let path = format!("{at}.source[{j}]");
         if !s.signature_pull_secrets.is_empty() {
-            findings.add(
-                &join(&path, "signaturePullSecrets"),
-                "Secrets are not read in file mode and cluster mode does not read signature pull secrets yet; \
-                 Signet reads signatures with its own registry credentials (--registry-config) and the pod's \
-                 imagePullSecrets: give the credentials there and remove signaturePullSecrets",
-            );
+            let field = join(&path, "signaturePullSecrets");
+            let names: Vec<&str> = s
+                .signature_pull_secrets
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect();
+            match secrets.pull_secrets(&names, &field) {
+                Ok(found) => pull_secrets.extend(found),
+                Err(Some(reason)) => return Err(Some(reason)),
+                Err(None) => {
+                    findings.add(&field, PULL_SECRETS_REASON);
+                    refused = true;
+                }
+            }
         }
         if !s.tag_prefix.is_empty() {
             findings.add(
@@ -379,13 +411,26 @@ fn compile_sources(
             &join(at, "source"),
             "more than one signature repository is not supported yet",
         );
-        return None;
+        return Err(None);
     }
-    let (path, oci) = repositories.pop()?;
-    source_repository(oci)
-        .map(|repository| SignatureSource { repository })
-        .map_err(|e| findings.add(&path, e))
-        .ok()
+    let repository = match repositories.pop() {
+        Some((path, oci)) => match source_repository(oci) {
+            Ok(repository) => Some(repository),
+            Err(e) => {
+                findings.add(&path, e);
+                return Err(None);
+            }
+        },
+        None => None,
+    };
+    match (refused, repository, pull_secrets.is_empty()) {
+        (true, _, _) => Err(None),
+        (false, None, true) => Ok(None),
+        (false, repository, _) => Ok(Some(SignatureSource {
+            repository,
+            pull_secrets,
+        })),
+    }
 }
 
 fn source_repository(oci: &str) -> Result<String, String> {

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use super::cluster_image_policy as wire;
-use super::compile::{Findings, SECRET_KEY_REASON, compile_threshold};
+use super::compile::{Findings, compile_threshold};
+use super::compile_secrets::SECRET_KEY_REASON;
 use super::field_error::join;
 use super::model::{CertificateIdentity, IdentityRule, KeylessAuthority, Matcher};
 use super::trust::{self, CertificateAuthority, KeylessTrust};

@@ -96,7 +96,17 @@ fn authority_line(authority: &Authority) -> String {
     let source = authority
         .source
         .as_ref()
-        .map(|s| format!(" (signatures in {})", s.repository))
+        .map(|s| {
+            let place = match &s.repository {
+                Some(repository) => format!(" (signatures in {repository}"),
+                None => " (signatures next to the image".to_string(),
+            };
+            let names: Vec<&str> = s.pull_secrets.iter().map(|p| p.name.as_str()).collect();
+            match names.is_empty() {
+                true => format!("{place})"),
+                false => format!("{place}, read with Secrets {})", names.join(", ")),
+            }
+        })
         .unwrap_or_default();
     format!("{}: {what}{source}", authority.name)
 }

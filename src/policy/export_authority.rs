@@ -266,12 +266,16 @@ fn is_email(subject: &str) -> bool {
 
 fn source_finding(a: &Authority, report: &mut impl FnMut(Severity, String)) {
     if let Some(source) = &a.source {
+        let repository = source
+            .repository
+            .as_deref()
+            .unwrap_or("the image's own repository");
         report(
             Severity::Refuses,
             format!(
                 "authority {}: signatures stored in {} cannot be expressed (CRI-O looks next to \
                  the image; configure registries.d to match)",
-                a.name, source.repository
+                a.name, repository
             ),
         );
     }

@@ -137,7 +137,14 @@ fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
 
 fn write_authority(c: &mut Canonical, a: &Authority) {
     c.text(&a.name);
-    c.optional(a.source.as_ref().map(|s| s.repository.as_str()));
+    c.optional(a.source.as_ref().and_then(|s| s.repository.as_deref()));
+    let pull_secrets = a.source.iter().flat_map(|s| &s.pull_secrets);
+    c.count(pull_secrets.clone().count());
+    for secret in pull_secrets {
+        c.text(&secret.name);
+        c.text(&secret.kind);
+        c.bytes(&secret.config);
+    }
     c.text(a.format.as_str());
     match &a.kind {
         AuthorityKind::Static(s) => {

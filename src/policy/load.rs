@@ -8,9 +8,11 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::compile_secrets;
 use super::containers_policy::{self, Problem};
 use super::error::{LoadError, LoadErrorKind};
 use super::model::{AuthorityKind, ImagePolicy};
+use super::secret_refs::PolicySecrets;
 use super::strict_json::FieldProblem;
 use super::trust_root::TrustRoots;
 use super::{
@@ -151,6 +153,10 @@ impl Builder {
             self.policies
                 .push(compile_document(&doc, source, &self.roots)?);
             self.note_unverified_scts(&doc, source);
+            if matches!(self.roots.secrets(), PolicySecrets::Checked) {
+                self.notes
+                    .extend(compile_secrets::check_notes(&doc, source));
+            }
         }
         Ok(())
     }

@@ -17,6 +17,7 @@
 mod cluster_image_policy;
 mod compile;
 mod compile_keyless;
+mod compile_secrets;
 mod containers_compile;
 mod containers_policy;
 mod describe;
@@ -33,6 +34,7 @@ mod parse;
 mod public_good;
 mod resource_match;
 mod scope;
+mod secret_refs;
 mod strict_json;
 mod syntax;
 mod trust;
@@ -57,6 +59,9 @@ pub use model::{
 };
 pub use public_good::{PUBLIC_GOOD_SNAPSHOT, PUBLIC_GOOD_TRUST_ROOT};
 pub use resource_match::{LabelOperator, LabelRequirement, ResourceMatch};
+pub use secret_refs::{
+    ClusterSecrets, MAX_SECRET_BYTES, MAX_SECRETS, PolicySecrets, PullSecretData, SecretContent,
+};
 pub use trust::{
     CertificateAuthority, KeylessTrust, LogKey, MAX_CHAIN_CERTIFICATES, TimeRange, TrustError,
 };

@@ -373,8 +373,11 @@ pub enum StaticAction {
 /// `COSIGN_REPOSITORY`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureSource {
-    /// Normalised `registry/repo`.
-    pub repository: String,
+    /// Normalised `registry/repo` (`source[].oci`); `None`: the image's own repository.
+    pub repository: Option<String>,
+    /// `source[].signaturePullSecrets` (cluster mode): the registry configurations signatures
+    /// are read with, before the review's own credentials.
+    pub pull_secrets: Vec<super::secret_refs::PullSecretData>,
 }
 
 /// A public key an authority trusts.

@@ -191,7 +191,8 @@ const CHANGES: &[Change] = &[
     }),
     ("signature source", |p| {
         p.authorities[0].source = Some(SignatureSource {
-            repository: "r.example/signatures".into(),
+            repository: Some("r.example/signatures".into()),
+            pull_secrets: Vec::new(),
         })
     }),
     ("multiArch", |p| p.multi_arch = MultiArch::AllPlatforms),
