@@ -56,6 +56,14 @@ impl CosignKey {
         run_ok(config.apply(&mut self.cosign("sign")).arg(image));
     }
 
+    /// `sign` storing the signature in `repository` (cosign's `COSIGN_REPOSITORY`), with the
+    /// registry credentials of `config`.
+    pub fn sign_into(&self, image: &str, repository: &str, config: &DockerConfig) {
+        let mut command = self.cosign("sign");
+        command.env("COSIGN_REPOSITORY", repository);
+        run_ok(config.apply(&mut command).arg(image));
+    }
+
     /// Whether `cosign verify --key` accepts `image` (transparency log not required, as signed).
     pub fn cosign_verifies(&self, image: &str) -> bool {
         let output = run(Command::new(tool("cosign"))
