@@ -123,3 +123,6 @@ pub(super) fn check_notes(doc: &wire::Document, source: &str) -> Vec<String> {
     }
     notes
 }
+
+#[cfg(test)]
+mod tests;
