@@ -161,7 +161,7 @@ fn compile_authority(
         Inlined::Unusable(reason) => return Some(unusable_authority(a, i, reason)),
         Inlined::Refused => return None,
     };
-    let a = a.as_ref();
+    let a: &wire::Authority = &a;
     companion_findings(a, &at, findings);
     let source = match compile_sources(&a.sources, &at, secrets, findings) {
         Ok(source) => source,

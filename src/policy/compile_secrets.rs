@@ -26,7 +26,7 @@ pub(super) const PULL_SECRETS_REASON: &str = "Secrets are read only in cluster m
 /// An authority with its Secrets in place.
 pub(super) enum Inlined<'a> {
     /// Ready to compile (borrowed when it names no Secret).
-    Ready(Cow<'a, wire::Authority>),
+    Ready(Box<Cow<'a, wire::Authority>>),
     /// A Secret it names cannot be used: it admits nothing, for this reason.
     Unusable(String),
     /// Refused (reported in the findings).
@@ -49,7 +49,7 @@ pub(super) fn inline_key_secrets<'a>(
     let (field, reference) = match (key_name, ca_name) {
         (Some(r), _) => (join(at, "key.secretRef"), r),
         (None, Some(r)) => (join(at, "keyless.ca-cert.secretRef"), r),
-        (None, None) => return Inlined::Ready(Cow::Borrowed(a)),
+        (None, None) => return Inlined::Ready(Box::new(Cow::Borrowed(a))),
     };
     let pem = match secrets.key_pem(&reference.name, &field) {
         Ok(pem) => pem,
@@ -68,7 +68,7 @@ pub(super) fn inline_key_secrets<'a>(
         key.data = pem;
         key.secret_ref = None;
     }
-    Inlined::Ready(Cow::Owned(inlined))
+    Inlined::Ready(Box::new(Cow::Owned(inlined)))
 }
 
 /// The authority that stands for one whose Secret cannot be used: it fails every image with

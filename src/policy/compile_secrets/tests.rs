@@ -34,7 +34,10 @@ const CA_REF: &str = "  - keyless:\n      identities: [{issuer: https://i, subje
 const PULL_REF: &str = "  - key: {secretRef: {name: release-key}}\n    source:\n    - oci: \
                         r.example/sigs\n      signaturePullSecrets: [{name: pull}]\n";
 
-fn cluster(secrets: &[(&str, &str, &[(&str, &[u8])])]) -> TrustRoots {
+/// A Secret: name, type, entries.
+type Secret<'a> = (&'a str, &'a str, &'a [(&'a str, &'a [u8])]);
+
+fn cluster(secrets: &[Secret<'_>]) -> TrustRoots {
     let secrets = secrets
         .iter()
         .map(|(name, kind, entries)| {
@@ -115,7 +118,7 @@ fn cluster_mode_inlines_the_one_entry_of_a_key_secret() {
 
 #[test]
 fn a_secret_that_cannot_be_used_makes_an_authority_that_admits_nothing() {
-    let cases: [(&[(&str, &str, &[(&str, &[u8])])], &str); 5] = [
+    let cases: [(&[Secret<'_>], &str); 5] = [
         (&[], "Secret signet-system/release-key not found"),
         (&[("release-key", "Opaque", &[])], "contains no data"),
         (
