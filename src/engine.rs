@@ -15,6 +15,7 @@ mod evaluate;
 mod multi_arch;
 mod namespaced;
 mod placeholders;
+mod signature_sources;
 pub mod stages;
 pub mod verdicts;
 

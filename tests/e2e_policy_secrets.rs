@@ -211,7 +211,7 @@ fn signatures_in_a_private_registry_are_read_with_the_signature_pull_secret() {
     let key = CosignKey::generate("sigs-password");
     let image = crane_push(&format!("{}/pub/app:v1", registry.host()), "private-sigs");
     let signatures = format!("{}/signatures/app", private.host());
-    key.sign_into(&image, &signatures, &config);
+    key.sign_into(&image, &signatures, &[], Some(&config));
     let world = World::start(registry, &[private.host()]);
     let config_json = std::fs::read_to_string(config.path()).expect("config.json");
     world.apply_ok(&format!(

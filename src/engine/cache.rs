@@ -232,10 +232,13 @@ impl ReviewRegistry<'_> {
         &self,
         repository: &ImageReference,
         digest: &Digest,
+        tag_prefix: &str,
     ) -> Result<Layers, RegistryError> {
         let cached = self.cached;
         let fetch = async {
-            let fetch = self.via.fetch_signature_material(repository, digest);
+            let fetch = self
+                .via
+                .fetch_signature_material(repository, digest, tag_prefix);
             let material = cached
                 .timed(repository.registry(), "fetch_signatures", fetch)
                 .await;
@@ -243,7 +246,11 @@ impl ReviewRegistry<'_> {
         };
         let entry = cached
             .signatures
-            .entry((repository.name(), digest.clone()))
+            // A space never occurs in a repository name: the key is unambiguous.
+            .entry((
+                format!("{} {tag_prefix}", repository.name()),
+                digest.clone(),
+            ))
             .or_try_insert_with(fetch)
             .await;
         let (hits, misses) = (&cached.stats.signature_hits, &cached.stats.signature_misses);

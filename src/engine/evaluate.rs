@@ -20,6 +20,7 @@ use crate::workload::ResourceIdentity;
 
 use super::cache::ReviewRegistry;
 use super::credentials::ReviewCredentials;
+use super::signature_sources::{Sources, signature_pull_credentials};
 use super::stages::{Stage, StageMetrics};
 use super::verdicts::{Judged, VerdictKey};
 use super::{Engine, NoMatchAction, digest, multi_arch, namespaced};
@@ -217,25 +218,31 @@ pub(super) struct ReviewSignatures {
 }
 
 impl ReviewSignatures {
-    async fn get(
+    pub(super) async fn get(
         &mut self,
         registry: &ReviewRegistry<'_>,
         stages: &StageMetrics,
-        repository: &ImageReference,
+        (repository, tag_prefix): (&ImageReference, &str),
         digest: &Digest,
         pull: Option<&(String, Credentials)>,
     ) -> &Result<Arc<SignatureMaterial>, RegistryError> {
         let with = pull.map(|(names, _)| names.as_str()).unwrap_or_default();
-        let key = format!("{}@{digest} {with}", repository.name());
+        let key = format!("{}@{digest} {tag_prefix} {with}", repository.name());
         if !self.by_repository.contains_key(&key) {
             let _timer = stages.start(Stage::SignatureFetch);
             let layers = match pull {
                 Some((_, credentials)) => {
                     let via = registry.with_credentials(credentials);
                     let registry = registry.through(&via);
-                    registry.fetch_signatures(repository, digest).await
+                    registry
+                        .fetch_signatures(repository, digest, tag_prefix)
+                        .await
                 }
-                None => registry.fetch_signatures(repository, digest).await,
+                None => {
+                    registry
+                        .fetch_signatures(repository, digest, tag_prefix)
+                        .await
+                }
             };
             self.by_repository.insert(key.clone(), layers);
         }
@@ -264,7 +271,6 @@ pub(super) async fn judge(
             }
             AuthorityKind::Static(s) => AuthorityCause::StaticFail(s.message.clone()),
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
-                let repository = signature_repository(authority, image);
                 let pull = match signature_pull_credentials(authority) {
                     Ok(pull) => pull,
                     Err(reason) => {
@@ -275,21 +281,24 @@ pub(super) async fn judge(
                         continue;
                     }
                 };
-                let fetching = fetched.get(registry, stages, &repository, digest, pull.as_ref());
-                let layers = match fetching.await {
-                    Ok(layers) => layers,
-                    Err(e) => {
-                        registry_error.get_or_insert_with(|| e.clone());
-                        continue;
-                    }
+                let found = Sources {
+                    registry,
+                    stages,
+                    fetched: &mut *fetched,
+                    pull: pull.as_ref(),
                 };
+                let (layers, failure) = found.material(authority, image, digest).await;
+                if let (true, Some(e)) = (layers.is_empty(), &failure) {
+                    registry_error.get_or_insert_with(|| e.clone());
+                    continue;
+                }
                 let subject = Subject { image, digest };
                 let timer = stages.start(Stage::Verification);
                 let checked =
-                    check_signatures(&authority.kind, subject, &in_format(authority, layers));
+                    check_signatures(&authority.kind, subject, &in_format(authority, &layers));
                 drop(timer);
-                match checked {
-                    Ok(accepted) => {
+                match (checked, failure) {
+                    (Ok(accepted), _) => {
                         return PolicyResult::Satisfied(format!(
                             "{} ({}/{})",
                             signer_note(&accepted),
@@ -297,7 +306,12 @@ pub(super) async fn judge(
                             authority.name
                         ));
                     }
-                    Err(mismatch) => AuthorityCause::Signature(mismatch),
+                    // The signature it needs might be in the source that failed.
+                    (Err(_), Some(e)) => {
+                        registry_error.get_or_insert(e);
+                        continue;
+                    }
+                    (Err(mismatch), None) => AuthorityCause::Signature(mismatch),
                 }
             }
         };
@@ -359,41 +373,6 @@ fn signer_note(accepted: &Acceptance) -> String {
         ),
         None => format!("signed by key {}", accepted.key_fingerprint),
     }
-}
-
-/// The credentials of the authority's `signaturePullSecrets` (cluster mode), named by their
-/// Secrets; `None` when it names none.
-fn signature_pull_credentials(
-    authority: &Authority,
-) -> Result<Option<(String, Credentials)>, String> {
-    let secrets = authority.source.iter().flat_map(|s| &s.pull_secrets);
-    let mut names = Vec::new();
-    let mut credentials = Credentials::default();
-    for secret in secrets {
-        let parsed = match secret.kind.as_str() {
-            "kubernetes.io/dockercfg" => Credentials::from_dockercfg_json(&secret.config),
-            _ => Credentials::from_docker_config_json(&secret.config),
-        };
-        let parsed = parsed.map_err(|e| {
-            format!(
-                "signature pull Secret {} cannot be read: {e}; fix its registry configuration",
-                secret.name
-            )
-        })?;
-        credentials = credentials.merge(&parsed);
-        names.push(secret.name.as_str());
-    }
-    Ok((!names.is_empty()).then(|| (names.join(","), credentials)))
-}
-
-/// Where an authority's signatures live: its `source.oci` repository, else the image's own.
-fn signature_repository(authority: &Authority, image: &ImageReference) -> ImageReference {
-    authority
-        .source
-        .as_ref()
-        .and_then(|s| s.repository.as_deref())
-        .and_then(|repository| ImageReference::parse(repository).ok())
-        .unwrap_or_else(|| image.clone())
 }
 
 /// Fold policy results: every policy must be satisfied. A failure of an enforce-mode policy

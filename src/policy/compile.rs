@@ -13,9 +13,9 @@ use super::field_error::join;
 use super::glob::ImageGlob;
 use super::key::{self, Algorithm, Curve};
 use super::model::{
-    Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, Mode,
-    MultiArch, Placeholder, SignatureFormat, SignatureSource, StaticAction, StaticAuthority,
-    TrustedKey,
+    Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, MAX_SOURCES,
+    Mode, MultiArch, Placeholder, SignatureFormat, SignatureLocation, SignatureSource,
+    StaticAction, StaticAuthority, TrustedKey,
 };
 use super::resource_match::compile_match;
 use super::secret_refs::{PolicySecrets, PullSecretData};
@@ -375,7 +375,15 @@ fn compile_sources(
     secrets: &PolicySecrets,
     findings: &mut Findings,
 ) -> Result<Option<SignatureSource>, Option<String>> {
-    let mut repositories = Vec::new();
+    if sources.len() > MAX_SOURCES {
+        let reason = format!(
+            "{} sources exceed Signet's limit of {MAX_SOURCES}",
+            sources.len()
+        );
+        findings.add(&join(at, "source"), reason);
+        return Err(None);
+    }
+    let mut locations = Vec::new();
     let mut pull_secrets: Vec<PullSecretData> = Vec::new();
     let mut refused = false;
     for (j, s) in sources.iter().enumerate() {
@@ -396,40 +404,61 @@ fn compile_sources(
                 }
             }
         }
-        if !s.tag_prefix.is_empty() {
-            findings.add(
-                &join(&path, "tagPrefix"),
-                "signature tag prefixes are not supported yet",
-            );
-        }
-        if !s.oci.is_empty() {
-            repositories.push((join(&path, "oci"), s.oci.as_str()));
-        }
-    }
-    if repositories.len() > 1 {
-        findings.add(
-            &join(at, "source"),
-            "more than one signature repository is not supported yet",
-        );
-        return Err(None);
-    }
-    let repository = match repositories.pop() {
-        Some((path, oci)) => match source_repository(oci) {
-            Ok(repository) => Some(repository),
-            Err(e) => {
-                findings.add(&path, e);
-                return Err(None);
+        match compile_location(s, &path) {
+            Ok(location) => locations.push(location),
+            Err((field, reason)) => {
+                findings.add(&field, reason);
+                refused = true;
             }
-        },
-        None => None,
-    };
-    match (refused, repository, pull_secrets.is_empty()) {
-        (true, _, _) => Err(None),
-        (false, None, true) => Ok(None),
-        (false, repository, _) => Ok(Some(SignatureSource {
-            repository,
+        }
+    }
+    let only_own = locations
+        .iter()
+        .all(|l| l.repository.is_none() && l.tag_prefix.is_empty());
+    match (refused, only_own && pull_secrets.is_empty()) {
+        (true, _) => Err(None),
+        (false, true) => Ok(None),
+        (false, false) => Ok(Some(SignatureSource {
+            locations,
             pull_secrets,
         })),
+    }
+}
+
+/// One `source[]` entry at `path`, or the field at fault and why.
+fn compile_location(s: &wire::Source, path: &str) -> Result<SignatureLocation, (String, String)> {
+    let repository = match s.oci.is_empty() {
+        true => None,
+        false => Some(source_repository(&s.oci).map_err(|e| (join(path, "oci"), e))?),
+    };
+    check_tag_prefix(&s.tag_prefix).map_err(|e| (join(path, "tagPrefix"), e))?;
+    Ok(SignatureLocation {
+        repository,
+        tag_prefix: s.tag_prefix.clone(),
+    })
+}
+
+/// A tag prefix must keep `<prefix>sha256-<64 hex>.sig` a valid tag: tag characters, and at
+/// most 128 characters in all.
+fn check_tag_prefix(prefix: &str) -> Result<(), String> {
+    const SIGNATURE_TAG_LEN: usize = "sha256-.sig".len() + 64;
+    let max = 128 - SIGNATURE_TAG_LEN;
+    let valid_first = prefix
+        .chars()
+        .next()
+        .is_none_or(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid_rest = prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    match (valid_first && valid_rest, prefix.len() <= max) {
+        (true, true) => Ok(()),
+        (false, _) => Err(format!(
+            "{prefix:?} cannot start a tag: use letters, digits, `_`, `.` and `-` (not first)"
+        )),
+        (true, false) => Err(format!(
+            "{} characters; at most {max}, so that the signature tag stays within 128",
+            prefix.len()
+        )),
     }
 }
 

@@ -97,10 +97,18 @@ fn authority_line(authority: &Authority) -> String {
         .source
         .as_ref()
         .map(|s| {
-            let place = match &s.repository {
-                Some(repository) => format!(" (signatures in {repository}"),
-                None => " (signatures next to the image".to_string(),
-            };
+            let places: Vec<String> = s
+                .locations
+                .iter()
+                .map(|l| {
+                    let repository = l.repository.as_deref().unwrap_or("the image's repository");
+                    match l.tag_prefix.is_empty() {
+                        true => repository.to_string(),
+                        false => format!("{repository} (tags {}sha256-….sig)", l.tag_prefix),
+                    }
+                })
+                .collect();
+            let place = format!(" (signatures in {}", places.join(" or "));
             let names: Vec<&str> = s.pull_secrets.iter().map(|p| p.name.as_str()).collect();
             match names.is_empty() {
                 true => format!("{place})"),

@@ -266,10 +266,16 @@ fn is_email(subject: &str) -> bool {
 
 fn source_finding(a: &Authority, report: &mut impl FnMut(Severity, String)) {
     if let Some(source) = &a.source {
-        let repository = source
-            .repository
-            .as_deref()
-            .unwrap_or("the image's own repository");
+        let places: Vec<&str> = source
+            .locations
+            .iter()
+            .map(|l| {
+                l.repository
+                    .as_deref()
+                    .unwrap_or("the image's own repository")
+            })
+            .collect();
+        let repository = places.join(", ");
         report(
             Severity::Refuses,
             format!(

@@ -137,7 +137,12 @@ fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
 
 fn write_authority(c: &mut Canonical, a: &Authority) {
     c.text(&a.name);
-    c.optional(a.source.as_ref().and_then(|s| s.repository.as_deref()));
+    let locations = a.source.iter().flat_map(|s| &s.locations);
+    c.count(locations.clone().count());
+    for location in locations {
+        c.optional(location.repository.as_deref());
+        c.text(&location.tag_prefix);
+    }
     let pull_secrets = a.source.iter().flat_map(|s| &s.pull_secrets);
     c.count(pull_secrets.clone().count());
     for secret in pull_secrets {

@@ -373,11 +373,25 @@ pub enum StaticAction {
 /// `COSIGN_REPOSITORY`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureSource {
-    /// Normalised `registry/repo` (`source[].oci`); `None`: the image's own repository.
-    pub repository: Option<String>,
-    /// `source[].signaturePullSecrets` (cluster mode): the registry configurations signatures
-    /// are read with, before the review's own credentials.
+    /// `source[]`, in order: where signatures are looked up. A signature found in any of them
+    /// may satisfy the authority (at most [`MAX_SOURCES`]).
+    pub locations: Vec<SignatureLocation>,
+    /// `source[].signaturePullSecrets` of every entry (cluster mode): the registry
+    /// configurations signatures are read with, before the review's own credentials.
     pub pull_secrets: Vec<super::secret_refs::PullSecretData>,
+}
+
+/// At most this many `source` entries per authority (each one more registry lookup).
+pub const MAX_SOURCES: usize = 8;
+
+/// One `source[]` entry: a repository and the prefix of its signature tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLocation {
+    /// Normalised `registry/repo` (`oci`); `None`: the image's own repository.
+    pub repository: Option<String>,
+    /// `tagPrefix`: signatures are under `<prefix>sha256-<hex>.sig` (cosign's
+    /// `--attachment-tag-prefix`); empty for cosign's default tag.
+    pub tag_prefix: String,
 }
 
 /// A public key an authority trusts.

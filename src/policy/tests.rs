@@ -100,7 +100,9 @@ fn extensions_compile_to_identity_rules_and_failure_actions() {
     assert_eq!(policy.on_registry_error, FailureAction::Warn);
     let authority = &policy.authorities[0];
     assert_eq!(
-        authority.source.as_ref().unwrap().repository.as_deref(),
+        authority.source.as_ref().unwrap().locations[0]
+            .repository
+            .as_deref(),
         Some("ghcr.io/team/signatures")
     );
     let AuthorityKind::Key(key) = &authority.kind else {
