@@ -13,7 +13,7 @@ use sigstore::crypto::CosignVerificationKey;
 use super::export::{ExportFinding, Severity};
 use super::model::{
     Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority,
-    KeylessAuthority, Matcher, Mode, StaticAction,
+    KeylessAuthority, Matcher, Mode, StaticAction, TrustedKey,
 };
 
 /// The requirements for `policy` and what could not be said exactly.
@@ -104,9 +104,7 @@ pub(super) fn requirements(policy: &ImagePolicy, findings: &mut Vec<ExportFindin
 
 /// Several key authorities with the same identity rule and signature source are one
 /// requirement trusting all their keys.
-fn merged_keys<'a>(
-    checks: &[&'a Authority],
-) -> Option<(Vec<&'a CosignVerificationKey>, &'a Authority)> {
+fn merged_keys<'a>(checks: &[&'a Authority]) -> Option<(Vec<&'a TrustedKey>, &'a Authority)> {
     let first = checks.first()?;
     let AuthorityKind::Key(first_key) = &first.kind else {
         return None;
@@ -119,7 +117,7 @@ fn merged_keys<'a>(
                     && authority.source == first.source
                     && logs(k) == logs(first_key) =>
             {
-                keys.extend(k.keys.iter().map(|t| t.key.as_ref()));
+                keys.extend(k.keys.iter());
             }
             _ => return None,
         }
@@ -138,7 +136,7 @@ fn logs(k: &KeyAuthority) -> Vec<&str> {
 fn authority_requirement(a: &Authority, report: &mut impl FnMut(Severity, String)) -> Value {
     match &a.kind {
         AuthorityKind::Key(KeyAuthority { keys, .. }) => {
-            let keys: Vec<&CosignVerificationKey> = keys.iter().map(|t| t.key.as_ref()).collect();
+            let keys: Vec<&TrustedKey> = keys.iter().collect();
             key_requirement(&keys, a, report)
         }
         AuthorityKind::Keyless(k) => keyless_requirement(k, a, report),
@@ -147,7 +145,7 @@ fn authority_requirement(a: &Authority, report: &mut impl FnMut(Severity, String
 }
 
 fn key_requirement(
-    keys: &[&CosignVerificationKey],
+    keys: &[&TrustedKey],
     a: &Authority,
     report: &mut impl FnMut(Severity, String),
 ) -> Value {
@@ -334,8 +332,11 @@ fn signed_identity(
 }
 
 /// The SubjectPublicKeyInfo DER of a key and the hash it verifies with.
-fn spki(key: &CosignVerificationKey) -> (&[u8], &'static str) {
-    match key {
+fn spki(trusted: &TrustedKey) -> (&[u8], &'static str) {
+    if let Some(digest) = trusted.rsa_digest {
+        return (trusted.spki(), digest.as_str());
+    }
+    match trusted.key.as_ref() {
         CosignVerificationKey::RSA_PSS_SHA256(k)
         | CosignVerificationKey::RSA_PKCS1_SHA256(k)
         | CosignVerificationKey::ECDSA_P256_SHA256_ASN1(k)

@@ -8,7 +8,7 @@ use sigstore::crypto::CosignVerificationKey;
 
 use super::model::{
     Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeylessAuthority, Matcher,
-    Mode, StaticAction,
+    Mode, RsaDigest, StaticAction,
 };
 use super::trust::{KeylessTrust, LogKey, TimeRange};
 
@@ -168,6 +168,7 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
             for key in &k.keys {
                 c.text(&key.fingerprint);
                 c.text(scheme(&key.key));
+                c.optional(key.rsa_digest.map(RsaDigest::as_str));
             }
             match &k.rekor {
                 Some(trust) => {

@@ -54,8 +54,9 @@ pub use glob::{GlobError, ImageGlob};
 pub use load::{CompiledDocument, Format, MAX_NAMESPACE_FILES, detect_format};
 pub use model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
-    KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE, Scope,
-    SignatureFormat, SignatureLocation, SignatureSource, StaticAction, StaticAuthority, TrustedKey,
+    KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE,
+    RsaDigest, Scope, SignatureFormat, SignatureLocation, SignatureSource, StaticAction,
+    StaticAuthority, TrustedKey,
 };
 pub use public_good::{PUBLIC_GOOD_SNAPSHOT, PUBLIC_GOOD_TRUST_ROOT};
 pub use resource_match::{LabelOperator, LabelRequirement, ResourceMatch};

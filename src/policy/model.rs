@@ -403,6 +403,29 @@ pub struct TrustedKey {
     pub fingerprint: String,
     /// Human-readable algorithm for messages: `ECDSA P-256`, `RSA 2048`, `Ed25519`, ...
     pub algorithm: String,
+    /// An RSA key with `hashAlgorithm: sha384` or `sha512`: verified with PKCS#1 v1.5 over that
+    /// digest, as cosign's `LoadVerifier` does (the sigstore crate's schemes stop at sha256).
+    /// `None`: `key`'s own scheme.
+    pub rsa_digest: Option<RsaDigest>,
+}
+
+/// The digest of an RSA PKCS#1 v1.5 signature beyond the sigstore crate's sha256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaDigest {
+    /// `hashAlgorithm: sha384`.
+    Sha384,
+    /// `hashAlgorithm: sha512`.
+    Sha512,
+}
+
+impl RsaDigest {
+    /// The spelling in `hashAlgorithm`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sha384 => "sha384",
+            Self::Sha512 => "sha512",
+        }
+    }
 }
 
 /// What the signed `critical.identity.docker-reference` must be: containers-policy.json's

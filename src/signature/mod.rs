@@ -21,13 +21,12 @@
 pub mod bundle;
 mod certificate;
 mod identity;
+mod key_verify;
 mod keyless;
 mod mismatch;
 mod payload;
 mod rekor;
 mod threshold;
-
-use sigstore::crypto::Signature;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -262,9 +261,7 @@ fn trusted_signer<'k>(
     signature: &str,
     payload: &[u8],
 ) -> Option<&'k TrustedKey> {
-    keys.iter().find(|k| {
-        k.key
-            .verify_signature(Signature::Base64Encoded(signature.as_bytes()), payload)
-            .is_ok()
-    })
+    let raw = BASE64.decode(signature).ok()?;
+    keys.iter()
+        .find(|k| key_verify::key_verifies(k, &raw, payload))
 }
