@@ -180,7 +180,7 @@ fn unsupported_companions_of_key_authorities_are_named() {
             "spec.authorities[0].rfc3161timestamp",
         ),
         (
-            "    source: [{oci: ghcr.io/a/b, tagPrefix: x}]",
+            "    source: [{oci: ghcr.io/a/b, tagPrefix: -x}]",
             "spec.authorities[0].source[0].tagPrefix",
         ),
         (
