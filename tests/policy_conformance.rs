@@ -126,15 +126,13 @@ fn invalid_policy_controller_fixtures_are_refused_naming_their_fields() {
 }
 
 /// Fields Signet refuses in every valid fixture that uses them, by design or for another issue:
-/// KMS keys (a cloud API at every review), Secrets (not read in file mode), attestations, and
-/// `hashAlgorithm: sha512` on an RSA key (the sigstore crate's verifier has RSA with sha256
-/// only).
-const REFUSED_FIELDS: [&str; 5] = [
+/// KMS keys (a cloud API at every review), Secrets (read in cluster mode only; these files are
+/// loaded as files), and attestations. RSA with `hashAlgorithm: sha512` loads.
+const REFUSED_FIELDS: [&str; 4] = [
     ".kms",
     ".secretRef",
     ".signaturePullSecrets",
     ".attestations",
-    ".key.hashAlgorithm",
 ];
 
 /// Every field an `Unsupported` error names: its own and the "also not supported" list.
@@ -152,8 +150,8 @@ fn refused_fields(e: &signet::policy::LoadError) -> Vec<String> {
     e.field.iter().cloned().chain(also).collect()
 }
 
-/// The fixture without what [`REFUSED_FIELDS`] names: authorities with a KMS key, a Secret,
-/// attestations or a sha512 key dropped, `signaturePullSecrets` removed. `None` when no authority is left.
+/// The fixture without what [`REFUSED_FIELDS`] names: authorities with a KMS key, a Secret or
+/// attestations dropped, `signaturePullSecrets` removed. `None` when no authority is left.
 fn without_refused(text: &str) -> Option<String> {
     let mut out = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
@@ -164,8 +162,7 @@ fn without_refused(text: &str) -> Option<String> {
             !(key("key")
                 || !a["keyless"]["ca-cert"]["kms"].is_null()
                 || !a["keyless"]["ca-cert"]["secretRef"].is_null()
-                || !a["attestations"].is_null()
-                || a["key"]["hashAlgorithm"].as_str() == Some("sha512"))
+                || !a["attestations"].is_null())
         });
         for authority in authorities.iter_mut() {
             for source in authority["source"].as_sequence_mut().into_iter().flatten() {
@@ -190,7 +187,7 @@ fn without_refused(text: &str) -> Option<String> {
 fn valid_fixtures_load_or_are_refused_only_for_kms_secrets_or_attestations() {
     let files = yaml_files("valid");
     assert_eq!(files.len(), 14, "policy-controller's valid/ holds 14 files");
-    println!("| file | as is | without KMS, Secret, attestation and RSA-sha512 authorities |");
+    println!("| file | as is | without KMS, Secret and attestation authorities |");
     println!("|---|---|---|");
     for file in &files {
         let text = fs::read_to_string(file).unwrap();
