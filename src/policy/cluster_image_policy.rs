@@ -269,7 +269,6 @@ pub struct TLog {
     #[serde(default)]
     pub url: Option<String>,
     /// TrustRoot to use.
-    #[allow(dead_code, reason = "part of the closed schema; not read by Signet")]
     #[serde(default, deserialize_with = "nullable")]
     pub trust_root_ref: String,
 }

@@ -174,6 +174,7 @@ fn compile_authority(
         let identity = compile_identity(a.signed_identity.as_ref(), &at, findings);
         let key_at = join(&at, "key");
         let rekor = key_rekor(a.ctlog.as_ref(), &at, roots, findings);
+        let timestamps = key_timestamps(a.rfc3161timestamp.as_ref(), &at, roots, findings);
         compile_key(k, &key_at, findings).and_then(|keys| {
             let threshold = compile_threshold(k.threshold, keys.len(), "keys", &key_at, findings)?;
             Some(AuthorityKind::Key(KeyAuthority {
@@ -181,6 +182,7 @@ fn compile_authority(
                 identity,
                 rekor: rekor?,
                 threshold,
+                timestamps: timestamps?,
             }))
         })
     } else if let Some(k) = &a.keyless {
@@ -228,6 +230,37 @@ fn key_rekor(
     Some(Some(root))
 }
 
+/// The timestamp authorities a key authority's signatures must be timestamped by:
+/// `rfc3161timestamp.trustRootRef`'s (`Some(None)`: no `rfc3161timestamp`; `None`: refused,
+/// reported). policy-controller reads the TrustRoot's `timestampAuthorities` the same way.
+fn key_timestamps(
+    timestamp: Option<&wire::Rfc3161Timestamp>,
+    at: &str,
+    roots: &TrustRoots,
+    findings: &mut Findings,
+) -> Option<Option<Arc<KeylessTrust>>> {
+    let Some(timestamp) = timestamp else {
+        return Some(None);
+    };
+    let path = join(at, "rfc3161timestamp.trustRootRef");
+    if timestamp.trust_root_ref.is_empty() {
+        findings.add(
+            &path,
+            "name the TrustRoot whose timestampAuthorities sign the timestamps",
+        );
+        return None;
+    }
+    let root = lookup(roots, &timestamp.trust_root_ref, &path, findings)?;
+    if root.timestamp_authorities.is_empty() {
+        findings.add(
+            &path,
+            format!("{} has no timestampAuthorities", root.origin),
+        );
+        return None;
+    }
+    Some(Some(root))
+}
+
 /// Settings next to `key`/`keyless` that change what a signature must prove.
 fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
     if !a.attestations.is_empty() {
@@ -238,10 +271,11 @@ fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
              images policy-controller denies: remove attestations to enforce the signature check alone",
         );
     }
-    if a.rfc3161timestamp.is_some() {
+    if a.rfc3161timestamp.is_some() && a.key.is_none() {
         findings.add(
             &join(at, "rfc3161timestamp"),
-            "RFC 3161 timestamp verification is not supported yet",
+            "RFC 3161 timestamps are verified on key authorities; a keyless authority's \
+             timestamps come from its trust root's timestampAuthorities (Sigstore bundles)",
         );
     }
 }

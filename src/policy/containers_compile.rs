@@ -106,6 +106,7 @@ fn compile_sigstore(s: &Sigstore, at: &str, source: &str) -> Result<AuthorityKin
                 identity,
                 rekor,
                 threshold: 1,
+                timestamps: None,
             }))
         }
         SigstoreTrust::Fulcio(fulcio) => {

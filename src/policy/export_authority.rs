@@ -169,6 +169,16 @@ fn key_requirement(
         AuthorityKind::Key(k) => (&k.identity, k.rekor.as_deref()),
         _ => (&IdentityRule::MatchRepository, None),
     };
+    if matches!(&a.kind, AuthorityKind::Key(k) if k.timestamps.is_some()) {
+        report(
+            Severity::Refuses,
+            format!(
+                "authority {}: RFC 3161 timestamps (rfc3161timestamp) cannot be expressed; CRI-O \
+                 would admit signatures without one",
+                a.name
+            ),
+        );
+    }
     let mut requirement = json!({
         "type": "sigstoreSigned",
         "keyDatas": datas,

@@ -177,6 +177,13 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
                 }
                 None => c.text("no-rekor"),
             }
+            match &k.timestamps {
+                Some(trust) => {
+                    c.text("rfc3161");
+                    write_trust(c, trust);
+                }
+                None => c.text("no-rfc3161"),
+            }
         }
         AuthorityKind::Keyless(k) => write_keyless(c, k),
     }

@@ -262,6 +262,10 @@ pub struct KeyAuthority {
     /// Signet extension `key.threshold`: how many distinct keys of `keys` must have signed
     /// (1, the default, is policy-controller's any-of). Validated `1..=keys.len()` at load.
     pub threshold: usize,
+    /// `rfc3161timestamp.trustRootRef`: when set, each signature must carry an RFC 3161
+    /// timestamp over its bytes (`dev.sigstore.cosign/rfc3161timestamp`, as cosign writes it)
+    /// from one of this trust's timestamp authorities.
+    pub timestamps: Option<Arc<KeylessTrust>>,
 }
 
 /// `keyless:` authority: who may sign (certificate identities), what they must chain to and

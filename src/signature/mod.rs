@@ -21,6 +21,7 @@
 pub mod bundle;
 mod certificate;
 mod identity;
+mod key_timestamp;
 mod key_verify;
 mod keyless;
 mod mismatch;
@@ -196,6 +197,14 @@ fn check_layer(
     let key = trusted_signer(&authority.keys, signature, &layer.payload).ok_or(untrusted)?;
     if let Some(trust) = &authority.rekor {
         logged_with_key(trust, key, signature, layer)?;
+    }
+    if let Some(trust) = &authority.timestamps {
+        let raw = BASE64
+            .decode(signature)
+            .map_err(|_| Mismatch::MalformedPayload {
+                detail: "the signature annotation is not base64".into(),
+            })?;
+        key_timestamp::timestamped(trust, &raw, layer)?;
     }
     let payload = signed_payload(layer, subject, &authority.identity)?;
     Ok(Acceptance {
