@@ -177,7 +177,7 @@ fn unsupported_companions_of_key_authorities_are_named() {
         ),
         (
             "    rfc3161timestamp: {trustRootRef: tsa}",
-            "spec.authorities[0].rfc3161timestamp",
+            "spec.authorities[0].rfc3161timestamp.trustRootRef",
         ),
         (
             "    source: [{oci: ghcr.io/a/b, tagPrefix: -x}]",
