@@ -13,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::json;
 
+use common::signet_cli::signet_verify;
 use common::signing::{SigLayer, TestKey, push_signature_layers, sign, simple_signing_payload};
 use common::tools::run;
 use common::tsa::{self, Stamp, TestTsa};
@@ -70,22 +71,12 @@ impl Verifier {
              name: tsa\nspec:\n  images:\n  - glob: \"**\"\n  authorities:\n  - key:\n      \
              data: |\n{pem}{stamp}"
         );
-        let path = self.dir.path().join("policy.yaml");
-        std::fs::write(&path, policy).unwrap();
-        let output = run(Command::new(env!("CARGO_BIN_EXE_signet"))
-            .arg("verify")
-            .arg("--policy")
-            .arg(&path)
-            .arg("--trust-root")
-            .arg(self.dir.path().join("tsa.json"))
-            .arg(format!("--insecure-registry={}", self.host))
-            .arg(image));
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        (output.status.success(), text)
+        let trust_root = self.dir.path().join("tsa.json");
+        let extra = [
+            format!("--trust-root={}", trust_root.display()),
+            format!("--insecure-registry={}", self.host),
+        ];
+        signet_verify(&policy, image, &extra)
     }
 }
 

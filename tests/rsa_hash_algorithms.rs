@@ -14,6 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use common::TestRegistry;
+use common::signet_cli::signet_verify;
 use common::signing::{SigLayer, push_signature_layers, simple_signing_payload};
 use common::tools::{run, run_ok};
 use common::{digest_ref, push_image};
@@ -64,21 +65,7 @@ fn verify(image: &str, public_pem: &str, hash: &str, host: &str) -> (bool, Strin
          name: rsa\nspec:\n  images:\n  - glob: \"**\"\n  authorities:\n  - key:\n      \
          hashAlgorithm: {hash}\n      data: |\n{pem}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("policy.yaml");
-    std::fs::write(&path, policy).unwrap();
-    let output = run(Command::new(env!("CARGO_BIN_EXE_signet"))
-        .arg("verify")
-        .arg("--policy")
-        .arg(&path)
-        .arg(format!("--insecure-registry={host}"))
-        .arg(image));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    signet_verify(&policy, image, &[format!("--insecure-registry={host}")])
 }
 
 #[tokio::test]

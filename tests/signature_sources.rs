@@ -7,11 +7,9 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::TestRegistry;
 use common::cosign::{CosignKey, crane_push};
-use common::tools::run;
+use common::signet_cli::signet_verify;
 
 /// `signet verify` of `image` under a key policy with `key` and `sources` (YAML lines of
 /// `source:` entries, indented for the authority): (admitted, output).
@@ -30,21 +28,11 @@ fn verify(image: &str, key: &CosignKey, sources: &str, insecure: &[String]) -> (
          name: sources\nspec:\n  images:\n  - glob: \"**\"\n  authorities:\n  - name: key\n    \
          key:\n      data: |\n{pem}{source}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("policy.yaml");
-    std::fs::write(&path, policy).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_signet"));
-    command.arg("verify").arg("--policy").arg(&path);
-    for host in insecure {
-        command.arg(format!("--insecure-registry={host}"));
-    }
-    let output = run(command.arg(image));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let insecure: Vec<String> = insecure
+        .iter()
+        .map(|host| format!("--insecure-registry={host}"))
+        .collect();
+    signet_verify(&policy, image, &insecure)
 }
 
 #[test]

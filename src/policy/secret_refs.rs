@@ -55,6 +55,9 @@ pub enum SecretContent {
     TooLarge(usize),
 }
 
+/// A Secret's data entries by key.
+type SecretData = BTreeMap<String, Vec<u8>>;
+
 /// A pull secret's content as the registry stage parses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullSecretData {
@@ -86,21 +89,7 @@ impl PolicySecrets {
              --from-file=cosign.pub=<public key file>`",
             cluster.namespace
         );
-        let data = match cluster.secrets.get(name) {
-            None => {
-                return Err(Some(format!(
-                    "{field}: Secret {at} not found (Signet reads Secrets from its own namespace \
-                     only); {create}"
-                )));
-            }
-            Some(SecretContent::TooLarge(size)) => {
-                return Err(Some(format!(
-                    "{field}: Secret {at} holds {size} bytes, more than Signet's limit of \
-                     {MAX_SECRET_BYTES}; {create}"
-                )));
-            }
-            Some(SecretContent::Data { data, .. }) => data,
-        };
+        let (_, data) = cluster.found(name, field, &create)?;
         let mut entries = data.values();
         match (entries.next(), entries.next()) {
             (Some(pem), None) => String::from_utf8(pem.clone()).map_err(|_| {
@@ -150,6 +139,30 @@ impl PolicySecrets {
     }
 }
 
+impl ClusterSecrets {
+    /// The type and entries of Secret `name` (for `field`), or why it cannot be read, ending
+    /// with `create` (how to make it).
+    fn found(
+        &self,
+        name: &str,
+        field: &str,
+        create: &str,
+    ) -> Result<(&String, &SecretData), Option<String>> {
+        let at = format!("{}/{name}", self.namespace);
+        match self.secrets.get(name) {
+            None => Err(Some(format!(
+                "{field}: Secret {at} not found (Signet reads Secrets from its own namespace \
+                 only); {create}"
+            ))),
+            Some(SecretContent::TooLarge(size)) => Err(Some(format!(
+                "{field}: Secret {at} holds {size} bytes, more than Signet's limit of \
+                 {MAX_SECRET_BYTES}; {create}"
+            ))),
+            Some(SecretContent::Data { kind, data }) => Ok((kind, data)),
+        }
+    }
+}
+
 fn pull_secret(
     cluster: &ClusterSecrets,
     name: &str,
@@ -161,21 +174,7 @@ fn pull_secret(
          --docker-username=... --docker-password=...`",
         cluster.namespace, cluster.namespace
     );
-    let (kind, data) = match cluster.secrets.get(name) {
-        None => {
-            return Err(Some(format!(
-                "{field}: Secret {at} not found (Signet reads Secrets from its own namespace \
-                 only); {create}"
-            )));
-        }
-        Some(SecretContent::TooLarge(size)) => {
-            return Err(Some(format!(
-                "{field}: Secret {at} holds {size} bytes, more than Signet's limit of \
-                 {MAX_SECRET_BYTES}"
-            )));
-        }
-        Some(SecretContent::Data { kind, data }) => (kind, data),
-    };
+    let (kind, data) = cluster.found(name, field, &create)?;
     let key = match kind.as_str() {
         "kubernetes.io/dockerconfigjson" => ".dockerconfigjson",
         "kubernetes.io/dockercfg" => ".dockercfg",

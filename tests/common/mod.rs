@@ -26,6 +26,7 @@ pub mod proxy;
 pub mod realm;
 pub mod referrers;
 pub mod registry;
+pub mod signet_cli;
 pub mod signing;
 pub mod tls;
 pub mod tools;
