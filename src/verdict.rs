@@ -109,6 +109,9 @@ pub enum AuthorityCause {
     Signature(Mismatch),
     /// A `static: fail` authority.
     StaticFail(Option<String>),
+    /// The authority cannot be checked (a Secret it names is missing or unusable): why, and
+    /// what to do.
+    Unusable(String),
 }
 
 impl Reason {
@@ -123,6 +126,7 @@ impl Reason {
                 .map(|a| match &a.cause {
                     AuthorityCause::Signature(m) => m.code(),
                     AuthorityCause::StaticFail(_) => "StaticFail",
+                    AuthorityCause::Unusable(_) => "AuthorityUnusable",
                 })
                 .unwrap_or("PolicyFailed"),
             Self::Registry(e) => e.code(),
@@ -249,6 +253,7 @@ impl std::fmt::Display for AuthorityCause {
                 write!(f, "rejected by a static authority: {message}")
             }
             Self::StaticFail(None) => f.write_str("rejected by a static authority"),
+            Self::Unusable(reason) => write!(f, "cannot be checked: {reason}"),
         }
     }
 }

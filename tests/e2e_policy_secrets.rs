@@ -179,7 +179,7 @@ fn a_key_secret_admits_its_signatures_and_a_changed_or_missing_secret_denies() {
         &image,
         false,
         &[
-            "spec.authorities[0].key.secretRef",
+            "cannot be checked: spec.authorities[0].key.secretRef",
             "Secret signet-system/release-key not found",
             "kubectl create secret generic release-key -n signet-system",
         ],

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use crate::policy::{
     Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, PolicySet, SignatureFormat,
-    StaticAction,
+    StaticAction, StaticAuthority,
 };
 use crate::reference::{Digest, ImageReference};
 use crate::registry::SignatureMaterial;
@@ -142,7 +142,7 @@ fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
         .filter_map(|a| match &a.kind {
             AuthorityKind::Static(s) => Some(AuthorityFailure {
                 authority: a.name.clone(),
-                cause: AuthorityCause::StaticFail(s.message.clone()),
+                cause: static_cause(s),
             }),
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => None,
         })
@@ -269,14 +269,14 @@ pub(super) async fn judge(
                     policy.name, authority.name
                 ));
             }
-            AuthorityKind::Static(s) => AuthorityCause::StaticFail(s.message.clone()),
+            AuthorityKind::Static(s) => static_cause(s),
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
                 let pull = match signature_pull_credentials(authority) {
                     Ok(pull) => pull,
                     Err(reason) => {
                         failures.push(AuthorityFailure {
                             authority: authority.name.clone(),
-                            cause: AuthorityCause::StaticFail(Some(reason)),
+                            cause: AuthorityCause::Unusable(reason),
                         });
                         continue;
                     }
@@ -326,6 +326,15 @@ pub(super) async fn judge(
             policy: policy.name.clone(),
             authorities: failures,
         }),
+    }
+}
+
+/// Why a failing static authority failed: its `static.message`, or why the authority it stands
+/// for cannot be checked.
+fn static_cause(s: &StaticAuthority) -> AuthorityCause {
+    match (s.unusable, &s.message) {
+        (true, Some(reason)) => AuthorityCause::Unusable(reason.clone()),
+        _ => AuthorityCause::StaticFail(s.message.clone()),
     }
 }
 

@@ -317,6 +317,7 @@ fn compile_static(s: &wire::StaticRef) -> StaticAuthority {
             StaticAction::Fail
         },
         message: (!s.message.is_empty()).then(|| s.message.clone()),
+        unusable: false,
     }
 }
 

@@ -82,6 +82,7 @@ pub(super) fn unusable_authority(a: &wire::Authority, i: usize, reason: String) 
         kind: AuthorityKind::Static(StaticAuthority {
             action: StaticAction::Fail,
             message: Some(reason),
+            unusable: true,
         }),
         source: None,
         format: SignatureFormat::Any,

@@ -89,7 +89,11 @@ fn compile_requirement(
 }
 
 fn static_kind(action: StaticAction, message: Option<String>) -> AuthorityKind {
-    AuthorityKind::Static(StaticAuthority { action, message })
+    AuthorityKind::Static(StaticAuthority {
+        action,
+        message,
+        unusable: false,
+    })
 }
 
 fn compile_sigstore(s: &Sigstore, at: &str, source: &str) -> Result<AuthorityKind, Problem> {

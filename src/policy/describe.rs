@@ -68,6 +68,7 @@ fn authority_line(authority: &Authority) -> String {
     let what = match &authority.kind {
         AuthorityKind::Static(s) => match (s.action, &s.message) {
             (StaticAction::Pass, _) => "admits every image (static pass)".to_string(),
+            (StaticAction::Fail, Some(m)) if s.unusable => format!("admits nothing: {m}"),
             (StaticAction::Fail, Some(m)) => format!("denies every image (static fail: {m})"),
             (StaticAction::Fail, None) => "denies every image (static fail)".to_string(),
         },

@@ -159,6 +159,7 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
                 StaticAction::Fail => "fail",
             });
             c.optional(s.message.as_deref());
+            c.text(if s.unusable { "unusable" } else { "static" });
         }
         AuthorityKind::Key(k) => {
             c.text("key");

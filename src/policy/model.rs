@@ -362,6 +362,9 @@ pub struct StaticAuthority {
     pub action: StaticAction,
     /// `static.message`, shown when the action is `fail`.
     pub message: Option<String>,
+    /// Not written as `static`: it stands for an authority whose material (a Secret it names)
+    /// cannot be used, so it admits nothing and `message` says why and what to do.
+    pub unusable: bool,
 }
 
 /// `static.action`.
