@@ -86,7 +86,8 @@ pub struct ServeArgs {
     /// With --watch-policies: the namespace Signet runs in, the only one the Secrets policies
     /// name (key.secretRef, ca-cert.secretRef, signaturePullSecrets) are read from, as
     /// policy-controller reads its own namespace. Default: the client's namespace (in-cluster:
-    /// the service account's).
+    /// the service account's). Readiness waits for their first list (RBAC: the Role of
+    /// manifests/base/rbac.yaml in that namespace).
     #[arg(long = "secrets-namespace", env = "SIGNET_NAMESPACE")]
     secrets_namespace: Option<String>,
     /// Record every admitted object that enforce mode would deny (warn-mode policies,
