@@ -124,7 +124,11 @@ fn property_names(schema: &serde_yaml::Value, names: &mut std::collections::BTre
     match schema {
         serde_yaml::Value::Mapping(map) => {
             if let Some(serde_yaml::Value::Mapping(properties)) = map.get("properties") {
-                names.extend(properties.keys().filter_map(|k| k.as_str().map(str::to_owned)));
+                names.extend(
+                    properties
+                        .keys()
+                        .filter_map(|k| k.as_str().map(str::to_owned)),
+                );
             }
             map.values().for_each(|value| property_names(value, names));
         }
@@ -182,8 +186,17 @@ fn camel_case(snake: &str) -> String {
 fn every_field_the_policy_parser_knows_is_in_every_crd_schema() {
     let fields = parser_field_names();
     assert!(fields.len() > 40, "the parser scan found only {fields:?}");
-    for expected in ["requireDigest", "multiArch", "placeholders", "ca-cert", "source"] {
-        assert!(fields.iter().any(|(_, name)| name == expected), "{expected}");
+    for expected in [
+        "requireDigest",
+        "multiArch",
+        "placeholders",
+        "ca-cert",
+        "source",
+    ] {
+        assert!(
+            fields.iter().any(|(_, name)| name == expected),
+            "{expected}"
+        );
     }
     for file in [
         "manifests/crds/clusterimagepolicies.yaml",
@@ -204,10 +217,16 @@ fn every_field_the_policy_parser_knows_is_in_every_crd_schema() {
 #[test]
 fn signet_dev_schemas_are_policy_controllers_v1beta1_schema() {
     let upstream = crd_spec_schemas("manifests/crds/clusterimagepolicies.yaml");
-    let (_, v1beta1) = upstream.iter().find(|(n, _)| n.ends_with("/v1beta1")).unwrap();
+    let (_, v1beta1) = upstream
+        .iter()
+        .find(|(n, _)| n.ends_with("/v1beta1"))
+        .unwrap();
     let ours = crd_spec_schemas("manifests/crds/signet.dev.yaml");
     assert_eq!(ours.len(), 2);
     for (crd, schema) in ours {
-        assert!(&schema == v1beta1, "{crd}'s spec schema differs from v1beta1's");
+        assert!(
+            &schema == v1beta1,
+            "{crd}'s spec schema differs from v1beta1's"
+        );
     }
 }

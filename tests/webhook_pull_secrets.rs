@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use common::apiserver::TestApiServer;
 use common::control_plane::ControlPlane;
 use common::faults::FaultFront;
-use common::limits::bounded;
 use common::kube_objects::{docker_config_secret, service_account};
+use common::limits::bounded;
 use common::shared_plane::{apply, client, requests_to, shared};
 use common::webhook::{
     TestWebhook, WebhookOptions, allowed, container, deployment_review, key_policy, message,
