@@ -245,9 +245,7 @@ impl PolicySet {
         namespace: Option<&str>,
         object: Option<&ResourceIdentity>,
     ) -> Vec<&'a ImagePolicy> {
-        let set = namespace
-            .and_then(|ns| self.namespaces.get(ns))
-            .unwrap_or(self);
+        let set = self.governing(namespace);
         let mut selected = set.select(image, namespace);
         selected.retain(|p| p.applies_to(object));
         selected
@@ -256,9 +254,7 @@ impl PolicySet {
     /// Every policy that applies in `namespace`, whatever the image: the placeholders they
     /// name are exempt there (see `engine::placeholders`).
     pub fn in_namespace<'a>(&'a self, namespace: Option<&str>) -> Vec<&'a ImagePolicy> {
-        let set = namespace
-            .and_then(|ns| self.namespaces.get(ns))
-            .unwrap_or(self);
+        let set = self.governing(namespace);
         set.policies
             .iter()
             .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == namespace)
@@ -268,14 +264,19 @@ impl PolicySet {
     /// The policies of [`PolicySet::in_namespace`] that name placeholders, in the same order:
     /// looked up in an index, so a review does not scan every policy for them.
     pub fn naming_placeholders<'a>(&'a self, namespace: Option<&str>) -> Vec<&'a ImagePolicy> {
-        let set = namespace
-            .and_then(|ns| self.namespaces.get(ns))
-            .unwrap_or(self);
+        let set = self.governing(namespace);
         set.index
             .placeholders()
             .map(|i| &set.policies[i])
             .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == namespace)
             .collect()
+    }
+
+    /// The set that governs `namespace`: its own file's if it has one, else this one.
+    fn governing(&self, namespace: Option<&str>) -> &PolicySet {
+        namespace
+            .and_then(|ns| self.namespaces.get(ns))
+            .unwrap_or(self)
     }
 
     fn select<'a>(
