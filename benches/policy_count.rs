@@ -83,8 +83,8 @@ fn main() {
     println!("load average: {}", load_average());
 }
 
-/// `count` policies in documents of `PER_DOCUMENT`: the last one covers `IMAGE` (a static
-/// pass), the others are spread over 50 registries (`ghcr.io` among them) and several glob
+/// `count` policies in documents of `PER_DOCUMENT`: the last one, cluster-wide, covers `IMAGE`
+/// (a static pass), the others are spread over 50 registries (`ghcr.io` among them) and several glob
 /// shapes, none covering it.
 fn documents(count: usize) -> Vec<(String, String)> {
     let policies: Vec<String> = (0..count).map(|i| policy(i, count)).collect();
@@ -96,12 +96,13 @@ fn documents(count: usize) -> Vec<(String, String)> {
 }
 
 fn policy(i: usize, count: usize) -> String {
-    let glob = match i + 1 == count {
+    let covering = i + 1 == count;
+    let glob = match covering {
         true => "ghcr.io/acme/**".to_string(),
         false => other_glob(i),
     };
     let (kind, namespace) = match i % 4 {
-        3 => ("ImagePolicy", format!(", namespace: {NAMESPACE}")),
+        3 if !covering => ("ImagePolicy", format!(", namespace: {NAMESPACE}")),
         _ => ("ClusterImagePolicy", String::new()),
     };
     format!(
