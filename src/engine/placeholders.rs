@@ -21,7 +21,7 @@ pub(super) fn judge(
     rule: NamespacedPolicies,
 ) -> Option<Outcome> {
     let named: Vec<(&ImagePolicy, &Placeholder)> = policies
-        .in_namespace(namespace)
+        .naming_placeholders(namespace)
         .into_iter()
         .filter(|p| namespaced::may_admit(p, rule))
         .flat_map(|p| p.placeholders.iter().map(move |entry| (p, entry)))

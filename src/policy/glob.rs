@@ -61,6 +61,8 @@ pub struct ImageGlob {
     /// it: whether policy-controller would cover `repo:v1` depends on the digest the tag
     /// resolves to, which policy selection does not know yet.
     unpinned: Option<Regex>,
+    /// Length of [`literal_prefix`] in `normalised`: see [`ImageGlob::literal_prefix`].
+    literal: usize,
 }
 
 impl PartialEq for ImageGlob {
@@ -86,6 +88,7 @@ impl ImageGlob {
             _ => None,
         };
         Ok(ImageGlob {
+            literal: literal_prefix(&parts.name).len(),
             text: text.to_string(),
             regex: compile(&normalised)?,
             normalised,
@@ -103,6 +106,14 @@ impl ImageGlob {
     /// The glob after normalisation, e.g. `docker.io/library/nginx` for `nginx`.
     pub fn normalised(&self) -> &str {
         &self.normalised
+    }
+
+    /// The literal start of the glob's name, up to its first wildcard, and up to the first `:`
+    /// or `@` after its first `/`: every spelling of an image the glob covers (see
+    /// [`spellings`]) starts with it, tag or digest aside, so policies can be indexed by it
+    /// (`policy::index`). Empty when the glob starts with a wildcard (`**`, `*.io/**`).
+    pub fn literal_prefix(&self) -> &str {
+        &self.normalised[..self.literal]
     }
 
     /// Whether the glob covers `image`.
@@ -141,7 +152,7 @@ impl ImageGlob {
 /// The names an image is known by: its normalised name, the name of the same repository as the
 /// runtimes reach it (Docker Hub aliases, no `:443`) and, for Docker Hub, policy-controller's
 /// `index.docker.io/...` spelling, so globs such as `index.docker.**` keep matching.
-fn spellings(image: &ImageReference) -> Vec<String> {
+pub(super) fn spellings(image: &ImageReference) -> Vec<String> {
     let mut names = vec![image.name()];
     let canonical = image.canonical_name();
     if let Some(repository) = canonical.strip_prefix(&format!("{DOCKER_HUB}/")) {
@@ -151,6 +162,23 @@ fn spellings(image: &ImageReference) -> Vec<String> {
         names.push(canonical);
     }
     names
+}
+
+/// The start of a normalised glob name before its first wildcard (`*`, `?`), cut also at the
+/// first `:` or `@` after the first `/`. Why it is a prefix of every spelling the glob matches:
+/// the regex is anchored and starts with these literal characters, so `spelling + suffix`
+/// starts with them; the suffix (`:tag`, `@digest`) starts with `:` or `@`, and every spelling
+/// has a `/` before it, so a prefix holding no `:` or `@` after its first `/` ends inside the
+/// spelling itself.
+fn literal_prefix(name: &str) -> &str {
+    let first_slash = name.find('/');
+    let end = name
+        .char_indices()
+        .find(|&(i, c)| {
+            matches!(c, '*' | '?') || (matches!(c, ':' | '@') && first_slash.is_some_and(|s| i > s))
+        })
+        .map_or(name.len(), |(i, _)| i);
+    &name[..end]
 }
 
 fn check_alphabet(text: &str) -> Result<(), GlobError> {

@@ -59,10 +59,21 @@ pub(super) struct Builder {
 
 /// How many policies a set holds, cluster-wide and per namespace: separate budgets, so
 /// namespaced `ImagePolicy` objects can never use up the cluster policies' one.
-#[derive(Default)]
 struct Budget {
     cluster: usize,
     namespaced: HashMap<String, usize>,
+    /// [`MAX_POLICIES`]; smaller in tests, which cannot afford to compile 100,000 policies.
+    limit: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            cluster: 0,
+            namespaced: HashMap::new(),
+            limit: MAX_POLICIES,
+        }
+    }
 }
 
 impl Budget {
@@ -77,8 +88,9 @@ impl Budget {
                 (used, what)
             }
         };
-        if *used == MAX_POLICIES {
-            return Some(format!("more than {MAX_POLICIES} {what} (Signet's limit)"));
+        if *used == self.limit {
+            let limit = self.limit;
+            return Some(format!("more than {limit} {what} (Signet's limit)"));
         }
         *used += 1;
         None
@@ -122,6 +134,15 @@ impl Builder {
             roots: roots.clone(),
             ..Self::default()
         }
+    }
+
+    /// A builder whose budgets are `limit` policies instead of [`MAX_POLICIES`] (the refusals
+    /// are tested at a size a test can load; [`MAX_POLICIES`] itself in `budget_tests`).
+    #[cfg(test)]
+    pub(super) fn with_limit(limit: usize) -> Self {
+        let mut builder = Self::default();
+        builder.budget.limit = limit;
+        builder
     }
 
     /// A builder holding the policy files (or directories) `paths`.
@@ -273,6 +294,7 @@ impl Builder {
         let by_scope = self.containers_policy.is_some();
         let fingerprint = fingerprint::fingerprint(&self.policies, by_scope, &[]);
         PolicySet {
+            index: super::index::PolicyIndex::build(&self.policies),
             policies: self.policies,
             by_scope,
             namespaces: BTreeMap::new(),
@@ -458,4 +480,32 @@ pub(super) fn check_size(len: u64, source: &str) -> Result<(), LoadError> {
     }
     let message = format!("policy file larger than {MAX_FILE_BYTES} bytes (Signet's limit)");
     Err(LoadError::file(source, LoadErrorKind::Unsupported(message)))
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::{Budget, MAX_POLICIES};
+
+    /// The real limit: `MAX_POLICIES` cluster-wide policies and as many in each namespace,
+    /// counted apart, and not one more.
+    #[test]
+    fn the_budgets_hold_max_policies_each() {
+        assert_eq!(MAX_POLICIES, 100_000);
+        let mut budget = Budget::default();
+        for _ in 0..MAX_POLICIES {
+            assert_eq!(budget.count(None), None);
+            assert_eq!(budget.count(Some("a")), None);
+        }
+        assert!(
+            budget
+                .count(None)
+                .is_some_and(|m| m.contains("100000 cluster-wide"))
+        );
+        assert!(
+            budget
+                .count(Some("a"))
+                .is_some_and(|m| m.contains("namespace \"a\""))
+        );
+        assert_eq!(budget.count(Some("b")), None);
+    }
 }

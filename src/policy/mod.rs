@@ -29,6 +29,7 @@ mod export;
 mod field_error;
 mod fingerprint;
 mod glob;
+mod index;
 mod load;
 mod model;
 mod scope;
@@ -75,7 +76,7 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// Namespaced `ImagePolicy` objects have budgets of their own (this many per namespace at
 /// most, and the composer's `--max-policies-per-namespace`), so no namespace can crowd out
 /// the cluster's policies.
-pub const MAX_POLICIES: usize = 1000;
+pub const MAX_POLICIES: usize = 100_000;
 
 /// The source name of policies loaded from text without a file.
 const EMBEDDED: &str = "embedded";
@@ -86,6 +87,8 @@ const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
 #[derive(Debug, Clone)]
 pub struct PolicySet {
     policies: Vec<ImagePolicy>,
+    /// Which policies may cover an image, without a scan of every policy.
+    index: index::PolicyIndex,
     /// Selected by containers-policy.json scope rather than by glob.
     by_scope: bool,
     /// Per-namespace sets that replace this one in their namespace.
@@ -252,9 +255,7 @@ impl PolicySet {
         namespace: Option<&str>,
         object: Option<&ResourceIdentity>,
     ) -> Vec<&'a ImagePolicy> {
-        let set = namespace
-            .and_then(|ns| self.namespaces.get(ns))
-            .unwrap_or(self);
+        let set = self.governing(namespace);
         let mut selected = set.select(image, namespace);
         selected.retain(|p| p.applies_to(object));
         selected
@@ -263,13 +264,29 @@ impl PolicySet {
     /// Every policy that applies in `namespace`, whatever the image: the placeholders they
     /// name are exempt there (see `engine::placeholders`).
     pub fn in_namespace<'a>(&'a self, namespace: Option<&str>) -> Vec<&'a ImagePolicy> {
-        let set = namespace
-            .and_then(|ns| self.namespaces.get(ns))
-            .unwrap_or(self);
+        let set = self.governing(namespace);
         set.policies
             .iter()
             .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == namespace)
             .collect()
+    }
+
+    /// The policies of [`PolicySet::in_namespace`] that name placeholders, in the same order:
+    /// looked up in an index, so a review does not scan every policy for them.
+    pub fn naming_placeholders<'a>(&'a self, namespace: Option<&str>) -> Vec<&'a ImagePolicy> {
+        let set = self.governing(namespace);
+        set.index
+            .placeholders()
+            .map(|i| &set.policies[i])
+            .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == namespace)
+            .collect()
+    }
+
+    /// The set that governs `namespace`: its own file's if it has one, else this one.
+    fn governing(&self, namespace: Option<&str>) -> &PolicySet {
+        namespace
+            .and_then(|ns| self.namespaces.get(ns))
+            .unwrap_or(self)
     }
 
     fn select<'a>(
@@ -278,13 +295,28 @@ impl PolicySet {
         namespace: Option<&str>,
     ) -> Vec<&'a ImagePolicy> {
         if self.by_scope {
-            return scope::select(&self.policies, image);
+            return scope::select(&self.policies, image, |s| self.index.scope(s));
         }
-        self.policies
-            .iter()
-            .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == namespace)
-            .filter(|p| p.images.iter().any(|glob| glob.matches(image)))
+        self.index
+            .candidates(image)
+            .into_iter()
+            .map(|i| &self.policies[i])
+            .filter(|p| covers(p, image, namespace))
             .collect()
+    }
+
+    /// [`PolicySet::select`] by a scan of every policy: what the index must agree with.
+    #[cfg(test)]
+    fn select_by_scan<'a>(
+        &'a self,
+        image: &ImageReference,
+        namespace: Option<&str>,
+    ) -> Vec<&'a ImagePolicy> {
+        if self.by_scope {
+            return scope::select_by_scan(&self.policies, image);
+        }
+        let policies = self.policies.iter();
+        policies.filter(|p| covers(p, image, namespace)).collect()
     }
 
     /// Hex sha256 over a canonical serialisation of everything that affects a verdict (the
@@ -298,6 +330,12 @@ impl PolicySet {
     pub fn is_empty(&self) -> bool {
         self.policies.is_empty()
     }
+}
+
+/// Whether `policy` applies in `namespace` and has a glob matching `image`.
+fn covers(policy: &ImagePolicy, image: &ImageReference, namespace: Option<&str>) -> bool {
+    (policy.namespace.is_none() || policy.namespace.as_deref() == namespace)
+        && policy.images.iter().any(|glob| glob.matches(image))
 }
 
 /// Parse and validate every document of `text` as policy-controller would, without compiling

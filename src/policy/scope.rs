@@ -44,21 +44,33 @@ pub(super) fn candidates(image: &ImageReference) -> Vec<Scope> {
     scopes
 }
 
-/// The requirements of the most specific scope of `policies` that covers `image`.
-pub(super) fn select<'a>(
+/// The requirements of the most specific scope of `policies` that covers `image`;
+/// `positions` gives the positions in `policies` of a scope's requirements, in order.
+pub(super) fn select<'a, I: Iterator<Item = usize>>(
     policies: &'a [ImagePolicy],
     image: &ImageReference,
+    positions: impl Fn(&Scope) -> I,
 ) -> Vec<&'a ImagePolicy> {
     for scope in candidates(image) {
-        let found: Vec<&ImagePolicy> = policies
-            .iter()
-            .filter(|p| p.scope.as_ref() == Some(&scope))
-            .collect();
+        let found: Vec<&ImagePolicy> = positions(&scope).map(|i| &policies[i]).collect();
         if !found.is_empty() {
             return found;
         }
     }
     Vec::new()
+}
+
+/// [`select`] by a scan of every requirement for each scope: what the index must agree with.
+#[cfg(test)]
+pub(super) fn select_by_scan<'a>(
+    policies: &'a [ImagePolicy],
+    image: &ImageReference,
+) -> Vec<&'a ImagePolicy> {
+    let in_scope = |scope: &Scope| {
+        let scope = scope.clone();
+        (0..policies.len()).filter(move |&i| policies[i].scope.as_ref() == Some(&scope))
+    };
+    select(policies, image, in_scope)
 }
 
 static DOMAIN: LazyLock<String> = LazyLock::new(|| {
