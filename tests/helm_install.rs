@@ -1,0 +1,182 @@
+//! charts/signet installed with the real `helm` into a real control plane (etcd and
+//! kube-apiserver from scripts/tools.sh), as tests/e2e_control_plane.rs installs the kustomize
+//! tree: Signet runs out of the cluster as the chart's ServiceAccount, and a values file sends
+//! the webhook to it by URL with the certificate of an `existingSecret` install. Admission goes
+//! through the chart's own ValidatingWebhookConfiguration; `helm uninstall` must leave nothing
+//! that blocks the cluster.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::TestRegistry;
+use common::cluster_e2e::Installed;
+use common::control_plane::{ControlPlane, LoopbackTls, free_port};
+use common::cosign::{CosignKey, crane_push};
+use common::tools::{run, tool};
+
+const DENIED: &str = "admission webhook \"images.signet.dev\" denied the request: \
+                      SignatureValidationFailed: ";
+
+/// `helm --kubeconfig <admin> ARGS` with helm's own directories in `home`.
+fn helm(plane: &ControlPlane, home: &Path, args: &[&str]) -> Output {
+    run(Command::new(tool("helm"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .arg("--kubeconfig")
+        .arg(plane.admin_kubeconfig())
+        .args(args))
+}
+
+fn ok(output: Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn pod(name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: e2e\nspec:\n  \
+         containers:\n  - name: app\n    image: {image}\n"
+    )
+}
+
+/// The values a user outside the cluster would write: the webhook by URL, the certificate of
+/// the server there (`existingSecret`, its CA as caBundle).
+fn values_file(dir: &Path, port: u16, tls: &LoopbackTls) -> PathBuf {
+    let indented: String = tls.ca_pem.lines().map(|l| format!("      {l}\n")).collect();
+    let path = dir.join("values.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "webhook:\n  url: https://127.0.0.1:{port}\ncertificates:\n  source: existingSecret\n  \
+             existingSecret:\n    name: signet-tls\n    caBundle: |\n{indented}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn helm_install_admits_signed_and_denies_unsigned_and_uninstall_unblocks_the_cluster() {
+    let plane = ControlPlane::start();
+    let registry = TestRegistry::start();
+    let key = CosignKey::generate("helm-e2e");
+    let signed = crane_push(&format!("{}/e2e/app:v1", registry.host()), "signed");
+    key.sign(&signed, &[]);
+    let unsigned = crane_push(&format!("{}/e2e/other:v1", registry.host()), "unsigned");
+
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let tls = LoopbackTls::generate("signet");
+    let values = values_file(home.path(), port, &tls);
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/signet");
+    let installed = ok(
+        helm(
+            &plane,
+            home.path(),
+            &[
+                "install",
+                "signet",
+                &chart.to_string_lossy(),
+                "--namespace",
+                "signet-system",
+                "--values",
+                &values.to_string_lossy(),
+            ],
+        ),
+        "helm install",
+    );
+    assert!(installed.contains("STATUS: deployed"), "{installed}");
+    let hook = plane.kubectl_ok(&[
+        "get",
+        "validatingwebhookconfiguration",
+        "signet",
+        "-o",
+        "jsonpath={.webhooks[0].clientConfig.url} {.webhooks[0].failurePolicy}",
+    ]);
+    assert_eq!(hook, format!("https://127.0.0.1:{port}/validate Fail"));
+    // The chart's CRDs are in place: the policy objects Signet watches can be listed.
+    plane.kubectl_ok(&["get", "clusterimagepolicies.policy.sigstore.dev"]);
+
+    let policy = home.path().join("policy.yaml");
+    let pem: String = key
+        .public_pem()
+        .lines()
+        .map(|line| format!("        {line}\n"))
+        .collect();
+    std::fs::write(
+        &policy,
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  \
+             name: e2e\nspec:\n  images:\n  - glob: \"{}/e2e/**\"\n  authorities:\n  - key:\n      \
+             data: |\n{pem}",
+            registry.host()
+        ),
+    )
+    .unwrap();
+    // As the chart's Deployment would run it, with the chart's ServiceAccount (its RBAC).
+    let outside = Installed::external(port, tls);
+    let signet = outside.serve(
+        &plane,
+        &[
+            format!("--policy={}", policy.display()),
+            format!("--insecure-registry={}", registry.host()),
+            "--watch-policies".into(),
+            "--events".into(),
+            "--pull-secrets".into(),
+        ],
+    );
+    plane.namespace("e2e");
+
+    let admitted = plane.kubectl_stdin(&["apply"], &pod("signed", &signed));
+    assert!(
+        admitted.status.success(),
+        "the signed image was refused: {}\nsignet log:\n{}",
+        String::from_utf8_lossy(&admitted.stderr),
+        signet.log()
+    );
+    let denied = plane.kubectl_stdin(&["apply"], &pod("unsigned", &unsigned));
+    let text = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        !denied.status.success() && text.contains(DENIED) && text.contains(&unsigned),
+        "the unsigned image: {text}"
+    );
+
+    ok(
+        helm(
+            &plane,
+            home.path(),
+            &["uninstall", "signet", "--namespace", "signet-system"],
+        ),
+        "helm uninstall",
+    );
+    let gone = plane.kubectl(&["get", "validatingwebhookconfiguration", "signet"]);
+    assert!(
+        !gone.status.success() && String::from_utf8_lossy(&gone.stderr).contains("NotFound"),
+        "the webhook configuration outlived helm uninstall"
+    );
+    let listed = ok(
+        helm(&plane, home.path(), &["list", "--all-namespaces", "-q"]),
+        "helm list",
+    );
+    assert_eq!(listed.trim(), "", "a release is left");
+    // Nothing calls Signet any more: the unsigned pod is created, even with Signet stopped.
+    drop(signet);
+    let after = plane.kubectl_stdin(&["apply"], &pod("unsigned", &unsigned));
+    assert!(
+        after.status.success(),
+        "after helm uninstall the cluster still refuses pods: {}",
+        String::from_utf8_lossy(&after.stderr)
+    );
+    // The CRDs stay (helm never deletes a chart's crds/): the cluster's policies survive.
+    plane.kubectl_ok(&["get", "crd", "clusterimagepolicies.policy.sigstore.dev"]);
+}
