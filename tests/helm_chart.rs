@@ -282,7 +282,7 @@ fn values_schema_refuses_typos_and_wrong_types() {
 /// Invariants the templates check themselves, with messages that say what to set.
 #[test]
 fn inconsistent_values_fail_with_what_to_set() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["--set", "policies.source=none,watchPolicies=false"],
             "needs watchPolicies: true",
@@ -292,8 +292,18 @@ fn inconsistent_values_fail_with_what_to_set() {
             "policies.existingConfigMap",
         ),
         (
-            &["--set", "certificates.source=existingSecret"],
+            &[
+                "--set",
+                "certificates.source=existingSecret,certificates.existingSecret.caBundle=-----BEGIN CERTIFICATE-----",
+            ],
             "certificates.existingSecret.name",
+        ),
+        (
+            &[
+                "--set",
+                "certificates.source=existingSecret,certificates.existingSecret.name=corp-tls",
+            ],
+            "certificates.existingSecret.caBundle",
         ),
         (
             &["--set", "autoscaling.minReplicas=5,autoscaling.maxReplicas=4"],
