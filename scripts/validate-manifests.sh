@@ -294,7 +294,7 @@ def render_helm(label, helm, args):
 # Schemas
 # ---------------------------------------------------------------------------------------
 
-PARSE_ONLY_GROUPS = {"cert-manager.io"}  # CRD-backed kinds: no schema shipped here
+PARSE_ONLY_GROUPS = {"cert-manager.io", "monitoring.coreos.com"}  # CRD-backed kinds: no schema shipped here
 
 
 def validate_object(label, obj):
