@@ -89,6 +89,10 @@ fn helm_install_admits_signed_and_denies_unsigned_and_uninstall_unblocks_the_clu
                 &chart.to_string_lossy(),
                 "--namespace",
                 "signet-system",
+                // helm keeps its release record in the namespace, so it must exist first; the
+                // chart's Namespace object then adds Signet's labels to it.
+                "--create-namespace",
+                "--take-ownership",
                 "--values",
                 &values.to_string_lossy(),
             ],
@@ -96,6 +100,20 @@ fn helm_install_admits_signed_and_denies_unsigned_and_uninstall_unblocks_the_clu
         "helm install",
     );
     assert!(installed.contains("STATUS: deployed"), "{installed}");
+    // helm created the namespace; the chart's Namespace object gave it Signet's labels.
+    let labels = plane.kubectl_ok(&[
+        "get",
+        "namespace",
+        "signet-system",
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    for label in [
+        r#""signet.dev/exclude":"true""#,
+        r#""pod-security.kubernetes.io/enforce":"restricted""#,
+    ] {
+        assert!(labels.contains(label), "{label} not in {labels}");
+    }
     let hook = plane.kubectl_ok(&[
         "get",
         "validatingwebhookconfiguration",
