@@ -115,10 +115,7 @@ fn without_generated_parts(mut objects: Vec<Value>) -> Vec<Value> {
         }
         if let Some(hooks) = object.get_mut("webhooks").and_then(Value::as_sequence_mut) {
             for hook in hooks {
-                if let Some(config) = hook
-                    .get_mut("clientConfig")
-                    .and_then(Value::as_mapping_mut)
-                {
+                if let Some(config) = hook.get_mut("clientConfig").and_then(Value::as_mapping_mut) {
                     config.remove("caBundle");
                 }
             }
@@ -228,8 +225,9 @@ fn parity_comparison_reports_a_changed_field_an_extra_object_and_a_label() {
     let changed = without_generated_parts(render(&["--set", "webhook.timeoutSeconds=11"]));
     let found = differences(&changed, &base);
     assert!(
-        found.iter().any(|d| d.contains("ValidatingWebhookConfiguration")
-            && d.contains("timeoutSeconds"))
+        found
+            .iter()
+            .any(|d| d.contains("ValidatingWebhookConfiguration") && d.contains("timeoutSeconds"))
             && found.iter().any(|d| d.contains("--review-timeout")),
         "{found:?}"
     );
@@ -257,7 +255,10 @@ fn values_schema_refuses_typos_and_wrong_types() {
     let cases: [(&[&str], &str); 9] = [
         (&["--set", "replicaCont=3"], "replicaCont"),
         (&["--set", "webhook.timeoutSecond=5"], "timeoutSecond"),
-        (&["--set", "certificates.generated.validityDay=1"], "validityDay"),
+        (
+            &["--set", "certificates.generated.validityDay=1"],
+            "validityDay",
+        ),
         (&["--set", "autoscaling.minReplica=1"], "minReplica"),
         (&["--set-string", "replicaCount=three"], "replicaCount"),
         (&["--set", "pullSecrets.enabled=yes-please"], "enabled"),
@@ -306,7 +307,10 @@ fn inconsistent_values_fail_with_what_to_set() {
             "certificates.existingSecret.caBundle",
         ),
         (
-            &["--set", "autoscaling.minReplicas=5,autoscaling.maxReplicas=4"],
+            &[
+                "--set",
+                "autoscaling.minReplicas=5,autoscaling.maxReplicas=4",
+            ],
             "maxReplicas is below",
         ),
     ];
@@ -399,7 +403,10 @@ fn generated_certificate_verifies_under_the_ca_bundle_of_every_webhook() {
 /// names, issued by the chart's CA Issuer, or by the issuer given.
 #[test]
 fn cert_manager_injects_the_ca_of_the_mounted_certificate() {
-    let objects = render(&["--set", "certificates.source=certManager,mutate.enabled=true"]);
+    let objects = render(&[
+        "--set",
+        "certificates.source=certManager,mutate.enabled=true",
+    ]);
     assert!(ca_bundles(&objects).iter().all(|b| b.is_null()));
     assert!(!objects.iter().any(|o| o["kind"] == "Secret"));
     for kind in [
@@ -462,7 +469,12 @@ fn existing_secret_gets_the_given_ca_as_ca_bundle() {
         .unwrap(),
     )
     .unwrap();
-    let objects = render(&["--set", "mutate.enabled=true", "-f", values.to_str().unwrap()]);
+    let objects = render(&[
+        "--set",
+        "mutate.enabled=true",
+        "-f",
+        values.to_str().unwrap(),
+    ]);
     assert!(!objects.iter().any(|o| o["kind"] == "Secret"));
     for bundle in ca_bundles(&objects) {
         assert_eq!(decoded(bundle), ca.as_bytes());
@@ -481,11 +493,12 @@ fn existing_secret_gets_the_given_ca_as_ca_bundle() {
     let encoded = base64::engine::general_purpose::STANDARD.encode(&ca);
     let output = template(&[
         "--set",
-        &format!("certificates.source=existingSecret,certificates.existingSecret.name=corp-tls,certificates.existingSecret.caBundle={encoded}"),
+        &format!(
+            "certificates.source=existingSecret,certificates.existingSecret.name=corp-tls,certificates.existingSecret.caBundle={encoded}"
+        ),
     ]);
     assert!(
-        !output.status.success()
-            && String::from_utf8_lossy(&output.stderr).contains("must be PEM"),
+        !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("must be PEM"),
         "base64 of the CA was accepted as caBundle"
     );
 }
@@ -512,9 +525,13 @@ fn mode_sets_dry_run_events_and_failure_policy() {
     assert!(!args_of(&enforce).contains(&"--dry-run".into()));
     let warn = render(&["--set", "mode=warn"]);
     assert_eq!(failure_policy(&warn), "Ignore");
-    assert!(args_of(&warn).contains(&"--dry-run".into()) && args_of(&warn).contains(&"--events".into()));
+    assert!(
+        args_of(&warn).contains(&"--dry-run".into()) && args_of(&warn).contains(&"--events".into())
+    );
     let dry = render(&["--set", "mode=dry-run"]);
-    assert!(args_of(&dry).contains(&"--dry-run".into()) && !args_of(&dry).contains(&"--events".into()));
+    assert!(
+        args_of(&dry).contains(&"--dry-run".into()) && !args_of(&dry).contains(&"--events".into())
+    );
     let rules = serde_yaml::to_string(&find(&dry, "ClusterRole", "signet")["rules"]).unwrap();
     assert!(!rules.contains("events"), "{rules}");
     let strict = render(&["--set", "mode=warn,webhook.failurePolicy=Fail"]);
