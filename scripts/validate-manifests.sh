@@ -686,6 +686,9 @@ def expect_cert_manager(label, objects, wired, _):
         check(names <= set(cert["spec"].get("dnsNames", [])), f"[{label}] {cert_name} names the Service")
         issuer = find(objects, cert["spec"]["issuerRef"].get("kind", "Issuer"), cert["spec"]["issuerRef"]["name"])
         check(issuer is not None, f"[{label}] issuer of {cert_name} is part of the overlay")
+    excluded = {v for e in webhook(wired).get("namespaceSelector", {}).get("matchExpressions", [])
+                if e["key"] == "kubernetes.io/metadata.name" and e["operator"] == "NotIn" for v in e["values"]}
+    check("cert-manager" in excluded, f"[{label}] cert-manager (which renews the certificate) is never reviewed")
 
 
 def expect_ca_bundle(label, objects, wired, out_dir):

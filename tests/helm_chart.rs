@@ -418,6 +418,14 @@ fn cert_manager_injects_the_ca_of_the_mounted_certificate() {
             "signet-system/signet-serving"
         );
     }
+    // cert-manager renews Signet's certificate: its namespace is never reviewed.
+    let excluded = &find(&objects, "ValidatingWebhookConfiguration", "signet")["webhooks"][0]["namespaceSelector"]
+        ["matchExpressions"][0];
+    assert_eq!(excluded["key"], "kubernetes.io/metadata.name");
+    assert_eq!(
+        excluded["values"],
+        serde_yaml::from_str::<Value>("[kube-system, signet-system, cert-manager]").unwrap()
+    );
     let serving = find(&objects, "Certificate", "signet-serving");
     assert_eq!(serving["spec"]["secretName"], "signet-tls");
     assert_eq!(

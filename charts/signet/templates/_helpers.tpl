@@ -91,6 +91,19 @@ service:
 {{- end }}
 {{- end -}}
 
+{{/*
+Namespaces never reviewed: webhook.excludedNamespaces, the release namespace, and with
+cert-manager certificates cert-manager's namespace: cert-manager renews Signet's certificate, so
+reviewing its pods would let an outage of Signet block its own renewal.
+*/}}
+{{- define "signet.excludedNamespaces" -}}
+{{- $names := concat .Values.webhook.excludedNamespaces (list .Release.Namespace) -}}
+{{- if eq .Values.certificates.source "certManager" -}}
+{{- $names = append $names .Values.certificates.certManager.namespace -}}
+{{- end -}}
+{{- $names | uniq | toJson -}}
+{{- end -}}
+
 {{/* Rules, namespaceSelector and objectSelector shared by both webhooks. */}}
 {{- define "signet.webhookScope" -}}
 rules:
@@ -121,7 +134,7 @@ namespaceSelector:
   matchExpressions:
     - key: kubernetes.io/metadata.name
       operator: NotIn
-      values: {{ concat .Values.webhook.excludedNamespaces (list .Release.Namespace) | uniq | toJson }}
+      values: {{ include "signet.excludedNamespaces" . }}
     {{- if .Values.webhook.honourExcludeLabel }}
     - key: signet.dev/exclude
       operator: NotIn
