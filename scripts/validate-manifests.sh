@@ -574,8 +574,8 @@ def check_wiring(label, objects):
                     for v in e["values"]}
         check({ns, "kube-system"} <= excluded,
               f"[{label}] {name}: never reviews {ns} or kube-system (no self-deadlock)")
-        check(hook.get("sideEffects") == "None" and hook.get("admissionReviewVersions") == ["v1"],
-              f"[{label}] {name}: sideEffects None, AdmissionReview v1")
+        check(hook.get("sideEffects") in ("None", "NoneOnDryRun") and hook.get("admissionReviewVersions") == ["v1"],
+              f"[{label}] {name}: sideEffects None or NoneOnDryRun, AdmissionReview v1")
         check("objectSelector" not in hook, f"[{label}] {name}: no objectSelector (object labels are user-set)")
         check_match_conditions(label, hook)
     return {"deployment": deployment, "args": args, "vwc": vwc, "ns": ns}
