@@ -198,3 +198,77 @@ fn helm_install_admits_signed_and_denies_unsigned_and_uninstall_unblocks_the_clu
     // The CRDs stay (helm never deletes a chart's crds/): the cluster's policies survive.
     plane.kubectl_ok(&["get", "crd", "clusterimagepolicies.policy.sigstore.dev"]);
 }
+
+/// Generated certificates survive `helm upgrade`: the Secret and the caBundle stay what the
+/// install made (the chart looks the Secret up), so an upgrade never swaps the CA under running
+/// replicas; and the installed caBundle is the CA of the installed Secret.
+#[test]
+fn helm_upgrade_keeps_the_generated_certificate_and_ca_bundle() {
+    let plane = ControlPlane::start();
+    let home = tempfile::tempdir().unwrap();
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/signet");
+    let chart = chart.to_string_lossy();
+    let release = [
+        "signet",
+        &*chart,
+        "--namespace",
+        "signet-system",
+        "--create-namespace",
+        "--take-ownership",
+    ];
+    let state = || {
+        let secret = plane.kubectl_ok(&[
+            "get",
+            "secret",
+            "signet-tls",
+            "-n",
+            "signet-system",
+            "-o",
+            "jsonpath={.data.tls\\.crt} {.data.ca\\.crt}",
+        ]);
+        let bundle = plane.kubectl_ok(&[
+            "get",
+            "validatingwebhookconfiguration",
+            "signet",
+            "-o",
+            "jsonpath={.webhooks[0].clientConfig.caBundle}",
+        ]);
+        (secret, bundle)
+    };
+    ok(
+        helm(&plane, home.path(), &[&["install"][..], &release].concat()),
+        "helm install",
+    );
+    let (secret, bundle) = state();
+    assert!(
+        secret.ends_with(&format!(" {bundle}")) && bundle.len() > 100,
+        "caBundle {bundle} is not the Secret's ca.crt ({secret})"
+    );
+    ok(
+        helm(
+            &plane,
+            home.path(),
+            &[
+                &["upgrade"][..],
+                &release[..2],
+                &["--namespace", "signet-system"],
+                &["--set", "webhook.timeoutSeconds=12"],
+            ]
+            .concat(),
+        ),
+        "helm upgrade",
+    );
+    let timeout = plane.kubectl_ok(&[
+        "get",
+        "validatingwebhookconfiguration",
+        "signet",
+        "-o",
+        "jsonpath={.webhooks[0].timeoutSeconds}",
+    ]);
+    assert_eq!(timeout, "12", "the upgrade was not applied");
+    assert_eq!(
+        state(),
+        (secret, bundle),
+        "helm upgrade replaced the certificate"
+    );
+}
