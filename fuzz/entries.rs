@@ -1,7 +1,7 @@
 //! The body of every fuzz target, one function a target.
 //!
 //! The cargo-fuzz binaries in `fuzz_targets/` call these, and so does the ordinary test
-//! `tests/fuzz_seeds.rs`, which replays every seed (and a fixed set of mutations of each) through
+//! `tests/it/fuzz_seeds.rs`, which replays every seed (and a fixed set of mutations of each) through
 //! the same functions. The test build therefore compiles the targets' code against today's API on
 //! every `cargo test`, without the ASAN release build that `cargo fuzz` needs; the fuzzers proper
 //! run in the longer, documented `scripts/fuzz.sh`.

@@ -8,6 +8,7 @@
 //! under one deadline; an image still undecided at the deadline is denied (or warned, where its
 //! policies say so), never admitted.
 
+mod attestations;
 mod authorities;
 pub mod cache;
 mod credentials;

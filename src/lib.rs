@@ -10,6 +10,7 @@ pub mod audit;
 pub mod certs;
 pub mod cluster;
 pub mod engine;
+pub mod expiring;
 pub mod manifest;
 pub mod policy;
 pub mod reference;

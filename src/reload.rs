@@ -82,69 +82,76 @@ fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// Poll `paths` every `interval`; on a content change load and swap the policy set, calling
-/// `report(ok)` after each attempt.
-pub async fn watch_policies(
+/// `report(ok)` after each attempt. The files are read when this is called, so a change written
+/// after the call (even before the returned future first runs) is always seen.
+pub fn watch_policies(
     paths: Vec<PathBuf>,
     engine: Arc<Engine>,
     interval: Duration,
     report: impl Fn(bool) + Send + 'static,
-) {
-    watch_policy_sources(paths, Vec::new(), engine, interval, report).await;
+) -> impl Future<Output = ()> + Send + 'static {
+    watch_policy_sources(paths, Vec::new(), engine, interval, report)
 }
 
 /// [`watch_policies`] for policies that may name trust roots: a change to a policy file or to
 /// a `--trust-root` file reloads both.
-pub async fn watch_policy_sources(
+pub fn watch_policy_sources(
     paths: Vec<PathBuf>,
     trust_roots: Vec<PathBuf>,
     engine: Arc<Engine>,
     interval: Duration,
     report: impl Fn(bool) + Send + 'static,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let sources = PolicySources {
         paths,
         trust_roots,
         namespace_dir: None,
     };
-    watch_sources(sources, None, engine, interval, report).await;
+    watch_sources(sources, None, engine, interval, report)
 }
 
 /// Poll every path of `sources` every `interval`; on a content change load the whole set again
 /// (with `embedded` when there are no policy files) and swap it in, or keep the one in force.
-pub async fn watch_sources(
+/// The files are read when this is called (see [`watch_policies`]).
+pub fn watch_sources(
     sources: PolicySources,
     embedded: Option<(&'static str, &'static str)>,
     engine: Arc<Engine>,
     interval: Duration,
     report: impl Fn(bool) + Send + 'static,
-) {
-    on_content_change(sources.watched(), interval, || {
-        match sources.load(embedded) {
-            Ok(policies) => {
-                engine.replace_policies(policies);
-                tracing::info!("policy reloaded");
-                report(true);
-            }
-            Err(error) => {
-                tracing::warn!(%error, "new policy refused; keeping the policy in force");
-                report(false);
-            }
+) -> impl Future<Output = ()> + Send + 'static {
+    let watched = sources.watched();
+    on_content_change(watched, interval, move || match sources.load(embedded) {
+        Ok(policies) => {
+            engine.replace_policies(policies);
+            tracing::info!("policy reloaded");
+            report(true);
+        }
+        Err(error) => {
+            tracing::warn!(%error, "new policy refused; keeping the policy in force");
+            report(false);
         }
     })
-    .await;
 }
 
 /// Poll `watched` every `interval` and call `changed` whenever their content differs from the
 /// last poll. Polling content rather than watching file events also sees Kubernetes' `..data`
-/// symlink swaps of mounted ConfigMaps and Secrets.
-async fn on_content_change(watched: Vec<PathBuf>, interval: Duration, mut changed: impl FnMut()) {
+/// symlink swaps of mounted ConfigMaps and Secrets. The first content is read now, not when the
+/// returned future first runs: a watcher spawned just before a write cannot miss it.
+fn on_content_change(
+    watched: Vec<PathBuf>,
+    interval: Duration,
+    mut changed: impl FnMut() + Send + 'static,
+) -> impl Future<Output = ()> + Send + 'static {
     let mut last = content_hash(&watched);
-    loop {
-        tokio::time::sleep(interval).await;
-        let now = content_hash(&watched);
-        if now != last {
-            last = now;
-            changed();
+    async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            let now = content_hash(&watched);
+            if now != last {
+                last = now;
+                changed();
+            }
         }
     }
 }

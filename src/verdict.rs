@@ -117,6 +117,21 @@ pub enum AuthorityCause {
     Signature(Mismatch),
     /// A `static: fail` authority.
     StaticFail(Option<String>),
+    /// An attestation the authority requires was missing, unverified or refused by its policy.
+    Attestation(AttestationFailure),
+}
+
+/// Why one `attestations[]` entry of an authority was not satisfied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationFailure {
+    /// The authority's name.
+    pub authority: String,
+    /// The entry's `name`.
+    pub name: String,
+    /// Its `predicateType` as written.
+    pub predicate_type: String,
+    /// What was found instead, or the policy's own message.
+    pub detail: String,
 }
 
 impl Reason {
@@ -131,6 +146,7 @@ impl Reason {
                 .map(|a| match &a.cause {
                     AuthorityCause::Signature(m) => m.code(),
                     AuthorityCause::StaticFail(_) => "StaticFail",
+                    AuthorityCause::Attestation(_) => "AttestationFailed",
                 })
                 .unwrap_or("PolicyFailed"),
             Self::Registry(e) => e.code(),
@@ -262,6 +278,11 @@ impl std::fmt::Display for AuthorityCause {
                 write!(f, "rejected by a static authority: {message}")
             }
             Self::StaticFail(None) => f.write_str("rejected by a static authority"),
+            Self::Attestation(a) => write!(
+                f,
+                "attestation {:?} ({}) from authority {:?}: {}",
+                a.name, a.predicate_type, a.authority, a.detail
+            ),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! AdmissionReview decoding and image extraction: any body either fails to parse or yields an
-//! The body is `entries::admission_review`, shared with the seed-replay test `tests/fuzz_seeds.rs`.
+//! The body is `entries::admission_review`, shared with the seed-replay test `tests/it/fuzz_seeds.rs`.
 #![no_main]
 
 #[path = "../entries.rs"]

@@ -1,5 +1,5 @@
 //! ClusterImagePolicy YAML (and JSON): loads or is refused with a reason, never panics.
-//! The body is `entries::cluster_image_policy`, shared with the seed-replay test `tests/fuzz_seeds.rs`.
+//! The body is `entries::cluster_image_policy`, shared with the seed-replay test `tests/it/fuzz_seeds.rs`.
 #![no_main]
 
 #[path = "../entries.rs"]

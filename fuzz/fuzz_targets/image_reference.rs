@@ -1,5 +1,5 @@
 //! Image reference parsing: whatever parses prints back to a reference that parses to itself.
-//! The body is `entries::image_reference`, shared with the seed-replay test `tests/fuzz_seeds.rs`.
+//! The body is `entries::image_reference`, shared with the seed-replay test `tests/it/fuzz_seeds.rs`.
 #![no_main]
 
 #[path = "../entries.rs"]

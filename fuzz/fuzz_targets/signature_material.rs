@@ -1,5 +1,5 @@
 //! Signature payloads and Sigstore bundles from a registry: parsed and checked against the
-//! The body is `entries::signature_material`, shared with the seed-replay test `tests/fuzz_seeds.rs`.
+//! The body is `entries::signature_material`, shared with the seed-replay test `tests/it/fuzz_seeds.rs`.
 #![no_main]
 
 #[path = "../entries.rs"]

@@ -1,5 +1,5 @@
 //! The audit report: findings with their counts, in the stable JSON schema `--output json`
-//! prints (documented in docs/audit.md; `tests/audit_manifests.rs` holds it to a checked-in
+//! prints (documented in docs/audit.md; `tests/it/audit_manifests.rs` holds it to a checked-in
 //! snapshot). Field names only ever get added, never renamed or removed, within one
 //! `apiVersion`.
 

@@ -31,6 +31,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::mpsc;
 
 use crate::audit::logs::Subject;
+use crate::expiring::{ExpiringCache, system_clock};
 use crate::server::WouldDenySink;
 use crate::verdict::DENY_REASON;
 
@@ -147,7 +148,7 @@ struct Writer {
     client: kube::Client,
     settings: EventSettings,
     results: Family<ResultLabels, Counter>,
-    series: moka::future::Cache<SeriesKey, Series>,
+    series: ExpiringCache<SeriesKey, Series>,
 }
 
 impl Writer {
@@ -156,10 +157,7 @@ impl Writer {
         settings: EventSettings,
         results: Family<ResultLabels, Counter>,
     ) -> Self {
-        let series = moka::future::Cache::builder()
-            .max_capacity(settings.max_series)
-            .time_to_live(settings.remember)
-            .build();
+        let series = ExpiringCache::counted(settings.max_series, system_clock());
         Self {
             client,
             settings,
@@ -178,10 +176,10 @@ impl Writer {
     /// Create the Event, or fold a repeat into its series.
     async fn write(&self, pending: Pending) -> &'static str {
         let key = series_key(&pending);
-        let Some(mut series) = self.series.get(&key).await else {
+        let Some(mut series) = self.series.get(&key) else {
             return match self.create(&pending).await {
                 Some(series) => {
-                    self.series.insert(key, series).await;
+                    self.series.insert(key, series, self.settings.remember);
                     "sent"
                 }
                 None => "failed",
@@ -189,16 +187,16 @@ impl Writer {
         };
         series.count = series.count.saturating_add(1);
         if series.last_write.elapsed() < self.settings.repeat_every {
-            self.series.insert(key, series).await;
+            self.series.insert(key, series, self.settings.remember);
             return "repeat";
         }
         if self.update(&series).await {
             series.last_write = Instant::now();
-            self.series.insert(key, series).await;
+            self.series.insert(key, series, self.settings.remember);
             "sent"
         } else {
             // Gone (Events expire) or unreachable: the next repeat starts a new Event.
-            self.series.invalidate(&key).await;
+            self.series.remove(&key);
             "failed"
         }
     }

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use crate::expiring::{ExpiringCache, system_clock};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::Api;
-use moka::future::Cache;
 use serde_json::Value;
 
 use crate::engine::CredentialSource;
@@ -116,16 +116,20 @@ pub const DEFAULT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct PullSecrets {
     client: kube::Client,
     timeout: Duration,
-    secrets: Cache<(String, String), Arc<Credentials>>,
-    accounts: Cache<(String, String), Arc<Vec<String>>>,
+    ttl: Duration,
+    secrets: Arc<Lookups<Arc<Credentials>>>,
+    accounts: Arc<Lookups<Arc<Vec<String>>>>,
 }
+
+/// API server reads by (namespace, name), each remembered for the TTL.
+type Lookups<T> = ExpiringCache<(String, String), T, PullSecretError>;
 
 impl std::fmt::Debug for PullSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PullSecrets")
             .field("timeout", &self.timeout)
-            .field("secrets_cached", &self.secrets.entry_count())
-            .field("accounts_cached", &self.accounts.entry_count())
+            .field("secrets_cached", &self.secrets.len())
+            .field("accounts_cached", &self.accounts.len())
             .finish()
     }
 }
@@ -136,14 +140,9 @@ impl PullSecrets {
         Self {
             client,
             timeout: DEFAULT_LOOKUP_TIMEOUT,
-            secrets: Cache::builder()
-                .time_to_live(ttl)
-                .max_capacity(capacity)
-                .build(),
-            accounts: Cache::builder()
-                .time_to_live(ttl)
-                .max_capacity(capacity)
-                .build(),
+            ttl,
+            secrets: Arc::new(ExpiringCache::counted(capacity, system_clock())),
+            accounts: Arc::new(ExpiringCache::counted(capacity, system_clock())),
         }
     }
 
@@ -200,8 +199,9 @@ impl PullSecrets {
             Ok::<_, PullSecretError>(Arc::new(names.collect()))
         };
         self.accounts
-            .try_get_with(key, read)
+            .get_or_fetch(key, |_| self.ttl, read)
             .await
+            .map(|(names, _)| names)
             .map_err(|e| (*e).clone())
     }
 
@@ -231,8 +231,9 @@ impl PullSecrets {
                 })
         };
         self.secrets
-            .try_get_with(key, read)
+            .get_or_fetch(key, |_| self.ttl, read)
             .await
+            .map(|(credentials, _)| credentials)
             .map_err(|e| (*e).clone())
     }
 }

@@ -12,6 +12,7 @@ use crate::registry::SignatureMaterial;
 use crate::signature::{self, Acceptance, Mismatch, Subject};
 use crate::verdict::{AuthorityCause, AuthorityFailure, Reason};
 
+use super::attestations;
 use super::cache::ReviewRegistry;
 use super::stages::{Stage, StageMetrics};
 
@@ -36,7 +37,7 @@ pub(super) struct ReviewSignatures {
 }
 
 impl ReviewSignatures {
-    async fn get(
+    pub(super) async fn get(
         &mut self,
         registry: &ReviewRegistry<'_>,
         stages: &StageMetrics,
@@ -73,6 +74,34 @@ pub(super) async fn judge(
                 ));
             }
             AuthorityKind::Static(s) => AuthorityCause::StaticFail(s.message.clone()),
+            AuthorityKind::Key(_) | AuthorityKind::Keyless(_)
+                if !authority.attestations.is_empty() =>
+            {
+                let repository = signature_repository(authority, image);
+                let subject = Subject { image, digest };
+                let judged = attestations::judge_authority(
+                    registry,
+                    stages,
+                    fetched,
+                    authority,
+                    &repository,
+                    subject,
+                )
+                .await;
+                match judged {
+                    Ok(Ok(note)) => {
+                        return PolicyResult::Satisfied(format!(
+                            "{note} ({}/{})",
+                            policy.name, authority.name
+                        ));
+                    }
+                    Ok(Err(cause)) => cause,
+                    Err(e) => {
+                        registry_error.get_or_insert(e);
+                        continue;
+                    }
+                }
+            }
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
                 let repository = signature_repository(authority, image);
                 let layers = match fetched.get(registry, stages, &repository, digest).await {

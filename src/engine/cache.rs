@@ -13,15 +13,14 @@
 //!
 //! Errors are never cached. Concurrent misses for one key share a single registry fetch
 //! (single-flight), so a burst of reviews for one new image costs one round of registry calls.
-//! Both caches are bounded in entries and weighed in bytes.
+//! The tag cache is bounded in entries, the signature cache weighed in bytes. Lifetimes are
+//! read from [`CacheSettings::clock`] (see [`crate::expiring`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use moka::Expiry;
-use moka::future::Cache;
-
+use crate::expiring::{ExpiringCache, SharedClock, system_clock};
 use crate::reference::{Digest, ImageReference};
 use crate::registry::{AuthKey, PlatformManifest, Registry, RegistryError, SignatureMaterial};
 
@@ -40,6 +39,8 @@ pub struct CacheSettings {
     pub max_signature_bytes: u64,
     /// Most tag resolutions held.
     pub max_tags: u64,
+    /// What lifetimes are measured by: the system clock, or a test's own.
+    pub clock: SharedClock,
 }
 
 impl Default for CacheSettings {
@@ -52,6 +53,7 @@ impl Default for CacheSettings {
             // for judging a changed policy without a refetch, so a smaller budget suffices.
             max_signature_bytes: 4 * 1024 * 1024,
             max_tags: 100_000,
+            clock: system_clock(),
         }
     }
 }
@@ -73,9 +75,12 @@ type Layers = Arc<SignatureMaterial>;
 /// The children of an index, `None` for a single image.
 pub type Children = Option<Arc<Vec<PlatformManifest>>>;
 
-/// Bytes moka keeps per entry beside key and value (its entry, deque and timer nodes), by
-/// heaptrack: about 160.
-const MOKA_ENTRY_OVERHEAD: usize = 160;
+/// Bytes a `quick_cache` slot holds beside the key's and value's heap: the key and slot inline,
+/// slab links and the hash-table index.
+const SLOT_OVERHEAD: usize = 96;
+
+/// About the weight of one signature set: how many entries the byte budget is sized for.
+const EXPECTED_SIGNATURE_BYTES: u64 = 2048;
 
 /// Most index listings held.
 const MAX_INDEXES: u64 = 4_000;
@@ -83,58 +88,34 @@ const MAX_INDEXES: u64 = 4_000;
 /// The registry stage behind its caches: what the engine calls.
 pub struct CachedRegistry {
     registry: Registry,
-    digests: Cache<(AuthKey, String), Digest>,
-    signatures: Cache<(String, Digest), Layers>,
-    indexes: Cache<(String, Digest), Children>,
+    digests: ExpiringCache<(AuthKey, String), Digest, RegistryError>,
+    signatures: ExpiringCache<(String, Digest), Layers, RegistryError>,
+    indexes: ExpiringCache<(String, Digest), Children, RegistryError>,
+    tag_ttl: Duration,
+    signature_ttl: Duration,
+    negative_ttl: Duration,
     stats: CacheStats,
     metrics: Arc<StageMetrics>,
-}
-
-/// Expire empty signature sets after the negative TTL, others after the positive one.
-struct SignatureExpiry {
-    positive: Duration,
-    negative: Duration,
-}
-
-impl Expiry<(String, Digest), Layers> for SignatureExpiry {
-    fn expire_after_create(
-        &self,
-        _: &(String, Digest),
-        layers: &Layers,
-        _: Instant,
-    ) -> Option<Duration> {
-        Some(if layers.is_empty() {
-            self.negative
-        } else {
-            self.positive
-        })
-    }
 }
 
 impl CachedRegistry {
     /// `registry` behind empty caches with these limits; registry calls are timed in `metrics`.
     pub fn new(registry: Registry, settings: &CacheSettings, metrics: Arc<StageMetrics>) -> Self {
-        let digests = Cache::builder()
-            .max_capacity(settings.max_tags)
-            .time_to_live(settings.tag_ttl)
-            .build();
-        let signatures = Cache::builder()
-            .max_capacity(settings.max_signature_bytes)
-            .weigher(|key: &(String, Digest), layers: &Layers| weight(key, layers))
-            .expire_after(SignatureExpiry {
-                positive: settings.signature_ttl,
-                negative: settings.negative_ttl,
-            })
-            .build();
-        let indexes = Cache::builder()
-            .max_capacity(MAX_INDEXES)
-            .time_to_live(settings.signature_ttl)
-            .build();
+        let clock = &settings.clock;
+        let signatures = ExpiringCache::weighed(
+            settings.max_signature_bytes / EXPECTED_SIGNATURE_BYTES,
+            settings.max_signature_bytes,
+            weight,
+            clock.clone(),
+        );
         Self {
             registry,
-            digests,
+            digests: ExpiringCache::counted(settings.max_tags, clock.clone()),
             signatures,
-            indexes,
+            indexes: ExpiringCache::counted(MAX_INDEXES, clock.clone()),
+            tag_ttl: settings.tag_ttl,
+            signature_ttl: settings.signature_ttl,
+            negative_ttl: settings.negative_ttl,
             stats: CacheStats::default(),
             metrics,
         }
@@ -164,13 +145,26 @@ pub struct ReviewRegistry<'a> {
 }
 
 impl ReviewRegistry<'_> {
+    /// [`Registry::fetch_attestation_layers`], timed, not cached (the verdict cache keeps what
+    /// they decided).
+    pub async fn fetch_attestations(
+        &self,
+        repository: &ImageReference,
+        digest: &Digest,
+    ) -> Result<Vec<crate::registry::SignatureLayer>, RegistryError> {
+        let fetch = self.via.fetch_attestation_layers(repository, digest);
+        self.cached
+            .timed(repository.registry(), "fetch_attestations", fetch)
+            .await
+    }
+
     /// [`Registry::resolve_digest`] through the tag cache.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
         if let Some(digest) = image.digest() {
             return Ok(digest.clone());
         }
         let key = (self.via.image_auth_key(image), image.to_string());
-        if let Some(digest) = self.cached.digests.get(&key).await {
+        if let Some(digest) = self.cached.digests.get(&key) {
             self.cached
                 .stats
                 .digest_hits
@@ -189,26 +183,17 @@ impl ReviewRegistry<'_> {
         image: &ImageReference,
     ) -> Result<Digest, RegistryError> {
         let cached = self.cached;
+        let fetch = cached.timed(
+            image.registry(),
+            "resolve_digest",
+            self.via.resolve_digest(image),
+        );
         let entry = cached
             .digests
-            .entry(key)
-            .or_try_insert_with(cached.timed(
-                image.registry(),
-                "resolve_digest",
-                self.via.resolve_digest(image),
-            ))
+            .get_or_fetch(key, |_| cached.tag_ttl, fetch)
             .await;
         let (hits, misses) = (&cached.stats.digest_hits, &cached.stats.digest_misses);
-        match entry {
-            Ok(entry) => {
-                count(entry.is_fresh(), hits, misses);
-                Ok(entry.into_value())
-            }
-            Err(error) => {
-                count(true, hits, misses);
-                Err(RegistryError::clone(&error))
-            }
-        }
+        counted(entry, hits, misses)
     }
 
     /// [`Registry::fetch_signature_material`] through the signature cache.
@@ -225,22 +210,16 @@ impl ReviewRegistry<'_> {
                 .await;
             material.map(Arc::new)
         };
+        let lifetime = |layers: &Layers| match layers.is_empty() {
+            true => cached.negative_ttl,
+            false => cached.signature_ttl,
+        };
         let entry = cached
             .signatures
-            .entry((repository.name(), digest.clone()))
-            .or_try_insert_with(fetch)
+            .get_or_fetch((repository.name(), digest.clone()), lifetime, fetch)
             .await;
         let (hits, misses) = (&cached.stats.signature_hits, &cached.stats.signature_misses);
-        match entry {
-            Ok(entry) => {
-                count(entry.is_fresh(), hits, misses);
-                Ok(entry.into_value())
-            }
-            Err(error) => {
-                count(true, hits, misses);
-                Err(RegistryError::clone(&error))
-            }
-        }
+        counted(entry, hits, misses)
     }
 
     /// [`Registry::index_children`], cached by digest (the content a digest names never
@@ -256,12 +235,16 @@ impl ReviewRegistry<'_> {
                 .await
                 .map(|c| c.map(Arc::new))
         };
-        self.cached
+        let cached = self.cached;
+        cached
             .indexes
-            .entry((image.name(), digest.clone()))
-            .or_try_insert_with(fetch)
+            .get_or_fetch(
+                (image.name(), digest.clone()),
+                |_| cached.signature_ttl,
+                fetch,
+            )
             .await
-            .map(|entry| entry.into_value())
+            .map(|(children, _)| children)
             .map_err(|e| RegistryError::clone(&e))
     }
 }
@@ -283,18 +266,26 @@ impl CachedRegistry {
 
     /// Entries held now (approximate; for metrics and the memory benchmark).
     pub fn entry_counts(&self) -> (u64, u64) {
-        (self.digests.entry_count(), self.signatures.entry_count())
+        (self.digests.len(), self.signatures.len())
     }
 }
 
-/// A fresh entry was fetched by this caller: a miss. Anything else was served or joined.
-fn count(fresh: bool, hits: &AtomicU64, misses: &AtomicU64) {
+/// Count a lookup: fetched by this caller (or failed) is a miss, served or joined a hit.
+fn counted<T>(
+    entry: Result<(T, bool), Arc<RegistryError>>,
+    hits: &AtomicU64,
+    misses: &AtomicU64,
+) -> Result<T, RegistryError> {
+    let fresh = entry.as_ref().map_or(true, |(_, fresh)| *fresh);
     let counter = if fresh { misses } else { hits };
     counter.fetch_add(1, Ordering::Relaxed);
+    entry
+        .map(|(value, _)| value)
+        .map_err(|error| RegistryError::clone(&error))
 }
 
 /// Approximate bytes an entry holds.
-fn weight(key: &(String, Digest), layers: &Layers) -> u32 {
-    let total = key.0.len() + key.1.as_str().len() + layers.byte_size() + MOKA_ENTRY_OVERHEAD;
-    u32::try_from(total).unwrap_or(u32::MAX)
+fn weight(key: &(String, Digest), layers: &Layers) -> u64 {
+    let total = key.0.len() + key.1.as_str().len() + layers.byte_size() + SLOT_OVERHEAD;
+    total as u64
 }

@@ -29,6 +29,7 @@ use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use sha2::{Digest as _, Sha256};
 
+use crate::expiring::{SharedClock, system_clock};
 use crate::policy::ImagePolicy;
 use crate::reference::{Digest, ImageReference};
 use crate::registry::Platform;
@@ -58,6 +59,8 @@ pub struct VerdictSettings {
     pub max_entries: u64,
     /// Most bytes of verdicts held (keys, digests and messages, approximately).
     pub max_bytes: u64,
+    /// What lifetimes are measured by: the system clock, or a test's own.
+    pub clock: SharedClock,
 }
 
 impl Default for VerdictSettings {
@@ -67,6 +70,7 @@ impl Default for VerdictSettings {
             negative_ttl: Duration::from_secs(10),
             max_entries: 200_000,
             max_bytes: 200_000 * BYTES_PER_VERDICT,
+            clock: system_clock(),
         }
     }
 }
@@ -87,6 +91,7 @@ impl VerdictSettings {
         Self {
             positive_ttl: cache.signature_ttl,
             negative_ttl: cache.negative_ttl,
+            clock: cache.clock.clone(),
             ..Self::default()
         }
     }
@@ -185,6 +190,7 @@ pub struct VerdictCache {
     cache: Cache<VerdictKey, Stored, ByteWeight>,
     notes: Mutex<HashSet<Arc<str>>>,
     epoch: Instant,
+    clock: SharedClock,
     positive_ttl: Millis,
     negative_ttl: Millis,
     /// Unstorable verifications so far: orders [`Stored::Rejudge`] markers against arrivals.
@@ -207,7 +213,8 @@ impl VerdictCache {
                 weigher,
             ),
             notes: Mutex::new(HashSet::new()),
-            epoch: Instant::now(),
+            epoch: settings.clock.now(),
+            clock: settings.clock.clone(),
             positive_ttl: millis(settings.positive_ttl),
             negative_ttl: millis(settings.negative_ttl),
             flights: AtomicU64::new(0),
@@ -301,7 +308,7 @@ impl VerdictCache {
     }
 
     fn now(&self) -> Millis {
-        millis(self.epoch.elapsed())
+        millis(self.clock.now().saturating_duration_since(self.epoch))
     }
 
     /// (hits, misses) so far; a caller that joined a verification under way counts as a hit.
@@ -528,9 +535,11 @@ mod tests {
 
     #[tokio::test]
     async fn verdicts_expire_after_their_lifetime() {
+        let clock = crate::expiring::ManualClock::new();
         let cache = VerdictCache::new(&VerdictSettings {
             positive_ttl: Duration::from_millis(100),
             negative_ttl: Duration::ZERO,
+            clock: clock.clone(),
             ..VerdictSettings::default()
         });
         let set = policy("r.example/**", "enforce");
@@ -553,11 +562,16 @@ mod tests {
             (1, 3),
             "admit reused, deny (ttl 0) judged twice"
         );
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        clock.advance(Duration::from_millis(99));
         cache
             .get_or_judge(admit, || async { verified(&digest, "n") })
             .await;
-        assert_eq!(cache.stats(), (1, 4), "expired admit judged again");
+        assert_eq!(cache.stats(), (2, 3), "alive until its lifetime ends");
+        clock.advance(Duration::from_millis(1));
+        cache
+            .get_or_judge(admit, || async { verified(&digest, "n") })
+            .await;
+        assert_eq!(cache.stats(), (2, 4), "expired admit judged again");
     }
 
     #[tokio::test]

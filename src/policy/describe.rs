@@ -98,7 +98,32 @@ fn authority_line(authority: &Authority) -> String {
         .as_ref()
         .map(|s| format!(" (signatures in {})", s.repository))
         .unwrap_or_default();
-    format!("{}: {what}{source}", authority.name)
+    format!(
+        "{}: {what}{source}{}",
+        authority.name,
+        attestation_words(authority)
+    )
+}
+
+/// `; attests instead of signing: name (predicate URI, rego policy), …`.
+fn attestation_words(authority: &Authority) -> String {
+    if authority.attestations.is_empty() {
+        return String::new();
+    }
+    let entries: Vec<String> = authority
+        .attestations
+        .iter()
+        .map(|a| {
+            let policy = a.policy.as_ref().map_or("no policy".to_string(), |p| {
+                format!("{} policy", p.language.as_str())
+            });
+            format!("{} ({}, {policy})", a.name, a.predicate_uri)
+        })
+        .collect();
+    format!(
+        "; satisfied by attestations instead of signatures: {}",
+        entries.join(", ")
+    )
 }
 
 fn keyless_words(k: &KeylessAuthority) -> String {

@@ -13,7 +13,7 @@ use super::model::{
 use super::trust::{KeylessTrust, LogKey, TimeRange};
 
 /// Bump when the serialisation changes, so old cache keys can never collide with new ones.
-const FORMAT: &str = "signet-policy-set/v6";
+const FORMAT: &str = "signet-policy-set/v7";
 
 /// Hex sha256 of the canonical form of `policies`, selected by scope (containers-policy.json)
 /// or by glob, with the fingerprints of the per-namespace sets (`namespaces`: name and
@@ -166,6 +166,18 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
             }
         }
         AuthorityKind::Keyless(k) => write_keyless(c, k),
+    }
+    c.count(a.attestations.len());
+    for attestation in &a.attestations {
+        c.text(&attestation.name);
+        c.text(&attestation.predicate_uri);
+        match &attestation.policy {
+            Some(policy) => {
+                c.text(policy.language.as_str());
+                c.text(&policy.text);
+            }
+            None => c.text("no-policy"),
+        }
     }
 }
 

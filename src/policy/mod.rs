@@ -21,6 +21,7 @@
 //! (`scope`), loading and format detection (`load`), errors, fingerprints and `policy check`'s
 //! description.
 
+mod attestation;
 mod containers;
 mod describe;
 mod error;
@@ -41,6 +42,10 @@ use std::path::{Path, PathBuf};
 use crate::reference::ImageReference;
 use crate::workload::ResourceIdentity;
 
+pub use attestation::{
+    AttestationPolicy, AttestationRequirement, EVALUATION_BUDGET, Evaluation, MAX_STATEMENT_BYTES,
+    PolicyLanguage, predicate_uri,
+};
 pub use error::{LoadError, LoadErrorKind};
 pub use export::{CrioExport, ExportError, ExportFinding, Severity, Unmatched, export_crio};
 pub use glob::{GlobError, ImageGlob};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use regex::Regex;
 use sigstore::crypto::CosignVerificationKey;
 
+use super::attestation::AttestationRequirement;
 use super::glob::ImageGlob;
 use super::sigstore::ResourceMatch;
 use super::trust::KeylessTrust;
@@ -210,6 +211,10 @@ pub struct Authority {
     pub source: Option<SignatureSource>,
     /// `signatureFormat`: which kind of signature material may satisfy the authority.
     pub format: SignatureFormat,
+    /// `attestations`: when any, the authority is satisfied by attestations (each entry by at
+    /// least one verified attestation of its predicate type that its policy accepts) instead of
+    /// by signatures, as policy-controller decides.
+    pub attestations: Vec<AttestationRequirement>,
 }
 
 /// policy-controller's `signatureFormat`.

@@ -191,24 +191,19 @@ fn unsupported_companions_of_key_authorities_are_named() {
             "spec.authorities[0].signatureFormat",
         ),
         (
-            "    attestations: [{name: a, predicateType: vuln}]",
-            "spec.authorities[0].attestations",
+            "    attestations: [{name: a, predicateType: vuln, policy: {type: cue, configMapRef: {name: c, key: k}}}]",
+            "spec.authorities[0].attestations[0].policy.configMapRef",
+        ),
+        (
+            "    attestations: [{name: a, predicateType: vuln, policy: {type: rego, remote: {url: 'https://x'}}}]",
+            "spec.authorities[0].attestations[0].policy.remote",
+        ),
+        (
+            "    attestations: [{name: a, predicateType: vuln, policy: {type: cue, data: 'a: [1]'}}]",
+            "spec.authorities[0].attestations[0].policy.data",
         ),
         ("  policy: {type: cue, data: 'x: 1'}", "spec.policy"),
     ];
-    // A policy whose only unsupported field is attestations says exactly that.
-    let err = load_error(&key_policy(
-        "p",
-        "**",
-        "    attestations: [{name: a, predicateType: vuln}]",
-    ));
-    let shown = err.to_string();
-    assert!(!shown.contains("also not supported"), "{shown}");
-    assert!(
-        shown.contains("attestations: attestation verification")
-            && shown.contains("remove attestations"),
-        "{shown}"
-    );
     for (extra, field) in cases {
         let err = load_error(&key_policy("p", "**", extra));
         assert!(
@@ -551,4 +546,58 @@ fn several_pem_blocks_in_key_data_need_a_threshold() {
         panic!("key authority expected")
     };
     assert_eq!(k.keys.len(), 2);
+}
+
+#[test]
+fn attestations_compile_into_the_model_with_their_policies() {
+    let set = PolicySet::from_yaml(
+        &key_policy(
+            "p",
+            "**",
+            "    attestations:\n    - {name: prov, predicateType: slsaprovenance1, policy: {type: cel, data: \"predicateType != ''\"}}\n    - {name: scan, predicateType: 'https://example.com/scan/v1'}",
+        ),
+        "p.yaml",
+    )
+    .unwrap();
+    let attestations = &set.policies()[0].authorities[0].attestations;
+    assert_eq!(attestations.len(), 2);
+    assert_eq!(
+        attestations[0].predicate_uri,
+        "https://slsa.dev/provenance/v1"
+    );
+    assert_eq!(
+        attestations[0].policy.as_ref().unwrap().language,
+        PolicyLanguage::Cel
+    );
+    assert_eq!(attestations[1].predicate_uri, "https://example.com/scan/v1");
+    assert!(attestations[1].policy.is_none());
+    // The policy text is part of the fingerprint: a verdict cached under one never serves the other.
+    let other = PolicySet::from_yaml(
+        &key_policy(
+            "p",
+            "**",
+            "    attestations:\n    - {name: prov, predicateType: slsaprovenance1, policy: {type: cel, data: \"predicateType == ''\"}}\n    - {name: scan, predicateType: 'https://example.com/scan/v1'}",
+        ),
+        "p.yaml",
+    )
+    .unwrap();
+    assert_ne!(
+        set.policies()[0].fingerprint(),
+        other.policies()[0].fingerprint()
+    );
+    // A Rego syntax error names the field and the attestation.
+    let err = load_error(&key_policy(
+        "p",
+        "**",
+        "    attestations: [{name: prov, predicateType: vuln, policy: {type: rego, data: 'package sigstore\n\n      isCompliant {'}}]",
+    ));
+    assert_eq!(
+        err.field.as_deref(),
+        Some("spec.authorities[0].attestations[0].policy.data")
+    );
+    assert!(
+        err.to_string()
+            .contains("rego policy of attestation \"prov\""),
+        "{err}"
+    );
 }

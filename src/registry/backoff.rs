@@ -5,25 +5,42 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::expiring::{SharedClock, system_clock};
 
 /// Hosts remembered at once; past it, expired pauses are dropped first, then all.
 const MAX_HOSTS: usize = 1024;
 
-/// Registry host -> when requests may go to it again.
-#[derive(Debug, Default)]
+/// Registry host -> when requests may go to it again, by `clock`.
+#[derive(Debug)]
 pub(super) struct Backoff {
-    until: Mutex<HashMap<String, Instant>>,
+    until: Mutex<HashMap<String, std::time::Instant>>,
+    clock: SharedClock,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new(system_clock())
+    }
 }
 
 impl Backoff {
+    /// No registry paused; pauses measured by `clock`.
+    pub fn new(clock: SharedClock) -> Self {
+        Self {
+            until: Mutex::default(),
+            clock,
+        }
+    }
+
     /// Pause `registry` for `retry_after` (if it said) capped at `cap`.
     pub fn pause(&self, registry: &str, retry_after: Option<Duration>, cap: Duration) {
         let pause = retry_after.map_or(cap, |r| r.min(cap));
         let Ok(mut until) = self.until.lock() else {
             return;
         };
-        let now = Instant::now();
+        let now = self.clock.now();
         if until.len() >= MAX_HOSTS {
             until.retain(|_, t| *t > now);
             if until.len() >= MAX_HOSTS {
@@ -39,7 +56,7 @@ impl Backoff {
             .lock()
             .ok()
             .and_then(|until| until.get(registry).copied())
-            .is_some_and(|t| t > Instant::now())
+            .is_some_and(|t| t > self.clock.now())
     }
 }
 
@@ -54,7 +71,8 @@ mod tests {
 
     #[test]
     fn retry_after_is_capped_and_shortens_the_pause() {
-        let backoff = Backoff::default();
+        let clock = crate::expiring::ManualClock::new();
+        let backoff = Backoff::new(clock.clone());
         backoff.pause(
             "a",
             Some(Duration::from_secs(60)),
@@ -64,7 +82,9 @@ mod tests {
         assert!(backoff.paused("a"));
         assert!(!backoff.paused("b"));
         assert!(!backoff.paused("c"));
-        std::thread::sleep(Duration::from_millis(80));
+        clock.advance(Duration::from_millis(49));
+        assert!(backoff.paused("a"));
+        clock.advance(Duration::from_millis(1));
         assert!(!backoff.paused("a"), "the cap bounds a 60 s Retry-After");
     }
 

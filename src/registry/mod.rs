@@ -4,6 +4,7 @@
 //! verdict.
 
 mod addresses;
+mod attestations;
 mod auth;
 mod backoff;
 mod clients;
@@ -31,8 +32,12 @@ use fanout::HostSlots;
 use http::{Answer, Get};
 use token::Tokens;
 
+use crate::expiring::SharedClock;
 use crate::reference::{Digest, ImageReference};
 
+pub use attestations::{
+    DSSE_MEDIA_TYPE, MAX_ATTESTATION_BYTES, MAX_ATTESTATION_LAYER_BYTES, attestation_tag,
+};
 pub use auth::{
     AuthKey, CredentialProviders, Credentials, CredentialsError, DEFAULT_PROVIDER_TIMEOUT,
     MAX_PROVIDER_RESPONSE_BYTES, ProviderError,
@@ -76,6 +81,8 @@ pub struct RegistryConfig {
     /// Most requests in flight to one registry host, across all reviews; more wait their turn
     /// (within the review's deadline).
     pub max_requests_per_host: usize,
+    /// What the rate-limit pause is measured by: the system clock, or a test's own.
+    pub clock: SharedClock,
     /// The kubelet's credential provider plugins (`--image-credential-provider-config`), asked
     /// for each image after the review's and the global credentials.
     pub credential_providers: Option<Arc<CredentialProviders>>,
@@ -94,6 +101,7 @@ impl Default for RegistryConfig {
             rate_limit_pause: Duration::from_secs(5),
             mirrors: Mirrors::default(),
             max_requests_per_host: DEFAULT_MAX_REQUESTS_PER_HOST,
+            clock: crate::expiring::system_clock(),
             credential_providers: None,
         }
     }
@@ -123,9 +131,9 @@ impl Registry {
             clients: Clients::new(&config).map(Arc::new),
             credentials: Arc::new(credentials),
             hosts: Arc::new(HostSlots::new(config.max_requests_per_host)),
-            config: Arc::new(config),
             tokens: Arc::default(),
-            backoff: Arc::default(),
+            backoff: Arc::new(Backoff::new(config.clock.clone())),
+            config: Arc::new(config),
         }
     }
 

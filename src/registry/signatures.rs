@@ -89,20 +89,20 @@ impl SignatureMaterial {
 /// The parts of a signature manifest we read (its outline was checked first).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SignatureManifest {
+pub(super) struct SignatureManifest {
     #[serde(default)]
-    layers: Vec<LayerDescriptor>,
+    pub(super) layers: Vec<LayerDescriptor>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LayerDescriptor {
+pub(super) struct LayerDescriptor {
     #[serde(default)]
-    media_type: String,
-    digest: String,
-    size: u64,
+    pub(super) media_type: String,
+    pub(super) digest: String,
+    pub(super) size: u64,
     #[serde(default)]
-    annotations: BTreeMap<String, String>,
+    pub(super) annotations: BTreeMap<String, String>,
 }
 
 impl Registry {
@@ -182,7 +182,7 @@ impl Registry {
 
     /// The `.sig` manifest, or `None` when the tag does not exist. Read within the manifest
     /// limit, checked (`content.rs`), and its layers counted before any is kept.
-    async fn signature_manifest(
+    pub(super) async fn signature_manifest(
         &self,
         sig_ref: &Reference,
     ) -> Result<Option<SignatureManifest>, RegistryError> {
@@ -238,8 +238,18 @@ impl Registry {
         sig_ref: &Reference,
         descriptor: LayerDescriptor,
     ) -> Result<SignatureLayer, RegistryError> {
-        let registry = sig_ref.registry().to_string();
         let limit = self.config.max_layer_bytes;
+        self.layer_within(sig_ref, descriptor, limit).await
+    }
+
+    /// [`Self::signature_layer`] with the size limit `limit`.
+    pub(super) async fn layer_within(
+        &self,
+        sig_ref: &Reference,
+        descriptor: LayerDescriptor,
+        limit: usize,
+    ) -> Result<SignatureLayer, RegistryError> {
+        let registry = sig_ref.registry().to_string();
         let digest = Digest::parse(&descriptor.digest).map_err(|e| RegistryError::Invalid {
             registry: registry.clone(),
             detail: format!("signature layer digest: {e}"),

@@ -275,20 +275,19 @@ impl PolicyComposer {
     }
 
     /// Poll the files every `interval`; on a content change reload files and documents
-    /// together, calling `report(ok)`.
-    pub async fn watch_files(
+    /// together, calling `report(ok)`. The files are read when this is called.
+    pub fn watch_files(
         self: Arc<Self>,
         interval: Duration,
         report: impl Fn(bool) + Send + 'static,
-    ) {
+    ) -> impl Future<Output = ()> + Send + 'static {
         let watched: Vec<PathBuf> = self.sources.watched();
-        on_content_change(watched, interval, || {
+        on_content_change(watched, interval, move || {
             let result = self.reload();
             if let Err(error) = &result {
                 tracing::warn!(%error, "new policy refused; keeping the policy in force");
             }
             report(result.is_ok());
         })
-        .await;
     }
 }

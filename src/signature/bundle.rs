@@ -19,7 +19,7 @@
 //!
 //! Pure: no network, no clock. Failures are [`Mismatch`] values naming what was found.
 
-mod dsse;
+pub(super) mod dsse;
 mod merkle;
 mod timestamp;
 mod tlog;

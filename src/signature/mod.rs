@@ -18,6 +18,7 @@
 //! Failures are returned as [`Mismatch`] values that say what was required and what was found,
 //! never as a bare `false`.
 
+mod attestation;
 pub mod bundle;
 mod certificate;
 mod identity;
@@ -38,6 +39,9 @@ use crate::policy::{
 use crate::reference::{Digest, ImageReference};
 pub use crate::registry::{SignatureBundle, SignatureLayer, SignatureMaterial};
 
+pub use attestation::{
+    RejectedAttestation, VerifiedAttestation, bundle_attestations, key_attestations,
+};
 pub use certificate::{
     CertificateError, FulcioIdentity, SigningCertificate, parse_chain, parse_signing_certificate,
 };

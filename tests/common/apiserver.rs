@@ -1,9 +1,9 @@
 //! A recorded-shapes Kubernetes API server for the few tests a real kube-apiserver cannot serve:
-//! one that answers 503 on demand ([`TestApiServer::set_unavailable`]: tests/webhook_pull_secrets.rs,
-//! tests/cluster_policies.rs), an upstream behind a blackhole proxy that must never be reached
-//! (tests/webhook_events.rs, tests/webhook_pull_secrets.rs), and policy objects the shipped
+//! one that answers 503 on demand ([`TestApiServer::set_unavailable`]: tests/it/webhook_pull_secrets.rs,
+//! tests/it/cluster_policies.rs), an upstream behind a blackhole proxy that must never be reached
+//! (tests/it/webhook_events.rs, tests/it/webhook_pull_secrets.rs), and policy objects the shipped
 //! CRDs refuse or prune, which Signet must still judge safely where older or schemaless CRDs
-//! are installed (tests/namespaced_policies.rs). Everything else runs against the real
+//! are installed (tests/it/namespaced_policies.rs). Everything else runs against the real
 //! kube-apiserver (tests/common/control_plane.rs, tests/common/shared_plane.rs); see
 //! docs/testing-with-kube-apiserver.md.
 //!

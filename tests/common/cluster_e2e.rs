@@ -51,7 +51,7 @@ impl Installed {
         }
     }
 
-    /// Installed some other way (`helm install`, tests/helm_install.rs): the webhook is sent to
+    /// Installed some other way (`helm install`, tests/it/helm_install.rs): the webhook is sent to
     /// `https://127.0.0.1:<webhook_port>` with `tls`'s CA, and `serve` runs there.
     pub fn external(webhook_port: u16, tls: LoopbackTls) -> Installed {
         let dir = tempfile::Builder::new()

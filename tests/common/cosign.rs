@@ -62,6 +62,24 @@ impl CosignKey {
         );
     }
 
+    /// `cosign attest --key --type <predicate_type> --predicate <predicate>` of `image`, offline:
+    /// a DSSE envelope under the image's `.att` tag.
+    pub fn attest(&self, image: &str, predicate_type: &str, predicate: &Path) {
+        self.attest_with(image, predicate_type, predicate, &[]);
+    }
+
+    /// [`Self::attest`] with `extra` arguments (`--new-bundle-format`: a Sigstore bundle as an
+    /// OCI referrer instead of the `.att` tag).
+    pub fn attest_with(&self, image: &str, predicate_type: &str, predicate: &Path, extra: &[&str]) {
+        run_ok(
+            self.cosign("attest")
+                .args(["--type", predicate_type, "--predicate"])
+                .arg(predicate)
+                .args(extra)
+                .arg(image),
+        );
+    }
+
     /// `sign` with the registry credentials of `config`.
     pub fn sign_as(&self, image: &str, config: &DockerConfig) {
         run_ok(config.apply(&mut self.cosign("sign")).arg(image));

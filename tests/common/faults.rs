@@ -1,9 +1,13 @@
-//! A hostile registry front: forwards to a real registry, except for requests whose path contains
-//! a configured needle, which get a fault instead: an error status, a redirect, a body that lies
-//! about its size, never ends, trickles, breaks off, or was rewritten. Every request is logged
-//! with its `Authorization` header, so tests can count requests and see which credentials went
-//! where. Served over plain HTTP, or over HTTPS with a certificate nobody trusts.
+//! The one registry front of the tests: forwards to a real registry, except for requests whose
+//! path contains a configured needle, which get a fault instead: an error status, a redirect, a
+//! body that lies about its size, never ends, trickles, breaks off, or was rewritten, a document
+//! the real registry cannot serve (the OCI 1.1 referrers API Debian's distribution 2.8 lacks:
+//! [`FaultFront::referrers`]), or another path's answer (a tag that answers differently on a
+//! second lookup: [`FaultFront::flipping`]). Every request is logged with its `Authorization`
+//! header, so tests can count requests and see which credentials went where. Served over plain
+//! HTTP, or over HTTPS with a certificate nobody trusts.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -46,6 +50,8 @@ pub enum Fault {
     Rewrite(Rewrite, Headers),
     /// This status, these headers and this body.
     Body(u16, Vec<(&'static str, String)>, Vec<u8>),
+    /// Forward, but ask the registry for this path (and the request's query) instead.
+    Reroute(String),
 }
 
 /// Which requests a fault is for.
@@ -53,17 +59,31 @@ pub enum Fault {
 struct Matcher {
     /// Only this method (`HEAD`), or any.
     method: Option<String>,
-    /// Path contains this (or, when `exact`, path and query are exactly this).
+    /// What the request's path is compared with.
     needle: String,
-    exact: bool,
+    scope: Scope,
+    /// Requests it still applies to (`None`: every one).
+    remaining: Option<usize>,
+}
+
+/// How a [`Matcher`]'s needle is compared.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// The path contains it.
+    Contains,
+    /// The path (whatever the query) is it.
+    Path,
+    /// The path and query are it.
+    PathAndQuery,
 }
 
 impl Matcher {
     fn matches(&self, method: &str, path: &str, path_and_query: &str) -> bool {
         let method_ok = self.method.as_deref().is_none_or(|m| m == method);
-        let path_ok = match self.exact {
-            true => path_and_query == self.needle,
-            false => path.contains(self.needle.as_str()),
+        let path_ok = match self.scope {
+            Scope::Contains => path.contains(self.needle.as_str()),
+            Scope::Path => path == self.needle,
+            Scope::PathAndQuery => path_and_query == self.needle,
         };
         method_ok && path_ok
     }
@@ -138,24 +158,44 @@ impl FaultFront {
 
     /// Requests whose path contains `needle` get `fault` from now on (the first match wins).
     pub fn fail(&self, needle: &str, fault: Fault) {
-        self.add(None, needle, false, fault);
+        self.add(None, needle, Scope::Contains, None, fault);
     }
 
     /// Requests with this method whose path contains `needle` get `fault` from now on.
     pub fn fail_method(&self, method: &str, needle: &str, fault: Fault) {
-        self.add(Some(method), needle, false, fault);
+        self.add(Some(method), needle, Scope::Contains, None, fault);
     }
 
     /// Requests whose path and query are exactly `path_and_query` get `fault` from now on.
     pub fn fail_exact(&self, path_and_query: &str, fault: Fault) {
-        self.add(None, path_and_query, true, fault);
+        self.add(None, path_and_query, Scope::PathAndQuery, None, fault);
     }
 
-    fn add(&self, method: Option<&str>, needle: &str, exact: bool, fault: Fault) {
+    /// Requests whose path and query are exactly `path_and_query` get `fault`, the next
+    /// `times` of them only.
+    pub fn fail_exact_times(&self, path_and_query: &str, times: usize, fault: Fault) {
+        self.add(
+            None,
+            path_and_query,
+            Scope::PathAndQuery,
+            Some(times),
+            fault,
+        );
+    }
+
+    fn add(
+        &self,
+        method: Option<&str>,
+        needle: &str,
+        scope: Scope,
+        remaining: Option<usize>,
+        fault: Fault,
+    ) {
         let matcher = Matcher {
             method: method.map(str::to_owned),
             needle: needle.to_owned(),
-            exact,
+            scope,
+            remaining,
         };
         self.state
             .faults
@@ -180,6 +220,47 @@ impl FaultFront {
             .iter()
             .filter(|r| r.path.contains(needle))
             .count()
+    }
+
+    /// How many requests were for exactly `path`.
+    pub fn requests_to(&self, path: &str) -> usize {
+        self.log().iter().filter(|r| r.path == path).count()
+    }
+
+    /// A front with the OCI 1.1 referrers API: `answers` maps a path to the image index served
+    /// for it; other `/referrers/` paths get 404, as from a registry without the API.
+    pub async fn referrers(upstream_host: &str, answers: HashMap<String, Vec<u8>>) -> FaultFront {
+        let front = Self::start(upstream_host).await;
+        let index = "application/vnd.oci.image.index.v1+json".to_string();
+        for (path, body) in answers {
+            let fault = Fault::Body(200, vec![("content-type", index.clone())], body);
+            front.add(None, &path, Scope::Path, None, fault);
+        }
+        front.fail("/referrers/", Fault::Status(404, vec![]));
+        front
+    }
+
+    /// A front whose `repo:tag` answers `first` on its first lookup and `then` on every later
+    /// one: a registry that answers differently on a second lookup (Kyverno's CVE-2022-47633
+    /// class). [`FaultFront::tag_lookups`] counts the lookups.
+    pub async fn flipping(
+        upstream_host: &str,
+        repo: &str,
+        tag: &str,
+        first: &str,
+        then: &str,
+    ) -> FaultFront {
+        let front = Self::start(upstream_host).await;
+        let tag_path = format!("/v2/{repo}/manifests/{tag}");
+        let to = |digest: &str| Fault::Reroute(format!("/v2/{repo}/manifests/{digest}"));
+        front.fail_exact_times(&tag_path, 1, to(first));
+        front.fail_exact(&tag_path, to(then));
+        front
+    }
+
+    /// Lookups of `repo:tag` (for [`FaultFront::flipping`]).
+    pub fn tag_lookups(&self, repo: &str, tag: &str) -> usize {
+        self.requests_to(&format!("/v2/{repo}/manifests/{tag}"))
     }
 }
 
@@ -220,11 +301,15 @@ async fn answer(State(front): State<Arc<Front>>, request: Request) -> Response<B
         authorization,
     });
     let fault = {
-        let faults = front.faults.lock().expect("faults");
+        let mut faults = front.faults.lock().expect("faults");
         faults
-            .iter()
+            .iter_mut()
+            .filter(|(matcher, _)| matcher.remaining != Some(0))
             .find(|(matcher, _)| matcher.matches(&method, &path, &path_and_query))
-            .map(|(_, f)| f.clone())
+            .map(|(matcher, f)| {
+                matcher.remaining = matcher.remaining.map(|n| n - 1);
+                f.clone()
+            })
     };
     match fault {
         Some(Fault::Challenge {
@@ -236,7 +321,7 @@ async fn answer(State(front): State<Arc<Front>>, request: Request) -> Response<B
                 .get("authorization")
                 .and_then(|v| v.to_str().ok());
             match presented == Some(format!("Bearer {token}").as_str()) {
-                true => forward(&front, request, None).await,
+                true => forward(&front, request, None, None).await,
                 false => Response::builder()
                     .status(StatusCode::UNAUTHORIZED)
                     .header("www-authenticate", www_authenticate)
@@ -244,10 +329,11 @@ async fn answer(State(front): State<Arc<Front>>, request: Request) -> Response<B
                     .expect("response"),
             }
         }
-        None => forward(&front, request, None).await,
+        None => forward(&front, request, None, None).await,
         Some(Fault::Rewrite(rewrite, headers)) => {
-            forward(&front, request, Some((rewrite, headers))).await
+            forward(&front, request, None, Some((rewrite, headers))).await
         }
+        Some(Fault::Reroute(to)) => forward(&front, request, Some(to), None).await,
         Some(fault) => faulty(fault, &path),
     }
 }
@@ -295,7 +381,9 @@ fn faulty(fault: Fault, path: &str) -> Response<Body> {
             }
             builder.body(Body::from(body))
         }
-        Fault::Rewrite(..) | Fault::Challenge { .. } => unreachable!("answered by `answer`"),
+        Fault::Rewrite(..) | Fault::Challenge { .. } | Fault::Reroute(_) => {
+            unreachable!("answered by `answer`")
+        }
     }
     .expect("response")
 }
@@ -311,16 +399,24 @@ fn endless(chunk: usize, every: Duration) -> Body {
     Body::from_stream(chunks)
 }
 
+/// Forward `request` to the registry (at path `to` instead of its own, when given).
 async fn forward(
     front: &Front,
     request: Request,
+    to: Option<String>,
     rewrite: Option<(Rewrite, Headers)>,
 ) -> Response<Body> {
-    let path_and_query = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
+    let path_and_query = match to {
+        Some(path) => {
+            let query = request.uri().query().map(|q| format!("?{q}"));
+            format!("{path}{}", query.unwrap_or_default())
+        }
+        None => request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
+    };
     let mut upstream = front.http.request(
         request.method().clone(),
         format!("{}{path_and_query}", front.upstream),

@@ -2,7 +2,7 @@
 //! an HTTPS test client and a fault-injecting TCP proxy. Use with `mod common;` from `tests/*.rs`.
 //!
 //! Needs Debian's `docker-registry` and `htpasswd` (apache2-utils) on PATH.
-// Each test binary uses a different subset of the harness.
+// Each test area (and each bench) uses a different subset of the harness.
 #![allow(dead_code, unused_imports)]
 
 pub mod apiserver;
@@ -14,7 +14,6 @@ pub mod control_plane;
 pub mod cosign;
 pub mod crio;
 pub mod faults;
-pub mod flip;
 pub mod generated;
 pub mod hostile;
 pub mod images;
@@ -27,7 +26,6 @@ pub mod load;
 pub mod policy_objects;
 pub mod proxy;
 pub mod realm;
-pub mod referrers;
 pub mod registry;
 pub mod shared_plane;
 pub mod signing;

@@ -138,6 +138,13 @@ pub struct RealApi {
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
+/// A turn at the shared control plane's cluster-wide policy objects for a test that stores its
+/// own (tests/it/kube_apiserver.rs): every test area shares the one plane, so whoever lists or
+/// watches policies takes a turn first. The CRDs are installed and no policy object is left.
+pub async fn policy_turn() -> RealApi {
+    RealApi::take_turn().await
+}
+
 impl RealApi {
     /// Waits for its turn, installs the CRDs (once) and removes every policy object left.
     async fn take_turn() -> RealApi {

@@ -13,6 +13,7 @@ use signet::cluster::{EventQueue, EventSettings, PullSecrets};
 use signet::engine::cache::CacheSettings;
 use signet::engine::verdicts::VerdictSettings;
 use signet::engine::{Engine, EngineSettings, NoMatchAction};
+use signet::expiring::{SharedClock, system_clock};
 use signet::policy::{PolicySet, TrustRoots};
 use signet::registry::{Credentials, Registry, RegistryConfig};
 use signet::server::{self, Metrics, RunningServer, ServeConfig, TlsSource};
@@ -58,6 +59,9 @@ pub struct WebhookOptions {
     pub max_requests_per_registry: usize,
     /// `--max-images-in-flight`.
     pub max_images_in_flight: usize,
+    /// What every lifetime (caches, the rate-limit pause) is measured by: a test that checks a
+    /// lifetime gives a [`signet::expiring::ManualClock`] and moves it itself.
+    pub clock: SharedClock,
     /// `--image-credential-provider-config` and its plugins, loaded.
     pub credential_providers: Option<Arc<signet::registry::CredentialProviders>>,
 }
@@ -86,6 +90,7 @@ impl WebhookOptions {
             pull_secrets: None,
             max_requests_per_registry: RegistryConfig::default().max_requests_per_host,
             max_images_in_flight: EngineSettings::default().images_in_flight,
+            clock: system_clock(),
             credential_providers: None,
         }
     }
@@ -256,6 +261,7 @@ fn build_engine(
             call_timeout: options.registry_timeout,
             rate_limit_pause: options.rate_limit_pause,
             max_requests_per_host: options.max_requests_per_registry,
+            clock: options.clock.clone(),
             mirrors: {
                 let conf = match &options.registries_conf {
                     Some(text) => signet::registry::Mirrors::parse(text, "registries.conf")
@@ -274,11 +280,15 @@ fn build_engine(
         },
         credentials,
     );
+    let cache = CacheSettings {
+        clock: options.clock.clone(),
+        ..options.cache.clone()
+    };
     let settings = EngineSettings {
         no_match: options.no_match,
         review_deadline: options.review_deadline,
-        verdicts: VerdictSettings::lasting_as(&options.cache),
-        cache: options.cache.clone(),
+        verdicts: VerdictSettings::lasting_as(&cache),
+        cache,
         platforms: signet::engine::default_platforms(),
         images_in_flight: options.max_images_in_flight,
         ..EngineSettings::default()

@@ -23,7 +23,7 @@ app.kubernetes.io/part-of: signet
 {{ include "signet.helmLabels" . }}
 {{- end -}}
 
-{{/* The labels helm's own conventions add (tests/helm_chart.rs ignores exactly these). */}}
+{{/* The labels helm's own conventions add (tests/it/helm_chart.rs ignores exactly these). */}}
 {{- define "signet.helmLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/instance: {{ .Release.Name }}

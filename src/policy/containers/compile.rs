@@ -77,6 +77,7 @@ fn compile_requirement(
             kind,
             source: None,
             format: SignatureFormat::Any,
+            attestations: Vec::new(),
         }],
         mode: Mode::Enforce,
         on_registry_error: FailureAction::Deny,

@@ -67,6 +67,7 @@ pub(super) fn requirements(policy: &ImagePolicy, findings: &mut Vec<ExportFindin
         .authorities
         .iter()
         .filter(|a| !is_static(a, StaticAction::Fail))
+        .filter(|a| attestations_left_out(a, &mut report))
         .collect();
     if !fails.is_empty() {
         let names: Vec<&str> = fails.iter().map(|a| a.name.as_str()).collect();
@@ -100,6 +101,30 @@ pub(super) fn requirements(policy: &ImagePolicy, findings: &mut Vec<ExportFindin
         );
     }
     vec![authority_requirement(first, &mut report)]
+}
+
+/// An authority satisfied by attestations cannot be exported: containers-policy.json checks
+/// signatures only, and a signature requirement in its place would admit images without the
+/// attestation. It is left out (never a wider reading); `false` when it was.
+fn attestations_left_out(a: &Authority, report: &mut impl FnMut(Severity, String)) -> bool {
+    if a.attestations.is_empty() {
+        return true;
+    }
+    let names: Vec<String> = a
+        .attestations
+        .iter()
+        .map(|t| format!("{} ({})", t.name, t.predicate_type))
+        .collect();
+    report(
+        Severity::Refuses,
+        format!(
+            "authority {} requires attestations [{}], which containers-policy.json cannot carry \
+             (CRI-O checks signatures only); it is left out, so the node refuses what only it admits",
+            a.name,
+            names.join(", ")
+        ),
+    );
+    false
 }
 
 /// Several key authorities with the same identity rule and signature source are one

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::attestation_compile::compile_attestations;
 use super::cluster_image_policy as wire;
 use super::compile_keyless::{compile_keyless, lookup};
 use super::key::{self, Algorithm, Curve};
@@ -176,11 +177,13 @@ fn compile_authority(
         false => a.name.clone(),
     };
     let format = compile_format(a, &at, findings);
+    let attestations = compile_attestations(&a.attestations, &at, findings);
     Some(Authority {
         name,
         kind: kind?,
         source,
         format: format?,
+        attestations: attestations?,
     })
 }
 
@@ -212,14 +215,6 @@ fn key_rekor(
 
 /// Settings next to `key`/`keyless` that change what a signature must prove.
 fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
-    if !a.attestations.is_empty() {
-        findings.add(
-            &join(at, "attestations"),
-            "attestation verification (in-toto predicates with CUE/Rego policies) is not supported yet; \
-             the rest of this authority is understood, but enforcing it without its attestations would admit \
-             images policy-controller denies: remove attestations to enforce the signature check alone",
-        );
-    }
     if a.rfc3161timestamp.is_some() {
         findings.add(
             &join(at, "rfc3161timestamp"),

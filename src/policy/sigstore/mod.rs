@@ -4,6 +4,7 @@
 //! `syntax`) -> compile into [`ImagePolicy`](super::ImagePolicy) (`compile`, `compile_keyless`,
 //! `resource_match` for `spec.match`).
 
+mod attestation_compile;
 pub(super) mod cluster_image_policy;
 pub(super) mod compile;
 mod compile_keyless;

@@ -29,11 +29,14 @@ const VALID_RESOURCES: &[&str] = &[
 const VALID_PREDICATES: &[&str] = &[
     "custom",
     "slsaprovenance",
+    "slsaprovenance02",
+    "slsaprovenance1",
     "spdx",
     "spdxjson",
     "cyclonedx",
     "link",
     "vuln",
+    "openvex",
 ];
 const IDENTITY_TYPES: &[&str] = &[
     "matchRepository",
@@ -359,8 +362,13 @@ fn validate_attestation(a: &wire::Attestation, at: &str, errs: &mut FieldErrors)
 }
 
 fn validate_policy(p: &wire::Policy, at: &str, in_spec: bool, errs: &mut FieldErrors) {
-    if p.policy_type != "cue" && p.policy_type != "rego" {
-        let details = "only [cue,rego] are supported at the moment";
+    // `cel` is Signet's own, for attestations only.
+    let cel = !in_spec && p.policy_type == "cel";
+    if p.policy_type != "cue" && p.policy_type != "rego" && !cel {
+        let details = match in_spec {
+            true => "only [cue,rego] are supported at the moment",
+            false => "only [cue,rego] (policy-controller) and cel (Signet) are supported",
+        };
         errs.invalid_value(&join(at, "type"), &p.policy_type, details);
     }
     let sources = [

@@ -43,6 +43,8 @@ pub struct VerifiedBundle {
     /// The log entry's index and the signing time (the earliest trusted time: the SET's
     /// integratedTime or a verified RFC 3161 timestamp), when a log was checked.
     pub log: Option<(i64, i64)>,
+    /// The DSSE payload exactly as signed (the in-toto Statement), for envelopes.
+    pub payload: Option<Vec<u8>>,
 }
 
 /// The signed content of a bundle.
@@ -140,10 +142,10 @@ pub fn verify_sigstore_bundle(
         }
     }
     // 8. What was signed.
-    let content = match content {
+    let (content, signed_payload) = match content {
         Content::Message { digest, .. } => {
             check_message_digest(digest, artifact)?;
-            SignedContent::Message
+            (SignedContent::Message, None)
         }
         Content::Envelope {
             payload_type,
@@ -158,7 +160,7 @@ pub fn verify_sigstore_bundle(
                     .subject_for("sha256", &hex)
                     .ok_or_else(|| BundleError::Content("no subject names the artifact".into()))?;
             }
-            SignedContent::Statement(statement)
+            (SignedContent::Statement(statement), Some(payload))
         }
     };
     let (certificate, key_fingerprint) = match verifier {
@@ -173,6 +175,7 @@ pub fn verify_sigstore_bundle(
         certificate,
         key_fingerprint,
         log: logged.and_then(|l| Some((l.log_index, *times.iter().min()?))),
+        payload: signed_payload,
     })
 }
 

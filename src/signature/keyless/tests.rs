@@ -1,6 +1,6 @@
 //! Identity matching, and the whole keyless check over containers/image's real public-good
 //! signature (`dir-img-cosign-fulcio-rekor-valid`: mitr@redhat.com, GitHub OAuth issuer).
-//! Forgeries that need a private Fulcio and Rekor are in `tests/webhook_keyless.rs`.
+//! Forgeries that need a private Fulcio and Rekor are in `tests/it/webhook_keyless.rs`.
 
 use super::*;
 use crate::signature::check_keyless_authority;

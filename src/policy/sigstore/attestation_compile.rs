@@ -1,0 +1,95 @@
+//! `spec.authorities[].attestations` (validated) to [`AttestationRequirement`]s: predicate
+//! types to URIs, policies compiled now, so a policy that cannot be evaluated is refused at
+//! load naming its field rather than denying every image at review.
+
+use std::sync::Arc;
+
+use crate::policy::attestation::{
+    AttestationPolicy, AttestationRequirement, PolicyLanguage, predicate_uri,
+};
+use super::cluster_image_policy as wire;
+use super::compile::Findings;
+use crate::policy::field_error::join;
+
+/// At most this many attestations per authority.
+pub(super) const MAX_ATTESTATIONS: usize = 20;
+
+/// Every entry of `attestations` at `at` (an authority's path); `None` when any was refused.
+pub(super) fn compile_attestations(
+    attestations: &[wire::Attestation],
+    at: &str,
+    findings: &mut Findings,
+) -> Option<Vec<AttestationRequirement>> {
+    let path = join(at, "attestations");
+    if attestations.len() > MAX_ATTESTATIONS {
+        let reason = format!(
+            "{} attestations exceed Signet's limit of {MAX_ATTESTATIONS}",
+            attestations.len()
+        );
+        findings.add(&path, reason);
+        return None;
+    }
+    let compiled: Vec<_> = attestations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| compile_one(a, &format!("{path}[{i}]"), findings))
+        .collect();
+    (compiled.len() == attestations.len()).then_some(compiled)
+}
+
+fn compile_one(
+    a: &wire::Attestation,
+    at: &str,
+    findings: &mut Findings,
+) -> Option<AttestationRequirement> {
+    let policy = match &a.policy {
+        None => None,
+        Some(p) => Some(Arc::new(compile_policy(
+            p,
+            &join(at, "policy"),
+            &a.name,
+            findings,
+        )?)),
+    };
+    Some(AttestationRequirement {
+        name: a.name.clone(),
+        predicate_type: a.predicate_type.clone(),
+        predicate_uri: predicate_uri(&a.predicate_type).to_string(),
+        policy,
+    })
+}
+
+fn compile_policy(
+    p: &wire::Policy,
+    at: &str,
+    name: &str,
+    findings: &mut Findings,
+) -> Option<AttestationPolicy> {
+    if p.remote.is_some() {
+        findings.add(
+            &join(at, "remote"),
+            "policies fetched from a URL are refused: Signet never calls out at load or review; \
+             put the policy text in policy.data",
+        );
+        return None;
+    }
+    if p.config_map_ref.is_some() {
+        findings.add(
+            &join(at, "configMapRef"),
+            "ConfigMaps are not read (file mode has none, and cluster mode does not read them yet); \
+             put the policy text in policy.data",
+        );
+        return None;
+    }
+    // Validation admitted only these spellings.
+    let language = PolicyLanguage::parse(&p.policy_type)?;
+    AttestationPolicy::compile(language, &p.data)
+        .map_err(|e| {
+            let reason = format!(
+                "the {} policy of attestation {name:?}: {e}",
+                language.as_str()
+            );
+            findings.add(&join(at, "data"), reason);
+        })
+        .ok()
+}

@@ -1,0 +1,125 @@
+//! Certificate rotation the way the kubelet does it for a mounted Secret: the files are never
+//! rewritten; a new timestamped directory is written and the `..data` symlink is swapped to it
+//! atomically. Under a steady load of reviews, no request may fail, and new connections must get
+//! the new certificate.
+
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::common::load::Load;
+use crate::common::tls::{https_client, install_crypto_provider};
+use crate::common::webhook::{container, pod_review};
+use signet::engine::{Engine, EngineSettings};
+use signet::policy::PolicySet;
+use signet::registry::{Credentials, Registry, RegistryConfig};
+use signet::server::{self, Metrics, ServeConfig, TlsSource};
+
+struct Pair {
+    cert: String,
+    key: String,
+}
+
+fn self_signed() -> Pair {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    Pair {
+        cert: made.cert.pem(),
+        key: made.signing_key.serialize_pem(),
+    }
+}
+
+/// Write `pair` into a new `..<stamp>` directory and point `..data` at it, as the kubelet's
+/// AtomicWriter does (the visible `tls.crt`/`tls.key` are symlinks through `..data`).
+fn kubelet_write(dir: &Path, stamp: &str, pair: &Pair) {
+    let data = dir.join(format!("..{stamp}"));
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("tls.crt"), &pair.cert).unwrap();
+    std::fs::write(data.join("tls.key"), &pair.key).unwrap();
+    let tmp = dir.join("..data_tmp");
+    symlink(format!("..{stamp}"), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+    for name in ["tls.crt", "tls.key"] {
+        let link = dir.join(name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            symlink(format!("..data/{name}"), &link).unwrap();
+        }
+    }
+}
+
+fn engine() -> Arc<Engine> {
+    let policy = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: all}\nspec:\n  images: [{glob: \"**\"}]\n  authorities: [{static: {action: pass}}]\n";
+    let policies = PolicySet::from_yaml(policy, "test").unwrap();
+    let registry = Registry::new(RegistryConfig::default(), Credentials::default());
+    Arc::new(Engine::new(policies, registry, EngineSettings::default()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request() {
+    install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (self_signed(), self_signed());
+    kubelet_write(dir.path(), "2026_11_23_10_00_00.1", &old);
+    let config = ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: "127.0.0.1:0".parse().unwrap(),
+        tls: TlsSource::Files {
+            cert: dir.path().join("tls.crt"),
+            key: dir.path().join("tls.key"),
+        },
+        max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
+        limits: server::Limits::default(),
+        dry_run: false,
+        shutdown_delay: Duration::ZERO,
+        shutdown_grace: Duration::from_secs(5),
+        tls_reload_interval: Duration::from_millis(100),
+        readiness: Vec::new(),
+        enable_mutation: false,
+        would_deny: None,
+        pull_secrets: None,
+    };
+    let running = server::start(engine(), Arc::new(Metrics::new()), config)
+        .await
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}/validate", running.addr.port());
+    let both = format!("{}{}", old.cert, new.cert);
+    let review = pod_review("load", vec![container("a", "ghcr.io/org/app:1")], vec![]);
+
+    let load = Load::start(|| https_client(both.as_bytes()), &url, &review, 200, 4);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let new_only = https_client(new.cert.as_bytes());
+    assert!(
+        new_only.post(&url).json(&review).send().await.is_err(),
+        "the new certificate is not served yet"
+    );
+
+    kubelet_write(dir.path(), "2026_11_23_11_00_00.2", &new);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // A fresh client each time: a new TLS handshake sees whatever is served now.
+        let fresh = https_client(new.cert.as_bytes());
+        if fresh.post(&url).json(&review).send().await.is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rotated certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (ok, failed) = load.finish().await;
+    let old_only = https_client(old.cert.as_bytes());
+    assert!(
+        old_only.post(&url).json(&review).send().await.is_err(),
+        "the old certificate is no longer served"
+    );
+    println!("reviews during rotation: {ok} answered, {failed} failed");
+    assert!(ok > 50, "the load really ran: {ok}");
+    assert_eq!(failed, 0);
+    running.shutdown().await.unwrap();
+}
