@@ -17,6 +17,7 @@ mod multi_arch;
 mod namespaced;
 mod placeholders;
 mod require_digest;
+mod signature_sources;
 pub mod stages;
 pub mod verdicts;
 

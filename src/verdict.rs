@@ -117,6 +117,9 @@ pub enum AuthorityCause {
     Signature(Mismatch),
     /// A `static: fail` authority.
     StaticFail(Option<String>),
+    /// The authority cannot be checked (a Secret it names is missing or unusable): why, and
+    /// what to do.
+    Unusable(String),
     /// An attestation the authority requires was missing, unverified or refused by its policy.
     Attestation(AttestationFailure),
 }
@@ -147,6 +150,7 @@ impl Reason {
                     AuthorityCause::Signature(m) => m.code(),
                     AuthorityCause::StaticFail(_) => "StaticFail",
                     AuthorityCause::Attestation(_) => "AttestationFailed",
+                    AuthorityCause::Unusable(_) => "AuthorityUnusable",
                 })
                 .unwrap_or("PolicyFailed"),
             Self::Registry(e) => e.code(),
@@ -283,6 +287,7 @@ impl std::fmt::Display for AuthorityCause {
                 "attestation {:?} ({}) from authority {:?}: {}",
                 a.name, a.predicate_type, a.authority, a.detail
             ),
+            Self::Unusable(reason) => write!(f, "cannot be checked: {reason}"),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use signet::policy::{PolicySet, TrustRoots};
+use signet::policy::{PolicySecrets, PolicySet, TrustRoots};
 
 /// `signet policy …`.
 #[derive(Subcommand, Debug)]
@@ -38,7 +38,9 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let roots = TrustRoots::load(&args.trust_root).context("loading --trust-root")?;
+    let roots = TrustRoots::load(&args.trust_root)
+        .context("loading --trust-root")?
+        .with_secrets(PolicySecrets::Checked);
     println!("{}", public_good_line(&roots));
     let mut invalid = 0;
     for file in super::files::expand(&args.files)? {

@@ -9,7 +9,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
-use signet::cluster::{EventQueue, EventSettings, PolicySync, PullSecrets, watch_policies};
+use signet::cluster::{
+    EventQueue, EventSettings, PolicySync, PullSecrets, SecretSync, watch_policies,
+    watch_policy_secrets,
+};
 use signet::engine::Engine;
 use signet::reload::{DEFAULT_MAX_POLICIES_PER_NAMESPACE, PolicyComposer, watch_sources};
 use signet::server::{
@@ -80,6 +83,13 @@ pub struct ServeArgs {
         default_value_t = DEFAULT_MAX_POLICIES_PER_NAMESPACE,
     )]
     max_policies_per_namespace: usize,
+    /// With --watch-policies: the namespace Signet runs in, the only one the Secrets policies
+    /// name (key.secretRef, ca-cert.secretRef, signaturePullSecrets) are read from, as
+    /// policy-controller reads its own namespace. Default: the client's namespace (in-cluster:
+    /// the service account's). Readiness waits for their first list (RBAC: the Role of
+    /// manifests/base/rbac.yaml in that namespace).
+    #[arg(long = "secrets-namespace", env = "SIGNET_NAMESPACE")]
+    secrets_namespace: Option<String>,
     /// Record every admitted object that enforce mode would deny (warn-mode policies,
     /// --dry-run) as a Warning Event on the object, reason SignatureValidationFailed, besides the
     /// would-deny log line. Needs a cluster (in-cluster config or kubeconfig); never delays an
@@ -149,17 +159,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let metrics = Arc::new(metrics);
     if let (true, Some(client)) = (args.watch_policies, client) {
-        config.readiness.push(
-            watch_cluster_policies(
-                client,
-                &args.engine,
-                args.max_policies_per_namespace,
-                &engine,
-                &metrics,
-                interval,
-            )
-            .await?,
-        );
+        let namespace = args
+            .secrets_namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        let cluster = ClusterWatch {
+            client,
+            max_policies_per_namespace: args.max_policies_per_namespace,
+            secrets_namespace: namespace,
+        };
+        let gates = watch_cluster_policies(cluster, &args.engine, &engine, &metrics, interval)?;
+        config.readiness.extend(gates);
     } else if !args.engine.policy.is_empty() || args.engine.signature_policy_dir.is_some() {
         let reload_metrics = metrics.clone();
         let watcher = watch_sources(
@@ -187,16 +197,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Start the policy-object watchers and the file watcher over one composer; the returned gate
-/// opens when every policy kind has been listed once.
-async fn watch_cluster_policies(
+/// What `--watch-policies` watches.
+struct ClusterWatch {
     client: kube::Client,
-    args: &EngineArgs,
     max_policies_per_namespace: usize,
+    /// Signet's namespace, whose Secrets policies may name.
+    secrets_namespace: String,
+}
+
+/// Start the policy-object watchers, the Secret watcher and the file watcher over one
+/// composer; the returned gates open when every policy kind and the Secrets have been listed
+/// once.
+fn watch_cluster_policies(
+    cluster: ClusterWatch,
+    args: &EngineArgs,
     engine: &Arc<Engine>,
     metrics: &Arc<Metrics>,
     interval: Duration,
-) -> anyhow::Result<Arc<dyn ReadinessGate>> {
+) -> anyhow::Result<Vec<Arc<dyn ReadinessGate>>> {
+    let ClusterWatch {
+        client,
+        max_policies_per_namespace,
+        secrets_namespace,
+    } = cluster;
     let composer = PolicyComposer::new(args.sources(), engine.clone())
         .with_max_policies_per_namespace(max_policies_per_namespace);
     let composer = Arc::new(composer);
@@ -208,10 +231,19 @@ async fn watch_cluster_policies(
             .clone()
             .watch_files(interval, move |ok| files.policy_reload(ok)),
     );
+    let secrets_sync = Arc::new(SecretSync::default());
+    let secrets_metrics = metrics.clone();
+    tokio::spawn(watch_policy_secrets(
+        client.clone(),
+        secrets_namespace,
+        composer.clone(),
+        secrets_sync.clone(),
+        move |ok| secrets_metrics.policy_reload(ok),
+    ));
     tokio::spawn(watch_policies(client, composer, sync.clone(), move |ok| {
         objects.policy_reload(ok)
     }));
-    Ok(sync)
+    Ok(vec![sync, secrets_sync])
 }
 
 /// The Kubernetes client (in-cluster config or kubeconfig), when a flag needs one.

@@ -7,8 +7,10 @@
 
 pub mod events;
 pub mod policies;
+pub mod policy_secrets;
 pub mod pull_secrets;
 
 pub use events::{EventQueue, EventSettings};
 pub use policies::{POLICY_KINDS, PolicyKind, PolicySync, watch_policies};
+pub use policy_secrets::{SecretSync, watch_policy_secrets};
 pub use pull_secrets::{PodCredentials, PullIdentity, PullSecretError, PullSecrets};

@@ -13,8 +13,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::cache::ReviewRegistry;
 use super::authorities::ReviewSignatures;
+use super::cache::ReviewRegistry;
 use super::stages::{Stage, StageMetrics};
 use crate::policy::{
     AttestationRequirement, Authority, AuthorityKind, EVALUATION_BUDGET, Evaluation,
@@ -54,7 +54,7 @@ pub(super) async fn judge_authority(
         SignatureFormat::Legacy => Vec::new(),
         SignatureFormat::Any | SignatureFormat::Bundle => {
             match fetched
-                .get(registry, stages, repository, subject.digest)
+                .get(registry, stages, (repository, ""), subject.digest, None)
                 .await
             {
                 Ok(material) => material.bundles.clone(),

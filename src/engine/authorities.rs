@@ -5,15 +5,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::policy::{Authority, AuthorityKind, ImagePolicy, SignatureFormat, StaticAction};
+use crate::policy::{
+    Authority, AuthorityKind, ImagePolicy, SignatureFormat, StaticAction, StaticAuthority,
+};
 use crate::reference::{Digest, ImageReference};
-use crate::registry::RegistryError;
 use crate::registry::SignatureMaterial;
+use crate::registry::{Credentials, RegistryError};
 use crate::signature::{self, Acceptance, Mismatch, Subject};
 use crate::verdict::{AuthorityCause, AuthorityFailure, Reason};
 
 use super::attestations;
 use super::cache::ReviewRegistry;
+use super::signature_sources::{Sources, signature_pull_credentials};
 use super::stages::{Stage, StageMetrics};
 
 /// How one policy judged the image.
@@ -41,13 +44,28 @@ impl ReviewSignatures {
         &mut self,
         registry: &ReviewRegistry<'_>,
         stages: &StageMetrics,
-        repository: &ImageReference,
+        (repository, tag_prefix): (&ImageReference, &str),
         digest: &Digest,
+        pull: Option<&(String, Credentials)>,
     ) -> &Result<Arc<SignatureMaterial>, RegistryError> {
-        let key = format!("{}@{digest}", repository.name());
+        let with = pull.map(|(names, _)| names.as_str()).unwrap_or_default();
+        let key = format!("{}@{digest} {tag_prefix} {with}", repository.name());
         if !self.by_repository.contains_key(&key) {
             let _timer = stages.start(Stage::SignatureFetch);
-            let layers = registry.fetch_signatures(repository, digest).await;
+            let layers = match pull {
+                Some((_, credentials)) => {
+                    let via = registry.with_credentials(credentials);
+                    let registry = registry.through(&via);
+                    registry
+                        .fetch_signatures(repository, digest, tag_prefix)
+                        .await
+                }
+                None => {
+                    registry
+                        .fetch_signatures(repository, digest, tag_prefix)
+                        .await
+                }
+            };
             self.by_repository.insert(key.clone(), layers);
         }
         &self.by_repository[&key]
@@ -73,7 +91,7 @@ pub(super) async fn judge(
                     policy.name, authority.name
                 ));
             }
-            AuthorityKind::Static(s) => AuthorityCause::StaticFail(s.message.clone()),
+            AuthorityKind::Static(s) => static_cause(s),
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_)
                 if !authority.attestations.is_empty() =>
             {
@@ -103,21 +121,34 @@ pub(super) async fn judge(
                 }
             }
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
-                let repository = signature_repository(authority, image);
-                let layers = match fetched.get(registry, stages, &repository, digest).await {
-                    Ok(layers) => layers,
-                    Err(e) => {
-                        registry_error.get_or_insert_with(|| e.clone());
+                let pull = match signature_pull_credentials(authority) {
+                    Ok(pull) => pull,
+                    Err(reason) => {
+                        failures.push(AuthorityFailure {
+                            authority: authority.name.clone(),
+                            cause: AuthorityCause::Unusable(reason),
+                        });
                         continue;
                     }
                 };
+                let found = Sources {
+                    registry,
+                    stages,
+                    fetched: &mut *fetched,
+                    pull: pull.as_ref(),
+                };
+                let (layers, failure) = found.material(authority, image, digest).await;
+                if let (true, Some(e)) = (layers.is_empty(), &failure) {
+                    registry_error.get_or_insert_with(|| e.clone());
+                    continue;
+                }
                 let subject = Subject { image, digest };
                 let timer = stages.start(Stage::Verification);
                 let checked =
-                    check_signatures(&authority.kind, subject, &in_format(authority, layers));
+                    check_signatures(&authority.kind, subject, &in_format(authority, &layers));
                 drop(timer);
-                match checked {
-                    Ok(accepted) => {
+                match (checked, failure) {
+                    (Ok(accepted), _) => {
                         return PolicyResult::Satisfied(format!(
                             "{} ({}/{})",
                             signer_note(&accepted),
@@ -125,7 +156,12 @@ pub(super) async fn judge(
                             authority.name
                         ));
                     }
-                    Err(mismatch) => AuthorityCause::Signature(mismatch),
+                    // The signature it needs might be in the source that failed.
+                    (Err(_), Some(e)) => {
+                        registry_error.get_or_insert(e);
+                        continue;
+                    }
+                    (Err(mismatch), None) => AuthorityCause::Signature(mismatch),
                 }
             }
         };
@@ -140,6 +176,15 @@ pub(super) async fn judge(
             policy: policy.name.clone(),
             authorities: failures,
         }),
+    }
+}
+
+/// Why a failing static authority failed: its `static.message`, or why the authority it stands
+/// for cannot be checked.
+pub(super) fn static_cause(s: &StaticAuthority) -> AuthorityCause {
+    match (s.unusable, &s.message) {
+        (true, Some(reason)) => AuthorityCause::Unusable(reason.clone()),
+        _ => AuthorityCause::StaticFail(s.message.clone()),
     }
 }
 
@@ -189,11 +234,14 @@ fn signer_note(accepted: &Acceptance) -> String {
     }
 }
 
-/// Where an authority's signatures live: its `source.oci` repository, else the image's own.
+/// Where an authority's attestations live: the repository of its first `source[]` entry that
+/// names one, else the image's own.
 fn signature_repository(authority: &Authority, image: &ImageReference) -> ImageReference {
     authority
         .source
-        .as_ref()
-        .and_then(|s| ImageReference::parse(&s.repository).ok())
+        .iter()
+        .flat_map(|s| &s.locations)
+        .find_map(|l| l.repository.as_deref())
+        .and_then(|r| ImageReference::parse(r).ok())
         .unwrap_or_else(|| image.clone())
 }

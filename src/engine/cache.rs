@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use crate::expiring::{ExpiringCache, SharedClock, system_clock};
 use crate::reference::{Digest, ImageReference};
-use crate::registry::{AuthKey, PlatformManifest, Registry, RegistryError, SignatureMaterial};
+use crate::registry::{
+    AuthKey, Credentials, PlatformManifest, Registry, RegistryError, SignatureMaterial,
+};
 
 use super::stages::StageMetrics;
 
@@ -158,6 +160,20 @@ impl ReviewRegistry<'_> {
             .await
     }
 
+    /// The same caches, reached with `pull` first (an authority's `signaturePullSecrets`),
+    /// then this review's credentials.
+    pub fn with_credentials(&self, pull: &Credentials) -> Registry {
+        self.via.with_pull_credentials(pull)
+    }
+
+    /// The same caches, reached through `via`.
+    pub fn through<'b>(&'b self, via: &'b Registry) -> ReviewRegistry<'b> {
+        ReviewRegistry {
+            cached: self.cached,
+            via,
+        }
+    }
+
     /// [`Registry::resolve_digest`] through the tag cache.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
         if let Some(digest) = image.digest() {
@@ -201,10 +217,13 @@ impl ReviewRegistry<'_> {
         &self,
         repository: &ImageReference,
         digest: &Digest,
+        tag_prefix: &str,
     ) -> Result<Layers, RegistryError> {
         let cached = self.cached;
         let fetch = async {
-            let fetch = self.via.fetch_signature_material(repository, digest);
+            let fetch = self
+                .via
+                .fetch_signature_material(repository, digest, tag_prefix);
             let material = cached
                 .timed(repository.registry(), "fetch_signatures", fetch)
                 .await;
@@ -216,7 +235,15 @@ impl ReviewRegistry<'_> {
         };
         let entry = cached
             .signatures
-            .get_or_fetch((repository.name(), digest.clone()), lifetime, fetch)
+            // A space never occurs in a repository name: the key is unambiguous.
+            .get_or_fetch(
+                (
+                    format!("{} {tag_prefix}", repository.name()),
+                    digest.clone(),
+                ),
+                lifetime,
+                fetch,
+            )
             .await;
         let (hits, misses) = (&cached.stats.signature_hits, &cached.stats.signature_misses);
         counted(entry, hits, misses)

@@ -10,12 +10,10 @@ use crate::policy::{
     Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, PolicySet, StaticAction,
 };
 use crate::reference::{Digest, ImageReference};
-use crate::verdict::{
-    ACCEPTED_UNVERIFIED, AuthorityCause, AuthorityFailure, Outcome, Reason, VERIFIED,
-};
+use crate::verdict::{ACCEPTED_UNVERIFIED, AuthorityFailure, Outcome, Reason, VERIFIED};
 use crate::workload::ResourceIdentity;
 
-use super::authorities::PolicyResult;
+use super::authorities::{PolicyResult, static_cause};
 use super::cache::ReviewRegistry;
 use super::credentials::ReviewCredentials;
 use super::stages::Stage;
@@ -117,7 +115,7 @@ fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
         .filter_map(|a| match &a.kind {
             AuthorityKind::Static(s) => Some(AuthorityFailure {
                 authority: a.name.clone(),
-                cause: AuthorityCause::StaticFail(s.message.clone()),
+                cause: static_cause(s),
             }),
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => None,
         })

@@ -68,6 +68,7 @@ fn authority_line(authority: &Authority) -> String {
     let what = match &authority.kind {
         AuthorityKind::Static(s) => match (s.action, &s.message) {
             (StaticAction::Pass, _) => "admits every image (static pass)".to_string(),
+            (StaticAction::Fail, Some(m)) if s.unusable => format!("admits nothing: {m}"),
             (StaticAction::Fail, Some(m)) => format!("denies every image (static fail: {m})"),
             (StaticAction::Fail, None) => "denies every image (static fail)".to_string(),
         },
@@ -96,7 +97,25 @@ fn authority_line(authority: &Authority) -> String {
     let source = authority
         .source
         .as_ref()
-        .map(|s| format!(" (signatures in {})", s.repository))
+        .map(|s| {
+            let places: Vec<String> = s
+                .locations
+                .iter()
+                .map(|l| {
+                    let repository = l.repository.as_deref().unwrap_or("the image's repository");
+                    match l.tag_prefix.is_empty() {
+                        true => repository.to_string(),
+                        false => format!("{repository} (tags {}sha256-….sig)", l.tag_prefix),
+                    }
+                })
+                .collect();
+            let place = format!(" (signatures in {}", places.join(" or "));
+            let names: Vec<&str> = s.pull_secrets.iter().map(|p| p.name.as_str()).collect();
+            match names.is_empty() {
+                true => format!("{place})"),
+                false => format!("{place}, read with Secrets {})", names.join(", ")),
+            }
+        })
         .unwrap_or_default();
     format!(
         "{}: {what}{source}{}",

@@ -8,7 +8,7 @@ use sigstore::crypto::CosignVerificationKey;
 
 use super::model::{
     Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeylessAuthority, Matcher,
-    Mode, StaticAction,
+    Mode, RsaDigest, StaticAction,
 };
 use super::trust::{KeylessTrust, LogKey, TimeRange};
 
@@ -137,7 +137,19 @@ fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
 
 fn write_authority(c: &mut Canonical, a: &Authority) {
     c.text(&a.name);
-    c.optional(a.source.as_ref().map(|s| s.repository.as_str()));
+    let locations = a.source.iter().flat_map(|s| &s.locations);
+    c.count(locations.clone().count());
+    for location in locations {
+        c.optional(location.repository.as_deref());
+        c.text(&location.tag_prefix);
+    }
+    let pull_secrets = a.source.iter().flat_map(|s| &s.pull_secrets);
+    c.count(pull_secrets.clone().count());
+    for secret in pull_secrets {
+        c.text(&secret.name);
+        c.text(&secret.kind);
+        c.bytes(&secret.config);
+    }
     c.text(a.format.as_str());
     match &a.kind {
         AuthorityKind::Static(s) => {
@@ -147,6 +159,7 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
                 StaticAction::Fail => "fail",
             });
             c.optional(s.message.as_deref());
+            c.text(if s.unusable { "unusable" } else { "static" });
         }
         AuthorityKind::Key(k) => {
             c.text("key");
@@ -156,6 +169,7 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
             for key in &k.keys {
                 c.text(&key.fingerprint);
                 c.text(scheme(&key.key));
+                c.optional(key.rsa_digest.map(RsaDigest::as_str));
             }
             match &k.rekor {
                 Some(trust) => {
@@ -163,6 +177,13 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
                     write_trust(c, trust);
                 }
                 None => c.text("no-rekor"),
+            }
+            match &k.timestamps {
+                Some(trust) => {
+                    c.text("rfc3161");
+                    write_trust(c, trust);
+                }
+                None => c.text("no-rfc3161"),
             }
         }
         AuthorityKind::Keyless(k) => write_keyless(c, k),

@@ -12,6 +12,8 @@ use super::containers::compile as containers_compile;
 use super::containers::policy_json::{self as containers_policy, Problem};
 use super::error::{LoadError, LoadErrorKind};
 use super::model::{AuthorityKind, ImagePolicy};
+use super::secret_refs::PolicySecrets;
+use super::sigstore::compile_secrets;
 use super::sigstore::{cluster_image_policy, compile, parse, validate};
 use super::strict_json::FieldProblem;
 use super::trust::TrustRoots;
@@ -150,6 +152,10 @@ impl Builder {
             self.policies
                 .push(compile_document(&doc, source, &self.roots)?);
             self.note_unverified_scts(&doc, source);
+            if matches!(self.roots.secrets(), PolicySecrets::Checked) {
+                self.notes
+                    .extend(compile_secrets::check_notes(&doc, source));
+            }
         }
         Ok(())
     }

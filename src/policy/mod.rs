@@ -32,6 +32,7 @@ mod glob;
 mod load;
 mod model;
 mod scope;
+mod secret_refs;
 mod sigstore;
 mod strict_json;
 mod trust;
@@ -52,8 +53,12 @@ pub use glob::{GlobError, ImageGlob};
 pub use load::{CompiledDocument, Format, MAX_NAMESPACE_FILES, detect_format};
 pub use model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
-    KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE, Scope,
-    SignatureFormat, SignatureSource, StaticAction, StaticAuthority, TrustedKey,
+    KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE,
+    RsaDigest, Scope, SignatureFormat, SignatureLocation, SignatureSource, StaticAction,
+    StaticAuthority, TrustedKey,
+};
+pub use secret_refs::{
+    ClusterSecrets, MAX_SECRET_BYTES, MAX_SECRETS, PolicySecrets, PullSecretData, SecretContent,
 };
 pub use sigstore::{LabelOperator, LabelRequirement, ResourceMatch};
 pub use trust::{

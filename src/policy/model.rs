@@ -267,6 +267,10 @@ pub struct KeyAuthority {
     /// Signet extension `key.threshold`: how many distinct keys of `keys` must have signed
     /// (1, the default, is policy-controller's any-of). Validated `1..=keys.len()` at load.
     pub threshold: usize,
+    /// `rfc3161timestamp.trustRootRef`: when set, each signature must carry an RFC 3161
+    /// timestamp over its bytes (`dev.sigstore.cosign/rfc3161timestamp`, as cosign writes it)
+    /// from one of this trust's timestamp authorities.
+    pub timestamps: Option<Arc<KeylessTrust>>,
 }
 
 /// `keyless:` authority: who may sign (certificate identities), what they must chain to and
@@ -363,6 +367,9 @@ pub struct StaticAuthority {
     pub action: StaticAction,
     /// `static.message`, shown when the action is `fail`.
     pub message: Option<String>,
+    /// Not written as `static`: it stands for an authority whose material (a Secret it names)
+    /// cannot be used, so it admits nothing and `message` says why and what to do.
+    pub unusable: bool,
 }
 
 /// `static.action`.
@@ -378,8 +385,25 @@ pub enum StaticAction {
 /// `COSIGN_REPOSITORY`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureSource {
-    /// Normalised `registry/repo`.
-    pub repository: String,
+    /// `source[]`, in order: where signatures are looked up. A signature found in any of them
+    /// may satisfy the authority (at most [`MAX_SOURCES`]).
+    pub locations: Vec<SignatureLocation>,
+    /// `source[].signaturePullSecrets` of every entry (cluster mode): the registry
+    /// configurations signatures are read with, before the review's own credentials.
+    pub pull_secrets: Vec<super::secret_refs::PullSecretData>,
+}
+
+/// At most this many `source` entries per authority (each one more registry lookup).
+pub const MAX_SOURCES: usize = 8;
+
+/// One `source[]` entry: a repository and the prefix of its signature tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLocation {
+    /// Normalised `registry/repo` (`oci`); `None`: the image's own repository.
+    pub repository: Option<String>,
+    /// `tagPrefix`: signatures are under `<prefix>sha256-<hex>.sig` (cosign's
+    /// `--attachment-tag-prefix`); empty for cosign's default tag.
+    pub tag_prefix: String,
 }
 
 /// A public key an authority trusts.
@@ -391,6 +415,29 @@ pub struct TrustedKey {
     pub fingerprint: String,
     /// Human-readable algorithm for messages: `ECDSA P-256`, `RSA 2048`, `Ed25519`, ...
     pub algorithm: String,
+    /// An RSA key with `hashAlgorithm: sha384` or `sha512`: verified with PKCS#1 v1.5 over that
+    /// digest, as cosign's `LoadVerifier` does (the sigstore crate's schemes stop at sha256).
+    /// `None`: `key`'s own scheme.
+    pub rsa_digest: Option<RsaDigest>,
+}
+
+/// The digest of an RSA PKCS#1 v1.5 signature beyond the sigstore crate's sha256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaDigest {
+    /// `hashAlgorithm: sha384`.
+    Sha384,
+    /// `hashAlgorithm: sha512`.
+    Sha512,
+}
+
+impl RsaDigest {
+    /// The spelling in `hashAlgorithm`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sha384 => "sha384",
+            Self::Sha512 => "sha512",
+        }
+    }
 }
 
 /// What the signed `critical.identity.docker-reference` must be: containers-policy.json's

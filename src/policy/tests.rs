@@ -101,8 +101,10 @@ fn extensions_compile_to_identity_rules_and_failure_actions() {
     assert_eq!(policy.on_registry_error, FailureAction::Warn);
     let authority = &policy.authorities[0];
     assert_eq!(
-        authority.source.as_ref().unwrap().repository,
-        "ghcr.io/team/signatures"
+        authority.source.as_ref().unwrap().locations[0]
+            .repository
+            .as_deref(),
+        Some("ghcr.io/team/signatures")
     );
     let AuthorityKind::Key(key) = &authority.kind else {
         panic!()
@@ -176,10 +178,10 @@ fn unsupported_companions_of_key_authorities_are_named() {
         ),
         (
             "    rfc3161timestamp: {trustRootRef: tsa}",
-            "spec.authorities[0].rfc3161timestamp",
+            "spec.authorities[0].rfc3161timestamp.trustRootRef",
         ),
         (
-            "    source: [{oci: ghcr.io/a/b, tagPrefix: x}]",
+            "    source: [{oci: ghcr.io/a/b, tagPrefix: -x}]",
             "spec.authorities[0].source[0].tagPrefix",
         ),
         (

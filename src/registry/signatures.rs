@@ -114,10 +114,14 @@ impl Registry {
         &self,
         repository: &ImageReference,
         digest: &Digest,
+        tag_prefix: &str,
     ) -> Result<SignatureMaterial, RegistryError> {
         let mut failure = None;
         for endpoint in self.endpoints(repository, true)? {
-            match self.signature_material_at(&endpoint, digest).await {
+            match self
+                .signature_material_at(&endpoint, digest, tag_prefix)
+                .await
+            {
                 Ok(material) if !material.is_empty() => return Ok(material),
                 Ok(_) => {}
                 Err(e) => {
@@ -138,9 +142,10 @@ impl Registry {
         &self,
         repository: &ImageReference,
         digest: &Digest,
+        tag_prefix: &str,
     ) -> Result<SignatureMaterial, RegistryError> {
         let (layers, bundles) = futures::join!(
-            self.fetch_signatures(repository, digest),
+            self.fetch_signatures(repository, digest, tag_prefix),
             self.fetch_bundles(repository, digest)
         );
         let registry = repository.registry();
@@ -154,17 +159,20 @@ impl Registry {
     }
 
     /// Every signature layer stored for `digest` in `repository` (the image's own repository, or
-    /// the authority's separate signature repository). No `.sig` manifest means no signatures:
-    /// an empty list, which the signature stage turns into a denial.
+    /// the authority's separate signature repository), under the `.sig` tag with `tag_prefix`
+    /// in front (policy-controller's `source.tagPrefix`, cosign's `--attachment-tag-prefix`).
+    /// No `.sig` manifest means no signatures: an empty list, which the signature stage turns
+    /// into a denial.
     async fn fetch_signatures(
         &self,
         repository: &ImageReference,
         digest: &Digest,
+        tag_prefix: &str,
     ) -> Result<Vec<SignatureLayer>, RegistryError> {
         let sig_ref = Reference::with_tag(
             repository.registry().to_string(),
             repository.repository().to_string(),
-            signature_tag(digest),
+            format!("{tag_prefix}{}", signature_tag(digest)),
         );
         let Some(manifest) = self.signature_manifest(&sig_ref).await? else {
             return Ok(Vec::new());

@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::engine::Engine;
-use crate::policy::{CompiledDocument, LoadError, NamespaceOverLimit, PolicySet, TrustRoots};
+use crate::policy::{
+    CompiledDocument, LoadError, NamespaceOverLimit, PolicySecrets, PolicySet, TrustRoots,
+};
 
 use super::{PolicySources, on_content_change};
 
@@ -52,6 +54,8 @@ pub struct PolicyComposer {
     sources: PolicySources,
     engine: Arc<Engine>,
     max_per_namespace: usize,
+    /// How policies' Secrets are read: from the cluster once [`Self::set_secrets`] is called.
+    secrets: Mutex<PolicySecrets>,
     state: Mutex<State>,
 }
 
@@ -100,6 +104,7 @@ impl PolicyComposer {
             sources,
             engine,
             max_per_namespace: DEFAULT_MAX_POLICIES_PER_NAMESPACE,
+            secrets: Mutex::new(PolicySecrets::default()),
             state: Mutex::new(State::default()),
         }
     }
@@ -110,11 +115,28 @@ impl PolicyComposer {
         self
     }
 
+    /// Read policies' Secrets as `secrets` says from now on, and compile every document again
+    /// with them (see [`Self::reload`]).
+    pub fn set_secrets(&self, secrets: PolicySecrets) -> Result<(), LoadError> {
+        *self.secrets.lock().unwrap_or_else(|e| e.into_inner()) = secrets;
+        self.reload()
+    }
+
+    /// The trust roots of the files, with the Secrets as set.
+    fn roots(&self) -> Result<TrustRoots, LoadError> {
+        let secrets = self
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok(TrustRoots::load(&self.sources.trust_roots)?.with_secrets(secrets))
+    }
+
     /// Read the files and trust roots again and compile every document with them; swap the
     /// set in, or keep everything as it was if anything is refused.
     pub fn reload(&self) -> Result<(), LoadError> {
         let mut state = self.lock();
-        let roots = TrustRoots::load(&self.sources.trust_roots)?;
+        let roots = self.roots()?;
         let mut candidate = Documents::new();
         for (key, stored) in &state.documents {
             let compiled = CompiledDocument::compile(&stored.text, key, &roots)?;
@@ -182,7 +204,7 @@ impl PolicyComposer {
         key: &str,
         text: &str,
     ) -> Result<(Documents, PolicySet), LoadError> {
-        let roots = TrustRoots::load(&self.sources.trust_roots)?;
+        let roots = self.roots()?;
         let compiled = CompiledDocument::compile(text, key, &roots)?;
         let mut candidate = state.documents.clone();
         let text = text.to_string();
@@ -200,7 +222,7 @@ impl PolicyComposer {
             changed |= candidate.remove(key).is_some();
         }
         let set = match changed {
-            true => self.load(&candidate, &TrustRoots::load(&self.sources.trust_roots)?)?,
+            true => self.load(&candidate, &self.roots()?)?,
             false => self.loaded(&state)?,
         };
         for key in keys {
@@ -239,10 +261,7 @@ impl PolicyComposer {
     fn loaded(&self, state: &State) -> Result<PolicySet, LoadError> {
         match &state.loaded {
             Some(set) => Ok(set.clone()),
-            None => self.load(
-                &state.documents,
-                &TrustRoots::load(&self.sources.trust_roots)?,
-            ),
+            None => self.load(&state.documents, &self.roots()?),
         }
     }
 

@@ -21,7 +21,7 @@
 
 pub(super) mod dsse;
 mod merkle;
-mod timestamp;
+pub(super) mod timestamp;
 mod tlog;
 mod verify;
 mod wire;
@@ -74,6 +74,14 @@ pub fn check_key_bundle(
     subject: Subject<'_>,
     bundle: &SignatureBundle,
 ) -> Result<Acceptance, Mismatch> {
+    if authority.timestamps.is_some() {
+        // Fail closed: a bundle's timestamps are not checked against `rfc3161timestamp` yet.
+        return Err(Mismatch::BundleUnsupported {
+            detail: "a key authority with rfc3161timestamp verifies the timestamps of `.sig` \
+                     signatures only (cosign sign --timestamp-server-url)"
+                .into(),
+        });
+    }
     let signer = Signer::Keys {
         keys: &authority.keys,
         log: authority.rekor.as_deref(),

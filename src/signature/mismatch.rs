@@ -50,6 +50,12 @@ pub enum Mismatch {
         /// What was wrong.
         detail: String,
     },
+    /// `rfc3161timestamp`: the signature carries no RFC 3161 timestamp, or one that does not
+    /// verify with a trusted timestamp authority over the signature's bytes.
+    TimestampInvalid {
+        /// What was wrong.
+        detail: String,
+    },
     /// Keyless: no signing certificate, or one that cannot be used (malformed, too large, not
     /// for code signing, ambiguous issuer).
     CertificateInvalid {
@@ -131,6 +137,7 @@ impl Mismatch {
             Self::MalformedPayload { .. } => "MalformedSignature",
             Self::TransparencyLogMissing => "TransparencyLogMissing",
             Self::TransparencyLogInvalid { .. } => "TransparencyLogInvalid",
+            Self::TimestampInvalid { .. } => "TimestampInvalid",
             Self::CertificateInvalid { .. } => "CertificateInvalid",
             Self::CertificateKeyMismatch => "CertificateKeyMismatch",
             Self::CertificateUntrusted { .. } => "CertificateUntrusted",
@@ -171,7 +178,7 @@ impl Mismatch {
             | Self::TransparencyLogMissing
             | Self::BundleInvalid { .. }
             | Self::BundleUnsupported { .. } => 1,
-            Self::TransparencyLogInvalid { .. } => 2,
+            Self::TransparencyLogInvalid { .. } | Self::TimestampInvalid { .. } => 2,
             Self::CertificateInvalid { .. } => 3,
             Self::CertificateKeyMismatch => 4,
             Self::CertificateUntrusted { .. } => 5,
@@ -235,6 +242,7 @@ impl std::fmt::Display for Mismatch {
             Self::TransparencyLogInvalid { detail } => {
                 write!(f, "invalid transparency-log proof: {detail}")
             }
+            Self::TimestampInvalid { detail } => write!(f, "RFC 3161 timestamp: {detail}"),
             Self::CertificateInvalid { detail } => {
                 write!(f, "keyless: unusable signing certificate: {detail}")
             }

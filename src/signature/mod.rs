@@ -22,13 +22,13 @@ mod attestation;
 pub mod bundle;
 mod certificate;
 mod identity;
+mod key_timestamp;
+mod key_verify;
 mod keyless;
 mod mismatch;
 mod payload;
 mod rekor;
 mod threshold;
-
-use sigstore::crypto::Signature;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -202,6 +202,14 @@ fn check_layer(
     if let Some(trust) = &authority.rekor {
         logged_with_key(trust, key, signature, layer)?;
     }
+    if let Some(trust) = &authority.timestamps {
+        let raw = BASE64
+            .decode(signature)
+            .map_err(|_| Mismatch::MalformedPayload {
+                detail: "the signature annotation is not base64".into(),
+            })?;
+        key_timestamp::timestamped(trust, &raw, layer)?;
+    }
     let payload = signed_payload(layer, subject, &authority.identity)?;
     Ok(Acceptance {
         key_fingerprint: key.fingerprint.clone(),
@@ -266,9 +274,7 @@ fn trusted_signer<'k>(
     signature: &str,
     payload: &[u8],
 ) -> Option<&'k TrustedKey> {
-    keys.iter().find(|k| {
-        k.key
-            .verify_signature(Signature::Base64Encoded(signature.as_bytes()), payload)
-            .is_ok()
-    })
+    let raw = BASE64.decode(signature).ok()?;
+    keys.iter()
+        .find(|k| key_verify::key_verifies(k, &raw, payload))
 }

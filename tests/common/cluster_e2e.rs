@@ -90,6 +90,9 @@ impl Installed {
             .args(args)
             .env("KUBECONFIG", &kubeconfig)
             .env("POD_NAME", "signet-e2e")
+            // As the Deployment sets it from the downward API: the namespace whose Secrets
+            // policies may name (--secrets-namespace).
+            .env("SIGNET_NAMESPACE", "signet-system")
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(&log).expect("log")))
             .spawn()

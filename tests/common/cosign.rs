@@ -85,6 +85,23 @@ impl CosignKey {
         run_ok(config.apply(&mut self.cosign("sign")).arg(image));
     }
 
+    /// `sign` storing the signature in `repository` (cosign's `COSIGN_REPOSITORY`), with
+    /// `extra` arguments and the registry credentials of `config`, if any.
+    pub fn sign_into(
+        &self,
+        image: &str,
+        repository: &str,
+        extra: &[&str],
+        config: Option<&DockerConfig>,
+    ) {
+        let mut command = self.cosign("sign");
+        command.env("COSIGN_REPOSITORY", repository).args(extra);
+        if let Some(config) = config {
+            config.apply(&mut command);
+        }
+        run_ok(command.arg(image));
+    }
+
     /// Whether `cosign verify --key` accepts `image` (transparency log not required, as signed).
     pub fn cosign_verifies(&self, image: &str) -> bool {
         let output = run(Command::new(tool("cosign"))

@@ -28,6 +28,7 @@ pub mod proxy;
 pub mod realm;
 pub mod registry;
 pub mod shared_plane;
+pub mod signet_cli;
 pub mod signing;
 pub mod tls;
 pub mod tools;

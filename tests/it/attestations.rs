@@ -7,7 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-
 use std::path::Path;
 use std::process::Command;
 
@@ -460,7 +459,9 @@ fn custom_spdx_thresholds_and_hostile_policies() {
 /// warn-mode policy admits with the words a denial would have.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_webhook_keeps_serving_while_a_rego_policy_loops_and_warn_mode_warns() {
-    use crate::common::webhook::{TestWebhook, WebhookOptions, allowed, container, pod_review, response};
+    use crate::common::webhook::{
+        TestWebhook, WebhookOptions, allowed, container, pod_review, response,
+    };
     let registry = TestRegistry::start();
     let host = registry.host();
     let dir = tempfile::tempdir().unwrap();

@@ -126,15 +126,10 @@ fn invalid_policy_controller_fixtures_are_refused_naming_their_fields() {
 }
 
 /// Fields Signet refuses in every valid fixture that uses them, by design or for another issue:
-/// KMS keys (a cloud API at every review), Secrets (not read in file mode), and
-/// `hashAlgorithm: sha512` on an RSA key (the sigstore crate's verifier has RSA with sha256
-/// only). Attestations (with their CUE policies) load.
-const REFUSED_FIELDS: [&str; 4] = [
-    ".kms",
-    ".secretRef",
-    ".signaturePullSecrets",
-    ".key.hashAlgorithm",
-];
+/// KMS keys (a cloud API at every review) and Secrets (read in cluster mode only; these files are
+/// loaded as files). Attestations (with their CUE policies) and RSA with `hashAlgorithm: sha512`
+/// load.
+const REFUSED_FIELDS: [&str; 3] = [".kms", ".secretRef", ".signaturePullSecrets"];
 
 /// Every field an `Unsupported` error names: its own and the "also not supported" list.
 fn refused_fields(e: &signet::policy::LoadError) -> Vec<String> {
@@ -151,8 +146,8 @@ fn refused_fields(e: &signet::policy::LoadError) -> Vec<String> {
     e.field.iter().cloned().chain(also).collect()
 }
 
-/// The fixture without what [`REFUSED_FIELDS`] names: authorities with a KMS key, a Secret
-/// or a sha512 key dropped, `signaturePullSecrets` removed. `None` when no authority is left.
+/// The fixture without what [`REFUSED_FIELDS`] names: authorities with a KMS key or a Secret
+/// dropped, `signaturePullSecrets` removed. `None` when no authority is left.
 fn without_refused(text: &str) -> Option<String> {
     let mut out = Vec::new();
     for document in serde_yaml::Deserializer::from_str(text) {
@@ -160,10 +155,9 @@ fn without_refused(text: &str) -> Option<String> {
         let authorities = value["spec"]["authorities"].as_sequence_mut()?;
         authorities.retain(|a| {
             let key = |k: &str| !a[k]["kms"].is_null() || !a[k]["secretRef"].is_null();
-            !key("key")
-                && a["keyless"]["ca-cert"]["kms"].is_null()
-                && a["keyless"]["ca-cert"]["secretRef"].is_null()
-                && a["key"]["hashAlgorithm"].as_str() != Some("sha512")
+            !(key("key")
+                || !a["keyless"]["ca-cert"]["kms"].is_null()
+                || !a["keyless"]["ca-cert"]["secretRef"].is_null())
         });
         for authority in authorities.iter_mut() {
             for source in authority["source"].as_sequence_mut().into_iter().flatten() {
@@ -188,7 +182,7 @@ fn without_refused(text: &str) -> Option<String> {
 fn valid_fixtures_load_or_are_refused_only_for_kms_secrets_or_rsa_sha512() {
     let files = yaml_files("valid");
     assert_eq!(files.len(), 14, "policy-controller's valid/ holds 14 files");
-    println!("| file | as is | without KMS, Secret and RSA-sha512 authorities |");
+    println!("| file | as is | without KMS and Secret authorities |");
     println!("|---|---|---|");
     for file in &files {
         let text = fs::read_to_string(file).unwrap();

@@ -179,6 +179,7 @@ fn authority(keys: &[&str], identity: IdentityRule) -> KeyAuthority {
         identity,
         rekor: None,
         threshold: 1,
+        timestamps: None,
     }
 }
 

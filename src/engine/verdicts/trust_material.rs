@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use super::*;
 use crate::policy::{
     AuthorityKind, CertificateAuthority, CertificateIdentity, FailureAction, IdentityRule,
-    KeylessAuthority, KeylessTrust, LogKey, Matcher, Mode, MultiArch, PolicySet, SignatureSource,
-    TimeRange,
+    KeylessAuthority, KeylessTrust, LogKey, Matcher, Mode, MultiArch, PolicySet, SignatureLocation,
+    SignatureSource, TimeRange,
 };
 
 const KEY_POLICY: &str = "apiVersion: policy.sigstore.dev/v1beta1
@@ -191,7 +191,11 @@ const CHANGES: &[Change] = &[
     }),
     ("signature source", |p| {
         p.authorities[0].source = Some(SignatureSource {
-            repository: "r.example/signatures".into(),
+            locations: vec![SignatureLocation {
+                repository: Some("r.example/signatures".into()),
+                tag_prefix: String::new(),
+            }],
+            pull_secrets: Vec::new(),
         })
     }),
     ("multiArch", |p| p.multi_arch = MultiArch::AllPlatforms),

@@ -90,7 +90,11 @@ fn compile_requirement(
 }
 
 fn static_kind(action: StaticAction, message: Option<String>) -> AuthorityKind {
-    AuthorityKind::Static(StaticAuthority { action, message })
+    AuthorityKind::Static(StaticAuthority {
+        action,
+        message,
+        unusable: false,
+    })
 }
 
 fn compile_sigstore(s: &Sigstore, at: &str, source: &str) -> Result<AuthorityKind, Problem> {
@@ -107,6 +111,7 @@ fn compile_sigstore(s: &Sigstore, at: &str, source: &str) -> Result<AuthorityKin
                 identity,
                 rekor,
                 threshold: 1,
+                timestamps: None,
             }))
         }
         SigstoreTrust::Fulcio(fulcio) => {

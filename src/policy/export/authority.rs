@@ -13,7 +13,7 @@ use sigstore::crypto::CosignVerificationKey;
 use super::{ExportFinding, Severity};
 use crate::policy::model::{
     Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority,
-    KeylessAuthority, Matcher, Mode, StaticAction,
+    KeylessAuthority, Matcher, Mode, StaticAction, TrustedKey,
 };
 
 /// The requirements for `policy` and what could not be said exactly.
@@ -129,9 +129,7 @@ fn attestations_left_out(a: &Authority, report: &mut impl FnMut(Severity, String
 
 /// Several key authorities with the same identity rule and signature source are one
 /// requirement trusting all their keys.
-fn merged_keys<'a>(
-    checks: &[&'a Authority],
-) -> Option<(Vec<&'a CosignVerificationKey>, &'a Authority)> {
+fn merged_keys<'a>(checks: &[&'a Authority]) -> Option<(Vec<&'a TrustedKey>, &'a Authority)> {
     let first = checks.first()?;
     let AuthorityKind::Key(first_key) = &first.kind else {
         return None;
@@ -144,7 +142,7 @@ fn merged_keys<'a>(
                     && authority.source == first.source
                     && logs(k) == logs(first_key) =>
             {
-                keys.extend(k.keys.iter().map(|t| t.key.as_ref()));
+                keys.extend(k.keys.iter());
             }
             _ => return None,
         }
@@ -163,7 +161,7 @@ fn logs(k: &KeyAuthority) -> Vec<&str> {
 fn authority_requirement(a: &Authority, report: &mut impl FnMut(Severity, String)) -> Value {
     match &a.kind {
         AuthorityKind::Key(KeyAuthority { keys, .. }) => {
-            let keys: Vec<&CosignVerificationKey> = keys.iter().map(|t| t.key.as_ref()).collect();
+            let keys: Vec<&TrustedKey> = keys.iter().collect();
             key_requirement(&keys, a, report)
         }
         AuthorityKind::Keyless(k) => keyless_requirement(k, a, report),
@@ -172,7 +170,7 @@ fn authority_requirement(a: &Authority, report: &mut impl FnMut(Severity, String
 }
 
 fn key_requirement(
-    keys: &[&CosignVerificationKey],
+    keys: &[&TrustedKey],
     a: &Authority,
     report: &mut impl FnMut(Severity, String),
 ) -> Value {
@@ -196,6 +194,16 @@ fn key_requirement(
         AuthorityKind::Key(k) => (&k.identity, k.rekor.as_deref()),
         _ => (&IdentityRule::MatchRepository, None),
     };
+    if matches!(&a.kind, AuthorityKind::Key(k) if k.timestamps.is_some()) {
+        report(
+            Severity::Refuses,
+            format!(
+                "authority {}: RFC 3161 timestamps (rfc3161timestamp) cannot be expressed; CRI-O \
+                 would admit signatures without one",
+                a.name
+            ),
+        );
+    }
     let mut requirement = json!({
         "type": "sigstoreSigned",
         "keyDatas": datas,
@@ -291,12 +299,22 @@ fn is_email(subject: &str) -> bool {
 
 fn source_finding(a: &Authority, report: &mut impl FnMut(Severity, String)) {
     if let Some(source) = &a.source {
+        let places: Vec<&str> = source
+            .locations
+            .iter()
+            .map(|l| {
+                l.repository
+                    .as_deref()
+                    .unwrap_or("the image's own repository")
+            })
+            .collect();
+        let repository = places.join(", ");
         report(
             Severity::Refuses,
             format!(
                 "authority {}: signatures stored in {} cannot be expressed (CRI-O looks next to \
                  the image; configure registries.d to match)",
-                a.name, source.repository
+                a.name, repository
             ),
         );
     }
@@ -349,8 +367,11 @@ fn signed_identity(
 }
 
 /// The SubjectPublicKeyInfo DER of a key and the hash it verifies with.
-fn spki(key: &CosignVerificationKey) -> (&[u8], &'static str) {
-    match key {
+fn spki(trusted: &TrustedKey) -> (&[u8], &'static str) {
+    if let Some(digest) = trusted.rsa_digest {
+        return (trusted.spki(), digest.as_str());
+    }
+    match trusted.key.as_ref() {
         CosignVerificationKey::RSA_PSS_SHA256(k)
         | CosignVerificationKey::RSA_PKCS1_SHA256(k)
         | CosignVerificationKey::ECDSA_P256_SHA256_ASN1(k)

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
+use super::cluster_image_policy as wire;
+use super::compile::Findings;
 use crate::policy::attestation::{
     AttestationPolicy, AttestationRequirement, PolicyLanguage, predicate_uri,
 };
-use super::cluster_image_policy as wire;
-use super::compile::Findings;
 use crate::policy::field_error::join;
 
 /// At most this many attestations per authority.

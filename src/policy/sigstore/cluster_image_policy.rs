@@ -18,7 +18,7 @@ fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> R
 }
 
 /// One policy object.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Document {
     /// `policy.sigstore.dev/v1alpha1` or `v1beta1`.
@@ -39,7 +39,7 @@ pub struct Document {
 }
 
 /// The parts of `metadata` Signet reads.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct ObjectMeta {
     /// `metadata.name`.
     #[serde(default, deserialize_with = "nullable")]
@@ -50,7 +50,7 @@ pub struct ObjectMeta {
 }
 
 /// `spec`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Spec {
     /// Image globs the policy covers.
@@ -84,7 +84,7 @@ pub struct Spec {
 }
 
 /// `spec.placeholders[]` (Signet extension).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceholderRef {
     /// The image string exactly as the pod template writes it (`auto`).
@@ -102,7 +102,7 @@ pub struct PlaceholderRef {
 }
 
 /// `spec.images[]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImagePattern {
     /// The glob.
@@ -111,7 +111,7 @@ pub struct ImagePattern {
 }
 
 /// `spec.authorities[]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Authority {
     /// Defaults to `authority-<index>`.
@@ -147,7 +147,7 @@ pub struct Authority {
 }
 
 /// `key:` (also `keyless.ca-cert`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KeyRef {
     /// Secret holding the key.
@@ -168,7 +168,7 @@ pub struct KeyRef {
 }
 
 /// A Secret reference.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretReference {
     /// Secret name.
@@ -181,7 +181,7 @@ pub struct SecretReference {
 }
 
 /// `keyless:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KeylessRef {
     /// Fulcio URL.
@@ -207,7 +207,7 @@ pub struct KeylessRef {
 }
 
 /// `keyless.identities[]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Identity {
     /// Exact OIDC issuer.
@@ -225,7 +225,7 @@ pub struct Identity {
 }
 
 /// `static:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaticRef {
     /// `pass` or `fail`.
@@ -237,7 +237,7 @@ pub struct StaticRef {
 }
 
 /// `source[]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Source {
     /// `registry/repo` holding the signatures.
@@ -252,7 +252,7 @@ pub struct Source {
 }
 
 /// A reference by name.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalObjectReference {
     /// The name.
@@ -261,7 +261,7 @@ pub struct LocalObjectReference {
 }
 
 /// `ctlog:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TLog {
     /// Rekor URL.
@@ -269,13 +269,12 @@ pub struct TLog {
     #[serde(default)]
     pub url: Option<String>,
     /// TrustRoot to use.
-    #[allow(dead_code, reason = "part of the closed schema; not read by Signet")]
     #[serde(default, deserialize_with = "nullable")]
     pub trust_root_ref: String,
 }
 
 /// `rfc3161timestamp:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Rfc3161Timestamp {
     /// TrustRoot to use.
@@ -285,7 +284,7 @@ pub struct Rfc3161Timestamp {
 }
 
 /// `attestations[]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Attestation {
     /// Attestation name.
@@ -300,7 +299,7 @@ pub struct Attestation {
 }
 
 /// `policy:` (CIP-level and per attestation).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Policy {
     /// `cue` or `rego`.
@@ -330,7 +329,7 @@ pub struct Policy {
 }
 
 /// `policy.remote`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemotePolicy {
     /// URL.
@@ -344,7 +343,7 @@ pub struct RemotePolicy {
 }
 
 /// `policy.configMapRef`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigMapReference {
     /// ConfigMap name.
@@ -360,7 +359,7 @@ pub struct ConfigMapReference {
 }
 
 /// `spec.match[]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchResource {
     /// API group.
@@ -378,7 +377,7 @@ pub struct MatchResource {
 }
 
 /// A Kubernetes label selector.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LabelSelector {
     /// Exact labels.
@@ -392,7 +391,7 @@ pub struct LabelSelector {
 }
 
 /// Signet extension `signedIdentity`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SignedIdentity {
     /// `matchRepository`, `exactRepository`, `remapIdentity` or `anyRepository`.

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use super::attestation_compile::compile_attestations;
 use super::cluster_image_policy as wire;
 use super::compile_keyless::{compile_keyless, lookup};
+use super::compile_secrets::{
+    Inlined, PULL_SECRETS_REASON, SECRET_KEY_REASON, inline_key_secrets, unusable_authority,
+};
 use super::key::{self, Algorithm, Curve};
 use super::resource_match::compile_match;
 use super::syntax::{repository_name, repository_prefix};
@@ -14,20 +17,19 @@ use super::validate::normalise_hash;
 use crate::policy::field_error::join;
 use crate::policy::glob::ImageGlob;
 use crate::policy::model::{
-    Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, Mode,
-    MultiArch, Placeholder, SignatureFormat, SignatureSource, StaticAction, StaticAuthority,
-    TrustedKey,
+    Authority, AuthorityKind, FailureAction, IdentityRule, ImagePolicy, KeyAuthority, MAX_SOURCES,
+    Mode, MultiArch, Placeholder, SignatureFormat, SignatureLocation, SignatureSource,
+    StaticAction, StaticAuthority, TrustedKey,
 };
+use crate::policy::secret_refs::{PolicySecrets, PullSecretData};
 use crate::policy::trust::{KeylessTrust, TrustRoots};
 
 /// Why `kms` is refused, and what to do instead.
 pub(super) const KMS_REASON: &str = "KMS keys are refused: verifying with one calls the cloud \
      provider's API (and needs its credentials) at every review, and Signet never calls out; \
      export the public key (`cosign public-key --key <kms-uri> > key.pub`) and put the PEM in key.data";
-/// Why `secretRef` is refused, and what to do instead.
-pub(super) const SECRET_KEY_REASON: &str = "Secrets are not read in file mode (and cluster mode \
-     does not read them yet); put the PEM in the data field instead: \
-     `kubectl get secret NAME -n NAMESPACE -o jsonpath='{.data.KEY}' | base64 -d`";
+/// How an `ImagePolicy` reads Secrets: never (Signet's namespace is not its users').
+static NAMESPACED_SECRETS: PolicySecrets = PolicySecrets::Refused;
 
 /// At most this many authorities per policy.
 pub(crate) const MAX_AUTHORITIES: usize = 100;
@@ -62,6 +64,10 @@ pub(crate) fn compile(
 ) -> Result<ImagePolicy, Vec<Finding>> {
     let mut findings = Findings::default();
     let spec = &doc.spec;
+    let secrets = match doc.is_namespaced() {
+        true => &NAMESPACED_SECRETS,
+        false => roots.secrets(),
+    };
     spec_findings(spec, &mut findings);
     let images = spec
         .images
@@ -73,7 +79,7 @@ pub(crate) fn compile(
         .authorities
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| compile_authority(a, i, roots, &mut findings))
+        .filter_map(|(i, a)| compile_authority(a, i, roots, secrets, &mut findings))
         .collect();
     let resources = compile_match(&spec.match_resources, &mut findings);
     if !findings.0.is_empty() {
@@ -146,17 +152,29 @@ fn compile_authority(
     a: &wire::Authority,
     i: usize,
     roots: &TrustRoots,
+    secrets: &PolicySecrets,
     findings: &mut Findings,
 ) -> Option<Authority> {
     let at = format!("spec.authorities[{i}]");
+    let a = match inline_key_secrets(a, &at, secrets, findings) {
+        Inlined::Ready(a) => a,
+        Inlined::Unusable(reason) => return Some(unusable_authority(a, i, reason)),
+        Inlined::Refused => return None,
+    };
+    let a: &wire::Authority = &a;
     companion_findings(a, &at, findings);
-    let source = compile_sources(&a.sources, &at, findings);
+    let source = match compile_sources(&a.sources, &at, secrets, findings) {
+        Ok(source) => source,
+        Err(Some(reason)) => return Some(unusable_authority(a, i, reason)),
+        Err(None) => return None,
+    };
     let kind = if let Some(s) = &a.static_ref {
         Some(AuthorityKind::Static(compile_static(s)))
     } else if let Some(k) = &a.key {
         let identity = compile_identity(a.signed_identity.as_ref(), &at, findings);
         let key_at = join(&at, "key");
         let rekor = key_rekor(a.ctlog.as_ref(), &at, roots, findings);
+        let timestamps = key_timestamps(a.rfc3161timestamp.as_ref(), &at, roots, findings);
         compile_key(k, &key_at, findings).and_then(|keys| {
             let threshold = compile_threshold(k.threshold, keys.len(), "keys", &key_at, findings)?;
             Some(AuthorityKind::Key(KeyAuthority {
@@ -164,6 +182,7 @@ fn compile_authority(
                 identity,
                 rekor: rekor?,
                 threshold,
+                timestamps: timestamps?,
             }))
         })
     } else if let Some(k) = &a.keyless {
@@ -213,12 +232,44 @@ fn key_rekor(
     Some(Some(root))
 }
 
+/// The timestamp authorities a key authority's signatures must be timestamped by:
+/// `rfc3161timestamp.trustRootRef`'s (`Some(None)`: no `rfc3161timestamp`; `None`: refused,
+/// reported). policy-controller reads the TrustRoot's `timestampAuthorities` the same way.
+fn key_timestamps(
+    timestamp: Option<&wire::Rfc3161Timestamp>,
+    at: &str,
+    roots: &TrustRoots,
+    findings: &mut Findings,
+) -> Option<Option<Arc<KeylessTrust>>> {
+    let Some(timestamp) = timestamp else {
+        return Some(None);
+    };
+    let path = join(at, "rfc3161timestamp.trustRootRef");
+    if timestamp.trust_root_ref.is_empty() {
+        findings.add(
+            &path,
+            "name the TrustRoot whose timestampAuthorities sign the timestamps",
+        );
+        return None;
+    }
+    let root = lookup(roots, &timestamp.trust_root_ref, &path, findings)?;
+    if root.timestamp_authorities.is_empty() {
+        findings.add(
+            &path,
+            format!("{} has no timestampAuthorities", root.origin),
+        );
+        return None;
+    }
+    Some(Some(root))
+}
+
 /// Settings next to `key`/`keyless` that change what a signature must prove.
 fn companion_findings(a: &wire::Authority, at: &str, findings: &mut Findings) {
-    if a.rfc3161timestamp.is_some() {
+    if a.rfc3161timestamp.is_some() && a.key.is_none() {
         findings.add(
             &join(at, "rfc3161timestamp"),
-            "RFC 3161 timestamp verification is not supported yet",
+            "RFC 3161 timestamps are verified on key authorities; a keyless authority's \
+             timestamps come from its trust root's timestampAuthorities (Sigstore bundles)",
         );
     }
 }
@@ -260,6 +311,7 @@ fn compile_static(s: &wire::StaticRef) -> StaticAuthority {
             StaticAction::Fail
         },
         message: (!s.message.is_empty()).then(|| s.message.clone()),
+        unusable: false,
     }
 }
 
@@ -269,6 +321,7 @@ fn compile_key(k: &wire::KeyRef, at: &str, findings: &mut Findings) -> Option<Ve
         return None;
     }
     if k.secret_ref.is_some() {
+        // Inlined before compiling; still here only if that step was skipped.
         findings.add(&join(at, "secretRef"), SECRET_KEY_REASON);
         return None;
     }
@@ -342,44 +395,100 @@ fn key_field(at: &str, algorithm: Algorithm) -> String {
     }
 }
 
+/// `source[]`: where the authority's signatures live and the Secrets read them. `Ok(None)`:
+/// next to the image, with the review's credentials. `Err(Some(reason))`: a pull Secret cannot
+/// be used (the authority admits nothing); `Err(None)`: refused (reported).
 fn compile_sources(
     sources: &[wire::Source],
     at: &str,
+    secrets: &PolicySecrets,
     findings: &mut Findings,
-) -> Option<SignatureSource> {
-    let mut repositories = Vec::new();
+) -> Result<Option<SignatureSource>, Option<String>> {
+    if sources.len() > MAX_SOURCES {
+        let reason = format!(
+            "{} sources exceed Signet's limit of {MAX_SOURCES}",
+            sources.len()
+        );
+        findings.add(&join(at, "source"), reason);
+        return Err(None);
+    }
+    let mut locations = Vec::new();
+    let mut pull_secrets: Vec<PullSecretData> = Vec::new();
+    let mut refused = false;
     for (j, s) in sources.iter().enumerate() {
         let path = format!("{at}.source[{j}]");
         if !s.signature_pull_secrets.is_empty() {
-            findings.add(
-                &join(&path, "signaturePullSecrets"),
-                "Secrets are not read in file mode and cluster mode does not read signature pull secrets yet; \
-                 Signet reads signatures with its own registry credentials (--registry-config) and the pod's \
-                 imagePullSecrets: give the credentials there and remove signaturePullSecrets",
-            );
+            let field = join(&path, "signaturePullSecrets");
+            let names: Vec<&str> = s
+                .signature_pull_secrets
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect();
+            match secrets.pull_secrets(&names, &field) {
+                Ok(found) => pull_secrets.extend(found),
+                Err(Some(reason)) => return Err(Some(reason)),
+                Err(None) => {
+                    findings.add(&field, PULL_SECRETS_REASON);
+                    refused = true;
+                }
+            }
         }
-        if !s.tag_prefix.is_empty() {
-            findings.add(
-                &join(&path, "tagPrefix"),
-                "signature tag prefixes are not supported yet",
-            );
-        }
-        if !s.oci.is_empty() {
-            repositories.push((join(&path, "oci"), s.oci.as_str()));
+        match compile_location(s, &path) {
+            Ok(location) => locations.push(location),
+            Err((field, reason)) => {
+                findings.add(&field, reason);
+                refused = true;
+            }
         }
     }
-    if repositories.len() > 1 {
-        findings.add(
-            &join(at, "source"),
-            "more than one signature repository is not supported yet",
-        );
-        return None;
+    let only_own = locations
+        .iter()
+        .all(|l| l.repository.is_none() && l.tag_prefix.is_empty());
+    match (refused, only_own && pull_secrets.is_empty()) {
+        (true, _) => Err(None),
+        (false, true) => Ok(None),
+        (false, false) => Ok(Some(SignatureSource {
+            locations,
+            pull_secrets,
+        })),
     }
-    let (path, oci) = repositories.pop()?;
-    source_repository(oci)
-        .map(|repository| SignatureSource { repository })
-        .map_err(|e| findings.add(&path, e))
-        .ok()
+}
+
+/// One `source[]` entry at `path`, or the field at fault and why.
+fn compile_location(s: &wire::Source, path: &str) -> Result<SignatureLocation, (String, String)> {
+    let repository = match s.oci.is_empty() {
+        true => None,
+        false => Some(source_repository(&s.oci).map_err(|e| (join(path, "oci"), e))?),
+    };
+    check_tag_prefix(&s.tag_prefix).map_err(|e| (join(path, "tagPrefix"), e))?;
+    Ok(SignatureLocation {
+        repository,
+        tag_prefix: s.tag_prefix.clone(),
+    })
+}
+
+/// A tag prefix must keep `<prefix>sha256-<64 hex>.sig` a valid tag: tag characters, and at
+/// most 128 characters in all.
+fn check_tag_prefix(prefix: &str) -> Result<(), String> {
+    const SIGNATURE_TAG_LEN: usize = "sha256-.sig".len() + 64;
+    let max = 128 - SIGNATURE_TAG_LEN;
+    let valid_first = prefix
+        .chars()
+        .next()
+        .is_none_or(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid_rest = prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    match (valid_first && valid_rest, prefix.len() <= max) {
+        (true, true) => Ok(()),
+        (false, _) => Err(format!(
+            "{prefix:?} cannot start a tag: use letters, digits, `_`, `.` and `-` (not first)"
+        )),
+        (true, false) => Err(format!(
+            "{} characters; at most {max}, so that the signature tag stays within 128",
+            prefix.len()
+        )),
+    }
 }
 
 fn source_repository(oci: &str) -> Result<String, String> {

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use super::cluster_image_policy as wire;
-use super::compile::{Findings, SECRET_KEY_REASON, compile_threshold};
+use super::compile::{Findings, compile_threshold};
+use super::compile_secrets::SECRET_KEY_REASON;
 use crate::policy::field_error::join;
 use crate::policy::model::{CertificateIdentity, IdentityRule, KeylessAuthority, Matcher};
 use crate::policy::trust::{

@@ -8,7 +8,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use sigstore::crypto::CosignVerificationKey;
 
-use crate::policy::model::TrustedKey;
+use crate::policy::model::{RsaDigest, TrustedKey};
 
 const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
@@ -264,8 +264,13 @@ fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
 /// A trusted key for `public` verified with `hash` (`sha224`...`sha512`, lower case), or why
 /// Signet's verifier cannot verify such signatures.
 pub(super) fn trusted_key(public: &PublicKey, hash: &str) -> Result<TrustedKey, String> {
+    let rsa_digest = match (public.algorithm, hash) {
+        (Algorithm::Rsa { .. }, "sha384") => Some(RsaDigest::Sha384),
+        (Algorithm::Rsa { .. }, "sha512") => Some(RsaDigest::Sha512),
+        _ => None,
+    };
     let supported = match public.algorithm {
-        Algorithm::Rsa { .. } => hash == "sha256",
+        Algorithm::Rsa { .. } => hash == "sha256" || rsa_digest.is_some(),
         Algorithm::Ecdsa { curve: Curve::P256 } => hash == "sha256",
         Algorithm::Ecdsa { curve: Curve::P384 } => hash == "sha384",
         Algorithm::Ecdsa { curve: Curve::P521 } => hash == "sha512",
@@ -281,6 +286,7 @@ pub(super) fn trusted_key(public: &PublicKey, hash: &str) -> Result<TrustedKey, 
         key: Arc::new(key),
         fingerprint: format!("sha256:{}", hex::encode(Sha256::digest(&public.spki))),
         algorithm,
+        rsa_digest,
     })
 }
 
@@ -310,7 +316,7 @@ impl TrustedKey {
 
 fn unsupported_scheme(algorithm: &str, hash: &str) -> String {
     let hint = match algorithm {
-        a if a.starts_with("RSA") => "RSA keys verify with sha256 only",
+        a if a.starts_with("RSA") => "RSA keys verify with sha256, sha384 or sha512",
         "ECDSA P-256" => "P-256 keys verify with sha256 only",
         "ECDSA P-384" => {
             "P-384 keys verify with sha384 only; set hashAlgorithm: sha384 if that is what signed"

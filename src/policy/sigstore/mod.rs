@@ -8,6 +8,7 @@ mod attestation_compile;
 pub(super) mod cluster_image_policy;
 pub(super) mod compile;
 mod compile_keyless;
+pub(super) mod compile_secrets;
 mod key;
 pub(super) mod parse;
 mod resource_match;

@@ -15,6 +15,7 @@ use super::public_good::{self, PUBLIC_GOOD_TRUST_ROOT};
 use super::trust_root_formats::{self as formats, FieldFailure, TrustRootSpec, TrustedRoot};
 use super::{KeylessTrust, TrustError};
 use crate::policy::error::{LoadError, LoadErrorKind};
+use crate::policy::secret_refs::PolicySecrets;
 
 /// The trust root a `keyless.ca-cert` authority takes its Rekor keys from.
 pub const DEFAULT_TRUST_ROOT: &str = "default";
@@ -25,6 +26,9 @@ pub const MAX_TRUST_ROOTS: usize = 100;
 #[derive(Debug, Clone, Default)]
 pub struct TrustRoots {
     by_name: BTreeMap<String, Arc<KeylessTrust>>,
+    /// How the Secrets policies name are read (`secretRef`, `signaturePullSecrets`): trust
+    /// material by name too, and compiled in with the roots.
+    secrets: PolicySecrets,
 }
 
 /// A `TrustRoot` object (or a `v1` `List` of them); `metadata` stays open as in Kubernetes.
@@ -76,6 +80,17 @@ impl TrustRoots {
     /// Add (or replace) a root built some other way, such as CRI-O's PEM form.
     pub fn insert(&mut self, name: &str, trust: KeylessTrust) {
         self.by_name.insert(name.to_string(), Arc::new(trust));
+    }
+
+    /// These roots, with policies' Secrets read as `secrets` says.
+    pub fn with_secrets(mut self, secrets: PolicySecrets) -> TrustRoots {
+        self.secrets = secrets;
+        self
+    }
+
+    /// How policies' Secrets are read.
+    pub fn secrets(&self) -> &PolicySecrets {
+        &self.secrets
     }
 
     /// The root called `name`; for [`PUBLIC_GOOD_TRUST_ROOT`], the embedded snapshot unless a

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use sigstore::crypto::{CosignVerificationKey, Signature};
 
 use crate::policy::{KeylessTrust, TrustedKey};
+use crate::signature::key_verify::key_verifies;
 
 use super::super::certificate::{self, CertificateError, SigningCertificate};
 use super::BundleError;
@@ -97,7 +98,7 @@ pub fn verify_sigstore_bundle(
         Signer::Keyless(_) => Verifier::Certificate(leaf(material, version)?),
         Signer::Keys { keys, .. } => Verifier::Key(
             keys.iter()
-                .find(|k| verifies(&k.key, signature(&content), &signed))
+                .find(|k| key_verifies(k, signature(&content), &signed))
                 .ok_or_else(|| {
                     BundleError::Signature("signed by none of the trusted keys".into())
                 })?,
