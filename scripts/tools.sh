@@ -11,6 +11,8 @@
 #   ggcr-registry                   tools/registry/ggcr: go-containerregistry's pkg/registry
 #                                   (crane's version), `-referrers` for the OCI 1.1 referrers API
 #   distribution                    github.com/distribution/distribution/v3/cmd/registry
+#   helm                            helm.sh/helm/v4/cmd/helm (charts/signet's lint, template and
+#                                   install tests)
 #
 # Prints nothing but progress on stderr; the tests find the programs under .tools/ (or under
 # $SIGNET_TOOLS when set).
@@ -28,6 +30,7 @@ COSIGN3_VERSION=v3.0.5
 # The registry of tools/registry/go.mod: the go-containerregistry of crane.
 GGCR_REGISTRY_VERSION=$CRANE_VERSION
 DISTRIBUTION_VERSION=v3.0.0
+HELM_VERSION=v4.3.2
 
 command -v go >/dev/null 2>&1 || { echo "tools.sh: Go is needed to build the test tools" >&2; exit 1; }
 export GOFLAGS="${GOFLAGS:-} -trimpath"
@@ -76,9 +79,14 @@ distribution() {
     mv "$out/registry" "$out/distribution"
 }
 
+helm() {
+    install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+}
+
 build kube "$KUBERNETES_VERSION" -- kube
 build cosign "$COSIGN_VERSION" -- install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
 build crane "$CRANE_VERSION" -- install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
 build cosign3 "$COSIGN3_VERSION" -- cosign3
 build ggcr-registry "$GGCR_REGISTRY_VERSION" -- ggcr_registry
 build distribution "$DISTRIBUTION_VERSION" -- distribution
+build helm "$HELM_VERSION" -- helm

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Validate Signet's deployment manifests offline: render manifests/ (the base), every
-# overlay under manifests/overlays/, and the overlay certs/generate-openssl.sh writes;
+# overlay under manifests/overlays/, the overlay certs/generate-openssl.sh writes, and
+# charts/signet with `helm template` (default values, each mode and certificate source, and
+# charts/signet/ci/*.yaml; helm from scripts/tools.sh);
 # validate each built-in object against the Kubernetes 1.30 and latest OpenAPI schemas
 # (strict: unknown fields are errors), the CRD for structural-schema rules, the policies in
 # the ConfigMap against the CRD, the cross-object wiring (Service <-> Deployment <->
@@ -264,11 +266,35 @@ def render(label, directory, tool):
     return objects
 
 
+def helm_command():
+    """.tools/helm-<version>/helm (scripts/tools.sh), or helm on PATH."""
+    tools = os.environ.get("SIGNET_TOOLS", os.path.join(ROOT, ".tools"))
+    built = sorted(os.path.join(tools, d, "helm") for d in (os.listdir(tools) if os.path.isdir(tools) else [])
+                   if d.startswith("helm-v") and os.path.exists(os.path.join(tools, d, ".done")))
+    return built[-1] if built else shutil.which("helm")
+
+
+def render_helm(label, helm, args):
+    """Objects of `helm template signet charts/signet -n signet-system --include-crds ARGS`."""
+    result = subprocess.run([helm, "template", "signet", os.path.join(ROOT, "charts", "signet"),
+                             "--namespace", "signet-system", "--include-crds"] + args,
+                            capture_output=True, text=True,
+                            env={**os.environ, "HELM_CONFIG_HOME": os.path.join(CHECK_DIR, "helm"),
+                                 "HELM_CACHE_HOME": os.path.join(CHECK_DIR, "helm"),
+                                 "HELM_DATA_HOME": os.path.join(CHECK_DIR, "helm")})
+    if result.returncode != 0:
+        fail(f"[{label}] helm template {' '.join(args)}: {result.stderr.strip()}")
+        return None
+    objects = [o for o in yaml.safe_load_all(result.stdout) if o is not None]
+    print(f"      [{label}] rendered {len(objects)} objects from charts/signet with helm template {' '.join(args)}")
+    return objects
+
+
 # ---------------------------------------------------------------------------------------
 # Schemas
 # ---------------------------------------------------------------------------------------
 
-PARSE_ONLY_GROUPS = {"cert-manager.io"}  # CRD-backed kinds: no schema shipped here
+PARSE_ONLY_GROUPS = {"cert-manager.io", "monitoring.coreos.com"}  # CRD-backed kinds: no schema shipped here
 
 
 def validate_object(label, obj):
@@ -472,10 +498,14 @@ def check_wiring(label, objects):
 
     policy = find(objects, "NetworkPolicy")
     if policy:
-        open_ports = {p["port"] for rule in policy["spec"].get("ingress", []) if not rule.get("from")
-                      for p in rule.get("ports", [])}
-        check(port_names.get("https") in open_ports or "https" in open_ports,
-              f"[{label}] NetworkPolicy admits reviews on the https port")
+        rules = policy["spec"].get("ingress", [])
+        open_ports = {p["port"] for rule in rules if not rule.get("from") for p in rule.get("ports", [])}
+        # charts/signet's networkPolicy.webhookFrom: only the API server's addresses.
+        from_blocks = {p["port"] for rule in rules
+                       if rule.get("from") and all("ipBlock" in peer for peer in rule["from"])
+                       for p in rule.get("ports", [])}
+        check(bool({port_names.get("https"), "https"} & (open_ports | from_blocks)),
+              f"[{label}] NetworkPolicy admits reviews on the https port (from anywhere or from address blocks)")
 
     sa_name = pod["spec"].get("serviceAccountName")
     check(find(objects, "ServiceAccount", sa_name) is not None, f"[{label}] ServiceAccount {sa_name} present")
@@ -492,10 +522,14 @@ def check_wiring(label, objects):
     tls_volume = volumes.get(mounts.get(tls_dir, {}).get("name"), {})
     check(tls_volume.get("secret", {}).get("secretName") == "signet-tls",
           f"[{label}] --tls-cert is read from the mounted Secret signet-tls")
-    policy_volume = volumes.get(mounts.get(flag(args, "--policy") or "", {}).get("name"), {})
-    cm_name = policy_volume.get("configMap", {}).get("name")
-    check(cm_name is not None and find(objects, "ConfigMap", cm_name) is not None,
-          f"[{label}] --policy is the mounted ConfigMap {cm_name}")
+    if flag(args, "--policy") is None:
+        # charts/signet with policies.source none: the cluster's policy objects only.
+        check(flag(args, "--watch-policies") is True, f"[{label}] no --policy: --watch-policies instead")
+    else:
+        policy_volume = volumes.get(mounts.get(flag(args, "--policy") or "", {}).get("name"), {})
+        cm_name = policy_volume.get("configMap", {}).get("name")
+        check(cm_name is not None and find(objects, "ConfigMap", cm_name) is not None,
+              f"[{label}] --policy is the mounted ConfigMap {cm_name}")
     check(flag(args, "--listen") == f"0.0.0.0:{port_names.get('https')}"
           and flag(args, "--metrics-listen") == f"0.0.0.0:{port_names.get('metrics')}",
           f"[{label}] listen addresses match the container ports")
@@ -540,8 +574,8 @@ def check_wiring(label, objects):
                     for v in e["values"]}
         check({ns, "kube-system"} <= excluded,
               f"[{label}] {name}: never reviews {ns} or kube-system (no self-deadlock)")
-        check(hook.get("sideEffects") == "None" and hook.get("admissionReviewVersions") == ["v1"],
-              f"[{label}] {name}: sideEffects None, AdmissionReview v1")
+        check(hook.get("sideEffects") in ("None", "NoneOnDryRun") and hook.get("admissionReviewVersions") == ["v1"],
+              f"[{label}] {name}: sideEffects None or NoneOnDryRun, AdmissionReview v1")
         check("objectSelector" not in hook, f"[{label}] {name}: no objectSelector (object labels are user-set)")
         check_match_conditions(label, hook)
     return {"deployment": deployment, "args": args, "vwc": vwc, "ns": ns}
@@ -652,6 +686,9 @@ def expect_cert_manager(label, objects, wired, _):
         check(names <= set(cert["spec"].get("dnsNames", [])), f"[{label}] {cert_name} names the Service")
         issuer = find(objects, cert["spec"]["issuerRef"].get("kind", "Issuer"), cert["spec"]["issuerRef"]["name"])
         check(issuer is not None, f"[{label}] issuer of {cert_name} is part of the overlay")
+    excluded = {v for e in webhook(wired).get("namespaceSelector", {}).get("matchExpressions", [])
+                if e["key"] == "kubernetes.io/metadata.name" and e["operator"] == "NotIn" for v in e["values"]}
+    check("cert-manager" in excluded, f"[{label}] cert-manager (which renews the certificate) is never reviewed")
 
 
 def expect_ca_bundle(label, objects, wired, out_dir):
@@ -670,6 +707,28 @@ def expect_ca_bundle(label, objects, wired, out_dir):
     check(sans == {f"signet.{ns}.svc", f"signet.{ns}.svc.cluster.local"}, f"[{label}] serving certificate SANs",
           str(sorted(sans)))
     check("prime256v1" in text or "P-256" in text, f"[{label}] ECDSA P-256 keys")
+
+
+def expect_generated_ca_bundle(label, objects, wired, _):
+    secret = find(objects, "Secret", "signet-tls")
+    if not check(secret is not None, f"[{label}] Secret signet-tls generated"):
+        return
+    bundles = {h["clientConfig"].get("caBundle") for o in objects
+               if o["kind"] in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+               for h in o["webhooks"]}
+    check(bundles == {secret["data"]["ca.crt"]}, f"[{label}] every caBundle is the Secret's ca.crt")
+
+
+def expect_platform(label, objects, wired, extra):
+    """charts/signet/ci/platform-values.yaml: warn mode, the company's ClusterIssuer, pinned image."""
+    expect_audit(label, objects, wired, extra)
+    annotation = wired["vwc"]["metadata"].get("annotations", {}).get("cert-manager.io/inject-ca-from", "")
+    cert = find(objects, "Certificate", annotation.partition("/")[2])
+    check(cert is not None and cert["spec"]["issuerRef"].get("kind") == "ClusterIssuer"
+          and cert["spec"].get("secretName") == "signet-tls",
+          f"[{label}] caBundle injected from {annotation}, issued by a ClusterIssuer into signet-tls")
+    image = wired["deployment"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    check(re.search(r"@sha256:[0-9a-f]{64}$", image) is not None, f"[{label}] image pinned by digest: {image}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -719,9 +778,31 @@ def main():
     else:
         fail("openssl not found: cannot check certs/generate-openssl.sh")
 
+    helm = helm_command()
+    if helm:
+        helm_targets = [
+            ("helm-default", [], lambda *a: (expect_base(*a), expect_generated_ca_bundle(*a))),
+            ("helm-warn", ["--set", "mode=warn"], expect_audit),
+            ("helm-cert-manager", ["--set", "certificates.source=certManager"], expect_cert_manager),
+            ("helm-mutate", ["--set", "mutate.enabled=true"],
+             lambda *a: (expect_mutate(*a), expect_generated_ca_bundle(*a))),
+        ]
+        ci = os.path.join(ROOT, "charts", "signet", "ci")
+        for name in sorted(os.listdir(ci)):
+            if name.endswith(".yaml"):
+                expect = expect_platform if name == "platform-values.yaml" else None
+                helm_targets.append((f"helm-{name[:-5]}", ["--values", os.path.join(ci, name)], expect))
+        for label, args, expect in helm_targets:
+            targets.append((label, ("helm", helm, args), expect, None))
+    else:
+        fail("helm not found: run scripts/tools.sh to check charts/signet")
+
     global quiet, quiet_passed
     for label, directory, expect, extra in targets:
-        objects = render(label, directory, tool)
+        if isinstance(directory, tuple):
+            objects = render_helm(label, directory[1], directory[2])
+        else:
+            objects = render(label, directory, tool)
         if objects is None:
             continue
         quiet, quiet_passed = False, 0

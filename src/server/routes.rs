@@ -70,7 +70,10 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
     );
     let subject = Subject::of(&request);
     audit_log::record(&subject, &decision, state.dry_run);
+    // A dry-run request (`kubectl apply --dry-run=server`) changes nothing, so it records
+    // nothing either: the webhook configurations declare sideEffects NoneOnDryRun.
     if let Some(sink) = &state.would_deny
+        && !request.dry_run
         && let Some(message) = audit_log::enforced_message(&decision, state.dry_run)
     {
         sink.would_deny(&subject, &message);

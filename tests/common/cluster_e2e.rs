@@ -51,6 +51,20 @@ impl Installed {
         }
     }
 
+    /// Installed some other way (`helm install`, tests/it/helm_install.rs): the webhook is sent to
+    /// `https://127.0.0.1:<webhook_port>` with `tls`'s CA, and `serve` runs there.
+    pub fn external(webhook_port: u16, tls: LoopbackTls) -> Installed {
+        let dir = tempfile::Builder::new()
+            .prefix("signet-e2e-external-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("temporary directory");
+        Installed {
+            webhook_port,
+            tls,
+            dir,
+        }
+    }
+
     /// Starts `signet serve` on the webhook port as the manifests' ServiceAccount.
     pub fn serve(&self, plane: &ControlPlane, args: &[String]) -> SignetProcess {
         let kubeconfig = plane.service_account_kubeconfig("signet-system", "signet");

@@ -27,6 +27,8 @@ mod e2e_control_plane;
 mod e2e_policy_secrets;
 mod fuzz_seeds;
 mod harness;
+mod helm_chart;
+mod helm_install;
 mod key_timestamps;
 mod kube_apiserver;
 mod manifests;

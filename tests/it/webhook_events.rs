@@ -230,6 +230,32 @@ async fn an_enforced_denial_records_no_event_and_a_dry_run_one_does() {
     assert_eq!(events[1]["note"], message(&denied));
 }
 
+/// A dry-run request (`kubectl apply --dry-run=server`: the API server sends it because the
+/// webhook declares sideEffects NoneOnDryRun) is answered as any other, warnings included, but
+/// records no Event: only the real request that follows does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_request_is_answered_but_records_no_event() {
+    let setup = Setup::start().await;
+    let (plane, kube) = api_server("ev-dry-request").await;
+    let webhook = setup
+        .webhook(true, Some((kube.clone(), EventSettings::default())))
+        .await;
+    let images = [("tool", setup.image("tool"))];
+    let mut dry = pod("ev-dry-request", "dry", &images);
+    dry["request"]["dryRun"] = json!(true);
+    let answer = webhook.review(&dry).await;
+    assert!(allowed(&answer), "{answer}");
+    assert_eq!(response(&answer)["warnings"].as_array().unwrap().len(), 1);
+    let real = webhook
+        .review(&pod("ev-dry-request", "real", &images))
+        .await;
+    assert!(allowed(&real), "{real}");
+    // One writer takes the queue in order: had the dry run queued an Event, it would be first.
+    let events = wait_for_posts(plane, "ev-dry-request", 1).await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["regarding"]["name"], "real");
+}
+
 /// A Pod of ReplicaSet `web-7d9f`: named, or (`name` empty) carrying only `generateName`.
 fn replica(namespace: &str, name: &str, images: &[(&str, String)]) -> Value {
     let mut review = pod(namespace, name, images);
