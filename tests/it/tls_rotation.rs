@@ -71,6 +71,7 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
             cert: dir.path().join("tls.crt"),
             key: dir.path().join("tls.key"),
         },
+        client_ca: None,
         max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
         limits: server::Limits::default(),
         dry_run: false,
