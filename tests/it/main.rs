@@ -29,6 +29,7 @@ mod fuzz_seeds;
 mod harness;
 mod helm_chart;
 mod helm_install;
+mod image_build;
 mod key_timestamps;
 mod kube_apiserver;
 mod manifests;
