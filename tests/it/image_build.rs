@@ -68,14 +68,15 @@ fn dockerfile_runtime_layout(text: &str) -> RuntimeLayout {
             "WORKDIR" => layout.workdir = rest.to_string(),
             "ENTRYPOINT" => layout.entrypoint = serde_json::from_str(rest).expect("exec form"),
             "CMD" => layout.cmd = serde_json::from_str(rest).expect("exec form"),
-            "EXPOSE" => {
-                layout.exposed_ports.extend(rest.split_whitespace().map(|port| {
-                    match port.contains('/') {
-                        true => port.to_string(),
-                        false => format!("{port}/tcp"),
-                    }
-                }))
-            }
+            "EXPOSE" => layout
+                .exposed_ports
+                .extend(
+                    rest.split_whitespace()
+                        .map(|port| match port.contains('/') {
+                            true => port.to_string(),
+                            false => format!("{port}/tcp"),
+                        }),
+                ),
             "ENV" => layout.env.push(rest.to_string()),
             "LABEL" => {
                 for (key, value) in label_pairs(rest) {
@@ -163,7 +164,11 @@ fn build_image(args: &[&str], password: &str) -> String {
             .arg(tool("cosign"))
             .env("COSIGN_PASSWORD", password),
     );
-    output.lines().last().expect("a digest reference").to_string()
+    output
+        .lines()
+        .last()
+        .expect("a digest reference")
+        .to_string()
 }
 
 /// Unpacks the image's filesystem (`crane export`) into `dir`.
@@ -214,27 +219,39 @@ async fn signet_s_own_image_is_built_without_docker_signed_and_admitted() {
         signed.starts_with(&format!("{host}/signet/signet@sha256:")),
         "{signed}"
     );
-    assert!(key.cosign_verifies(&signed), "cosign verifies what the script signed");
+    assert!(
+        key.cosign_verifies(&signed),
+        "cosign verifies what the script signed"
+    );
     // The same image under another name, never signed there.
     let copy = format!("{host}/signet/unsigned:test");
     run_ok(Command::new(tool("crane")).args(["copy", "--insecure", &signed, &copy]));
     let digest = signed.split_once('@').unwrap().1;
     let unsigned = format!("{host}/signet/unsigned@{digest}");
 
-    let policy = key_policy("signet-image", &format!("{host}/signet/**"), &key.public_pem());
-    let webhook = TestWebhook::start(WebhookOptions::new(policy, &[host.clone()])).await;
+    let policy = key_policy(
+        "signet-image",
+        &format!("{host}/signet/**"),
+        &key.public_pem(),
+    );
+    let webhook =
+        TestWebhook::start(WebhookOptions::new(policy, std::slice::from_ref(&host))).await;
     let (admitted, message) = webhook.review_image(&signed).await;
     assert!(admitted, "the signed image: {message}");
     let (admitted, message) = webhook.review_image(&unsigned).await;
     assert!(!admitted, "the unsigned copy was admitted");
     assert!(message.to_lowercase().contains("signature"), "{message}");
-    let (admitted, _) = webhook.review_image(&format!("{host}/signet/unsigned:test")).await;
+    let (admitted, _) = webhook
+        .review_image(&format!("{host}/signet/unsigned:test"))
+        .await;
     assert!(!admitted, "the unsigned copy by tag");
 
     // The image's configuration is the Dockerfile's.
-    let config: Value = serde_json::from_str(&run_ok(
-        Command::new(tool("crane")).args(["config", "--insecure", &signed]),
-    ))
+    let config: Value = serde_json::from_str(&run_ok(Command::new(tool("crane")).args([
+        "config",
+        "--insecure",
+        &signed,
+    ])))
     .unwrap();
     let dockerfile = std::fs::read_to_string(Path::new(REPO).join("Dockerfile")).unwrap();
     let mut expected = dockerfile_runtime_layout(&dockerfile);
@@ -250,7 +267,14 @@ async fn signet_s_own_image_is_built_without_docker_signed_and_admitted() {
     assert_eq!(image_layout(&config), expected);
     assert_eq!(
         (&config["os"], &config["architecture"]),
-        (&json!("linux"), &json!(std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64")))
+        (
+            &json!("linux"),
+            &json!(
+                std::env::consts::ARCH
+                    .replace("x86_64", "amd64")
+                    .replace("aarch64", "arm64")
+            )
+        )
     );
 
     // Its files: the binary starts from the unpacked layers alone, as the image's user.

@@ -4,7 +4,8 @@
 //! the real kube-apiserver: its AdmissionConfiguration presents a client certificate to the
 //! webhook's address (tests/common/webhook_client.rs), its reviews are served; curl without a
 //! certificate or with another CA's is refused; and a webhook whose address the kubeconfig does
-//! not name gets no certificate, so with failurePolicy Fail the API server refuses the Pod.
+//! not name gets no certificate, so with failurePolicy Fail the API server refuses the Pod. The
+//! chart's `clientAuth.caSecret` and docs/hardening.md's kustomize patch render the same wiring.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -489,4 +490,110 @@ fn the_api_server_presents_its_certificate_and_every_other_caller_is_refused() {
         "validatingwebhookconfiguration",
         "signet-client-ca",
     ]);
+}
+
+/// The objects of a multi-document YAML stream.
+fn yaml_objects(text: &str) -> Vec<serde_json::Value> {
+    use serde::Deserialize as _;
+    serde_yaml::Deserializer::from_str(text)
+        .map(|document| serde_json::Value::deserialize(document).unwrap())
+        .filter(|object| !object.is_null())
+        .collect()
+}
+
+/// The Deployment of `objects` runs `signet serve --client-ca` with the CA Secret `secret`
+/// mounted at the path the flag names, and probes the metrics port over plain HTTP.
+fn assert_client_auth_wired(objects: &[serde_json::Value], secret: &str, what: &str) {
+    let deployment = objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .unwrap_or_else(|| panic!("{what}: no Deployment"));
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        args.contains(&"--client-ca=/etc/signet/client-ca/ca.crt"),
+        "{what}: {args:?}"
+    );
+    let mount = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"] == "/etc/signet/client-ca")
+        .unwrap_or_else(|| panic!("{what}: the CA is not mounted"));
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap();
+    assert_eq!(volume["secret"]["secretName"], secret, "{what}");
+    for probe in ["readinessProbe", "livenessProbe"] {
+        let get = &container[probe]["httpGet"];
+        assert_eq!(
+            (&get["port"], &get["scheme"]),
+            (&serde_json::json!("metrics"), &serde_json::json!("HTTP")),
+            "{what}: {probe} must not need a client certificate"
+        );
+    }
+}
+
+#[test]
+fn the_chart_value_and_the_documented_kustomize_patch_wire_client_auth() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let home = tempfile::tempdir().unwrap();
+    let helm = |args: &[&str]| {
+        let output = run(Command::new(crate::common::tools::tool("helm"))
+            .env("HELM_CONFIG_HOME", home.path().join("config"))
+            .env("HELM_CACHE_HOME", home.path().join("cache"))
+            .env("HELM_DATA_HOME", home.path().join("data"))
+            .args(["template", "signet"])
+            .arg(repo.join("charts/signet"))
+            .args(["--namespace", "signet-system"])
+            .args(args));
+        assert!(output.status.success(), "{}", stderr(&output));
+        yaml_objects(&String::from_utf8_lossy(&output.stdout))
+    };
+    let objects = helm(&["--set", "clientAuth.caSecret=apiserver-client-ca"]);
+    assert_client_auth_wired(&objects, "apiserver-client-ca", "helm");
+    let default = serde_json::to_string(&helm(&[])).unwrap();
+    assert!(!default.contains("client-ca"), "off by default");
+
+    // docs/hardening.md's kustomization, and its NetworkPolicy patch after it.
+    let doc = std::fs::read_to_string(repo.join("docs/hardening.md")).unwrap();
+    let start = doc
+        .find("# kustomization.yaml: client-certificate authentication")
+        .expect("the kustomize example in docs/hardening.md");
+    let block = &doc[start..start + doc[start..].find("```").unwrap()];
+    let policy_at = doc
+        .find("  - target: {kind: NetworkPolicy, name: signet}")
+        .expect("the NetworkPolicy patch in docs/hardening.md");
+    let policy_patch = &doc[policy_at..policy_at + doc[policy_at..].find("```").unwrap()];
+    let dir = tempfile::Builder::new()
+        .prefix("signet-client-ca-overlay-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    // kustomize takes a relative path: the overlay names manifests/ from its own directory.
+    let depth = dir.path().strip_prefix(repo).unwrap().components().count();
+    let manifests = format!("{}manifests", "../".repeat(depth));
+    let kustomization = block.replace("../manifests", &manifests) + policy_patch;
+    std::fs::write(dir.path().join("kustomization.yaml"), kustomization).unwrap();
+    let output = run(Command::new(crate::common::tools::tool("kubectl"))
+        .arg("kustomize")
+        .arg(dir.path()));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let objects = yaml_objects(&String::from_utf8_lossy(&output.stdout));
+    assert_client_auth_wired(&objects, "signet-client-ca", "kustomize");
+    let network = objects
+        .iter()
+        .find(|o| o["kind"] == "NetworkPolicy")
+        .unwrap();
+    let rule = &network["spec"]["ingress"][0];
+    assert_eq!(rule["ports"][0]["port"], 8443);
+    assert_eq!(rule["from"][0]["ipBlock"]["cidr"], "10.0.0.0/24");
 }
