@@ -9,7 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,14 +22,33 @@ use crate::common::TestRegistry;
 use crate::common::control_plane::{ControlPlane, LoopbackTls, free_port};
 use crate::common::cosign::{CosignKey, crane_push};
 use crate::common::shared_plane::{shared, wait_until};
-use crate::common::tls::install_crypto_provider;
+use crate::common::tls::{install_crypto_provider, loopback_serve_config};
 use crate::common::tools::run;
-use crate::common::webhook::{container, pod_review};
+use crate::common::webhook::{container, key_policy, pod_review};
 use crate::common::webhook_client::{ClientCa, ClientIdentity};
 use signet::engine::{Engine, EngineSettings};
 use signet::policy::PolicySet;
 use signet::registry::{Credentials, Registry, RegistryConfig};
 use signet::server::{self, Metrics, ServeConfig, TlsSource};
+
+/// Writes the serving chain, its key and the client CA bundle into `dir`; returns their paths.
+fn write_tls_files(
+    dir: &Path,
+    serving: &LoopbackTls,
+    client_ca: &str,
+) -> (PathBuf, PathBuf, PathBuf) {
+    let write = |name: &str, content: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    };
+    let chain = format!("{}{}", serving.cert_pem, serving.ca_pem);
+    (
+        write("tls.crt", &chain),
+        write("tls.key", &serving.key_pem),
+        write("client-ca.crt", client_ca),
+    )
+}
 
 /// Replaces `path`'s content atomically (as a Secret volume update appears to the reader).
 fn replace_file(path: &Path, content: &str) {
@@ -77,32 +96,10 @@ async fn only_clients_with_a_certificate_from_the_client_ca_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let serving = LoopbackTls::generate("signet");
     let (trusted, other) = (ClientCa::generate("apiserver"), ClientCa::generate("other"));
-    let write = |name: &str, content: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    };
-    let cert = write(
-        "tls.crt",
-        &format!("{}{}", serving.cert_pem, serving.ca_pem),
-    );
-    let key = write("tls.key", &serving.key_pem);
-    let client_ca = write("client-ca.crt", &trusted.pem());
+    let (cert, key, client_ca) = write_tls_files(dir.path(), &serving, &trusted.pem());
     let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        metrics_listen: "127.0.0.1:0".parse().unwrap(),
-        tls: TlsSource::Files { cert, key },
         client_ca: Some(client_ca.clone()),
-        max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
-        limits: server::Limits::default(),
-        dry_run: false,
-        shutdown_delay: Duration::ZERO,
-        shutdown_grace: Duration::from_secs(5),
-        tls_reload_interval: Duration::from_millis(100),
-        readiness: Vec::new(),
-        enable_mutation: false,
-        would_deny: None,
-        pull_secrets: None,
+        ..loopback_serve_config(TlsSource::Files { cert, key })
     };
     let running = server::start(pass_all_engine(), Arc::new(Metrics::new()), config)
         .await
@@ -244,17 +241,7 @@ impl Drop for Signet {
 
 /// `signet serve --client-ca` on `port`, ready (asked on the metrics port, as a probe would).
 fn serve(dir: &Path, port: u16, serving: &LoopbackTls, client_ca: &str, args: &[String]) -> Signet {
-    let write = |name: &str, content: &str| {
-        let path = dir.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    };
-    let cert = write(
-        "tls.crt",
-        &format!("{}{}", serving.cert_pem, serving.ca_pem),
-    );
-    let key = write("tls.key", &serving.key_pem);
-    let ca = write("client-ca.crt", client_ca);
+    let (cert, key, ca) = write_tls_files(dir, serving, client_ca);
     let log = dir.join("signet.log");
     let metrics_port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_signet"))
@@ -370,22 +357,9 @@ fn the_api_server_presents_its_certificate_and_every_other_caller_is_refused() {
         &format!("{}/clientca/other:v1", registry.host()),
         "unsigned",
     );
-    let pem: String = key
-        .public_pem()
-        .lines()
-        .map(|line| format!("        {line}\n"))
-        .collect();
     let policy = dir.path().join("policy.yaml");
-    std::fs::write(
-        &policy,
-        format!(
-            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  \
-             name: clientca\nspec:\n  images:\n  - glob: \"{}/clientca/**\"\n  authorities:\n  \
-             - key:\n      data: |\n{pem}",
-            registry.host()
-        ),
-    )
-    .unwrap();
+    let glob = format!("{}/clientca/**", registry.host());
+    std::fs::write(&policy, key_policy("clientca", &glob, &key.public_pem())).unwrap();
     let serving = LoopbackTls::generate("signet");
     let signet = serve(
         dir.path(),
