@@ -63,7 +63,7 @@ impl ClientMetrics {
     fn register(&self, registry: &mut Registry) {
         registry.register(
             "client_refusals",
-            "Connections and requests refused or cut, by reason: connections_total, connections_per_source, handshake_timeout, header_timeout, idle_timeout, body_too_large, body_budget_full, body_stalled, body_timeout, body_broken",
+            "Connections and requests refused or cut, by reason: connections_total, connections_per_source, handshake_timeout, header_timeout, idle_timeout, body_too_large, body_budget_full, body_stalled, body_timeout, body_broken, client_certificate_missing, client_certificate_invalid (--client-ca)",
             self.refused.clone(),
         );
         registry.register(

@@ -71,6 +71,7 @@ async fn generated_certificate_serves_the_service_name_and_renewal_keeps_the_ca(
             cert: out.join("tls.crt"),
             key: out.join("tls.key"),
         },
+        client_ca: None,
         max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
         limits: server::Limits::default(),
         dry_run: false,

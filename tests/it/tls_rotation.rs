@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::load::Load;
-use crate::common::tls::{https_client, install_crypto_provider};
+use crate::common::tls::{https_client, install_crypto_provider, loopback_serve_config};
 use crate::common::webhook::{container, pod_review};
 use signet::engine::{Engine, EngineSettings};
 use signet::policy::PolicySet;
 use signet::registry::{Credentials, Registry, RegistryConfig};
-use signet::server::{self, Metrics, ServeConfig, TlsSource};
+use signet::server::{self, Metrics, TlsSource};
 
 struct Pair {
     cert: String,
@@ -64,24 +64,10 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = (self_signed(), self_signed());
     kubelet_write(dir.path(), "2026_11_23_10_00_00.1", &old);
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        metrics_listen: "127.0.0.1:0".parse().unwrap(),
-        tls: TlsSource::Files {
-            cert: dir.path().join("tls.crt"),
-            key: dir.path().join("tls.key"),
-        },
-        max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
-        limits: server::Limits::default(),
-        dry_run: false,
-        shutdown_delay: Duration::ZERO,
-        shutdown_grace: Duration::from_secs(5),
-        tls_reload_interval: Duration::from_millis(100),
-        readiness: Vec::new(),
-        enable_mutation: false,
-        would_deny: None,
-        pull_secrets: None,
-    };
+    let config = loopback_serve_config(TlsSource::Files {
+        cert: dir.path().join("tls.crt"),
+        key: dir.path().join("tls.key"),
+    });
     let running = server::start(engine(), Arc::new(Metrics::new()), config)
         .await
         .unwrap();

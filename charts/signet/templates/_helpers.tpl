@@ -146,3 +146,16 @@ objectSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The probes' port and scheme: with clientAuth.caSecret the HTTPS port asks every caller for a
+client certificate, which kubelet does not have, so probes go to the metrics port (plain HTTP,
+/healthz and /readyz as on 8443).
+*/}}
+{{- define "signet.probePort" -}}
+{{- if .Values.clientAuth.caSecret }}metrics{{ else }}https{{ end }}
+{{- end }}
+
+{{- define "signet.probeScheme" -}}
+{{- if .Values.clientAuth.caSecret }}HTTP{{ else }}HTTPS{{ end }}
+{{- end }}
