@@ -323,7 +323,14 @@ impl Signed<'_> {
         }
         let usage = webpki::KeyUsage::required(TIME_STAMPING_DER);
         let one = std::slice::from_ref(authority);
-        certificate::chains_to(&cert_der, &[], one, self.gen_time, usage)
+        // Certificates the token embeds complete a chain only to a bare anchor (a Notation
+        // `tsa` trust store root), never to a trust-root entry (see `chains_to`).
+        let presented: Vec<Vec<u8>> = self
+            .embedded
+            .iter()
+            .filter_map(|c| c.to_der().ok())
+            .collect();
+        certificate::chains_to(&cert_der, &presented, one, self.gen_time, usage)
             .map(|_| ())
             .map_err(|e| {
                 let detail = e.describe("timestamp authority", self.origin, self.gen_time);
