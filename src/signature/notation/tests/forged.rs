@@ -360,7 +360,7 @@ fn a_leaf_with_the_wrong_usages_fails_integrity() {
             Box::new(|p| p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth]),
         ),
         (
-            "TimeStamping",
+            "Timestamping",
             Box::new(|p| {
                 p.extended_key_usages
                     .push(ExtendedKeyUsagePurpose::TimeStamping)
@@ -628,5 +628,167 @@ fn truncated_flipped_oversized_and_unsupported_input_is_refused_without_panic() 
             verify_notation_envelope(media_type, &good, &target(), &anchors, &[], at(T0)),
             Err(NotationEnvelopeError::Unsupported(_))
         ));
+    }
+}
+
+/// A COSE_Sign1 (tagged) as Notation makes it; `edit` changes the protected header.
+fn cose_with(
+    signer: &Signer,
+    edit: impl FnOnce(coset::HeaderBuilder) -> coset::HeaderBuilder,
+    payload: &str,
+) -> Vec<u8> {
+    use coset::cbor::value::Value as Cbor;
+    use coset::{CoseSign1Builder, HeaderBuilder, RegisteredLabel, TaggedCborSerializable, iana};
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::ES256)
+        .content_type(PAYLOAD_TYPE.into())
+        .add_critical_label(RegisteredLabel::Text("io.cncf.notary.signingScheme".into()))
+        .text_value(
+            "io.cncf.notary.signingScheme".into(),
+            Cbor::Text("notary.x509".into()),
+        )
+        .text_value(
+            "io.cncf.notary.signingTime".into(),
+            Cbor::Tag(1, Box::new(Cbor::Integer((T0 - 60).into()))),
+        );
+    let chain = signer
+        .chain
+        .iter()
+        .map(|c| Cbor::Bytes(c.clone()))
+        .collect();
+    let unprotected = HeaderBuilder::new()
+        .value(33, Cbor::Array(chain))
+        .text_value(
+            "io.cncf.notary.signingAgent".into(),
+            Cbor::Text("signet-test".into()),
+        );
+    CoseSign1Builder::new()
+        .protected(edit(protected).build())
+        .unprotected(unprotected.build())
+        .payload(payload.as_bytes().to_vec())
+        .create_signature(&[], |data| fixed(&signer.key.sign(data).unwrap(), 32))
+        .build()
+        .to_tagged_vec()
+        .unwrap()
+}
+
+fn check_cose(envelope: &[u8], anchors: &NotationAnchors) -> NotationChecks {
+    verify_notation_envelope(
+        COSE_MEDIA_TYPE,
+        envelope,
+        &target(),
+        anchors,
+        &[TrustedIdentity::Any],
+        at(T0),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_well_made_cose_passes_and_its_forgeries_fail() {
+    use coset::cbor::value::Value as Cbor;
+    use coset::{CborSerializable, CoseSign1, RegisteredLabel, TaggedCborSerializable};
+    let root = root("root");
+    let signer = signer(&root, |_| {});
+    let good = cose_with(&signer, |h| h, &payload(DIGEST));
+    let checks = check_cose(&good, &anchors(&root));
+    assert_eq!(checks.integrity, CheckOutcome::Passed);
+    assert_eq!(checks.authenticity, CheckOutcome::Passed);
+    assert_eq!(checks.authentic_timestamp, CheckOutcome::Passed);
+    assert_eq!(checks.expiry, CheckOutcome::Passed);
+    assert_eq!(checks.signing_time, Some(at(T0 - 60)));
+    // Untagged is read too.
+    let untagged = CoseSign1::from_tagged_slice(&good)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    assert_eq!(
+        check_cose(&untagged, &anchors(&root)).integrity,
+        CheckOutcome::Passed
+    );
+    // Another digest.
+    let other = "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+    assert!(
+        failed(&check_cose(&cose_with(&signer, |h| h, &payload(other)), &anchors(&root)).integrity)
+            .contains(other)
+    );
+    // Tampered signature.
+    let mut sign1 = CoseSign1::from_tagged_slice(&good).unwrap();
+    sign1.signature[5] ^= 1;
+    assert!(
+        failed(&check_cose(&sign1.to_tagged_vec().unwrap(), &anchors(&root)).integrity)
+            .contains("does not verify")
+    );
+    // Unknown critical header.
+    let unknown = cose_with(
+        &signer,
+        |h| {
+            h.add_critical_label(RegisteredLabel::Text("com.example.policy".into()))
+                .text_value("com.example.policy".into(), Cbor::Text("x".into()))
+        },
+        &payload(DIGEST),
+    );
+    assert!(
+        failed(&check_cose(&unknown, &anchors(&root)).integrity).contains("com.example.policy")
+    );
+    // Expiry not critical; expiry critical and past.
+    let expiry = |t: i64| Cbor::Tag(1, Box::new(Cbor::Integer(t.into())));
+    let uncritical = cose_with(
+        &signer,
+        |h| h.text_value("io.cncf.notary.expiry".into(), expiry(T0 + DAY)),
+        &payload(DIGEST),
+    );
+    assert!(matches!(
+        check_cose(&uncritical, &anchors(&root)).integrity,
+        CheckOutcome::Failed(_)
+    ));
+    let past = cose_with(
+        &signer,
+        |h| {
+            h.add_critical_label(RegisteredLabel::Text("io.cncf.notary.expiry".into()))
+                .text_value("io.cncf.notary.expiry".into(), expiry(T0 - 30))
+        },
+        &payload(DIGEST),
+    );
+    assert!(failed(&check_cose(&past, &anchors(&root)).expiry).contains("expired"));
+    // A time that is not a tag 1 epoch value.
+    let untagged_time = cose_with(
+        &signer,
+        |h| h.text_value("io.cncf.notary.expiry".into(), Cbor::Integer(T0.into())),
+        &payload(DIGEST),
+    );
+    assert!(matches!(
+        verify_notation_envelope(
+            COSE_MEDIA_TYPE,
+            &untagged_time,
+            &target(),
+            &anchors(&root),
+            &[],
+            at(T0)
+        ),
+        Err(NotationEnvelopeError::Malformed(_))
+    ));
+    // Another root.
+    let stranger = super::forged::root("root");
+    let checks = check_cose(
+        &cose_with(
+            &super::forged::signer(&stranger, |_| {}),
+            |h| h,
+            &payload(DIGEST),
+        ),
+        &anchors(&root),
+    );
+    assert!(matches!(checks.authenticity, CheckOutcome::Failed(_)));
+    // Truncations never admit nor panic.
+    for len in 0..good.len() {
+        let result = verify_notation_envelope(
+            COSE_MEDIA_TYPE,
+            &good[..len],
+            &target(),
+            &anchors(&root),
+            &[TrustedIdentity::Any],
+            at(T0),
+        );
+        assert!(!result.is_ok_and(|c| c.integrity.passed()), "prefix {len}");
     }
 }

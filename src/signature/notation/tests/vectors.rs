@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 
 use super::super::*;
 use super::{at, failed};
@@ -487,7 +487,115 @@ fn with_timestamp(envelope: &[u8], token: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&value).unwrap()
 }
 
-#[allow(dead_code)]
-fn b64url(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+/// TestAuthenticTimestamp "verify Authentic Timestamp with cose format", "... cose with
+/// expired codeSigning cert" and "... with afterCertExpiry set" (COSE envelopes).
+#[test]
+fn notation_go_cose_timestamps_verify() {
+    for name in ["coseWithTimestamp.sig", "coseExpiredWithTimestamp.sig"] {
+        let checks = verify(
+            COSE_MEDIA_TYPE,
+            &sig_env(name),
+            &timestamp_target(),
+            &timestamp_anchors(),
+            &[TrustedIdentity::Any],
+        );
+        assert_eq!(checks.integrity, CheckOutcome::Passed, "{name}");
+        assert_eq!(checks.authentic_timestamp, CheckOutcome::Passed, "{name}");
+        assert!(checks.timestamp_time.is_some());
+    }
+    let after_expiry = NotationAnchors {
+        verify_timestamp: VerifyTimestamp::AfterCertExpiry,
+        ..timestamp_anchors()
+    };
+    let checks = verify(
+        COSE_MEDIA_TYPE,
+        &sig_env("coseWithTimestamp.sig"),
+        &timestamp_target(),
+        &after_expiry,
+        &[TrustedIdentity::Any],
+    );
+    assert_eq!(checks.authentic_timestamp, CheckOutcome::Passed);
+}
+
+/// TestAuthenticTimestamp "failed due to missing tsa in trust policy and expired codeSigning
+/// cert": "verification time is after certificate ... validity period".
+#[test]
+fn notation_go_cose_expired_certificate_without_tsa_store_fails() {
+    let anchors = NotationAnchors {
+        tsa: Vec::new(),
+        ..timestamp_anchors()
+    };
+    let checks = verify(
+        COSE_MEDIA_TYPE,
+        &sig_env("coseExpiredWithTimestamp.sig"),
+        &timestamp_target(),
+        &anchors,
+        &[TrustedIdentity::Any],
+    );
+    assert_eq!(checks.integrity, CheckOutcome::Passed);
+    assert!(
+        failed(&checks.authentic_timestamp).contains("not valid at verification time"),
+        "{:?}",
+        checks.authentic_timestamp
+    );
+}
+
+/// TestAuthenticTimestamp "failed due to timestamp after signing cert not after" (COSE).
+#[test]
+fn notation_go_cose_timestamp_after_the_certificate_fails() {
+    let checks = verify(
+        COSE_MEDIA_TYPE,
+        &sig_env("timestampAfterNotAfter.sig"),
+        &timestamp_target(),
+        &timestamp_anchors(),
+        &[TrustedIdentity::Any],
+    );
+    assert!(
+        failed(&checks.authentic_timestamp).contains("outside the validity"),
+        "{:?}",
+        checks.authentic_timestamp
+    );
+}
+
+/// A COSE envelope read as JWS, and the other way round, is refused.
+#[test]
+fn notation_go_envelopes_under_the_wrong_media_type_are_malformed() {
+    let cose = verify_notation_envelope(
+        JWS_MEDIA_TYPE,
+        &sig_env("coseWithTimestamp.sig"),
+        &timestamp_target(),
+        &timestamp_anchors(),
+        &[TrustedIdentity::Any],
+        at(NOW),
+    );
+    assert!(matches!(cose, Err(NotationEnvelopeError::Malformed(_))));
+    let jws = verify_notation_envelope(
+        COSE_MEDIA_TYPE,
+        &sig_env("jwsWithTimestamp.sig"),
+        &timestamp_target(),
+        &timestamp_anchors(),
+        &[TrustedIdentity::Any],
+        at(NOW),
+    );
+    assert!(matches!(jws, Err(NotationEnvelopeError::Malformed(_))));
+}
+
+/// notation-core-go TestConformance (COSE, testVerify): the expected COSE_Sign1_Tagged decodes
+/// to PS384, signing time 1661321924, expiry 1661408324, payload "hello COSE"; its critical
+/// `signedCritKey1` is not understood, so it fails integrity.
+#[test]
+fn notation_core_go_cose_conformance_attributes() {
+    let vector: serde_json::Value = serde_json::from_slice(&fixture(
+        "notation-core-go/signature/cose/testdata/conformance.json",
+    ))
+    .unwrap();
+    let bytes = hex::decode(vector["expectedOutput"]["cborHex"].as_str().unwrap()).unwrap();
+    let envelope = cose::parse(&bytes).unwrap();
+    assert_eq!(envelope.scheme, envelope::Scheme::X509);
+    assert_eq!(envelope.algorithm, envelope::Algorithm::Ps384);
+    assert_eq!(envelope.signing_time, vector["signingTime"].as_i64());
+    assert_eq!(envelope.expiry, vector["expiry"].as_i64());
+    assert_eq!(envelope.payload, b"hello COSE");
+    let problem = envelope.attribute_problem().unwrap();
+    assert!(problem.contains("signedCritKey1"), "{problem}");
 }
