@@ -351,10 +351,13 @@ fn a_chain_to_another_root_fails_authenticity() {
     assert!(failed(&checks.authenticity).contains("type ca"));
 }
 
+/// One change to a signing certificate's parameters.
+type Edit = Box<dyn FnOnce(&mut CertificateParams)>;
+
 #[test]
 fn a_leaf_with_the_wrong_usages_fails_integrity() {
     let root = root("root");
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut CertificateParams)>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "ServerAuth",
             Box::new(|p| p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth]),
@@ -507,7 +510,7 @@ fn trusted_identities_match_subject_attributes() {
         subject(&[("CN", "release")]),
         subject(&[]),
     ] {
-        let checks = check_at(&envelope, &anchors(&root), &[wrong.clone()], T0);
+        let checks = check_at(&envelope, &anchors(&root), std::slice::from_ref(&wrong), T0);
         assert!(
             matches!(checks.authenticity, CheckOutcome::Failed(_)),
             "{wrong:?}"

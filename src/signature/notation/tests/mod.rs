@@ -2,6 +2,7 @@
 //! fixtures under tests/fixtures/notation with their PROVENANCE) and envelopes made and forged
 //! here (`forged.rs`).
 
+mod cli;
 mod forged;
 mod vectors;
 

@@ -185,7 +185,7 @@ fn notation_go_mock_trusted_identities() {
             &envelope,
             &mock_target(),
             &mock_anchors(),
-            &[other.clone()],
+            std::slice::from_ref(&other),
         );
         assert!(failed(&denied.authenticity).contains("matches none"));
         let admitted = verify(
