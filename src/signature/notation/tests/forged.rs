@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::super::*;
-use super::{at, failed};
+use super::{at, failed, subject};
 
 const T0: i64 = 1_780_000_000;
 const DAY: i64 = 86_400;
@@ -162,6 +162,22 @@ fn check_at(
         at(now),
     )
     .unwrap()
+}
+
+/// Verify at T0, trusting any identity.
+fn attempt(
+    media_type: &str,
+    envelope: &[u8],
+    anchors: &NotationAnchors,
+) -> Result<NotationChecks, NotationEnvelopeError> {
+    verify_notation_envelope(
+        media_type,
+        envelope,
+        &target(),
+        anchors,
+        &[TrustedIdentity::Any],
+        at(T0),
+    )
 }
 
 fn check(envelope: &[u8], anchors: &NotationAnchors) -> NotationChecks {
@@ -416,13 +432,10 @@ fn an_algorithm_the_key_does_not_imply_or_the_spec_does_not_allow_is_refused() {
     );
     for alg in ["none", "HS256", "RS256", "EdDSA"] {
         header["alg"] = alg.into();
-        let result = verify_notation_envelope(
+        let result = attempt(
             JWS_MEDIA_TYPE,
             &jws(&signer, &header, &payload(DIGEST)),
-            &target(),
             &anchors(&root),
-            &[TrustedIdentity::Any],
-            at(T0),
         );
         assert!(
             matches!(result, Err(NotationEnvelopeError::Unsupported(_))),
@@ -431,24 +444,18 @@ fn an_algorithm_the_key_does_not_imply_or_the_spec_does_not_allow_is_refused() {
     }
     let mut header = protected();
     header["cty"] = "application/json".into();
-    let result = verify_notation_envelope(
+    let result = attempt(
         JWS_MEDIA_TYPE,
         &jws(&signer, &header, &payload(DIGEST)),
-        &target(),
         &anchors(&root),
-        &[TrustedIdentity::Any],
-        at(T0),
     );
     assert!(matches!(result, Err(NotationEnvelopeError::Unsupported(_))));
     header = protected();
     header["io.cncf.notary.signingScheme"] = "notary.x509.custom".into();
-    let result = verify_notation_envelope(
+    let result = attempt(
         JWS_MEDIA_TYPE,
         &jws(&signer, &header, &payload(DIGEST)),
-        &target(),
         &anchors(&root),
-        &[TrustedIdentity::Any],
-        at(T0),
     );
     assert!(matches!(result, Err(NotationEnvelopeError::Unsupported(_))));
 }
@@ -485,14 +492,6 @@ fn trusted_identities_match_subject_attributes() {
     let root = root("root");
     let signer = signer(&root, |_| {});
     let envelope = jws(&signer, &protected(), &payload(DIGEST));
-    let subject = |pairs: &[(&str, &str)]| {
-        TrustedIdentity::Subject(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect(),
-        )
-    };
     let ok = check_at(
         &envelope,
         &anchors(&root),
@@ -579,15 +578,8 @@ fn truncated_flipped_oversized_and_unsupported_input_is_refused_without_panic() 
     let good = jws(&signer, &protected(), &payload(DIGEST));
     let anchors = anchors(&root);
     let admitted = |bytes: &[u8]| {
-        verify_notation_envelope(
-            JWS_MEDIA_TYPE,
-            bytes,
-            &target(),
-            &anchors,
-            &[TrustedIdentity::Any],
-            at(T0),
-        )
-        .is_ok_and(|c| c.integrity.passed() && c.authenticity.passed())
+        attempt(JWS_MEDIA_TYPE, bytes, &anchors)
+            .is_ok_and(|c| c.integrity.passed() && c.authenticity.passed())
     };
     assert!(admitted(&good));
     for len in 0..good.len() {
@@ -605,17 +597,14 @@ fn truncated_flipped_oversized_and_unsupported_input_is_refused_without_panic() 
     }
     let huge = vec![b' '; MAX_ENVELOPE_BYTES + 1];
     assert!(matches!(
-        verify_notation_envelope(JWS_MEDIA_TYPE, &huge, &target(), &anchors, &[], at(T0)),
+        attempt(JWS_MEDIA_TYPE, &huge, &anchors),
         Err(NotationEnvelopeError::Oversized { .. })
     ));
     let long_chain = vec![signer.chain[0].clone(); 11];
-    let result = verify_notation_envelope(
+    let result = attempt(
         JWS_MEDIA_TYPE,
         &jws_with(&signer, &protected(), &payload(DIGEST), &long_chain),
-        &target(),
         &anchors,
-        &[],
-        at(T0),
     );
     assert!(matches!(
         result,
@@ -623,12 +612,12 @@ fn truncated_flipped_oversized_and_unsupported_input_is_refused_without_panic() 
     ));
     let no_chain = jws_with(&signer, &protected(), &payload(DIGEST), &[]);
     assert!(matches!(
-        verify_notation_envelope(JWS_MEDIA_TYPE, &no_chain, &target(), &anchors, &[], at(T0)),
+        attempt(JWS_MEDIA_TYPE, &no_chain, &anchors),
         Err(NotationEnvelopeError::Malformed(_))
     ));
     for media_type in ["application/json", "application/jose", ""] {
         assert!(matches!(
-            verify_notation_envelope(media_type, &good, &target(), &anchors, &[], at(T0)),
+            attempt(media_type, &good, &anchors),
             Err(NotationEnvelopeError::Unsupported(_))
         ));
     }
@@ -676,15 +665,7 @@ fn cose_with(
 }
 
 fn check_cose(envelope: &[u8], anchors: &NotationAnchors) -> NotationChecks {
-    verify_notation_envelope(
-        COSE_MEDIA_TYPE,
-        envelope,
-        &target(),
-        anchors,
-        &[TrustedIdentity::Any],
-        at(T0),
-    )
-    .unwrap()
+    attempt(COSE_MEDIA_TYPE, envelope, anchors).unwrap()
 }
 
 #[test]
@@ -761,14 +742,7 @@ fn a_well_made_cose_passes_and_its_forgeries_fail() {
         &payload(DIGEST),
     );
     assert!(matches!(
-        verify_notation_envelope(
-            COSE_MEDIA_TYPE,
-            &untagged_time,
-            &target(),
-            &anchors(&root),
-            &[],
-            at(T0)
-        ),
+        attempt(COSE_MEDIA_TYPE, &untagged_time, &anchors(&root)),
         Err(NotationEnvelopeError::Malformed(_))
     ));
     // Another root.
@@ -784,14 +758,7 @@ fn a_well_made_cose_passes_and_its_forgeries_fail() {
     assert!(matches!(checks.authenticity, CheckOutcome::Failed(_)));
     // Truncations never admit nor panic.
     for len in 0..good.len() {
-        let result = verify_notation_envelope(
-            COSE_MEDIA_TYPE,
-            &good[..len],
-            &target(),
-            &anchors(&root),
-            &[TrustedIdentity::Any],
-            at(T0),
-        );
+        let result = attempt(COSE_MEDIA_TYPE, &good[..len], &anchors(&root));
         assert!(!result.is_ok_and(|c| c.integrity.passed()), "prefix {len}");
     }
 }
