@@ -762,3 +762,62 @@ fn a_well_made_cose_passes_and_its_forgeries_fail() {
         assert!(!result.is_ok_and(|c| c.integrity.passed()), "prefix {len}");
     }
 }
+
+/// The certificate that signs a timestamp: the GlobalSign TSA certificate embedded in
+/// notation-go's TimeStampToken.p7s meets notation-core-go's requirements; rcgen time-stamping
+/// leaves that break one each do not.
+#[test]
+fn timestamp_signing_certificates_must_be_time_stamping_leaves() {
+    use cms::cert::CertificateChoices;
+    use cms::content_info::ContentInfo;
+    use cms::signed_data::SignedData;
+    use der::{Decode, Encode};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/notation/notation-go/verifier/testdata/timestamp/countersignature/TimeStampToken.p7s"
+    );
+    let token = ContentInfo::from_der(&std::fs::read(path).unwrap()).unwrap();
+    let signed = token.content.decode_as::<SignedData>().unwrap();
+    let embedded: Vec<Vec<u8>> = signed
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|choice| match choice {
+            CertificateChoices::Certificate(cert) => cert.to_der().ok(),
+            CertificateChoices::Other(_) => None,
+        })
+        .collect();
+    let passing: Vec<bool> = embedded
+        .iter()
+        .map(|der| super::super::chain::timestamping_leaf_requirements(der).is_ok())
+        .collect();
+    // The TSA leaf passes; the intermediate and root (CAs) do not.
+    assert!(passing.iter().any(|ok| *ok), "{passing:?}");
+    assert!(passing.iter().any(|ok| !*ok), "{passing:?}");
+
+    let root = root("tsa root");
+    let cases: Vec<(&str, Edit)> = vec![
+        // rcgen writes the extended key usage non-critical.
+        (
+            "marked critical",
+            Box::new(|p| p.extended_key_usages = vec![ExtendedKeyUsagePurpose::TimeStamping]),
+        ),
+        (
+            "exactly the Timestamping",
+            Box::new(|p| p.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning]),
+        ),
+        (
+            "is a CA",
+            Box::new(|p| p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained)),
+        ),
+        (
+            "Digital Signature",
+            Box::new(|p| p.key_usages = vec![KeyUsagePurpose::KeyCertSign]),
+        ),
+    ];
+    for (words, edit) in cases {
+        let leaf = signer(&root, edit);
+        let why = super::super::chain::timestamping_leaf_requirements(&leaf.chain[0]).unwrap_err();
+        assert!(why.contains(words), "{words}: {why}");
+    }
+}
