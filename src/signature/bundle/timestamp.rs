@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use webpki::EndEntityCert;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{BasicConstraints, SubjectKeyIdentifier};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectKeyIdentifier};
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_cert::time::Time;
@@ -57,7 +57,8 @@ const SIGNING_CERTIFICATE_ATTR: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
 const SIGNING_CERTIFICATE_V2_ATTR: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
-/// id-kp-timeStamping (1.3.6.1.5.5.7.3.8), DER contents for webpki.
+/// id-kp-timeStamping (1.3.6.1.5.5.7.3.8), and its DER contents for webpki.
+const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 const TIME_STAMPING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
 
 /// RFC 3161 `TimeStampResp`.
@@ -108,7 +109,6 @@ struct MessageImprint {
 }
 
 #[derive(Sequence)]
-#[allow(dead_code, reason = "fields read to consume the structure")]
 struct Accuracy {
     #[asn1(optional = "true")]
     seconds: Option<u64>,
@@ -195,6 +195,27 @@ impl SignerBinding {
 /// Steps 1–5 for one timestamp over `signature` (the bundle's signature bytes): the verified
 /// `genTime` (Unix seconds).
 pub fn verify(der: &[u8], signature: &[u8], trust: &KeylessTrust) -> Result<i64, BundleError> {
+    verify_detailed(der, signature, trust).map(|verified| verified.gen_time)
+}
+
+/// What [`verify_detailed`] found.
+pub struct VerifiedTimestamp {
+    /// `genTime`, Unix seconds.
+    pub gen_time: i64,
+    /// The accuracy in whole seconds (rounded up): the token's `accuracy` field, else 1 second
+    /// under the RFC 3628 baseline policy, else 0 (the Notary Project specification's rule for
+    /// the timestamp's range).
+    pub accuracy: u64,
+    /// DER of the certificate that signed the token.
+    pub signer: Vec<u8>,
+}
+
+/// [`verify`], with the accuracy and the signing certificate.
+pub fn verify_detailed(
+    der: &[u8],
+    signature: &[u8],
+    trust: &KeylessTrust,
+) -> Result<VerifiedTimestamp, BundleError> {
     // 1. SignedData with a TSTInfo and one signer.
     if der.len() > MAX_TIMESTAMP_BYTES {
         return Err(malformed("the RFC 3161 timestamp is over 32 KiB"));
@@ -224,6 +245,7 @@ pub fn verify(der: &[u8], signature: &[u8], trust: &KeylessTrust) -> Result<i64,
         )));
     }
     let gen_time = gen_time(&tst.gen_time)?;
+    let accuracy = accuracy_seconds(&tst);
     let [signer] = signed.signer_infos.0.as_slice() else {
         return Err(malformed("the timestamp does not have exactly one signer"));
     };
@@ -259,11 +281,35 @@ pub fn verify(der: &[u8], signature: &[u8], trust: &KeylessTrust) -> Result<i64,
     ));
     for authority in authorities {
         match signed.by(authority) {
-            Ok(()) => return Ok(gen_time),
+            Ok(signer) => {
+                return Ok(VerifiedTimestamp {
+                    gen_time,
+                    accuracy,
+                    signer,
+                });
+            }
             Err(e) => failure = e,
         }
     }
     Err(failure)
+}
+
+/// The RFC 3628 baseline time-stamp policy (0.4.0.2023.1.1), whose accuracy is 1 second.
+const BASELINE_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.2023.1.1");
+
+/// The token's accuracy in whole seconds, rounded up.
+fn accuracy_seconds(tst: &TstInfo) -> u64 {
+    match &tst.accuracy {
+        Some(accuracy) => {
+            let fraction = accuracy.millis.unwrap_or(0) > 0 || accuracy.micros.unwrap_or(0) > 0;
+            accuracy
+                .seconds
+                .unwrap_or(0)
+                .saturating_add(u64::from(fraction))
+        }
+        None if tst.policy == BASELINE_POLICY => 1,
+        None => 0,
+    }
 }
 
 /// What one timestamp's signer must be vouched for, by some timestamp authority.
@@ -277,8 +323,9 @@ struct Signed<'a> {
 }
 
 impl Signed<'_> {
-    /// Steps 4–5 against one timestamp authority (whose `validFor` holds genTime).
-    fn by(&self, authority: &CertificateAuthority) -> Result<(), BundleError> {
+    /// Steps 4–5 against one timestamp authority (whose `validFor` holds genTime); the
+    /// signing certificate's DER.
+    fn by(&self, authority: &CertificateAuthority) -> Result<Vec<u8>, BundleError> {
         let named = self.embedded.iter().find(|c| names(&self.signer.sid, c));
         let cert = match signing_leaf(authority) {
             Some(leaf) => leaf,
@@ -321,15 +368,40 @@ impl Signed<'_> {
                 "the RFC 3161 timestamp's signature does not verify with its signing certificate",
             ));
         }
-        let usage = webpki::KeyUsage::required(TIME_STAMPING_DER);
+        // The signing certificate must be for time stamping; CAs above it only when they
+        // restrict their extended key usages at all (RFC 5280, as Go's x509 and so
+        // sigstore-go and Notation judge them: real TSA intermediates carry no EKU), which
+        // webpki's `required` would demand of every certificate of the path.
+        if !is_for_time_stamping(&cert) {
+            return Err(untrusted(
+                "the RFC 3161 timestamp's signing certificate is not for time stamping (no \
+                 id-kp-timeStamping extended key usage)",
+            ));
+        }
+        let usage = webpki::KeyUsage::required_if_present(TIME_STAMPING_DER);
         let one = std::slice::from_ref(authority);
-        certificate::chains_to(&cert_der, &[], one, self.gen_time, usage)
-            .map(|_| ())
+        // Certificates the token embeds complete a chain only to a bare anchor (a Notation
+        // `tsa` trust store root), never to a trust-root entry (see `chains_to`).
+        let presented: Vec<Vec<u8>> = self
+            .embedded
+            .iter()
+            .filter_map(|c| c.to_der().ok())
+            .collect();
+        certificate::chains_to(&cert_der, &presented, one, self.gen_time, usage)
+            .map(|_| cert_der.clone())
             .map_err(|e| {
                 let detail = e.describe("timestamp authority", self.origin, self.gen_time);
                 untrusted(&format!("the RFC 3161 timestamp's certificate {detail}"))
             })
     }
+}
+
+/// Does `cert` carry the id-kp-timeStamping extended key usage?
+fn is_for_time_stamping(cert: &Certificate) -> bool {
+    matches!(
+        cert.tbs_certificate().get_extension::<ExtendedKeyUsage>(),
+        Ok(Some((_, usages))) if usages.0.contains(&TIME_STAMPING)
+    )
 }
 
 /// A timestamp authority's signing certificate: the first of its chain when that is not a CA
