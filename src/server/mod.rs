@@ -6,6 +6,7 @@
 //! budget: see `limits`) get 4xx or 503.
 
 mod budget;
+mod certificate_expiry;
 mod connections;
 mod limits;
 mod listener;
@@ -178,11 +179,19 @@ pub async fn start(
 ) -> Result<RunningServer, ServeError> {
     let pem = config.tls.read()?;
     let live = RustlsConfig::from_config(tls::server_config(&pem)?);
+    let expiry = metrics.clone();
+    let record_expiry = move |pair: &tls::PemPair| {
+        if let Some(not_after) = certificate_expiry::leaf_not_after(&pair.cert) {
+            expiry.certificate_expiry(not_after);
+        }
+    };
+    record_expiry(&pem);
     tokio::spawn(tls::watch(
         config.tls.clone(),
         pem,
         live.clone(),
         config.tls_reload_interval,
+        record_expiry,
     ));
     let state = Arc::new(AppState {
         engine,

@@ -99,8 +99,14 @@ pub fn server_config(pair: &PemPair) -> Result<Arc<ServerConfig>, TlsError> {
 
 /// Poll the certificate files every `interval` and swap the config in when their content
 /// changes. A broken new pair is logged and the old one kept; connections in flight keep the
-/// config they started with.
-pub async fn watch(source: TlsSource, current: PemPair, live: RustlsConfig, interval: Duration) {
+/// config they started with. `loaded` is told of each pair put in service (the expiry metric).
+pub async fn watch(
+    source: TlsSource,
+    current: PemPair,
+    live: RustlsConfig,
+    interval: Duration,
+    loaded: impl Fn(&PemPair) + Send + 'static,
+) {
     let TlsSource::Files { .. } = source else {
         return;
     };
@@ -114,6 +120,7 @@ pub async fn watch(source: TlsSource, current: PemPair, live: RustlsConfig, inte
         match server_config(&pair) {
             Ok(config) => {
                 live.reload_from_config(config);
+                loaded(&pair);
                 tracing::info!("serving certificate reloaded");
                 last = pair;
             }
