@@ -712,8 +712,11 @@ def check_match_conditions(label, hook):
     for description, operation, obj, old, expected, *who in CEL_CASES:
         user = who[0] if who else {"username": "alice", "groups": ["system:authenticated"]}
         plural = obj["kind"].lower() + "s"
-        request = {"operation": operation, "userInfo": user, "subResource": who[1] if len(who) > 1 else "",
+        # As the API server builds it: subResource is absent, not "", when there is none.
+        request = {"operation": operation, "userInfo": user,
                    "resource": {"group": "", "version": "v1", "resource": plural}}
+        if len(who) > 1:
+            request["subResource"] = who[1]
         activation = celpy.json_to_cel({"request": request, "object": obj, "oldObject": old})
         called = True
         for name, program in programs:

@@ -387,7 +387,10 @@ fn decoded(base64: &Value) -> Vec<u8> {
 fn ca_bundles(objects: &[Value]) -> Vec<&Value> {
     objects
         .iter()
-        .filter(|o| o["apiVersion"] == "admissionregistration.k8s.io/v1")
+        .filter(|o| {
+            o["kind"] == "ValidatingWebhookConfiguration"
+                || o["kind"] == "MutatingWebhookConfiguration"
+        })
         .flat_map(|o| o["webhooks"].as_sequence().unwrap())
         .map(|hook| &hook["clientConfig"]["caBundle"])
         .collect()

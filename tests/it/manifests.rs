@@ -280,7 +280,7 @@ fn a_policy_edit_renames_the_configmap_and_rolls_the_deployment() {
         "{shipped}"
     );
     let edited = build(
-        "resources: [MANIFESTS/base]\nconfigMapGenerator:\n  - name: signet-policies\n    behavior: merge\n    files: [policy.yaml]\n",
+        "resources: [MANIFESTS/base]\nconfigMapGenerator:\n  - name: signet-policies\n    namespace: signet-system\n    behavior: merge\n    files: [policy.yaml]\n",
         &[("policy.yaml", "# emptied\n")],
     );
     let renamed = mounted(&edited);
