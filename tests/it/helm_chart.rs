@@ -604,3 +604,71 @@ fn mode_sets_dry_run_events_and_failure_policy() {
     let strict = render(&["--set", "mode=warn,webhook.failurePolicy=Fail"]);
     assert_eq!(failure_policy(&strict), "Fail");
 }
+
+fn checksum(objects: &[Value]) -> &Value {
+    &find(objects, "Deployment", "signet")["spec"]["template"]["metadata"]["annotations"]["checksum/policies"]
+}
+
+/// An edit of the inline policies changes the pod template's checksum annotation, so `helm
+/// upgrade` rolls the Deployment; the same policies give the same checksum; policies the chart
+/// does not hold (an existing ConfigMap) give none.
+#[test]
+fn a_policy_edit_changes_the_checksum_and_rolls_the_deployment() {
+    let shipped = render(&[]);
+    let again = render(&[]);
+    assert!(checksum(&shipped).as_str().is_some_and(|c| c.len() == 64));
+    assert_eq!(checksum(&shipped), checksum(&again));
+    let edited = render(&["--set-string", "policies.inline.policy\\.yaml=# emptied"]);
+    assert_ne!(checksum(&edited), checksum(&shipped));
+    let added = render(&["--set-string", "policies.inline.extra\\.yaml=# more"]);
+    assert_ne!(checksum(&added), checksum(&shipped));
+    let external = render(&[
+        "--set",
+        "policies.source=existingConfigMap,policies.existingConfigMap=corp-policies",
+    ]);
+    assert!(checksum(&external).is_null());
+}
+
+/// The exclude-label guard follows the label: rendered with the admin groups given (quoted as
+/// CEL strings, a quote in a name escaped), and absent when the label is not honoured; the
+/// FlowSchema for pull-secret reads exists only with pull secrets on.
+#[test]
+fn the_exclude_label_guard_and_the_flow_schema_follow_their_values() {
+    let groups = |objects: &[Value]| {
+        find(objects, "ValidatingAdmissionPolicy", "signet-exclude-label")["spec"]["variables"][0]
+            ["expression"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        groups(&render(&[])),
+        "['system:masters', 'signet:exclusion-admins']"
+    );
+    assert_eq!(
+        groups(&render(&[
+            "--set",
+            "webhook.excludeLabelAdminGroups={platform-admins,o'brien}"
+        ])),
+        "['platform-admins', 'o\\'brien']"
+    );
+    let unguarded = render(&["--set", "webhook.honourExcludeLabel=false"]);
+    assert!(
+        !unguarded
+            .iter()
+            .any(|o| o["kind"] == "ValidatingAdmissionPolicy"
+                || o["kind"] == "ValidatingAdmissionPolicyBinding")
+    );
+    let selector = serde_yaml::to_string(
+        &find(&unguarded, "ValidatingWebhookConfiguration", "signet")["webhooks"][0]["namespaceSelector"],
+    )
+    .unwrap();
+    assert!(!selector.contains("signet.dev/exclude"), "{selector}");
+    find(&render(&[]), "FlowSchema", "signet-admission");
+    let without = render(&["--set", "pullSecrets.enabled=false"]);
+    assert!(
+        !without
+            .iter()
+            .any(|o| o["apiVersion"] == "flowcontrol.apiserver.k8s.io/v1")
+    );
+}
