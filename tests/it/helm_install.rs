@@ -108,9 +108,9 @@ fn helm_install_admits_signed_and_denies_unsigned_and_uninstall_unblocks_the_clu
     ]);
     // (signet.dev/exclude is not among them: the namespace is excluded by name, and the label is
     // for the groups the chart's ValidatingAdmissionPolicy names.)
-    for label in [r#""pod-security.kubernetes.io/enforce":"restricted""#] {
-        assert!(labels.contains(label), "{label} not in {labels}");
-    }
+    let label = r#""pod-security.kubernetes.io/enforce":"restricted""#;
+    assert!(labels.contains(label), "{label} not in {labels}");
+    assert!(!labels.contains("signet.dev/exclude"), "{labels}");
     let hook = plane.kubectl_ok(&[
         "get",
         "validatingwebhookconfiguration",
