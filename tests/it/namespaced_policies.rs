@@ -13,8 +13,7 @@
 
 use crate::common::policy_objects::{
     Cluster, SIGNET, SIGSTORE, WatchOptions, decide, eventually, policy_names, policy_object,
-    ready_condition, start, start_recorded, start_recorded_with, start_with, static_policy,
-    verdict,
+    ready_condition, start, start_recorded_with, start_with, static_policy, verdict,
 };
 use crate::common::{TestKey, TestRegistry, push_image, sign_image};
 use serde_json::{Value, json};
