@@ -53,13 +53,24 @@ fn kubectl_as(plane: &ControlPlane, who: Option<(&str, &[&str])>, args: &[&str])
     plane.kubectl(&full.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-/// `kubectl apply -f -` of one object, as `who`.
-fn apply_as(plane: &ControlPlane, who: Option<(&str, &[&str])>, object: &Value) -> Output {
+/// `kubectl <verb...> -f <file>` of one object, as `who`.
+fn with_object(
+    plane: &ControlPlane,
+    who: Option<(&str, &[&str])>,
+    verb: &[&str],
+    object: &Value,
+) -> Output {
     let path = std::env::temp_dir().join(format!("signet-guards-{}.json", free_port()));
     std::fs::write(&path, object.to_string()).unwrap();
-    let output = kubectl_as(plane, who, &["apply", "-f", &path.to_string_lossy()]);
+    let file = path.to_string_lossy().into_owned();
+    let args: Vec<&str> = verb.iter().copied().chain(["-f", file.as_str()]).collect();
+    let output = kubectl_as(plane, who, &args);
     std::fs::remove_file(&path).ok();
     output
+}
+
+fn apply_as(plane: &ControlPlane, who: Option<(&str, &[&str])>, object: &Value) -> Output {
+    with_object(plane, who, &["apply"], object)
 }
 
 fn stderr(output: &Output) -> String {
@@ -170,15 +181,7 @@ fn only_the_named_admin_groups_may_set_or_remove_the_exclude_label() {
 }
 
 fn apply_dry_run(plane: &ControlPlane, who: Option<(&str, &[&str])>, object: &Value) -> Output {
-    let path = std::env::temp_dir().join(format!("signet-guards-{}.json", free_port()));
-    std::fs::write(&path, object.to_string()).unwrap();
-    let output = kubectl_as(
-        plane,
-        who,
-        &["apply", "--dry-run=server", "-f", &path.to_string_lossy()],
-    );
-    std::fs::remove_file(&path).ok();
-    output
+    with_object(plane, who, &["apply", "--dry-run=server"], object)
 }
 
 const NS: &str = "guards-conditions";
@@ -228,11 +231,7 @@ fn pod(name: &str, mirror: bool) -> Value {
 }
 
 fn create_as(plane: &ControlPlane, who: Option<(&str, &[&str])>, object: &Value) -> Output {
-    let path = std::env::temp_dir().join(format!("signet-guards-{}.json", free_port()));
-    std::fs::write(&path, object.to_string()).unwrap();
-    let output = kubectl_as(plane, who, &["create", "-f", &path.to_string_lossy()]);
-    std::fs::remove_file(&path).ok();
-    output
+    with_object(plane, who, &["create"], object)
 }
 
 const DOWN: &str = "failed calling webhook \"images.signet.dev\"";

@@ -51,6 +51,28 @@ fn kubelet_write(dir: &Path, stamp: &str, pair: &Pair) {
     }
 }
 
+/// A server on loopback ports with the certificate files in `dir`, re-read every `interval`.
+fn serve_config(dir: &Path, interval: Duration) -> ServeConfig {
+    ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: "127.0.0.1:0".parse().unwrap(),
+        tls: TlsSource::Files {
+            cert: dir.join("tls.crt"),
+            key: dir.join("tls.key"),
+        },
+        max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
+        limits: server::Limits::default(),
+        dry_run: false,
+        shutdown_delay: Duration::ZERO,
+        shutdown_grace: Duration::from_secs(5),
+        tls_reload_interval: interval,
+        readiness: Vec::new(),
+        enable_mutation: false,
+        would_deny: None,
+        pull_secrets: None,
+    }
+}
+
 fn engine() -> Arc<Engine> {
     let policy = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: all}\nspec:\n  images: [{glob: \"**\"}]\n  authorities: [{static: {action: pass}}]\n";
     let policies = PolicySet::from_yaml(policy, "test").unwrap();
@@ -64,24 +86,7 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = (self_signed(), self_signed());
     kubelet_write(dir.path(), "2026_11_23_10_00_00.1", &old);
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        metrics_listen: "127.0.0.1:0".parse().unwrap(),
-        tls: TlsSource::Files {
-            cert: dir.path().join("tls.crt"),
-            key: dir.path().join("tls.key"),
-        },
-        max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
-        limits: server::Limits::default(),
-        dry_run: false,
-        shutdown_delay: Duration::ZERO,
-        shutdown_grace: Duration::from_secs(5),
-        tls_reload_interval: Duration::from_millis(100),
-        readiness: Vec::new(),
-        enable_mutation: false,
-        would_deny: None,
-        pull_secrets: None,
-    };
+    let config = serve_config(dir.path(), Duration::from_millis(100));
     let running = server::start(engine(), Arc::new(Metrics::new()), config)
         .await
         .unwrap();
@@ -163,24 +168,7 @@ async fn the_expiry_metric_follows_the_certificate_in_service() {
     install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     kubelet_write(dir.path(), "2026_12_05_10_00_00.1", &expiring(2031));
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        metrics_listen: "127.0.0.1:0".parse().unwrap(),
-        tls: TlsSource::Files {
-            cert: dir.path().join("tls.crt"),
-            key: dir.path().join("tls.key"),
-        },
-        max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
-        limits: server::Limits::default(),
-        dry_run: false,
-        shutdown_delay: Duration::ZERO,
-        shutdown_grace: Duration::from_secs(5),
-        tls_reload_interval: Duration::from_millis(50),
-        readiness: Vec::new(),
-        enable_mutation: false,
-        would_deny: None,
-        pull_secrets: None,
-    };
+    let config = serve_config(dir.path(), Duration::from_millis(50));
     let running = server::start(engine(), Arc::new(Metrics::new()), config)
         .await
         .unwrap();
