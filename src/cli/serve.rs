@@ -58,7 +58,7 @@ pub struct ServeArgs {
     #[arg(long = "dry-run")]
     dry_run: bool,
     /// Also serve `POST /mutate`, which pins each image it verified to its digest
-    /// (`repo:tag@sha256:…`); wire it with manifests/overlays/mutate.
+    /// (`repo:tag@sha256:…`); wire it with manifests/components/mutate.
     #[arg(long = "enable-mutation")]
     enable_mutation: bool,
     /// Largest AdmissionReview body in bytes (413 above it).

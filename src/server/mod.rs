@@ -6,6 +6,7 @@
 //! budget: see `limits`) get 4xx or 503.
 
 mod budget;
+mod certificate_expiry;
 pub mod client_auth;
 mod connections;
 mod limits;
@@ -183,12 +184,20 @@ pub async fn start(
 ) -> Result<RunningServer, ServeError> {
     let material = tls::TlsMaterial::read(&config.tls, config.client_ca.as_ref())?;
     let live = RustlsConfig::from_config(material.server_config()?);
+    let expiry = metrics.clone();
+    let record_expiry = move |pair: &tls::PemPair| {
+        if let Some(not_after) = certificate_expiry::leaf_not_after(&pair.cert) {
+            expiry.certificate_expiry(not_after);
+        }
+    };
+    record_expiry(&material.pair);
     tokio::spawn(tls::watch(
         config.tls.clone(),
         config.client_ca.clone(),
         material,
         live.clone(),
         config.tls_reload_interval,
+        record_expiry,
     ));
     let state = Arc::new(AppState {
         engine,

@@ -137,13 +137,15 @@ pub fn server_config_for(
 
 /// Poll the certificate files (and the client CA bundle, when there is one) every `interval` and
 /// swap the config in when their content changes. A broken new set is logged and the old one
-/// kept; connections in flight keep the config they started with.
+/// kept; connections in flight keep the config they started with. `loaded` is told of each
+/// serving pair put in service (the expiry metric).
 pub async fn watch(
     source: TlsSource,
     client_ca: Option<PathBuf>,
     current: TlsMaterial,
     live: RustlsConfig,
     interval: Duration,
+    loaded: impl Fn(&PemPair) + Send + 'static,
 ) {
     if matches!(source, TlsSource::SelfSigned) && client_ca.is_none() {
         return;
@@ -167,6 +169,7 @@ pub async fn watch(
         match material.server_config() {
             Ok(config) => {
                 live.reload_from_config(config);
+                loaded(&material.pair);
                 tracing::info!(
                     client_ca = material.client_ca.is_some(),
                     "serving certificate and client CA reloaded"
