@@ -9,6 +9,7 @@
 //! bundle bytes; what they prove is the signature stage's business.
 
 mod index;
+mod notation;
 mod pages;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,11 @@ use super::{Registry, RegistryError};
 use crate::reference::{Digest, ImageReference};
 use index::{Descriptor, parse_index};
 use pages::MAX_REFERRER_PAGES;
+
+pub use notation::{
+    MAX_NOTATION_SIGNATURE_BYTES, ManifestDescriptor, NOTATION_SIGNATURE_ARTIFACT_TYPE,
+    NotationSignature,
+};
 
 /// The artifact (and layer) media type of a Sigstore bundle as cosign 3 attaches it.
 pub const SIGSTORE_BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -81,7 +87,10 @@ impl Registry {
             digest.to_string(),
         );
         // 1. The index: the referrers API (every page), else the tag schema.
-        let Some(entries) = self.referrers_index(&reference, digest).await? else {
+        let found = self
+            .referrers_index(&reference, digest, SIGSTORE_BUNDLE_MEDIA_TYPE)
+            .await?;
+        let Some(entries) = found else {
             return Ok(Vec::new());
         };
         // 2. Every entry's manifest, judged by itself: an index entry's `artifactType` is a hint
@@ -112,12 +121,14 @@ impl Registry {
     /// When the API fails (Harbor 2.7 answers 401 without a challenge, GHCR redirects to a rate
     /// limit page), the tag schema is still read; if it does not exist either, the API's
     /// failure is the answer (the referrers may exist: this is not "none").
+    /// `artifact_type` is the API's filter (a hint: registries may ignore it).
     async fn referrers_index(
         &self,
         reference: &Reference,
         digest: &Digest,
+        artifact_type: &str,
     ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
-        let api_failure = match self.referrers_api(reference, digest).await {
+        let api_failure = match self.referrers_api(reference, digest, artifact_type).await {
             Ok(Some(entries)) => return Ok(Some(entries)),
             Ok(None) => None,
             Err(
@@ -162,13 +173,14 @@ impl Registry {
         &self,
         reference: &Reference,
         digest: &Digest,
+        artifact_type: &str,
     ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
         let registry = reference.registry();
         let limit = self.config.max_referrers;
         let mut path = format!(
             "/v2/{}/referrers/{digest}?artifactType={}",
             reference.repository(),
-            SIGSTORE_BUNDLE_MEDIA_TYPE.replace('+', "%2B")
+            artifact_type.replace('+', "%2B")
         );
         let mut entries = Vec::new();
         for page in 0..MAX_REFERRER_PAGES {
