@@ -1,0 +1,486 @@
+//! Notary Project (Notation) signatures made by the real `notation` CLI (`scripts/tools.sh`
+//! builds it) in registries the tests start, judged by `signet verify`, `signet review` and
+//! `signet policy check` with Notation's own trust policy and trust store as Notation writes
+//! them: `notation cert generate-test` keys and stores, the trust policy of notaryproject.dev's
+//! documentation unchanged (tests/fixtures/notation/PROVENANCE), JWS and COSE envelopes, the
+//! referrers tag schema (Debian's docker-registry has no referrers API) and the referrers API
+//! (go-containerregistry's registry with `-referrers`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::common::implementations::{Implementation, RunningRegistry};
+use crate::common::tools::{run, run_ok, tool};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/notation")
+        .join(name)
+}
+
+/// Notation's configuration directory of one test (`XDG_CONFIG_HOME`), so tests never share
+/// keys, stores or policies.
+struct NotationHome {
+    dir: TempDir,
+}
+
+impl NotationHome {
+    fn new() -> NotationHome {
+        NotationHome {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn notation(&self) -> Command {
+        let mut command = Command::new(tool("notation"));
+        command
+            .env("XDG_CONFIG_HOME", self.dir.path())
+            .env("HOME", self.dir.path());
+        command
+    }
+
+    /// `notation cert generate-test NAME`: a key and a self-signed certificate, and a trust
+    /// store `ca:NAME` holding it; `--default` makes it the signing key.
+    fn generate_test(&self, name: &str, default: bool) {
+        let mut command = self.notation();
+        command.args(["cert", "generate-test", name]);
+        if default {
+            command.arg("--default");
+        }
+        run_ok(&mut command);
+    }
+
+    /// `notation sign` with the default key (or `--key`), plus `extra`.
+    fn sign(&self, image: &str, extra: &[&str]) {
+        run_ok(
+            self.notation()
+                .args(["sign", "--insecure-registry"])
+                .args(extra)
+                .arg(image),
+        );
+    }
+
+    /// Notation's trust store directory.
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("notation/truststore")
+    }
+
+    /// A trust policy file written here.
+    fn policy(&self, text: &str) -> PathBuf {
+        let path = self.dir.path().join(format!(
+            "trustpolicy-{}.json",
+            text.len() + text.bytes().map(usize::from).sum::<usize>()
+        ));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// A one-layer image pushed with crane; its `host/repo@digest`.
+fn push(host: &str, repo: &str, seed: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("seed"), seed).unwrap();
+    let tar = dir.path().join("layer.tar");
+    run_ok(
+        Command::new("tar")
+            .arg("cf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(dir.path())
+            .arg("seed"),
+    );
+    let out = run_ok(
+        Command::new(tool("crane"))
+            .args(["append", "--insecure", "-f"])
+            .arg(&tar)
+            .args(["-t", &format!("{host}/{repo}:{seed}")]),
+    );
+    out.trim().to_string()
+}
+
+/// A policy covering nothing the tests push: only the Notation trust policy decides.
+const ELSEWHERE: &str = "apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: elsewhere
+spec:
+  images:
+  - glob: elsewhere.invalid/**
+  authorities:
+  - static:
+      action: pass
+";
+
+/// `signet verify IMAGE` with the trust policy and store (none: without Notation flags);
+/// (admitted, output).
+fn verify(host: &str, image: &str, notation: Option<(&Path, &Path)>) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, ELSEWHERE).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_signet"));
+    command
+        .arg("verify")
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--insecure-registry", host]);
+    if let Some((trust_policy, store)) = notation {
+        command
+            .arg("--notation-trust-policy")
+            .arg(trust_policy)
+            .arg("--notation-trust-store")
+            .arg(store);
+    }
+    let output = run(command.arg(image));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// The documented permissive policy with its level (and override) replaced, its store and
+/// identities as written.
+fn documented_with(verification: Value) -> String {
+    let text = std::fs::read_to_string(fixture("permissive-trustpolicy.json")).unwrap();
+    let mut document: Value = serde_json::from_str(&text).unwrap();
+    document["trustPolicies"][0]["signatureVerification"] = verification;
+    document.to_string()
+}
+
+#[test]
+fn an_image_signed_by_notation_is_admitted_under_the_documented_trust_policy_and_refused_without_it()
+ {
+    let registry = RunningRegistry::start(Implementation::Debian);
+    let host = registry.host();
+    let home = NotationHome::new();
+    home.generate_test("wabbit-networks.io", true);
+    let jws = push(&host, "net-monitor", "v1");
+    home.sign(&jws, &[]);
+    let cose = push(&host, "net-monitor", "v2");
+    home.sign(&cose, &["--signature-format", "cose"]);
+    let documented = fixture("permissive-trustpolicy.json");
+    let store = home.store();
+    for image in [&jws, &cose] {
+        let (admitted, out) = verify(&host, image, Some((&documented, &store)));
+        assert!(admitted, "{image}: {out}");
+        assert!(out.contains("Notation certificate"), "{out}");
+        let (admitted, out) = verify(&host, image, None);
+        assert!(!admitted, "admitted without the trust policy: {out}");
+        assert!(
+            out.contains("NoPolicyMatch") || out.contains("no image policy covers"),
+            "{out}"
+        );
+    }
+    // Notation itself agrees.
+    let config = home.dir.path().join("notation/trustpolicy.oci.json");
+    std::fs::copy(&documented, &config).unwrap();
+    run_ok(
+        home.notation()
+            .args(["verify", "--insecure-registry", &jws]),
+    );
+    run_ok(
+        home.notation()
+            .args(["verify", "--insecure-registry", &cose]),
+    );
+}
+
+#[test]
+fn signatures_found_through_the_referrers_api_are_verified_too() {
+    let registry = RunningRegistry::start(Implementation::Ggcr { referrers: true });
+    let host = registry.host();
+    let home = NotationHome::new();
+    home.generate_test("wabbit-networks.io", true);
+    let image = push(&host, "api/app", "v1");
+    home.sign(&image, &["--force-referrers-tag=false"]);
+    let documented = fixture("permissive-trustpolicy.json");
+    let (admitted, out) = verify(&host, &image, Some((&documented, &home.store())));
+    assert!(admitted, "{out}");
+    let unsigned = push(&host, "api/app", "v2");
+    let (admitted, out) = verify(&host, &unsigned, Some((&documented, &home.store())));
+    assert!(!admitted, "{out}");
+    assert!(out.contains("no Notation signature is associated"), "{out}");
+}
+
+#[test]
+fn the_documented_strict_policy_is_refused_at_load_saying_what_to_write() {
+    let home = NotationHome::new();
+    home.generate_test("wabbit-networks.io", false);
+    let strict = fixture("quickstart-trustpolicy.json");
+    let (admitted, out) = verify(
+        "127.0.0.1:1",
+        "127.0.0.1:1/x:1",
+        Some((&strict, &home.store())),
+    );
+    assert!(!admitted, "{out}");
+    assert!(out.contains("enforces revocation checking"), "{out}");
+    assert!(
+        out.contains(r#""override": {"revocation": "log"}"#),
+        "{out}"
+    );
+    let check = run(Command::new(env!("CARGO_BIN_EXE_signet"))
+        .args(["policy", "check", "--notation-trust-policy"])
+        .arg(&strict)
+        .arg("--notation-trust-store")
+        .arg(home.store()));
+    assert!(!check.status.success());
+    assert!(String::from_utf8_lossy(&check.stderr).contains("enforces revocation checking"));
+    let documented = fixture("permissive-trustpolicy.json");
+    let check = run_ok(
+        Command::new(env!("CARGO_BIN_EXE_signet"))
+            .args(["policy", "check", "--notation-trust-policy"])
+            .arg(&documented)
+            .arg("--notation-trust-store")
+            .arg(home.store()),
+    );
+    assert!(
+        check.contains("statement \"wabbit-networks-images\": registryScopes *"),
+        "{check}"
+    );
+    assert!(check.contains("level permissive"), "{check}");
+}
+
+#[test]
+fn a_signature_from_another_trust_store_or_for_another_image_is_refused() {
+    let registry = RunningRegistry::start(Implementation::Debian);
+    let host = registry.host();
+    let home = NotationHome::new();
+    home.generate_test("wabbit-networks.io", true);
+    home.generate_test("acme-rockets.io", false);
+    let image = push(&host, "net-monitor", "v1");
+    home.sign(&image, &[]);
+    // The documented policy naming the other store: the chain leads to the wrong one.
+    let other = documented_with(json!({"level": "permissive"}))
+        .replace("ca:wabbit-networks.io", "ca:acme-rockets.io");
+    let other = home.policy(&other);
+    let (admitted, out) = verify(&host, &image, Some((&other, &home.store())));
+    assert!(!admitted, "{out}");
+    assert!(out.contains("SignatureValidationFailed"), "{out}");
+    assert!(out.contains("Notation signature sha256:"), "{out}");
+    assert!(
+        out.contains(r#"certificate chain does not lead to trust store "ca:acme-rockets.io""#),
+        "{out}"
+    );
+    // Another image carries a copy of the signature, attached to its own digest.
+    let another = push(&host, "net-monitor", "v2");
+    copy_signature(&host, "net-monitor", &image, &another);
+    let documented = fixture("permissive-trustpolicy.json");
+    let (admitted, out) = verify(&host, &another, Some((&documented, &home.store())));
+    assert!(!admitted, "a signature of another image admitted: {out}");
+    assert!(out.contains("Notation signature sha256:"), "{out}");
+    let (admitted, out) = verify(&host, &image, Some((&documented, &home.store())));
+    assert!(admitted, "{out}");
+}
+
+/// Attach the Notation signature of `from` to `to` (same repository) as the referrers tag
+/// schema would: the signature manifest with `to` as its subject, listed in `to`'s referrers
+/// tag. The envelope still signs `from`.
+fn copy_signature(host: &str, repo: &str, from: &str, to: &str) {
+    let crane = |args: &[&str]| run_ok(Command::new(tool("crane")).arg("--insecure").args(args));
+    let digest_of = |image: &str| image.rsplit_once('@').unwrap().1.to_string();
+    let (from_digest, to_digest) = (digest_of(from), digest_of(to));
+    let tag = |digest: &str| format!("{host}/{repo}:{}", digest.replace(':', "-"));
+    let index: Value = serde_json::from_str(&crane(&["manifest", &tag(&from_digest)])).unwrap();
+    let entry = index["manifests"][0].clone();
+    let signature = crane(&[
+        "manifest",
+        &format!("{host}/{repo}@{}", entry["digest"].as_str().unwrap()),
+    ]);
+    let mut signature: Value = serde_json::from_str(&signature).unwrap();
+    let subject = crane(&["manifest", to]);
+    signature["subject"] = json!({
+        "mediaType": serde_json::from_str::<Value>(&subject).unwrap()["mediaType"],
+        "digest": to_digest,
+        "size": subject.len(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let put = |name: &str, value: &Value, reference: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_vec(value).unwrap()).unwrap();
+        run_ok(
+            Command::new(tool("crane"))
+                .args(["--insecure", "manifest", "put"])
+                .arg(reference)
+                .arg("--file")
+                .arg(&path),
+        )
+    };
+    let bytes = serde_json::to_vec(&signature).unwrap();
+    let copied = format!("sha256:{}", sha256_hex(&bytes));
+    put(
+        "signature.json",
+        &signature,
+        &format!("{host}/{repo}:copied-signature"),
+    );
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.cncf.notary.signature",
+            "digest": copied,
+            "size": bytes.len(),
+        }],
+    });
+    put("index.json", &index, &tag(&to_digest));
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn a_scope_that_does_not_cover_the_registry_leaves_the_image_to_no_match() {
+    let registry = RunningRegistry::start(Implementation::Debian);
+    let host = registry.host();
+    let home = NotationHome::new();
+    home.generate_test("wabbit-networks.io", true);
+    let image = push(&host, "net-monitor", "v1");
+    home.sign(&image, &[]);
+    for scopes in [
+        json!(["registry.acme-rockets.io/software/net-monitor"]),
+        json!([format!("{host}/net-monitor/other")]),
+        json!([format!("{host}/net")]),
+    ] {
+        let text = std::fs::read_to_string(fixture("permissive-trustpolicy.json")).unwrap();
+        let mut document: Value = serde_json::from_str(&text).unwrap();
+        document["trustPolicies"][0]["registryScopes"] = scopes.clone();
+        let policy = home.policy(&document.to_string());
+        let (admitted, out) = verify(&host, &image, Some((&policy, &home.store())));
+        assert!(!admitted, "{scopes}: {out}");
+        assert!(out.contains("no image policy covers"), "{scopes}: {out}");
+    }
+    let text = std::fs::read_to_string(fixture("permissive-trustpolicy.json")).unwrap();
+    let mut document: Value = serde_json::from_str(&text).unwrap();
+    document["trustPolicies"][0]["registryScopes"] = json!([format!("{host}/net-monitor")]);
+    let policy = home.policy(&document.to_string());
+    let (admitted, out) = verify(&host, &image, Some((&policy, &home.store())));
+    assert!(admitted, "the exact repository scope: {out}");
+}
+
+#[test]
+fn each_verification_level_enforces_what_notation_enforces() {
+    let registry = RunningRegistry::start(Implementation::Debian);
+    let host = registry.host();
+    let home = NotationHome::new();
+    home.generate_test("wabbit-networks.io", false);
+    home.generate_test("untrusted.example", true);
+    // Signed by a key whose certificate is in no store the policy names.
+    let untrusted = push(&host, "net-monitor", "v1");
+    home.sign(&untrusted, &[]);
+    let unsigned = push(&host, "net-monitor", "v2");
+    let cases = [
+        (
+            json!({"level": "strict", "override": {"revocation": "skip"}}),
+            false,
+            false,
+        ),
+        (
+            json!({"level": "strict", "override": {"revocation": "log"}}),
+            false,
+            false,
+        ),
+        (json!({"level": "permissive"}), false, false),
+        (json!({"level": "audit"}), true, false),
+        (
+            json!({"level": "permissive", "override": {"authenticity": "log"}}),
+            true,
+            false,
+        ),
+    ];
+    for (verification, admits_untrusted, admits_unsigned) in cases {
+        let policy = home.policy(&documented_with(verification.clone()));
+        let (admitted, out) = verify(&host, &untrusted, Some((&policy, &home.store())));
+        assert_eq!(
+            admitted, admits_untrusted,
+            "{verification} untrusted: {out}"
+        );
+        if admitted {
+            assert!(out.contains("logged, not enforced"), "{out}");
+        } else {
+            assert!(
+                out.contains("certificate chain does not lead to trust store"),
+                "{out}"
+            );
+        }
+        let (admitted, out) = verify(&host, &unsigned, Some((&policy, &home.store())));
+        assert_eq!(admitted, admits_unsigned, "{verification} unsigned: {out}");
+    }
+    // skip verifies nothing: both admitted (as Notation's skip), and no store is needed.
+    let skip = r#"{"version": "1.0", "trustPolicies": [{"name": "skip", "registryScopes": ["*"], "signatureVerification": {"level": "skip"}}]}"#;
+    let skip = home.policy(skip);
+    for image in [&untrusted, &unsigned] {
+        let (admitted, out) = verify(&host, image, Some((&skip, &home.store())));
+        assert!(admitted, "{out}");
+    }
+}
+
+#[test]
+fn notations_own_e2e_trust_policies_load_as_notation_judges_them() {
+    use signet::policy::{LoadErrorKind, NotationTrustPolicy};
+    let store = tempfile::tempdir().unwrap();
+    let home = NotationHome::new();
+    home.generate_test("e2e", false);
+    std::fs::create_dir_all(store.path().join("x509/ca")).unwrap();
+    std::fs::rename(
+        home.store().join("x509/ca/e2e"),
+        store.path().join("x509/ca/e2e"),
+    )
+    .unwrap();
+    // Invalid for Notation; valid but enforcing revocation (refused by Signet: offline); valid.
+    let invalid = [
+        "blob_trust_policy",
+        "empty_registry_scope_trustpolicy",
+        "empty_trusted_identity_trustpolicy",
+        "invalid_format_trustpolicy",
+        "malformed_registry_scope_trustpolicy",
+        "malformed_trust_store_trustpolicy",
+        "malformed_trusted_identity_trustpolicy",
+        "missing_country_trusted_identity_trustpolicy",
+        "missing_organization_trusted_identity_trustpolicy",
+        "missing_state_trusted_identity_trustpolicy",
+        "multi_statements_with_multi_wildcard_registry_scope_trustpolicy",
+        "multi_statements_with_the_same_name_trustpolicy",
+        "multi_statements_with_the_same_registry_scope_trustpolicy",
+        "overlapped_registry_scope_trustpolicy",
+        "overlapped_trusted_identity_trustpolicy",
+        "override_integrity_for_permissive_trustpolicy",
+        "unset_trust_store_trustpolicy",
+        "unset_trusted_identity_trustpolicy",
+        "wildcard_plus_other_registry_scope_trustpolicy",
+        "wildcard_plus_other_trusted_identity_trustpolicy",
+        "wildcard_trust_store_trustpolicy",
+    ];
+    let valid = [
+        "audit_trustpolicy",
+        "override_strict_trustpolicy",
+        "permissive_trustpolicy",
+        "skip_trustpolicy",
+    ];
+    let dir = fixture("e2e-trustpolicies");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        seen += 1;
+        let loaded = NotationTrustPolicy::load(&path, store.path());
+        match loaded {
+            Ok(_) => assert!(valid.contains(&name.as_str()), "{name} loaded"),
+            Err(e) if invalid.contains(&name.as_str()) => {
+                assert!(matches!(e.kind, LoadErrorKind::Invalid(_)), "{name}: {e}");
+            }
+            Err(e) => {
+                assert!(!valid.contains(&name.as_str()), "{name}: {e}");
+                assert!(
+                    matches!(&e.kind, LoadErrorKind::Unsupported(m) if m.contains("enforces revocation checking")),
+                    "{name}: {e}"
+                );
+            }
+        }
+    }
+    assert_eq!(seen, 43, "every file of the fixture was judged");
+}
