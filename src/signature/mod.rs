@@ -26,6 +26,7 @@ mod key_timestamp;
 mod key_verify;
 mod keyless;
 mod mismatch;
+pub mod notation;
 mod payload;
 mod rekor;
 mod threshold;

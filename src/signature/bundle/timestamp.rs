@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use webpki::EndEntityCert;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{BasicConstraints, SubjectKeyIdentifier};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectKeyIdentifier};
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_cert::time::Time;
@@ -57,7 +57,8 @@ const SIGNING_CERTIFICATE_ATTR: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
 const SIGNING_CERTIFICATE_V2_ATTR: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
-/// id-kp-timeStamping (1.3.6.1.5.5.7.3.8), DER contents for webpki.
+/// id-kp-timeStamping (1.3.6.1.5.5.7.3.8), and its DER contents for webpki.
+const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 const TIME_STAMPING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
 
 /// RFC 3161 `TimeStampResp`.
@@ -321,15 +322,40 @@ impl Signed<'_> {
                 "the RFC 3161 timestamp's signature does not verify with its signing certificate",
             ));
         }
-        let usage = webpki::KeyUsage::required(TIME_STAMPING_DER);
+        // The signing certificate must be for time stamping; CAs above it only when they
+        // restrict their extended key usages at all (RFC 5280, as Go's x509 and so
+        // sigstore-go and Notation judge them: real TSA intermediates carry no EKU), which
+        // webpki's `required` would demand of every certificate of the path.
+        if !is_for_time_stamping(&cert) {
+            return Err(untrusted(
+                "the RFC 3161 timestamp's signing certificate is not for time stamping (no \
+                 id-kp-timeStamping extended key usage)",
+            ));
+        }
+        let usage = webpki::KeyUsage::required_if_present(TIME_STAMPING_DER);
         let one = std::slice::from_ref(authority);
-        certificate::chains_to(&cert_der, &[], one, self.gen_time, usage)
+        // Certificates the token embeds complete a chain only to a bare anchor (a Notation
+        // `tsa` trust store root), never to a trust-root entry (see `chains_to`).
+        let presented: Vec<Vec<u8>> = self
+            .embedded
+            .iter()
+            .filter_map(|c| c.to_der().ok())
+            .collect();
+        certificate::chains_to(&cert_der, &presented, one, self.gen_time, usage)
             .map(|_| ())
             .map_err(|e| {
                 let detail = e.describe("timestamp authority", self.origin, self.gen_time);
                 untrusted(&format!("the RFC 3161 timestamp's certificate {detail}"))
             })
     }
+}
+
+/// Does `cert` carry the id-kp-timeStamping extended key usage?
+fn is_for_time_stamping(cert: &Certificate) -> bool {
+    matches!(
+        cert.tbs_certificate().get_extension::<ExtendedKeyUsage>(),
+        Ok(Some((_, usages))) if usages.0.contains(&TIME_STAMPING)
+    )
 }
 
 /// A timestamp authority's signing certificate: the first of its chain when that is not a CA
