@@ -15,7 +15,7 @@ mod credentials;
 mod evaluate;
 mod multi_arch;
 mod namespaced;
-// TEMP until h/notsig22 is merged: mod notation;
+mod notation;
 mod placeholders;
 mod require_digest;
 mod signature_sources;

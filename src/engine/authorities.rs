@@ -16,6 +16,7 @@ use crate::verdict::{AuthorityCause, AuthorityFailure, Reason};
 
 use super::attestations;
 use super::cache::ReviewRegistry;
+use super::notation;
 use super::signature_sources::{Sources, signature_pull_credentials};
 use super::stages::{Stage, StageMetrics};
 
@@ -93,10 +94,7 @@ pub(super) async fn judge(
             }
             AuthorityKind::Static(s) => static_cause(s),
             AuthorityKind::Notation(n) => {
-                let judged: Result<Result<String, AuthorityCause>, RegistryError> = Ok(Err(
-                    AuthorityCause::Unusable(format!("TEMP {}", n.statement)),
-                ));
-                match judged {
+                match notation::judge(registry, stages, n, image, digest).await {
                     Ok(Ok(note)) => {
                         return PolicyResult::Satisfied(format!(
                             "{note} ({}/{})",

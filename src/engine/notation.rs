@@ -7,8 +7,8 @@
 
 use std::time::SystemTime;
 
-use crate::policy::{NotationAction, NotationAuthority, NotationIdentity, NotationStoreKind};
 use crate::policy::NotationTimestamp;
+use crate::policy::{NotationAction, NotationAuthority, NotationIdentity, NotationStoreKind};
 use crate::reference::{Digest, ImageReference};
 use crate::registry::{NotationSignature, RegistryError};
 use crate::signature::notation::{
@@ -86,12 +86,19 @@ pub(super) async fn judge(
 
 /// The checks under the authority's level: `Err(why)` for the first enforced failure, else
 /// the logged failures.
-fn apply_level(authority: &NotationAuthority, checks: &NotationChecks) -> Result<Vec<String>, String> {
+fn apply_level(
+    authority: &NotationAuthority,
+    checks: &NotationChecks,
+) -> Result<Vec<String>, String> {
     let e = &authority.enforcement;
     let named = [
         ("integrity", NotationAction::Enforce, &checks.integrity),
         ("authenticity", e.authenticity, &checks.authenticity),
-        ("authentic timestamp", e.authentic_timestamp, &checks.authentic_timestamp),
+        (
+            "authentic timestamp",
+            e.authentic_timestamp,
+            &checks.authentic_timestamp,
+        ),
         ("expiry", e.expiry, &checks.expiry),
     ];
     let mut logged = Vec::new();
@@ -119,14 +126,21 @@ fn apply_level(authority: &NotationAuthority, checks: &NotationChecks) -> Result
     Ok(logged)
 }
 
-/// An authenticity failure in the house words: the stores the chain had to lead to.
+/// An authenticity failure in the house words: the stores the chain had to lead to, or the
+/// identities the signer had to be.
 fn authenticity_words(authority: &NotationAuthority, why: &str) -> String {
-    format!(
-        "certificate chain does not lead to trust store {} or the signer is not a trusted \
-         identity of statement {:?}: {why}",
-        authority.store_names(),
-        authority.statement
-    )
+    let untrusted_chain = why.contains("does not lead to") || why.contains("names no trust store");
+    match untrusted_chain {
+        true => format!(
+            "certificate chain does not lead to trust store {} (statement {:?}): {why}",
+            authority.store_names(),
+            authority.statement
+        ),
+        false => format!(
+            "the signer is not a trusted identity of statement {:?}: {why}",
+            authority.statement
+        ),
+    }
 }
 
 /// `signed by Notation certificate "CN=…" (notary.x509, statement "…"; logged: …)`.
@@ -173,7 +187,9 @@ fn identities(authority: &NotationAuthority) -> Vec<TrustedIdentity> {
         .iter()
         .filter_map(|i| match i {
             NotationIdentity::Any => Some(TrustedIdentity::Any),
-            NotationIdentity::Subject(attributes) => Some(TrustedIdentity::Subject(attributes.clone())),
+            NotationIdentity::Subject(attributes) => {
+                Some(TrustedIdentity::Subject(attributes.clone()))
+            }
             NotationIdentity::Other(_) => None,
         })
         .collect()
