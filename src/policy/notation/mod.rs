@@ -225,3 +225,77 @@ fn statement_policy(name: &str, source: &str, kind: AuthorityKind) -> ImagePolic
         resources: Vec::new(),
     }
 }
+
+/// A `notation:` authority of a `ClusterImagePolicy`, as written (its stores apart).
+pub(crate) struct InlineStatement<'a> {
+    /// The authority's name, for messages.
+    pub name: &'a str,
+    /// `level`.
+    pub level: &'a str,
+    /// `override`.
+    pub overrides: &'a std::collections::BTreeMap<String, String>,
+    /// `verifyTimestamp`.
+    pub verify_timestamp: &'a str,
+    /// `trustedIdentities`.
+    pub identities: &'a [String],
+}
+
+/// Compile a `notation:` authority: the trust policy's rules for its level, override,
+/// identities and revocation, its stores' `(name, type, PEM)` read as a trust store directory's
+/// files are.
+pub(crate) fn compile_inline<'a>(
+    statement: InlineStatement<'_>,
+    stores: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> Result<NotationAuthority, String> {
+    let name = statement.name;
+    let enforcement = match level::resolve(statement.level, statement.overrides)? {
+        Some(enforcement) => enforcement,
+        None => {
+            return Err(
+                "level skip verifies nothing: write `static: {action: pass}` for that".into(),
+            );
+        }
+    };
+    refuse_revocation(name, statement.level, enforcement)
+        .map_err(|e| e.replace("signatureVerification", "notation authority"))?;
+    let verify_timestamp = match statement.verify_timestamp {
+        "" | "always" => TimestampOption::Always,
+        "afterCertExpiry" => TimestampOption::AfterCertExpiry,
+        other => {
+            return Err(format!(
+                "verifyTimestamp must be \"always\" or \"afterCertExpiry\", but got {other:?}"
+            ));
+        }
+    };
+    let identities = match statement.identities {
+        [] => {
+            return Err("trustedIdentities is empty: write \"*\" or x509.subject identities".into());
+        }
+        some => identity::parse_all(some).map_err(|e| format!("trustedIdentities {e}"))?,
+    };
+    let mut loaded = Vec::new();
+    for (i, (store_name, kind, data)) in stores.enumerate() {
+        let kind = match kind {
+            "" => StoreKind::Ca,
+            other => StoreKind::parse(other).ok_or_else(|| {
+                format!("trustStores[{i}].type {other:?} is not ca, signingAuthority or tsa")
+            })?,
+        };
+        let store = trust_store::from_pem(store_name, kind, data)
+            .map_err(|e| format!("trustStores[{i}]: {e}"))?;
+        loaded.push(Arc::new(store));
+    }
+    if loaded.is_empty() {
+        return Err(
+            "trustStores is empty: give the CA certificates signatures must chain to".into(),
+        );
+    }
+    Ok(NotationAuthority {
+        statement: name.to_string(),
+        level: statement.level.to_string(),
+        enforcement,
+        verify_timestamp,
+        stores: loaded,
+        identities,
+    })
+}

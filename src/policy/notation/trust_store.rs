@@ -214,3 +214,29 @@ fn check_certificate(der: &[u8], kind: StoreKind) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A store given inline (a `ClusterImagePolicy`'s `notation.trustStores[]`): `data` holds PEM
+/// certificates, checked as a store directory's files are.
+pub fn from_pem(name: &str, kind: StoreKind, data: &str) -> Result<NotationTrustStore, String> {
+    if !valid_name(name) {
+        return Err(format!(
+            "name {name:?} must follow [a-zA-Z0-9_.-]+ (a store name, for messages)"
+        ));
+    }
+    let store = format!("{}:{name}", kind.as_str());
+    let certificates = parse_certificates(data.as_bytes())
+        .map_err(|e| format!("trust store {store:?}: data: {e}"))?;
+    if certificates.len() > MAX_STORE_CERTIFICATES {
+        return Err(format!(
+            "trust store {store:?} holds more than {MAX_STORE_CERTIFICATES} certificates (Signet's limit)"
+        ));
+    }
+    for der in &certificates {
+        check_certificate(der, kind).map_err(|e| format!("trust store {store:?}: {e}"))?;
+    }
+    Ok(NotationTrustStore {
+        kind,
+        name: name.to_string(),
+        certificates,
+    })
+}

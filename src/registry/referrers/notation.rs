@@ -144,7 +144,13 @@ impl Registry {
         if manifest.subject.as_ref().map(|s| s.digest.as_str()) != Some(digest.as_str()) {
             return Ok(None);
         }
-        if manifest.artifact_type.as_deref() != Some(NOTATION_SIGNATURE_ARTIFACT_TYPE) {
+        // `notation sign` types the manifest by its config (an OCI 1.1 writer may use
+        // `artifactType`): either announces a signature.
+        let announced = manifest
+            .artifact_type
+            .as_deref()
+            .unwrap_or(manifest.config.media_type.as_str());
+        if announced != NOTATION_SIGNATURE_ARTIFACT_TYPE {
             return Ok(None);
         }
         let layer = match manifest.layers.as_slice() {
