@@ -258,7 +258,7 @@ fn a_signature_from_another_trust_store_or_for_another_image_is_refused() {
     let other = home.policy(&other);
     let (admitted, out) = verify(&host, &image, Some((&other, &home.store())));
     assert!(!admitted, "{out}");
-    assert!(out.contains("SignatureValidationFailed"), "{out}");
+    assert!(out.contains("NotationSignatureInvalid"), "{out}");
     assert!(out.contains("Notation signature sha256:"), "{out}");
     assert!(
         out.contains(r#"certificate chain does not lead to trust store "ca:acme-rockets.io""#),

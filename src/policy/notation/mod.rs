@@ -269,7 +269,9 @@ pub(crate) fn compile_inline<'a>(
     };
     let identities = match statement.identities {
         [] => {
-            return Err("trustedIdentities is empty: write \"*\" or x509.subject identities".into());
+            return Err(
+                "trustedIdentities is empty: write \"*\" or x509.subject identities".into(),
+            );
         }
         some => identity::parse_all(some).map_err(|e| format!("trustedIdentities {e}"))?,
     };

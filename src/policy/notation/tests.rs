@@ -457,3 +457,74 @@ fn a_configuration_directory_is_read_as_notation_reads_it() {
     let error = NotationTrustPolicy::load(empty.path(), store.path()).unwrap_err();
     assert!(error.to_string().contains("holds neither"), "{error}");
 }
+
+fn cluster_policy(notation: &str) -> String {
+    format!(
+        "apiVersion: signet.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata:
+  name: either
+spec:
+  images:
+  - glob: r.example/**
+  authorities:
+  - name: notation-ca
+    notation:
+{notation}"
+    )
+}
+
+fn indented(pem: &str, by: usize) -> String {
+    pem.lines()
+        .map(|l| format!("{}{l}\n", " ".repeat(by)))
+        .collect()
+}
+
+#[test]
+fn a_cluster_image_policy_may_name_a_notation_authority() {
+    let ca = indented(&pem(&self_signed(true)), 10);
+    let good = format!(
+        "      level: permissive
+      trustStores:
+      - name: acme
+        data: |
+{ca}      trustedIdentities: [\"x509.subject: C=US, ST=WA, O=acme\"]
+"
+    );
+    let set = crate::policy::PolicySet::from_yaml(&cluster_policy(&good), "p.yaml").unwrap();
+    let AuthorityKind::Notation(n) = &set.policies()[0].authorities[0].kind else {
+        panic!("not a notation authority");
+    };
+    assert_eq!(n.store_names(), r#""ca:acme""#);
+    assert_eq!(n.enforcement.authenticity, Action::Enforce);
+    for (notation, says) in [
+        (
+            good.replace("permissive", "strict"),
+            "enforces revocation checking",
+        ),
+        (good.replace("permissive", "skip"), "static: {action: pass}"),
+        (
+            good.replace("x509.subject: C=US, ST=WA, O=acme", "x509.subject: O=acme"),
+            "mandatory RDN",
+        ),
+        (
+            good.replace("- name: acme", "- name: acme\n        type: x509"),
+            "is not ca, signingAuthority or tsa",
+        ),
+        (
+            good.replace(&ca, &indented(&pem(&leaf_signed_by_other()), 10)),
+            "not a CA certificate",
+        ),
+    ] {
+        let error = crate::policy::PolicySet::from_yaml(&cluster_policy(&notation), "p.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(says), "{notation}\n=> {error}");
+    }
+    let with_key = cluster_policy(&good).replace(
+        "    notation:\n",
+        "    ctlog: {url: \"https://rekor.example\"}\n    notation:\n",
+    );
+    let error = crate::policy::PolicySet::from_yaml(&with_key, "p.yaml").unwrap_err();
+    assert!(error.to_string().contains("notation"), "{error}");
+}
