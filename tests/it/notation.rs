@@ -175,8 +175,8 @@ fn an_image_signed_by_notation_is_admitted_under_the_documented_trust_policy_and
             "{out}"
         );
     }
-    // Notation itself agrees.
-    let config = home.dir.path().join("notation/trustpolicy.oci.json");
+    // Notation itself agrees (the CLI v1.3.2 reads trustpolicy.json).
+    let config = home.dir.path().join("notation/trustpolicy.json");
     std::fs::copy(&documented, &config).unwrap();
     run_ok(
         home.notation()
@@ -483,4 +483,269 @@ fn notations_own_e2e_trust_policies_load_as_notation_judges_them() {
         }
     }
     assert_eq!(seen, 43, "every file of the fixture was judged");
+}
+
+/// A CA and a code-signing leaf made with openssl (`openssl ca`, so the leaf's validity can end
+/// at a chosen second), and a notation signing key entry naming them.
+struct OpensslCa {
+    dir: TempDir,
+}
+
+impl OpensslCa {
+    const CONFIG: &str = "[ ca ]\ndefault_ca = test\n[ test ]\ndir = .\ndatabase = ./index.txt\n\
+        new_certs_dir = ./newcerts\nserial = ./serial\ndefault_md = sha256\npolicy = any\n\
+        copy_extensions = none\nunique_subject = no\n[ any ]\ncountryName = optional\n\
+        stateOrProvinceName = optional\norganizationName = optional\ncommonName = supplied\n\
+        [ req ]\ndistinguished_name = dn\nprompt = no\n[ dn ]\nCN = unused\n[ root ]\n\
+        basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n\
+        [ leaf ]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
+        extendedKeyUsage = codeSigning\n";
+
+    fn new() -> OpensslCa {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("newcerts")).unwrap();
+        std::fs::write(dir.path().join("index.txt"), "").unwrap();
+        std::fs::write(dir.path().join("serial"), "01\n").unwrap();
+        std::fs::write(dir.path().join("ca.cnf"), Self::CONFIG).unwrap();
+        let ca = OpensslCa { dir };
+        ca.openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:3072",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "30",
+            "-subj",
+            "/C=US/ST=WA/O=Test CA/CN=Test Root",
+            "-config",
+            "ca.cnf",
+            "-extensions",
+            "root",
+        ]);
+        ca
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        run_ok(
+            Command::new("openssl")
+                .current_dir(self.dir.path())
+                .args(args),
+        );
+    }
+
+    /// A leaf `/C=US/ST=WA/O=acme/CN=builder` valid from an hour ago for `seconds` more.
+    fn leaf(&self, seconds: i64) {
+        self.openssl(&[
+            "req",
+            "-newkey",
+            "rsa:3072",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/C=US/ST=WA/O=acme/CN=builder",
+            "-config",
+            "ca.cnf",
+        ]);
+        let at = |offset: i64| {
+            let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset);
+            format!(
+                "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        };
+        let (start, end) = (at(-3600), at(seconds));
+        self.openssl(&[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            "ca.crt",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            "leaf.csr",
+            "-out",
+            "leaf.crt",
+            "-startdate",
+            &start,
+            "-enddate",
+            &end,
+            "-extensions",
+            "leaf",
+            "-notext",
+        ]);
+        let chain = std::fs::read_to_string(self.dir.path().join("leaf.crt")).unwrap()
+            + &std::fs::read_to_string(self.dir.path().join("ca.crt")).unwrap();
+        std::fs::write(self.dir.path().join("chain.crt"), chain).unwrap();
+    }
+
+    /// Add the leaf as notation signing key `name` of `home`, and the CA as store `ca:name`.
+    fn install(&self, home: &NotationHome, name: &str) {
+        let keys = home.dir.path().join("notation/signingkeys.json");
+        let mut document: Value = std::fs::read_to_string(&keys)
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap_or_else(|_| json!({"keys": []}));
+        document["keys"].as_array_mut().unwrap().push(json!({
+            "name": name,
+            "keyPath": self.dir.path().join("leaf.key"),
+            "certPath": self.dir.path().join("chain.crt"),
+        }));
+        std::fs::write(&keys, document.to_string()).unwrap();
+        let store = home.store().join("x509/ca").join(name);
+        std::fs::create_dir_all(&store).unwrap();
+        std::fs::copy(self.dir.path().join("ca.crt"), store.join("ca.crt")).unwrap();
+    }
+}
+
+#[test]
+fn a_leaf_of_a_ca_made_in_the_test_is_judged_by_identity_and_expiry() {
+    const VALID_FOR: i64 = 10;
+    let registry = RunningRegistry::start(Implementation::Debian);
+    let host = registry.host();
+    let home = NotationHome::new();
+    home.generate_test("unused.example", true);
+    let ca = OpensslCa::new();
+    ca.leaf(VALID_FOR);
+    ca.install(&home, "test-ca");
+    let image = push(&host, "builds/app", "v1");
+    let signed_at = std::time::Instant::now();
+    home.sign(&image, &["--key", "test-ca"]);
+    let statement = |verification: Value, identity: &str| {
+        home.policy(
+            &json!({"version": "1.0", "trustPolicies": [{
+                "name": "builds",
+                "registryScopes": [format!("{host}/builds/app")],
+                "signatureVerification": verification,
+                "trustStores": ["ca:test-ca"],
+                "trustedIdentities": [identity],
+            }]})
+            .to_string(),
+        )
+    };
+    let strict = json!({"level": "strict", "override": {"revocation": "skip"}});
+    let ours = "x509.subject: C=US, ST=WA, O=acme";
+    // While the leaf is valid: its identity decides.
+    let (admitted, out) = verify(
+        &host,
+        &image,
+        Some((&statement(strict.clone(), ours), &home.store())),
+    );
+    assert!(admitted, "{out}");
+    assert!(out.contains("CN=builder,O=acme,ST=WA,C=US"), "{out}");
+    let theirs = "x509.subject: C=US, ST=WA, O=acme, CN=deployer";
+    let (admitted, out) = verify(
+        &host,
+        &image,
+        Some((&statement(strict.clone(), theirs), &home.store())),
+    );
+    assert!(!admitted, "{out}");
+    assert!(out.contains("not a trusted identity"), "{out}");
+    // Once it has expired (and no timestamp says when it signed): strict refuses, permissive
+    // logs.
+    let expired = std::time::Duration::from_secs(VALID_FOR as u64 + 2);
+    std::thread::sleep(expired.saturating_sub(signed_at.elapsed()));
+    let (admitted, out) = verify(
+        &host,
+        &image,
+        Some((&statement(strict, ours), &home.store())),
+    );
+    assert!(!admitted, "{out}");
+    assert!(
+        out.contains("authentic timestamp") && out.contains("is not valid at verification time"),
+        "{out}"
+    );
+    let permissive = json!({"level": "permissive"});
+    let (admitted, out) = verify(
+        &host,
+        &image,
+        Some((&statement(permissive, ours), &home.store())),
+    );
+    assert!(admitted, "{out}");
+    assert!(
+        out.contains("logged, not enforced: authentic timestamp"),
+        "{out}"
+    );
+}
+
+#[test]
+fn one_cluster_image_policy_accepts_a_cosign_key_or_a_notation_certificate() {
+    let registry = RunningRegistry::start(Implementation::Debian);
+    let host = registry.host();
+    let home = NotationHome::new();
+    home.generate_test("wabbit-networks.io", true);
+    let signed = push(&host, "team/web", "v1");
+    home.sign(&signed, &[]);
+    let unsigned = push(&host, "team/web", "v2");
+    let certificate = std::fs::read_to_string(
+        home.store()
+            .join("x509/ca/wabbit-networks.io/wabbit-networks.io.crt"),
+    )
+    .unwrap();
+    let indented: String = certificate
+        .lines()
+        .map(|l| format!("          {l}\n"))
+        .collect();
+    let key = crate::common::cosign::CosignKey::generate("pw");
+    let key_pem: String = key
+        .public_pem()
+        .lines()
+        .map(|l| format!("        {l}\n"))
+        .collect();
+    let policy = format!(
+        "apiVersion: signet.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata:
+  name: either
+spec:
+  images:
+  - glob: \"{host}/team/**\"
+  authorities:
+  - name: cosign-key
+    key:
+      data: |
+{key_pem}  - name: notation-ca
+    notation:
+      level: permissive
+      trustStores:
+      - name: wabbit-networks.io
+        data: |
+{indented}      trustedIdentities: [\"*\"]
+"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(&file, &policy).unwrap();
+    let run_verify = |image: &str| {
+        let output = run(Command::new(env!("CARGO_BIN_EXE_signet"))
+            .arg("verify")
+            .arg("--policy")
+            .arg(&file)
+            .args(["--insecure-registry", &host, image]));
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), text)
+    };
+    let (admitted, out) = run_verify(&signed);
+    assert!(admitted, "{out}");
+    assert!(out.contains("either/notation-ca"), "{out}");
+    let (admitted, out) = run_verify(&unsigned);
+    assert!(!admitted, "{out}");
+    assert!(
+        out.contains("cosign-key") && out.contains("notation-ca"),
+        "{out}"
+    );
 }

@@ -446,7 +446,7 @@ fn a_configuration_directory_is_read_as_notation_reads_it() {
     let permissive = policy(&permissive(r#""*""#));
     std::fs::write(config.path().join("trustpolicy.json"), &permissive).unwrap();
     assert!(NotationTrustPolicy::load(config.path(), store.path()).is_ok());
-    // trustpolicy.oci.json first, as Notation 1.2+.
+    // trustpolicy.oci.json first, as notation-go's LoadOCIDocument.
     std::fs::write(config.path().join("trustpolicy.oci.json"), "{}").unwrap();
     let error = NotationTrustPolicy::load(config.path(), store.path()).unwrap_err();
     assert!(
