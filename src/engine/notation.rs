@@ -162,8 +162,12 @@ fn accepted(
         [] => String::new(),
         some => format!("; logged, not enforced: {}", some.join("; ")),
     };
+    let timestamp = match checks.timestamp_time {
+        Some(_) => "; RFC 3161 timestamp verified",
+        None => "",
+    };
     format!(
-        "signed by Notation certificate {:?} ({}{logged})",
+        "signed by Notation certificate {:?} ({}{timestamp}{logged})",
         checks.signer_subject, checks.signing_scheme
     )
 }

@@ -70,10 +70,9 @@ impl NotationHome {
 
     /// A trust policy file written here.
     fn policy(&self, text: &str) -> PathBuf {
-        let path = self.dir.path().join(format!(
-            "trustpolicy-{}.json",
-            text.len() + text.bytes().map(usize::from).sum::<usize>()
-        ));
+        static WRITTEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = WRITTEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = self.dir.path().join(format!("trustpolicy-{n}.json"));
         std::fs::write(&path, text).unwrap();
         path
     }
@@ -748,4 +747,208 @@ spec:
         out.contains("cosign-key") && out.contains("notation-ca"),
         "{out}"
     );
+}
+
+/// An RFC 3161 timestamp authority over HTTP, offline: each request is answered by
+/// `openssl ts -reply` with a TSA certificate under a root made here.
+struct OpensslTsa {
+    dir: TempDir,
+    url: String,
+}
+
+impl OpensslTsa {
+    const CONFIG: &str = "[ req ]\ndistinguished_name = dn\nprompt = no\n[ dn ]\nCN = unused\n\
+        [ root ]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n\
+        [ tsaext ]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
+        extendedKeyUsage = critical, timeStamping\n[ tsa ]\ndefault_tsa = tsa1\n[ tsa1 ]\n\
+        dir = .\nserial = ./tsaserial\nsigner_cert = ./tsa.crt\ncerts = ./root.crt\n\
+        signer_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\n\
+        digests = sha256, sha384, sha512\naccuracy = secs:1\nordering = no\ntsa_name = no\n\
+        ess_cert_id_chain = no\ness_cert_id_alg = sha256\n";
+
+    fn start() -> OpensslTsa {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tsa.cnf"), Self::CONFIG).unwrap();
+        std::fs::write(dir.path().join("tsaserial"), "01\n").unwrap();
+        let openssl = |args: &[&str]| {
+            run_ok(Command::new("openssl").current_dir(dir.path()).args(args));
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:3072",
+            "-nodes",
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.crt",
+            "-days",
+            "30",
+            "-subj",
+            "/C=US/O=Test TSA/CN=Test TSA Root",
+            "-config",
+            "tsa.cnf",
+            "-extensions",
+            "root",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:3072",
+            "-nodes",
+            "-keyout",
+            "tsa.key",
+            "-out",
+            "tsa.csr",
+            "-subj",
+            "/C=US/O=Test TSA/CN=Test TSA",
+            "-config",
+            "tsa.cnf",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "tsa.csr",
+            "-CA",
+            "root.crt",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-out",
+            "tsa.crt",
+            "-days",
+            "20",
+            "-extfile",
+            "tsa.cnf",
+            "-extensions",
+            "tsaext",
+        ]);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let work = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                Self::answer(stream, &work);
+            }
+        });
+        OpensslTsa { dir, url }
+    }
+
+    /// One HTTP POST of a TimeStampReq, answered with `openssl ts -reply`'s TimeStampResp.
+    fn answer(mut stream: std::net::TcpStream, work: &Path) {
+        use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut query = vec![0; length];
+        reader.read_exact(&mut query).unwrap();
+        std::fs::write(work.join("query.tsq"), &query).unwrap();
+        run_ok(Command::new("openssl").current_dir(work).args([
+            "ts",
+            "-reply",
+            "-config",
+            "tsa.cnf",
+            "-queryfile",
+            "query.tsq",
+            "-out",
+            "reply.tsr",
+        ]));
+        let reply = std::fs::read(work.join("reply.tsr")).unwrap();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            reply.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&reply).unwrap();
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root.crt")
+    }
+
+    /// The root as trust store `tsa:name` of `home`.
+    fn install(&self, home: &NotationHome, name: &str) {
+        let store = home.store().join("x509/tsa").join(name);
+        std::fs::create_dir_all(&store).unwrap();
+        std::fs::copy(self.root(), store.join("root.crt")).unwrap();
+    }
+}
+
+#[test]
+fn a_timestamped_signature_outlives_its_expired_certificate_under_strict() {
+    const VALID_FOR: i64 = 10;
+    let registry = RunningRegistry::start(Implementation::Debian);
+    let host = registry.host();
+    let home = NotationHome::new();
+    home.generate_test("unused.example", true);
+    let tsa = OpensslTsa::start();
+    tsa.install(&home, "test-tsa");
+    let other_tsa = OpensslTsa::start();
+    other_tsa.install(&home, "other-tsa");
+    let ca = OpensslCa::new();
+    ca.leaf(VALID_FOR);
+    ca.install(&home, "test-ca");
+    let timestamped = push(&host, "builds/app", "v1");
+    let plain = push(&host, "builds/app", "v2");
+    let signed_at = std::time::Instant::now();
+    let root = tsa.root();
+    let root = root.to_str().unwrap();
+    home.sign(
+        &timestamped,
+        &[
+            "--key",
+            "test-ca",
+            "--timestamp-url",
+            &tsa.url,
+            "--timestamp-root-cert",
+            root,
+        ],
+    );
+    home.sign(&plain, &["--key", "test-ca"]);
+    let policy = |stores: &[&str]| {
+        home.policy(
+            &json!({"version": "1.0", "trustPolicies": [{
+                "name": "builds",
+                "registryScopes": ["*"],
+                "signatureVerification": {"level": "strict", "override": {"revocation": "skip"}},
+                "trustStores": stores,
+                "trustedIdentities": ["x509.subject: C=US, ST=WA, O=acme"],
+            }]})
+            .to_string(),
+        )
+    };
+    let with_tsa = policy(&["ca:test-ca", "tsa:test-tsa"]);
+    let (admitted, out) = verify(&host, &timestamped, Some((&with_tsa, &home.store())));
+    assert!(admitted, "{out}");
+    assert!(out.contains("RFC 3161 timestamp"), "{out}");
+    let expired = std::time::Duration::from_secs(VALID_FOR as u64 + 2);
+    std::thread::sleep(expired.saturating_sub(signed_at.elapsed()));
+    // The certificate has expired: the timestamp proves it signed while valid.
+    let (admitted, out) = verify(&host, &timestamped, Some((&with_tsa, &home.store())));
+    assert!(admitted, "{out}");
+    let (admitted, out) = verify(&host, &plain, Some((&with_tsa, &home.store())));
+    assert!(
+        !admitted,
+        "an expired certificate without a timestamp: {out}"
+    );
+    // A timestamp from a TSA the policy does not trust proves nothing.
+    let wrong_tsa = policy(&["ca:test-ca", "tsa:other-tsa"]);
+    let (admitted, out) = verify(&host, &timestamped, Some((&wrong_tsa, &home.store())));
+    assert!(!admitted, "{out}");
+    assert!(out.contains("authentic timestamp"), "{out}");
+    let no_tsa = policy(&["ca:test-ca"]);
+    let (admitted, out) = verify(&host, &timestamped, Some((&no_tsa, &home.store())));
+    assert!(!admitted, "{out}");
 }
