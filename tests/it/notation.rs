@@ -295,25 +295,9 @@ fn copy_signature(host: &str, repo: &str, from: &str, to: &str) {
         "digest": to_digest,
         "size": subject.len(),
     });
-    let dir = tempfile::tempdir().unwrap();
-    let put = |name: &str, value: &Value, reference: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, serde_json::to_vec(value).unwrap()).unwrap();
-        run_ok(
-            Command::new(tool("crane"))
-                .args(["--insecure", "manifest", "put"])
-                .arg(reference)
-                .arg("--file")
-                .arg(&path),
-        )
-    };
     let bytes = serde_json::to_vec(&signature).unwrap();
     let copied = format!("sha256:{}", sha256_hex(&bytes));
-    put(
-        "signature.json",
-        &signature,
-        &format!("{host}/{repo}:copied-signature"),
-    );
+    put_manifest(host, repo, "copied-signature", &signature);
     let index = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
@@ -324,7 +308,25 @@ fn copy_signature(host: &str, repo: &str, from: &str, to: &str) {
             "size": bytes.len(),
         }],
     });
-    put("index.json", &index, &tag(&to_digest));
+    put_manifest(host, repo, &to_digest.replace(':', "-"), &index);
+}
+
+/// `PUT /v2/<repo>/manifests/<reference>` of `manifest` (typed by its `mediaType`).
+fn put_manifest(host: &str, repo: &str, reference: &str, manifest: &Value) {
+    use std::io::{Read as _, Write as _};
+    let body = serde_json::to_vec(manifest).unwrap();
+    let media_type = manifest["mediaType"].as_str().unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    let head = format!(
+        "PUT /v2/{repo}/manifests/{reference} HTTP/1.1\r\nHost: {host}\r\n\
+         Content-Type: {media_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
