@@ -9,7 +9,7 @@
 //! Each function panics only where the property it checks is broken.
 
 #![allow(dead_code)]
-// each fuzz binary uses one entry of the five
+// each fuzz binary uses one entry of the six
 // A fuzz target reports a broken property by panicking; its fixed inputs are expected to parse.
 #![allow(clippy::expect_used)]
 
@@ -19,6 +19,10 @@ use std::sync::LazyLock;
 use signet::admission::parse_review;
 use signet::policy::{AuthorityKind, Format, KeyAuthority, PolicySet, detect_format};
 use signet::reference::{Digest, ImageReference};
+use signet::signature::notation::{
+    COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, NotationAnchors, NotationTarget, TrustedIdentity,
+    verify_notation_envelope,
+};
 use signet::signature::{
     SIGNATURE_ANNOTATION, SignatureBundle, SignatureLayer, SignatureMaterial, SimpleSigningPayload,
     Subject, check_key_material, parse_chain, parse_signing_certificate,
@@ -29,11 +33,12 @@ use signet::workload::{WorkloadKind, extract_images};
 pub type Entry = fn(&[u8]);
 
 /// The targets by name, as `cargo fuzz list` names them and `seeds/<name>/` holds their inputs.
-pub const TARGETS: [(&str, Entry); 5] = [
+pub const TARGETS: [(&str, Entry); 6] = [
     ("admission_review", admission_review),
     ("cluster_image_policy", cluster_image_policy),
     ("containers_policy", containers_policy),
     ("image_reference", image_reference),
+    ("notation_envelope", notation_envelope),
     ("signature_material", signature_material),
 ];
 
@@ -126,4 +131,34 @@ pub fn signature_material(data: &[u8]) {
         digest: &digest,
     };
     assert!(check_key_material(&AUTHORITY, subject, &material).is_err());
+}
+
+/// A Notation signature envelope (JWS and COSE) verified against no `ca` or
+/// `signingAuthority` root (and GlobalSign's TSA root, for the timestamp path): decoded or
+/// refused without panicking, and never authentic.
+pub fn notation_envelope(data: &[u8]) {
+    static TSA_ROOT: &[u8] = include_bytes!(
+        "../tests/fixtures/notation/notation-go/verifier/testdata/truststore/x509/tsa/test-timestamp/globalsignRoot.cer"
+    );
+    let anchors = NotationAnchors {
+        tsa: vec![TSA_ROOT.to_vec()],
+        ..NotationAnchors::default()
+    };
+    let target = NotationTarget {
+        digest: "sha256:332382e662660c9947840cc733cc1a2976ca7eaa3bc36e831d8b1688835b7bad",
+        media_type: None,
+        size: None,
+    };
+    let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_479_200);
+    for media_type in [JWS_MEDIA_TYPE, COSE_MEDIA_TYPE] {
+        let identities = [TrustedIdentity::Any];
+        if let Ok(checks) =
+            verify_notation_envelope(media_type, data, &target, &anchors, &identities, now)
+        {
+            assert!(
+                !checks.authenticity.passed(),
+                "authentic without a trust store"
+            );
+        }
+    }
 }

@@ -109,7 +109,6 @@ struct MessageImprint {
 }
 
 #[derive(Sequence)]
-#[allow(dead_code, reason = "fields read to consume the structure")]
 struct Accuracy {
     #[asn1(optional = "true")]
     seconds: Option<u64>,
@@ -196,6 +195,27 @@ impl SignerBinding {
 /// Steps 1–5 for one timestamp over `signature` (the bundle's signature bytes): the verified
 /// `genTime` (Unix seconds).
 pub fn verify(der: &[u8], signature: &[u8], trust: &KeylessTrust) -> Result<i64, BundleError> {
+    verify_detailed(der, signature, trust).map(|verified| verified.gen_time)
+}
+
+/// What [`verify_detailed`] found.
+pub struct VerifiedTimestamp {
+    /// `genTime`, Unix seconds.
+    pub gen_time: i64,
+    /// The accuracy in whole seconds (rounded up): the token's `accuracy` field, else 1 second
+    /// under the RFC 3628 baseline policy, else 0 (the Notary Project specification's rule for
+    /// the timestamp's range).
+    pub accuracy: u64,
+    /// DER of the certificate that signed the token.
+    pub signer: Vec<u8>,
+}
+
+/// [`verify`], with the accuracy and the signing certificate.
+pub fn verify_detailed(
+    der: &[u8],
+    signature: &[u8],
+    trust: &KeylessTrust,
+) -> Result<VerifiedTimestamp, BundleError> {
     // 1. SignedData with a TSTInfo and one signer.
     if der.len() > MAX_TIMESTAMP_BYTES {
         return Err(malformed("the RFC 3161 timestamp is over 32 KiB"));
@@ -225,6 +245,7 @@ pub fn verify(der: &[u8], signature: &[u8], trust: &KeylessTrust) -> Result<i64,
         )));
     }
     let gen_time = gen_time(&tst.gen_time)?;
+    let accuracy = accuracy_seconds(&tst);
     let [signer] = signed.signer_infos.0.as_slice() else {
         return Err(malformed("the timestamp does not have exactly one signer"));
     };
@@ -260,11 +281,35 @@ pub fn verify(der: &[u8], signature: &[u8], trust: &KeylessTrust) -> Result<i64,
     ));
     for authority in authorities {
         match signed.by(authority) {
-            Ok(()) => return Ok(gen_time),
+            Ok(signer) => {
+                return Ok(VerifiedTimestamp {
+                    gen_time,
+                    accuracy,
+                    signer,
+                });
+            }
             Err(e) => failure = e,
         }
     }
     Err(failure)
+}
+
+/// The RFC 3628 baseline time-stamp policy (0.4.0.2023.1.1), whose accuracy is 1 second.
+const BASELINE_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.2023.1.1");
+
+/// The token's accuracy in whole seconds, rounded up.
+fn accuracy_seconds(tst: &TstInfo) -> u64 {
+    match &tst.accuracy {
+        Some(accuracy) => {
+            let fraction = accuracy.millis.unwrap_or(0) > 0 || accuracy.micros.unwrap_or(0) > 0;
+            accuracy
+                .seconds
+                .unwrap_or(0)
+                .saturating_add(u64::from(fraction))
+        }
+        None if tst.policy == BASELINE_POLICY => 1,
+        None => 0,
+    }
 }
 
 /// What one timestamp's signer must be vouched for, by some timestamp authority.
@@ -278,8 +323,9 @@ struct Signed<'a> {
 }
 
 impl Signed<'_> {
-    /// Steps 4–5 against one timestamp authority (whose `validFor` holds genTime).
-    fn by(&self, authority: &CertificateAuthority) -> Result<(), BundleError> {
+    /// Steps 4–5 against one timestamp authority (whose `validFor` holds genTime); the
+    /// signing certificate's DER.
+    fn by(&self, authority: &CertificateAuthority) -> Result<Vec<u8>, BundleError> {
         let named = self.embedded.iter().find(|c| names(&self.signer.sid, c));
         let cert = match signing_leaf(authority) {
             Some(leaf) => leaf,
@@ -342,7 +388,7 @@ impl Signed<'_> {
             .filter_map(|c| c.to_der().ok())
             .collect();
         certificate::chains_to(&cert_der, &presented, one, self.gen_time, usage)
-            .map(|_| ())
+            .map(|_| cert_der.clone())
             .map_err(|e| {
                 let detail = e.describe("timestamp authority", self.origin, self.gen_time);
                 untrusted(&format!("the RFC 3161 timestamp's certificate {detail}"))

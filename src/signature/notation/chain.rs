@@ -24,6 +24,7 @@ const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10
 const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 /// Extended key usages a signing certificate must not have (notation-core-go's list).
 const EXCLUDED_EKUS: &[(&str, &str)] = &[
     ("1.3.6.1.5.5.7.3.1", "ServerAuth"),
@@ -134,39 +135,9 @@ pub(super) fn validate(chain: &[ChainCertificate]) -> Result<(), String> {
 /// The signing certificate's requirements.
 fn leaf_requirements(cert: &ChainCertificate) -> Result<(), String> {
     let tbs = cert.cert.tbs_certificate();
-    let subject = &cert.subject;
-    let bad = |what: &str| format!("the signing certificate {subject:?} {what}");
-    match tbs.get_extension::<BasicConstraints>() {
-        Ok(Some((_, constraints))) if constraints.ca => {
-            return Err(bad("is a CA (basic constraints ca: true)"));
-        }
-        Ok(_) => {}
-        Err(_) => return Err(bad("has unreadable basic constraints")),
-    }
-    let usage = key_usage(cert)?;
-    if !usage.digital_signature() {
-        return Err(bad("lacks the Digital Signature key usage"));
-    }
-    let extra = [
-        (usage.key_encipherment(), "KeyEncipherment"),
-        (usage.data_encipherment(), "DataEncipherment"),
-        (usage.key_agreement(), "KeyAgreement"),
-        (usage.key_cert_sign(), "CertSign"),
-        (usage.crl_sign(), "CRLSign"),
-        (usage.encipher_only(), "EncipherOnly"),
-        (usage.decipher_only(), "DecipherOnly"),
-    ];
-    let extra: Vec<&str> = extra
-        .iter()
-        .filter(|(set, _)| *set)
-        .map(|(_, n)| *n)
-        .collect();
-    if !extra.is_empty() {
-        return Err(bad(&format!(
-            "has key usages other than Digital Signature: {}",
-            extra.join(", ")
-        )));
-    }
+    let bad = |what: &str| format!("the signing certificate {:?} {what}", cert.subject);
+    not_ca(cert).map_err(|what| bad(&what))?;
+    digital_signature_only(&key_usage(cert)?).map_err(|what| bad(&what))?;
     match tbs.get_extension::<ExtendedKeyUsage>() {
         Ok(Some((_, ekus))) => {
             for eku in &ekus.0 {
@@ -183,6 +154,78 @@ fn leaf_requirements(cert: &ChainCertificate) -> Result<(), String> {
         Err(_) => return Err(bad("has an unreadable extended key usage")),
     }
     key_algorithm(cert).map(|_| ())
+}
+
+/// The requirements of the certificate that signed an RFC 3161 timestamp (notation-core-go
+/// `validateTimestampingLeafCertificate`): not a CA, key usage digital signature only,
+/// exactly one extended key usage, time stamping, marked critical (RFC 3161 §2.3), a key the
+/// specification allows. Its chain to the `tsa` root is checked by the timestamp verifier.
+pub(super) fn timestamping_leaf_requirements(der: &[u8]) -> Result<(), String> {
+    let cert = parse_one(der).map_err(|e| e.to_string())?;
+    let bad = |what: &str| {
+        format!(
+            "the timestamp's signing certificate {:?} {what}",
+            cert.subject
+        )
+    };
+    not_ca(&cert).map_err(|what| bad(&what))?;
+    let tbs = cert.cert.tbs_certificate();
+    match tbs.get_extension::<KeyUsage>() {
+        Ok(Some((_, usage))) => digital_signature_only(&usage).map_err(|what| bad(&what))?,
+        _ => return Err(bad("has no readable key usage extension")),
+    }
+    match tbs.get_extension::<ExtendedKeyUsage>() {
+        Ok(Some((true, ekus))) if ekus.0.len() == 1 && ekus.0.contains(&TIME_STAMPING) => {}
+        _ => {
+            return Err(bad(
+                "must have exactly the Timestamping extended key usage, marked critical",
+            ));
+        }
+    }
+    key_algorithm(&cert).map(|_| ())
+}
+
+/// Basic constraints, when present, say `ca: false`.
+fn not_ca(cert: &ChainCertificate) -> Result<(), String> {
+    match cert
+        .cert
+        .tbs_certificate()
+        .get_extension::<BasicConstraints>()
+    {
+        Ok(Some((_, constraints))) if constraints.ca => {
+            Err("is a CA (basic constraints ca: true)".into())
+        }
+        Ok(_) => Ok(()),
+        Err(_) => Err("has unreadable basic constraints".into()),
+    }
+}
+
+/// Digital signature set; nothing but it and non-repudiation.
+fn digital_signature_only(usage: &KeyUsage) -> Result<(), String> {
+    if !usage.digital_signature() {
+        return Err("lacks the Digital Signature key usage".into());
+    }
+    let extra = [
+        (usage.key_encipherment(), "KeyEncipherment"),
+        (usage.data_encipherment(), "DataEncipherment"),
+        (usage.key_agreement(), "KeyAgreement"),
+        (usage.key_cert_sign(), "CertSign"),
+        (usage.crl_sign(), "CRLSign"),
+        (usage.encipher_only(), "EncipherOnly"),
+        (usage.decipher_only(), "DecipherOnly"),
+    ];
+    let extra: Vec<&str> = extra
+        .iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, n)| *n)
+        .collect();
+    match extra.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "has key usages other than Digital Signature: {}",
+            extra.join(", ")
+        )),
+    }
 }
 
 /// A CA certificate's requirements; `below` CAs sit between it and the signing certificate.

@@ -232,9 +232,7 @@ fn authenticity(
             scheme.name()
         ));
     }
-    let trusted = certificates
-        .iter()
-        .any(|cert| store.iter().any(|anchor| *anchor == cert.der));
+    let trusted = certificates.iter().any(|cert| store.contains(&cert.der));
     if !trusted {
         let root = certificates.last().map_or("", |c| c.subject.as_str());
         return CheckOutcome::Failed(format!(

@@ -12,13 +12,13 @@
 //!
 //! The RFC 3161 token itself is verified by the same code as a Sigstore bundle's timestamps
 //! (`bundle/timestamp.rs`), each `tsa` root its own anchor, the token's embedded certificates
-//! completing the path. The token's `genTime` is used as the time (its accuracy is not
-//! widened into a range).
+//! completing the path. The timestamp is the range `genTime` plus or minus its accuracy (RFC
+//! 3161 §2.4.2, the specification's rule), which must lie within every certificate's validity.
 
 use crate::policy::{CertificateAuthority, KeylessTrust};
 
 use super::super::bundle::timestamp;
-use super::chain::ChainCertificate;
+use super::chain::{self, ChainCertificate};
 use super::envelope::{Envelope, Scheme};
 use super::{CheckOutcome, NotationAnchors, VerifyTimestamp, rfc3339};
 
@@ -87,16 +87,29 @@ pub(super) fn check(
             .collect(),
         ..KeylessTrust::default()
     };
-    let at = match timestamp::verify(token, &envelope.signature, &trust) {
-        Ok(at) => at,
+    let verified = match timestamp::verify_detailed(token, &envelope.signature, &trust) {
+        Ok(verified) => verified,
         Err(e) => {
             let why = format!("the timestamp countersignature does not verify: {e}");
             return (CheckOutcome::Failed(why), None);
         }
     };
-    let outcome = match outside_validity(chain, at) {
+    if let Err(why) = chain::timestamping_leaf_requirements(&verified.signer) {
+        let why = format!("the timestamp countersignature does not verify: {why}");
+        return (CheckOutcome::Failed(why), None);
+    }
+    let (at, accuracy) = (verified.gen_time, verified.accuracy);
+    // The timestamp's whole range, genTime plus or minus its accuracy, must lie within every
+    // certificate's validity.
+    let accuracy = i64::try_from(accuracy).unwrap_or(i64::MAX);
+    let (earliest, latest) = (at.saturating_sub(accuracy), at.saturating_add(accuracy));
+    let outside = chain
+        .iter()
+        .find(|c| earliest < c.not_before || latest > c.not_after);
+    let outcome = match outside {
         Some(cert) => CheckOutcome::Failed(format!(
-            "the timestamp {} is outside the validity of the certificate {:?} ({} to {})",
+            "the timestamp {} (accurate to {accuracy} s) is outside the validity of the \
+             certificate {:?} ({} to {})",
             rfc3339(at),
             cert.subject,
             rfc3339(cert.not_before),

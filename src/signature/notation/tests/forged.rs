@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::super::*;
-use super::{at, failed};
+use super::{at, failed, subject};
 
 const T0: i64 = 1_780_000_000;
 const DAY: i64 = 86_400;
@@ -162,6 +162,22 @@ fn check_at(
         at(now),
     )
     .unwrap()
+}
+
+/// Verify at T0, trusting any identity.
+fn attempt(
+    media_type: &str,
+    envelope: &[u8],
+    anchors: &NotationAnchors,
+) -> Result<NotationChecks, NotationEnvelopeError> {
+    verify_notation_envelope(
+        media_type,
+        envelope,
+        &target(),
+        anchors,
+        &[TrustedIdentity::Any],
+        at(T0),
+    )
 }
 
 fn check(envelope: &[u8], anchors: &NotationAnchors) -> NotationChecks {
@@ -351,16 +367,19 @@ fn a_chain_to_another_root_fails_authenticity() {
     assert!(failed(&checks.authenticity).contains("type ca"));
 }
 
+/// One change to a signing certificate's parameters.
+type Edit = Box<dyn FnOnce(&mut CertificateParams)>;
+
 #[test]
 fn a_leaf_with_the_wrong_usages_fails_integrity() {
     let root = root("root");
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut CertificateParams)>)> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "ServerAuth",
             Box::new(|p| p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth]),
         ),
         (
-            "TimeStamping",
+            "Timestamping",
             Box::new(|p| {
                 p.extended_key_usages
                     .push(ExtendedKeyUsagePurpose::TimeStamping)
@@ -413,13 +432,10 @@ fn an_algorithm_the_key_does_not_imply_or_the_spec_does_not_allow_is_refused() {
     );
     for alg in ["none", "HS256", "RS256", "EdDSA"] {
         header["alg"] = alg.into();
-        let result = verify_notation_envelope(
+        let result = attempt(
             JWS_MEDIA_TYPE,
             &jws(&signer, &header, &payload(DIGEST)),
-            &target(),
             &anchors(&root),
-            &[TrustedIdentity::Any],
-            at(T0),
         );
         assert!(
             matches!(result, Err(NotationEnvelopeError::Unsupported(_))),
@@ -428,24 +444,18 @@ fn an_algorithm_the_key_does_not_imply_or_the_spec_does_not_allow_is_refused() {
     }
     let mut header = protected();
     header["cty"] = "application/json".into();
-    let result = verify_notation_envelope(
+    let result = attempt(
         JWS_MEDIA_TYPE,
         &jws(&signer, &header, &payload(DIGEST)),
-        &target(),
         &anchors(&root),
-        &[TrustedIdentity::Any],
-        at(T0),
     );
     assert!(matches!(result, Err(NotationEnvelopeError::Unsupported(_))));
     header = protected();
     header["io.cncf.notary.signingScheme"] = "notary.x509.custom".into();
-    let result = verify_notation_envelope(
+    let result = attempt(
         JWS_MEDIA_TYPE,
         &jws(&signer, &header, &payload(DIGEST)),
-        &target(),
         &anchors(&root),
-        &[TrustedIdentity::Any],
-        at(T0),
     );
     assert!(matches!(result, Err(NotationEnvelopeError::Unsupported(_))));
 }
@@ -482,14 +492,6 @@ fn trusted_identities_match_subject_attributes() {
     let root = root("root");
     let signer = signer(&root, |_| {});
     let envelope = jws(&signer, &protected(), &payload(DIGEST));
-    let subject = |pairs: &[(&str, &str)]| {
-        TrustedIdentity::Subject(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect(),
-        )
-    };
     let ok = check_at(
         &envelope,
         &anchors(&root),
@@ -507,7 +509,7 @@ fn trusted_identities_match_subject_attributes() {
         subject(&[("CN", "release")]),
         subject(&[]),
     ] {
-        let checks = check_at(&envelope, &anchors(&root), &[wrong.clone()], T0);
+        let checks = check_at(&envelope, &anchors(&root), std::slice::from_ref(&wrong), T0);
         assert!(
             matches!(checks.authenticity, CheckOutcome::Failed(_)),
             "{wrong:?}"
@@ -576,15 +578,8 @@ fn truncated_flipped_oversized_and_unsupported_input_is_refused_without_panic() 
     let good = jws(&signer, &protected(), &payload(DIGEST));
     let anchors = anchors(&root);
     let admitted = |bytes: &[u8]| {
-        verify_notation_envelope(
-            JWS_MEDIA_TYPE,
-            bytes,
-            &target(),
-            &anchors,
-            &[TrustedIdentity::Any],
-            at(T0),
-        )
-        .is_ok_and(|c| c.integrity.passed() && c.authenticity.passed())
+        attempt(JWS_MEDIA_TYPE, bytes, &anchors)
+            .is_ok_and(|c| c.integrity.passed() && c.authenticity.passed())
     };
     assert!(admitted(&good));
     for len in 0..good.len() {
@@ -602,17 +597,14 @@ fn truncated_flipped_oversized_and_unsupported_input_is_refused_without_panic() 
     }
     let huge = vec![b' '; MAX_ENVELOPE_BYTES + 1];
     assert!(matches!(
-        verify_notation_envelope(JWS_MEDIA_TYPE, &huge, &target(), &anchors, &[], at(T0)),
+        attempt(JWS_MEDIA_TYPE, &huge, &anchors),
         Err(NotationEnvelopeError::Oversized { .. })
     ));
     let long_chain = vec![signer.chain[0].clone(); 11];
-    let result = verify_notation_envelope(
+    let result = attempt(
         JWS_MEDIA_TYPE,
         &jws_with(&signer, &protected(), &payload(DIGEST), &long_chain),
-        &target(),
         &anchors,
-        &[],
-        at(T0),
     );
     assert!(matches!(
         result,
@@ -620,13 +612,212 @@ fn truncated_flipped_oversized_and_unsupported_input_is_refused_without_panic() 
     ));
     let no_chain = jws_with(&signer, &protected(), &payload(DIGEST), &[]);
     assert!(matches!(
-        verify_notation_envelope(JWS_MEDIA_TYPE, &no_chain, &target(), &anchors, &[], at(T0)),
+        attempt(JWS_MEDIA_TYPE, &no_chain, &anchors),
         Err(NotationEnvelopeError::Malformed(_))
     ));
     for media_type in ["application/json", "application/jose", ""] {
         assert!(matches!(
-            verify_notation_envelope(media_type, &good, &target(), &anchors, &[], at(T0)),
+            attempt(media_type, &good, &anchors),
             Err(NotationEnvelopeError::Unsupported(_))
         ));
+    }
+}
+
+/// A COSE_Sign1 (tagged) as Notation makes it; `edit` changes the protected header.
+fn cose_with(
+    signer: &Signer,
+    edit: impl FnOnce(coset::HeaderBuilder) -> coset::HeaderBuilder,
+    payload: &str,
+) -> Vec<u8> {
+    use coset::cbor::value::Value as Cbor;
+    use coset::{CoseSign1Builder, HeaderBuilder, RegisteredLabel, TaggedCborSerializable, iana};
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::ES256)
+        .content_type(PAYLOAD_TYPE.into())
+        .add_critical_label(RegisteredLabel::Text("io.cncf.notary.signingScheme".into()))
+        .text_value(
+            "io.cncf.notary.signingScheme".into(),
+            Cbor::Text("notary.x509".into()),
+        )
+        .text_value(
+            "io.cncf.notary.signingTime".into(),
+            Cbor::Tag(1, Box::new(Cbor::Integer((T0 - 60).into()))),
+        );
+    let chain = signer
+        .chain
+        .iter()
+        .map(|c| Cbor::Bytes(c.clone()))
+        .collect();
+    let unprotected = HeaderBuilder::new()
+        .value(33, Cbor::Array(chain))
+        .text_value(
+            "io.cncf.notary.signingAgent".into(),
+            Cbor::Text("signet-test".into()),
+        );
+    CoseSign1Builder::new()
+        .protected(edit(protected).build())
+        .unprotected(unprotected.build())
+        .payload(payload.as_bytes().to_vec())
+        .create_signature(&[], |data| fixed(&signer.key.sign(data).unwrap(), 32))
+        .build()
+        .to_tagged_vec()
+        .unwrap()
+}
+
+fn check_cose(envelope: &[u8], anchors: &NotationAnchors) -> NotationChecks {
+    attempt(COSE_MEDIA_TYPE, envelope, anchors).unwrap()
+}
+
+#[test]
+fn a_well_made_cose_passes_and_its_forgeries_fail() {
+    use coset::cbor::value::Value as Cbor;
+    use coset::{CborSerializable, CoseSign1, RegisteredLabel, TaggedCborSerializable};
+    let root = root("root");
+    let signer = signer(&root, |_| {});
+    let good = cose_with(&signer, |h| h, &payload(DIGEST));
+    let checks = check_cose(&good, &anchors(&root));
+    assert_eq!(checks.integrity, CheckOutcome::Passed);
+    assert_eq!(checks.authenticity, CheckOutcome::Passed);
+    assert_eq!(checks.authentic_timestamp, CheckOutcome::Passed);
+    assert_eq!(checks.expiry, CheckOutcome::Passed);
+    assert_eq!(checks.signing_time, Some(at(T0 - 60)));
+    // Untagged is read too.
+    let untagged = CoseSign1::from_tagged_slice(&good)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    assert_eq!(
+        check_cose(&untagged, &anchors(&root)).integrity,
+        CheckOutcome::Passed
+    );
+    // Another digest.
+    let other = "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+    assert!(
+        failed(&check_cose(&cose_with(&signer, |h| h, &payload(other)), &anchors(&root)).integrity)
+            .contains(other)
+    );
+    // Tampered signature.
+    let mut sign1 = CoseSign1::from_tagged_slice(&good).unwrap();
+    sign1.signature[5] ^= 1;
+    assert!(
+        failed(&check_cose(&sign1.to_tagged_vec().unwrap(), &anchors(&root)).integrity)
+            .contains("does not verify")
+    );
+    // Unknown critical header.
+    let unknown = cose_with(
+        &signer,
+        |h| {
+            h.add_critical_label(RegisteredLabel::Text("com.example.policy".into()))
+                .text_value("com.example.policy".into(), Cbor::Text("x".into()))
+        },
+        &payload(DIGEST),
+    );
+    assert!(
+        failed(&check_cose(&unknown, &anchors(&root)).integrity).contains("com.example.policy")
+    );
+    // Expiry not critical; expiry critical and past.
+    let expiry = |t: i64| Cbor::Tag(1, Box::new(Cbor::Integer(t.into())));
+    let uncritical = cose_with(
+        &signer,
+        |h| h.text_value("io.cncf.notary.expiry".into(), expiry(T0 + DAY)),
+        &payload(DIGEST),
+    );
+    assert!(matches!(
+        check_cose(&uncritical, &anchors(&root)).integrity,
+        CheckOutcome::Failed(_)
+    ));
+    let past = cose_with(
+        &signer,
+        |h| {
+            h.add_critical_label(RegisteredLabel::Text("io.cncf.notary.expiry".into()))
+                .text_value("io.cncf.notary.expiry".into(), expiry(T0 - 30))
+        },
+        &payload(DIGEST),
+    );
+    assert!(failed(&check_cose(&past, &anchors(&root)).expiry).contains("expired"));
+    // A time that is not a tag 1 epoch value.
+    let untagged_time = cose_with(
+        &signer,
+        |h| h.text_value("io.cncf.notary.expiry".into(), Cbor::Integer(T0.into())),
+        &payload(DIGEST),
+    );
+    assert!(matches!(
+        attempt(COSE_MEDIA_TYPE, &untagged_time, &anchors(&root)),
+        Err(NotationEnvelopeError::Malformed(_))
+    ));
+    // Another root.
+    let stranger = super::forged::root("root");
+    let checks = check_cose(
+        &cose_with(
+            &super::forged::signer(&stranger, |_| {}),
+            |h| h,
+            &payload(DIGEST),
+        ),
+        &anchors(&root),
+    );
+    assert!(matches!(checks.authenticity, CheckOutcome::Failed(_)));
+    // Truncations never admit nor panic.
+    for len in 0..good.len() {
+        let result = attempt(COSE_MEDIA_TYPE, &good[..len], &anchors(&root));
+        assert!(!result.is_ok_and(|c| c.integrity.passed()), "prefix {len}");
+    }
+}
+
+/// The certificate that signs a timestamp: the GlobalSign TSA certificate embedded in
+/// notation-go's TimeStampToken.p7s meets notation-core-go's requirements; rcgen time-stamping
+/// leaves that break one each do not.
+#[test]
+fn timestamp_signing_certificates_must_be_time_stamping_leaves() {
+    use cms::cert::CertificateChoices;
+    use cms::content_info::ContentInfo;
+    use cms::signed_data::SignedData;
+    use der::{Decode, Encode};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/notation/notation-go/verifier/testdata/timestamp/countersignature/TimeStampToken.p7s"
+    );
+    let token = ContentInfo::from_der(&std::fs::read(path).unwrap()).unwrap();
+    let signed = token.content.decode_as::<SignedData>().unwrap();
+    let embedded: Vec<Vec<u8>> = signed
+        .certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|choice| match choice {
+            CertificateChoices::Certificate(cert) => cert.to_der().ok(),
+            CertificateChoices::Other(_) => None,
+        })
+        .collect();
+    let passing: Vec<bool> = embedded
+        .iter()
+        .map(|der| super::super::chain::timestamping_leaf_requirements(der).is_ok())
+        .collect();
+    // The TSA leaf passes; the intermediate and root (CAs) do not.
+    assert!(passing.iter().any(|ok| *ok), "{passing:?}");
+    assert!(passing.iter().any(|ok| !*ok), "{passing:?}");
+
+    let root = root("tsa root");
+    let cases: Vec<(&str, Edit)> = vec![
+        // rcgen writes the extended key usage non-critical.
+        (
+            "marked critical",
+            Box::new(|p| p.extended_key_usages = vec![ExtendedKeyUsagePurpose::TimeStamping]),
+        ),
+        (
+            "exactly the Timestamping",
+            Box::new(|p| p.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning]),
+        ),
+        (
+            "is a CA",
+            Box::new(|p| p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained)),
+        ),
+        (
+            "Digital Signature",
+            Box::new(|p| p.key_usages = vec![KeyUsagePurpose::KeyCertSign]),
+        ),
+    ];
+    for (words, edit) in cases {
+        let leaf = signer(&root, edit);
+        let why = super::super::chain::timestamping_leaf_requirements(&leaf.chain[0]).unwrap_err();
+        assert!(why.contains(words), "{words}: {why}");
     }
 }

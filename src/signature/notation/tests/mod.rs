@@ -2,6 +2,7 @@
 //! fixtures under tests/fixtures/notation with their PROVENANCE) and envelopes made and forged
 //! here (`forged.rs`).
 
+mod cli;
 mod forged;
 mod vectors;
 
@@ -16,4 +17,18 @@ pub(super) fn failed(outcome: &super::CheckOutcome) -> &str {
         super::CheckOutcome::Failed(why) => why,
         other => panic!("expected a failed check, got {other:?}"),
     }
+}
+
+/// The check failed, in words that contain `words`.
+pub(super) fn assert_fails(outcome: &super::CheckOutcome, words: &str) {
+    let why = failed(outcome);
+    assert!(why.contains(words), "{words:?} not in {why:?}");
+}
+
+/// An `x509.subject` trusted identity of these attribute pairs.
+pub(super) fn subject(pairs: &[(&str, &str)]) -> super::TrustedIdentity {
+    let pairs = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()));
+    super::TrustedIdentity::Subject(pairs.collect())
 }

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 
 use super::super::*;
-use super::{at, failed};
+use super::{assert_fails, at, failed, subject};
 
 /// mock.SampleDigest / mock.ImageDescriptor of notation-go's internal/mock.
 const SAMPLE_DIGEST: &str =
@@ -95,6 +95,17 @@ fn mock_anchors() -> NotationAnchors {
     }
 }
 
+/// Verify at NOW, trusting any identity.
+fn attempt(
+    media_type: &str,
+    envelope: &[u8],
+    target: &NotationTarget,
+    anchors: &NotationAnchors,
+) -> Result<NotationChecks, NotationEnvelopeError> {
+    let any = [TrustedIdentity::Any];
+    verify_notation_envelope(media_type, envelope, target, anchors, &any, at(NOW))
+}
+
 fn verify(
     media_type: &str,
     envelope: &[u8],
@@ -162,14 +173,6 @@ fn notation_go_mock_authenticity_fails_with_another_trust_store() {
 /// signer's), the policy trusts another; and its own subject is trusted.
 #[test]
 fn notation_go_mock_trusted_identities() {
-    let subject = |pairs: &[(&str, &str)]| {
-        TrustedIdentity::Subject(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                .collect(),
-        )
-    };
     let other = subject(&[
         ("CN", "LOL"),
         ("O", "DummyOrg"),
@@ -185,7 +188,7 @@ fn notation_go_mock_trusted_identities() {
             &envelope,
             &mock_target(),
             &mock_anchors(),
-            &[other.clone()],
+            std::slice::from_ref(&other),
         );
         assert!(failed(&denied.authenticity).contains("matches none"));
         let admitted = verify(
@@ -232,26 +235,17 @@ fn notation_go_mock_expired_envelopes_fail_expiry() {
 #[test]
 fn notation_go_mock_invalid_envelopes_and_unknown_media_type_are_refused() {
     for name in ["ca_invalid_sig_env.json", "sa_invalid_sig_env.json"] {
-        let result = verify_notation_envelope(
-            JWS_MEDIA_TYPE,
-            &mock(name),
-            &mock_target(),
-            &mock_anchors(),
-            &[TrustedIdentity::Any],
-            at(NOW),
-        );
+        let result = attempt(JWS_MEDIA_TYPE, &mock(name), &mock_target(), &mock_anchors());
         assert!(
             matches!(result, Err(NotationEnvelopeError::Malformed(_))),
             "{name}: {result:?}"
         );
     }
-    let result = verify_notation_envelope(
+    let result = attempt(
         "application/unsupported+json",
         &mock("ca_valid_sig_env.json"),
         &mock_target(),
         &mock_anchors(),
-        &[TrustedIdentity::Any],
-        at(NOW),
     );
     assert!(matches!(result, Err(NotationEnvelopeError::Unsupported(_))));
 }
@@ -293,80 +287,120 @@ fn notation_go_mock_envelope_for_another_artifact_fails_integrity() {
     );
 }
 
-/// TestAuthenticTimestamp "verify Authentic Timestamp with jws format" and "... jws with
-/// expired codeSigning cert": the GlobalSign timestamp verifies against tsa:test-timestamp.
+/// A timestamp vector's checks under `anchors` (any identity trusted).
+fn stamped(media_type: &str, name: &str, anchors: &NotationAnchors) -> NotationChecks {
+    stamped_bytes(media_type, &sig_env(name), anchors)
+}
+
+fn stamped_bytes(media_type: &str, envelope: &[u8], anchors: &NotationAnchors) -> NotationChecks {
+    verify(
+        media_type,
+        envelope,
+        &timestamp_target(),
+        anchors,
+        &[TrustedIdentity::Any],
+    )
+}
+
+/// TestAuthenticTimestamp "verify Authentic Timestamp with jws format", "... with cose
+/// format", "... jws with expired codeSigning cert", "... cose with expired codeSigning cert"
+/// and "... with afterCertExpiry set": the GlobalSign timestamps verify against
+/// tsa:test-timestamp.
 #[test]
-fn notation_go_jws_timestamps_verify() {
-    for name in ["jwsWithTimestamp.sig", "jwsExpiredWithTimestamp.sig"] {
-        let checks = verify(
+fn notation_go_timestamps_verify() {
+    let after_expiry = NotationAnchors {
+        verify_timestamp: VerifyTimestamp::AfterCertExpiry,
+        ..timestamp_anchors()
+    };
+    for (media_type, name, anchors) in [
+        (JWS_MEDIA_TYPE, "jwsWithTimestamp.sig", timestamp_anchors()),
+        (
             JWS_MEDIA_TYPE,
-            &sig_env(name),
-            &timestamp_target(),
-            &timestamp_anchors(),
-            &[TrustedIdentity::Any],
-        );
+            "jwsExpiredWithTimestamp.sig",
+            timestamp_anchors(),
+        ),
+        (
+            COSE_MEDIA_TYPE,
+            "coseWithTimestamp.sig",
+            timestamp_anchors(),
+        ),
+        (
+            COSE_MEDIA_TYPE,
+            "coseExpiredWithTimestamp.sig",
+            timestamp_anchors(),
+        ),
+        (COSE_MEDIA_TYPE, "coseWithTimestamp.sig", after_expiry),
+    ] {
+        let checks = stamped(media_type, name, &anchors);
         assert_eq!(checks.integrity, CheckOutcome::Passed, "{name}");
         assert_eq!(checks.authentic_timestamp, CheckOutcome::Passed, "{name}");
-        assert!(checks.timestamp_time.is_some());
     }
+    let checks = stamped(JWS_MEDIA_TYPE, "jwsWithTimestamp.sig", &timestamp_anchors());
+    assert!(checks.timestamp_time.is_some());
+    assert_eq!(checks.authenticity, CheckOutcome::Passed);
 }
 
-/// TestAuthenticTimestamp "failed due to missing timestamp countersignature".
+/// TestAuthenticTimestamp, the failures: "missing timestamp countersignature"; "tsa not trust"
+/// (tsa:test-mismatch holds DigiCert's root, the timestamp is GlobalSign's); "timestamp before
+/// signing cert not before" (JWS); "timestamp after signing cert not after" (COSE); "missing
+/// tsa in trust policy and expired codeSigning cert" (COSE, and the JWS counterpart).
 #[test]
-fn notation_go_missing_timestamp_fails_when_a_tsa_store_is_configured() {
-    let checks = verify(
-        JWS_MEDIA_TYPE,
-        &sig_env("withoutTimestamp.sig"),
-        &timestamp_target(),
-        &timestamp_anchors(),
-        &[TrustedIdentity::Any],
-    );
-    assert_eq!(checks.integrity, CheckOutcome::Passed);
-    assert!(failed(&checks.authentic_timestamp).contains("no timestamp countersignature"));
-}
-
-/// TestAuthenticTimestamp "failed due to tsa not trust" (tsa:test-mismatch holds DigiCert's
-/// root, the timestamp is GlobalSign's).
-#[test]
-fn notation_go_timestamp_from_an_untrusted_tsa_fails() {
-    let anchors = NotationAnchors {
+fn notation_go_timestamp_failures() {
+    let mismatch = NotationAnchors {
         tsa: store("tsa/test-mismatch"),
         ..timestamp_anchors()
     };
-    let checks = verify(
-        JWS_MEDIA_TYPE,
-        &sig_env("jwsWithTimestamp.sig"),
-        &timestamp_target(),
-        &anchors,
-        &[TrustedIdentity::Any],
-    );
-    assert!(
-        failed(&checks.authentic_timestamp).contains("does not verify"),
-        "{:?}",
-        checks.authentic_timestamp
-    );
+    let no_tsa = NotationAnchors {
+        tsa: Vec::new(),
+        ..timestamp_anchors()
+    };
+    let cases = [
+        (
+            JWS_MEDIA_TYPE,
+            "withoutTimestamp.sig",
+            timestamp_anchors(),
+            "no timestamp countersignature",
+        ),
+        (
+            JWS_MEDIA_TYPE,
+            "jwsWithTimestamp.sig",
+            mismatch,
+            "does not verify",
+        ),
+        (
+            JWS_MEDIA_TYPE,
+            "timestampBeforeNotBefore.sig",
+            timestamp_anchors(),
+            "outside the validity",
+        ),
+        (
+            COSE_MEDIA_TYPE,
+            "timestampAfterNotAfter.sig",
+            timestamp_anchors(),
+            "outside the validity",
+        ),
+        (
+            COSE_MEDIA_TYPE,
+            "coseExpiredWithTimestamp.sig",
+            no_tsa.clone(),
+            "not valid at verification time",
+        ),
+        (
+            JWS_MEDIA_TYPE,
+            "jwsExpiredWithTimestamp.sig",
+            no_tsa,
+            "not valid at verification time",
+        ),
+    ];
+    for (media_type, name, anchors, words) in cases {
+        let checks = stamped(media_type, name, &anchors);
+        assert_eq!(checks.integrity, CheckOutcome::Passed, "{name}");
+        assert_fails(&checks.authentic_timestamp, words);
+    }
 }
 
-/// TestAuthenticTimestamp "failed due to timestamp before signing cert not before".
-#[test]
-fn notation_go_timestamp_before_the_certificate_fails() {
-    let checks = verify(
-        JWS_MEDIA_TYPE,
-        &sig_env("timestampBeforeNotBefore.sig"),
-        &timestamp_target(),
-        &timestamp_anchors(),
-        &[TrustedIdentity::Any],
-    );
-    assert!(
-        failed(&checks.authentic_timestamp).contains("outside the validity"),
-        "{:?}",
-        checks.authentic_timestamp
-    );
-}
-
-/// TestAuthenticTimestamp "afterCertExpiry": the certificate of jwsWithTimestamp.sig is
-/// unexpired at its signing time, so with `afterCertExpiry` no timestamp is needed then, and
-/// one is verified once it expired.
+/// TestAuthenticTimestamp "afterCertExpiry": with `afterCertExpiry` no timestamp is needed
+/// while the certificate of withoutTimestamp.sig is valid, and one is required once it expired.
 #[test]
 fn notation_go_after_cert_expiry_verifies_the_timestamp_only_after_expiry() {
     let anchors = NotationAnchors {
@@ -376,26 +410,25 @@ fn notation_go_after_cert_expiry_verifies_the_timestamp_only_after_expiry() {
     let envelope = sig_env("withoutTimestamp.sig");
     let leaf = signing_certificate(&envelope);
     let (not_before, not_after) = crate::signature::certificate::validity(&leaf).unwrap();
-    let during = verify_notation_envelope(
-        JWS_MEDIA_TYPE,
-        &envelope,
-        &timestamp_target(),
-        &anchors,
-        &[TrustedIdentity::Any],
-        at(not_before + 60),
-    )
-    .unwrap();
-    assert_eq!(during.authentic_timestamp, CheckOutcome::Passed);
-    let after = verify_notation_envelope(
-        JWS_MEDIA_TYPE,
-        &envelope,
-        &timestamp_target(),
-        &anchors,
-        &[TrustedIdentity::Any],
-        at(not_after + 60),
-    )
-    .unwrap();
-    assert!(failed(&after.authentic_timestamp).contains("no timestamp countersignature"));
+    let at_time = |now: i64| {
+        verify_notation_envelope(
+            JWS_MEDIA_TYPE,
+            &envelope,
+            &timestamp_target(),
+            &anchors,
+            &[TrustedIdentity::Any],
+            at(now),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        at_time(not_before + 60).authentic_timestamp,
+        CheckOutcome::Passed
+    );
+    assert_fails(
+        &at_time(not_after + 60).authentic_timestamp,
+        "no timestamp countersignature",
+    );
 }
 
 /// TestAuthenticTimestamp, the countersignature cases: each token of
@@ -414,42 +447,10 @@ fn notation_go_countersignature_tokens_that_do_not_verify_fail() {
             "notation-go/verifier/testdata/timestamp/countersignature/{token}"
         ));
         let envelope = with_timestamp(&sig_env("withoutTimestamp.sig"), &der);
-        let checks = verify(
-            JWS_MEDIA_TYPE,
-            &envelope,
-            &timestamp_target(),
-            &timestamp_anchors(),
-            &[TrustedIdentity::Any],
-        );
+        let checks = stamped_bytes(JWS_MEDIA_TYPE, &envelope, &timestamp_anchors());
         assert_eq!(checks.integrity, CheckOutcome::Passed, "{token}");
-        assert!(
-            failed(&checks.authentic_timestamp).contains("does not verify"),
-            "{token}: {:?}",
-            checks.authentic_timestamp
-        );
+        assert_fails(&checks.authentic_timestamp, "does not verify");
     }
-}
-
-/// Without a tsa store, an expired signing certificate fails the check (TestAuthenticTimestamp
-/// "failed due to missing tsa in trust policy and expired codeSigning cert", JWS form).
-#[test]
-fn notation_go_expired_certificate_without_tsa_store_fails() {
-    let anchors = NotationAnchors {
-        tsa: Vec::new(),
-        ..timestamp_anchors()
-    };
-    let checks = verify(
-        JWS_MEDIA_TYPE,
-        &sig_env("jwsExpiredWithTimestamp.sig"),
-        &timestamp_target(),
-        &anchors,
-        &[TrustedIdentity::Any],
-    );
-    assert!(
-        failed(&checks.authentic_timestamp).contains("not valid at verification time"),
-        "{:?}",
-        checks.authentic_timestamp
-    );
 }
 
 /// notation-core-go TestVerifyConformance (JWS): the conformance envelope's signed attributes
@@ -487,7 +488,41 @@ fn with_timestamp(envelope: &[u8], token: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&value).unwrap()
 }
 
-#[allow(dead_code)]
-fn b64url(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+/// A COSE envelope read as JWS, and the other way round, is refused.
+#[test]
+fn notation_go_envelopes_under_the_wrong_media_type_are_malformed() {
+    let cose = attempt(
+        JWS_MEDIA_TYPE,
+        &sig_env("coseWithTimestamp.sig"),
+        &timestamp_target(),
+        &timestamp_anchors(),
+    );
+    assert!(matches!(cose, Err(NotationEnvelopeError::Malformed(_))));
+    let jws = attempt(
+        COSE_MEDIA_TYPE,
+        &sig_env("jwsWithTimestamp.sig"),
+        &timestamp_target(),
+        &timestamp_anchors(),
+    );
+    assert!(matches!(jws, Err(NotationEnvelopeError::Malformed(_))));
+}
+
+/// notation-core-go TestConformance (COSE, testVerify): the expected COSE_Sign1_Tagged decodes
+/// to PS384, signing time 1661321924, expiry 1661408324, payload "hello COSE"; its critical
+/// `signedCritKey1` is not understood, so it fails integrity.
+#[test]
+fn notation_core_go_cose_conformance_attributes() {
+    let vector: serde_json::Value = serde_json::from_slice(&fixture(
+        "notation-core-go/signature/cose/testdata/conformance.json",
+    ))
+    .unwrap();
+    let bytes = hex::decode(vector["expectedOutput"]["cborHex"].as_str().unwrap()).unwrap();
+    let envelope = cose::parse(&bytes).unwrap();
+    assert_eq!(envelope.scheme, envelope::Scheme::X509);
+    assert_eq!(envelope.algorithm, envelope::Algorithm::Ps384);
+    assert_eq!(envelope.signing_time, vector["signingTime"].as_i64());
+    assert_eq!(envelope.expiry, vector["expiry"].as_i64());
+    assert_eq!(envelope.payload, b"hello COSE");
+    let problem = envelope.attribute_problem().unwrap();
+    assert!(problem.contains("signedCritKey1"), "{problem}");
 }
