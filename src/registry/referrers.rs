@@ -103,18 +103,7 @@ impl Registry {
             .collect()
             .await;
         // 3. Not too many bundles.
-        let mut out = Vec::new();
-        for bundle in found {
-            let Some(bundle) = bundle? else { continue };
-            if out.len() == self.config.max_signatures {
-                return Err(RegistryError::TooManySignatures {
-                    count: out.len() + 1,
-                    limit: self.config.max_signatures,
-                });
-            }
-            out.push(bundle);
-        }
-        Ok(out)
+        at_most(found, self.config.max_signatures)
     }
 
     /// The referrers index entries, from the API or the tag schema; `None` when neither exists.
@@ -304,6 +293,26 @@ impl Registry {
             annotations: manifest.annotations,
         }))
     }
+}
+
+/// The referrers found (`None`: not one of the kind looked for), the first failure, or a
+/// refusal when more than `limit` were found.
+fn at_most<T>(
+    found: Vec<Result<Option<T>, RegistryError>>,
+    limit: usize,
+) -> Result<Vec<T>, RegistryError> {
+    let mut out = Vec::new();
+    for item in found {
+        let Some(item) = item? else { continue };
+        if out.len() == limit {
+            return Err(RegistryError::TooManySignatures {
+                count: out.len() + 1,
+                limit,
+            });
+        }
+        out.push(item);
+    }
+    Ok(out)
 }
 
 /// Referrer manifests read at once for one image (the host's request slots cap them too).

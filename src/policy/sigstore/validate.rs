@@ -176,15 +176,8 @@ fn validate_authority(a: &wire::Authority, at: &str, namespaced: bool, errs: &mu
     }
     if a.notation.is_some() {
         // Notation signatures are found and judged on their own terms.
-        let companions = [
-            (!a.attestations.is_empty(), "attestations"),
-            (!a.sources.is_empty(), "source"),
-            (a.ctlog.is_some(), "ctlog"),
-            (a.rfc3161timestamp.is_some(), "rfc3161timestamp"),
-            (a.signed_identity.is_some(), "signedIdentity"),
-            (a.signature_format.is_some(), "signatureFormat"),
-        ];
-        for (present, field) in companions {
+        let format = [(a.signature_format.is_some(), "signatureFormat")];
+        for (present, field) in companions(a).into_iter().chain(format) {
             if present {
                 errs.multiple_one_of(at, &["notation", field]);
             }
@@ -208,6 +201,17 @@ fn validate_authority(a: &wire::Authority, at: &str, namespaced: bool, errs: &mu
     }
 }
 
+/// The fields of a cosign signature authority (which of them `a` sets).
+fn companions(a: &wire::Authority) -> [(bool, &'static str); 5] {
+    [
+        (!a.attestations.is_empty(), "attestations"),
+        (!a.sources.is_empty(), "source"),
+        (a.ctlog.is_some(), "ctlog"),
+        (a.rfc3161timestamp.is_some(), "rfc3161timestamp"),
+        (a.signed_identity.is_some(), "signedIdentity"),
+    ]
+}
+
 fn validate_static(a: &wire::Authority, s: &wire::StaticRef, at: &str, errs: &mut FieldErrors) {
     let path = join(at, "static");
     if s.action.is_empty() {
@@ -216,14 +220,7 @@ fn validate_static(a: &wire::Authority, s: &wire::StaticRef, at: &str, errs: &mu
         errs.invalid_value(&join(&path, "action"), &s.action, "unsupported action");
     }
     // Attestations, sources, transparency logs and identities make no sense with a fixed answer.
-    let companions = [
-        (!a.attestations.is_empty(), "attestations"),
-        (!a.sources.is_empty(), "source"),
-        (a.ctlog.is_some(), "ctlog"),
-        (a.rfc3161timestamp.is_some(), "rfc3161timestamp"),
-        (a.signed_identity.is_some(), "signedIdentity"),
-    ];
-    for (present, field) in companions {
+    for (present, field) in companions(a) {
         if present {
             errs.multiple_one_of(at, &["static", field]);
         }

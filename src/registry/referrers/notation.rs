@@ -13,7 +13,7 @@ use super::super::content;
 use super::super::http::{Answer, Get};
 use super::super::{Registry, RegistryError};
 use super::index::Descriptor;
-use super::{REFERRER_READS, ReferrerManifest};
+use super::{REFERRER_READS, ReferrerManifest, at_most};
 use crate::reference::{Digest, ImageReference};
 
 /// The artifact type of a Notation signature manifest.
@@ -82,20 +82,7 @@ impl Registry {
             .buffered(REFERRER_READS)
             .collect()
             .await;
-        let mut out = Vec::new();
-        for signature in found {
-            let Some(signature) = signature? else {
-                continue;
-            };
-            if out.len() == self.config.max_signatures {
-                return Err(RegistryError::TooManySignatures {
-                    count: out.len() + 1,
-                    limit: self.config.max_signatures,
-                });
-            }
-            out.push(signature);
-        }
-        Ok(out)
+        at_most(found, self.config.max_signatures)
     }
 
     /// The signature one index entry names; `None` when the referrer is gone or names another
