@@ -174,6 +174,57 @@ fn an_image_signed_by_notation_is_admitted_under_the_documented_trust_policy_and
             "{out}"
         );
     }
+    // `signet review` and `signet audit` read the same flags: a Pod running both is admitted,
+    // one that adds an unsigned image is refused.
+    let unsigned = push(&host, "net-monitor", "v3");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, ELSEWHERE).unwrap();
+    let pod = |images: &[&String]| {
+        let containers: Vec<Value> = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| json!({"name": format!("c{i}"), "image": image}))
+            .collect();
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "team"},
+               "spec": {"containers": containers}})
+        .to_string()
+    };
+    let signet = |command: &str, target: &Path| {
+        let mut signet = Command::new(env!("CARGO_BIN_EXE_signet"));
+        signet.arg(command);
+        if command == "audit" {
+            signet.arg("--manifests");
+        }
+        run(signet
+            .arg(target)
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--insecure-registry", &host, "--notation-trust-policy"])
+            .arg(&documented)
+            .arg("--notation-trust-store")
+            .arg(&store))
+    };
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    std::fs::write(manifests.join("pod.yaml"), pod(&[&jws, &cose])).unwrap();
+    for command in ["review", "audit"] {
+        let out = signet(command, &manifests);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{command}: {text}");
+    }
+    std::fs::write(manifests.join("pod.yaml"), pod(&[&jws, &unsigned])).unwrap();
+    for command in ["review", "audit"] {
+        let out = signet(command, &manifests);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {text}");
+        assert!(
+            text.contains("no Notation signature is associated"),
+            "{command}: {text}"
+        );
+    }
     // Notation itself agrees (the CLI v1.3.2 reads trustpolicy.json).
     let config = home.dir.path().join("notation/trustpolicy.json");
     std::fs::copy(&documented, &config).unwrap();
