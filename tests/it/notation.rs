@@ -800,6 +800,26 @@ spec:
         out.contains("cosign-key") && out.contains("notation-ca"),
         "{out}"
     );
+    // CRI-O cannot verify Notation signatures: the export says so and writes nothing, for the
+    // authority and for a trust policy's statements alike.
+    let out_dir = dir.path().join("crio");
+    let documented = fixture("permissive-trustpolicy.json");
+    for with_trust_policy in [false, true] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_signet"));
+        command.args(["export", "crio", "--policy"]).arg(&file);
+        if with_trust_policy {
+            command
+                .arg("--notation-trust-policy")
+                .arg(&documented)
+                .arg("--notation-trust-store")
+                .arg(home.store());
+        }
+        let export = run(command.arg("--out").arg(&out_dir));
+        let stderr = String::from_utf8_lossy(&export.stderr);
+        assert_eq!(export.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("not carried"), "{stderr}");
+        assert!(!out_dir.join("policy.json").exists());
+    }
 }
 
 /// An RFC 3161 timestamp authority over HTTP, offline: each request is answered by
