@@ -804,9 +804,15 @@ spec:
     // authority and for a trust policy's statements alike.
     let out_dir = dir.path().join("crio");
     let documented = fixture("permissive-trustpolicy.json");
+    let cosign = format!("  - name: cosign-key\n    key:\n      data: |\n{key_pem}");
+    assert!(policy.contains(&cosign));
+    let notation_only = dir.path().join("notation-only.yaml");
+    std::fs::write(&notation_only, policy.replace(&cosign, "")).unwrap();
     for with_trust_policy in [false, true] {
         let mut command = Command::new(env!("CARGO_BIN_EXE_signet"));
-        command.args(["export", "crio", "--policy"]).arg(&file);
+        command
+            .args(["export", "crio", "--policy"])
+            .arg(&notation_only);
         if with_trust_policy {
             command
                 .arg("--notation-trust-policy")
@@ -1024,4 +1030,75 @@ fn a_timestamped_signature_outlives_its_expired_certificate_under_strict() {
     let no_tsa = policy(&["ca:test-ca"]);
     let (admitted, out) = verify(&host, &timestamped, Some((&no_tsa, &home.store())));
     assert!(!admitted, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_webhook_denies_in_the_house_words_naming_the_notation_signature_and_trust_store() {
+    use crate::common::webhook::{TestWebhook, WebhookOptions};
+    let registry = RunningRegistry::start(Implementation::Debian);
+    let host = registry.host();
+    let home = NotationHome::new();
+    home.generate_test("wabbit-networks.io", true);
+    home.generate_test("acme-rockets.io", false);
+    let signed = push(&host, "team/web", "v1");
+    home.sign(&signed, &["--signature-format", "cose"]);
+    let pem = |store: &str| {
+        let file = home.store().join(format!("x509/ca/{store}/{store}.crt"));
+        let text = std::fs::read_to_string(file).unwrap();
+        text.lines()
+            .map(|l| format!("          {l}\n"))
+            .collect::<String>()
+    };
+    let policy = |store: &str| {
+        format!(
+            "apiVersion: signet.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata:
+  name: release-images
+spec:
+  images:
+  - glob: \"{host}/team/**\"
+  authorities:
+  - name: notation-ca
+    notation:
+      level: strict
+      override: {{revocation: skip}}
+      trustStores:
+      - name: {store}
+        data: |
+{}      trustedIdentities: [\"x509.subject: C=US, ST=WA, O=Notary\"]
+",
+            pem(store)
+        )
+    };
+    let trusted = TestWebhook::start(WebhookOptions::new(
+        policy("wabbit-networks.io"),
+        std::slice::from_ref(&host),
+    ))
+    .await;
+    let (allowed, message) = trusted.review_image(&signed).await;
+    assert!(allowed, "{message}");
+    trusted.shutdown().await;
+    let other = TestWebhook::start(WebhookOptions::new(
+        policy("acme-rockets.io"),
+        std::slice::from_ref(&host),
+    ))
+    .await;
+    let (allowed, message) = other.review_image(&signed).await;
+    assert!(!allowed);
+    assert!(
+        message.starts_with("SignatureValidationFailed: "),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "Source image rejected by policy \"release-images\": Notation signature sha256:"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(r#"certificate chain does not lead to trust store "ca:acme-rockets.io""#),
+        "{message}"
+    );
+    other.shutdown().await;
 }
