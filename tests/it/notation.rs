@@ -808,11 +808,15 @@ spec:
     assert!(policy.contains(&cosign));
     let notation_only = dir.path().join("notation-only.yaml");
     std::fs::write(&notation_only, policy.replace(&cosign, "")).unwrap();
+    let elsewhere = dir.path().join("elsewhere.yaml");
+    std::fs::write(&elsewhere, ELSEWHERE).unwrap();
     for with_trust_policy in [false, true] {
         let mut command = Command::new(env!("CARGO_BIN_EXE_signet"));
-        command
-            .args(["export", "crio", "--policy"])
-            .arg(&notation_only);
+        let policy = match with_trust_policy {
+            false => &notation_only,
+            true => &elsewhere,
+        };
+        command.args(["export", "crio", "--policy"]).arg(policy);
         if with_trust_policy {
             command
                 .arg("--notation-trust-policy")
