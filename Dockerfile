@@ -44,6 +44,10 @@ LABEL org.opencontainers.image.title="signet" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
 COPY --from=builder /signet /signet
+# As the base sets them; stated here because scripts/image.sh builds the same layout without
+# Docker (tests/it/image_build.rs compares the two).
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+WORKDIR /home/nonroot
 USER 65532:65532
 EXPOSE 8443 9090
 ENTRYPOINT ["/signet"]

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Make Signet's serving certificate with openssl: a private CA (ECDSA P-256) and a serving
 # certificate it signs for the webhook Service, plus a kustomize overlay that puts the CA
-# into the ValidatingWebhookConfiguration's caBundle.
+# into the webhook configurations' caBundle, audit first (components/audit).
 #
 #   certs/generate-openssl.sh [OUT]      OUT defaults to certs/out
 #
 # Writes into OUT: ca.crt, ca.key, tls.crt, tls.key, caBundle.patch.yaml (a JSON 6902 patch
-# of the webhook) and kustomization.yaml (the base plus that patch). Then:
+# of the webhooks) and, unless already there, kustomization.yaml (the base, components/audit
+# and that patch; delete the audit line to enforce). Then:
 #
 #   kubectl create namespace signet-system
 #   kubectl -n signet-system create secret tls signet-tls --cert OUT/tls.crt --key OUT/tls.key
@@ -17,7 +18,7 @@
 #
 # Environment: SIGNET_SERVICE (signet), SIGNET_NAMESPACE (signet-system), CERT_DAYS (365),
 # CA_DAYS (1825, used only when a new CA is made), SIGNET_BASE (the kustomization the
-# overlay builds on; manifests/base, or e.g. manifests/overlays/audit).
+# overlay builds on; manifests/base).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -98,20 +99,33 @@ relative() {
 umask 022
 ca_bundle="$(openssl base64 -A -in "$out/ca.crt")"
 cat >"$out/caBundle.patch.yaml" <<EOF
-# Written by certs/generate-openssl.sh: the CA of Signet's serving certificate.
-- op: test
-  path: /webhooks/0/name
-  value: images.signet.dev
+# Written by certs/generate-openssl.sh: the CA of Signet's serving certificate, for the
+# validating webhook and (with components/mutate) the mutating one.
 - op: add
   path: /webhooks/0/clientConfig/caBundle
   value: $ca_bundle
 EOF
-cat >"$out/kustomization.yaml" <<EOF
-# Written by certs/generate-openssl.sh: Signet with this directory's CA in the webhook.
+# kustomization.yaml is written once: a later run (renewal) keeps it, and with it the step to
+# enforcing (the audit component's line deleted). Delete the file to have it written again.
+if [ -f "$out/kustomization.yaml" ]; then
+  echo "kept $out/kustomization.yaml (delete it to write a new one)"
+else
+  audit="$base/../components/audit"
+  if [ -f "$audit/kustomization.yaml" ]; then
+    components="components:
+  # Audit first: Signet admits everything and reports what it would deny (warnings, Events).
+  # To enforce, delete the next line and run kubectl apply -k again (docs/install.md).
+  - $(relative "$(cd "$audit" && pwd)" "$out")"
+  else
+    components="# No components/audit next to $base: this install enforces at once."
+  fi
+  cat >"$out/kustomization.yaml" <<EOF
+# Written by certs/generate-openssl.sh: Signet with this directory's CA in the webhooks.
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
   - $(relative "$base" "$out")
+$components
 patches:
   - path: caBundle.patch.yaml
     target:
@@ -119,7 +133,14 @@ patches:
       version: v1
       kind: ValidatingWebhookConfiguration
       name: signet
+  - path: caBundle.patch.yaml
+    target:
+      group: admissionregistration.k8s.io
+      version: v1
+      kind: MutatingWebhookConfiguration
+      name: signet
 EOF
+fi
 
 echo "serving certificate for $dns1, $dns2, valid $cert_days days:"
 openssl x509 -in "$out/tls.crt" -noout -subject -enddate

@@ -42,6 +42,7 @@ fi
 exec "$venv/bin/python" - <<'PY'
 import base64
 import copy
+import hashlib
 import json
 import os
 import re
@@ -106,9 +107,11 @@ CLUSTER_SCOPED = {
     "Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
     "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "PriorityClass",
     "StorageClass", "PersistentVolume", "APIService", "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding", "ClusterIssuer", "ClusterImagePolicy",
+    "ValidatingAdmissionPolicyBinding", "ClusterIssuer", "ClusterImagePolicy", "FlowSchema",
+    "PriorityLevelConfiguration",
 }
-KUSTOMIZATION_KEYS = {"apiVersion", "kind", "namespace", "resources", "patches"}
+KUSTOMIZATION_KEYS = {"apiVersion", "kind", "namespace", "resources", "components", "patches",
+                      "configMapGenerator"}
 
 
 def group_version(obj):
@@ -148,14 +151,60 @@ def merge_maps(base, patch, where):
             base[key] = copy.deepcopy(value)
 
 
-def render_builtin(directory):
+def config_map_hash(data):
+    """kustomize's name suffix of a generated ConfigMap: the first 40 bits of the SHA-256 of Go's
+    JSON of {kind, name, data}, vowel-like hex digits replaced. kustomize reads the name as "" at
+    that point (its path lookup of metadata/name finds nothing), so the hash covers the content."""
+    encoded = json.dumps({"data": data, "kind": "ConfigMap", "name": ""}, sort_keys=True,
+                         separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        encoded = encoded.replace(char, escaped)
+    digest = hashlib.sha256(encoded.encode()).hexdigest()[:10]
+    return digest.translate(str.maketrans("013ae", "ghkmt"))
+
+
+def generate_config_maps(directory, kustomization, objects):
+    """configMapGenerator with `files` (and options.labels): hashed names, and the volumes that
+    named the generator's name renamed to it."""
+    for generator in kustomization.get("configMapGenerator", []):
+        unknown = set(generator) - {"name", "namespace", "files", "options"}
+        if unknown or set(generator.get("options", {})) - {"labels"}:
+            raise Unsupported(f"configMapGenerator fields {sorted(unknown)} or options")
+        data = {}
+        for entry in generator.get("files", []):
+            key, _, file = entry.rpartition("=")
+            file_path = os.path.join(directory, file)
+            if not inside(directory, file_path):
+                raise ValueError(f"{file} is outside {directory}")
+            with open(file_path) as f:
+                data[key or os.path.basename(file)] = f.read()
+        name = f"{generator['name']}-{config_map_hash(data)}"
+        metadata = {"name": name}
+        if generator.get("namespace"):
+            metadata["namespace"] = generator["namespace"]
+        if generator.get("options", {}).get("labels"):
+            metadata["labels"] = dict(generator["options"]["labels"])
+        for obj in objects:
+            for volume in obj.get("spec", {}).get("template", {}).get("spec", {}).get("volumes", []):
+                if volume.get("configMap", {}).get("name") == generator["name"]:
+                    volume["configMap"]["name"] = name
+        objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data})
+
+
+def render_builtin(directory, accumulated=None):
+    """The objects of the kustomization (or, with `accumulated`, the Component) in `directory`:
+    resources, then components, then generators, the namespace and patches, as kustomize orders
+    them."""
     path = os.path.join(directory, "kustomization.yaml")
     with open(path) as f:
         kustomization = yaml.safe_load(f) or {}
     unknown = set(kustomization) - KUSTOMIZATION_KEYS
     if unknown:
         raise Unsupported(f"{os.path.relpath(path, ROOT)}: fields {sorted(unknown)}")
-    objects = []
+    if (kustomization.get("kind") == "Component") != (accumulated is not None):
+        raise ValueError(f"{os.path.relpath(path, ROOT)}: a Component only under components:")
+    objects = accumulated if accumulated is not None else []
     for resource in kustomization.get("resources", []):
         resource_path = os.path.normpath(os.path.join(directory, resource))
         if os.path.isdir(resource_path):
@@ -165,6 +214,9 @@ def render_builtin(directory):
                 raise ValueError(f"{resource} is outside {directory}")
             with open(resource_path) as f:
                 objects += [o for o in yaml.safe_load_all(f) if o is not None]
+    for component in kustomization.get("components", []):
+        objects = render_builtin(os.path.normpath(os.path.join(directory, component)), objects)
+    generate_config_maps(directory, kustomization, objects)
     namespace = kustomization.get("namespace")
     if namespace:
         # As kustomize does: namespaced objects, Namespace objects themselves, ServiceAccount
@@ -201,8 +253,11 @@ def render_builtin(directory):
                 raise ValueError(f"{where}: a JSON 6902 patch needs a target")
             target = {"kind": body.get("kind"), "name": body.get("metadata", {}).get("name")}
         hits = [i for i, o in enumerate(objects) if target_matches(o, target)]
-        if not hits:
-            raise ValueError(f"{where}: the target matches no object")
+        # kustomize applies a patch to every object its target selects, possibly none (certs/out
+        # patches a MutatingWebhookConfiguration that only components/mutate adds).
+        if isinstance(body, dict) and body.get("$patch") == "delete":
+            objects = [o for i, o in enumerate(objects) if i not in hits]
+            continue
         for i in hits:
             if isinstance(body, list):
                 objects[i] = jsonpatch.apply_patch(objects[i], body)
@@ -411,7 +466,8 @@ def check_policies(label, objects, crd):
     kind = crd["spec"]["names"]["kind"]
     schemas = {f"{group}/{v['name']}": v["schema"]["openAPIV3Schema"] for v in crd["spec"]["versions"]}
     for cm in objects:
-        if cm.get("kind") != "ConfigMap" or cm["metadata"]["name"] != "signet-policies":
+        if cm.get("kind") != "ConfigMap" or not re.fullmatch(r"signet-policies(-[a-z0-9]{10})?",
+                                                              cm["metadata"]["name"]):
             continue
         for key, text in (cm.get("data") or {}).items():
             try:
@@ -606,7 +662,12 @@ POD = _pod()
 DEPLOYMENT = _deployment()
 TEMPLATE = {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"},
             "template": {"spec": {"containers": [{"name": "c", "image": "ghcr.io/o/app:v1"}]}}}
-# (description, operation, object, oldObject, must Signet be called?)
+CRONJOB = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+           "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+               "containers": [{"name": "c", "image": "ghcr.io/o/app:v1"}]}}}}}}
+MIRROR = _relabelled(POD, annotations={"kubernetes.io/config.mirror": "abc"})
+NODE = {"username": "system:node:n1", "groups": ["system:nodes", "system:authenticated"]}
+# (description, operation, object, oldObject, must Signet be called?[, userInfo, subresource])
 CEL_CASES = [
     ("CREATE of a pod", "CREATE", POD, None, True),
     ("UPDATE of a pod's image", "UPDATE", _pod("evil.example/x:latest"), POD, True),
@@ -615,7 +676,18 @@ CEL_CASES = [
     ("UPDATE of an image volume", "UPDATE",
      _pod(volumes=[{"name": "m", "image": {"reference": "evil.example/m:1"}}]), POD, True),
     ("UPDATE of a Deployment's template image", "UPDATE", _deployment("evil.example/x"), DEPLOYMENT, True),
-    ("UPDATE of a Deployment's replicas", "UPDATE", _deployment(replicas=3), DEPLOYMENT, True),
+    ("UPDATE of a Deployment's replicas (a scale)", "UPDATE", _deployment(replicas=3), DEPLOYMENT, False),
+    ("UPDATE of a CronJob's schedule", "UPDATE",
+     {**CRONJOB, "spec": {**CRONJOB["spec"], "schedule": "0 * * * *"}}, CRONJOB, False),
+    ("UPDATE of a CronJob's image", "UPDATE",
+     {**CRONJOB, "spec": {**CRONJOB["spec"], "jobTemplate": {"spec": {"template": {"spec": {
+         "containers": [{"name": "c", "image": "evil.example/x"}]}}}}}}, CRONJOB, True),
+    ("CREATE of a mirror pod by its node", "CREATE", MIRROR, None, False, NODE),
+    ("CREATE of a mirror-annotated pod by a user", "CREATE", MIRROR, None, True),
+    ("CREATE of an ordinary pod by a node", "CREATE", POD, None, True, NODE),
+    ("ephemeral container on a mirror pod by its node", "UPDATE",
+     {**MIRROR, "spec": {**MIRROR["spec"], "ephemeralContainers": [{"name": "d", "image": "busybox"}]}},
+     MIRROR, True, NODE, "ephemeralcontainers"),
     ("UPDATE of a PodTemplate (no .spec)", "UPDATE", TEMPLATE, TEMPLATE, True),
     ("UPDATE of a pod's labels only", "UPDATE", _relabelled(POD, labels={"a": "2"}), POD, False),
     ("UPDATE removing a pod's finalizers", "UPDATE", POD, _relabelled(POD, finalizers=["x/y"]), False),
@@ -637,8 +709,15 @@ def check_match_conditions(label, hook):
             fail(f"[{label}] {hook['name']}: matchCondition {condition['name']} does not compile: {error}")
             return
     wrong = []
-    for description, operation, obj, old, expected in CEL_CASES:
-        activation = celpy.json_to_cel({"request": {"operation": operation}, "object": obj, "oldObject": old})
+    for description, operation, obj, old, expected, *who in CEL_CASES:
+        user = who[0] if who else {"username": "alice", "groups": ["system:authenticated"]}
+        plural = obj["kind"].lower() + "s"
+        # As the API server builds it: subResource is absent, not "", when there is none.
+        request = {"operation": operation, "userInfo": user,
+                   "resource": {"group": "", "version": "v1", "resource": plural}}
+        if len(who) > 1:
+            request["subResource"] = who[1]
+        activation = celpy.json_to_cel({"request": request, "object": obj, "oldObject": old})
         called = True
         for name, program in programs:
             try:
@@ -652,7 +731,7 @@ def check_match_conditions(label, hook):
         else:
             if called != expected:
                 wrong.append(f"{description}: {'reviewed' if called else 'skipped'}")
-    check(not wrong, f"[{label}] {hook['name']}: matchConditions skip only spec-preserving UPDATEs "
+    check(not wrong, f"[{label}] {hook['name']}: matchConditions skip only UPDATEs that keep the pod spec, and nodes' mirror pods "
                      f"({len(CEL_CASES)} sample requests)", "; ".join(wrong))
 
 
@@ -733,6 +812,30 @@ def expect_platform(label, objects, wired, extra):
 
 # ---------------------------------------------------------------------------------------
 
+def expect_injected_everywhere(label, objects, wired, _):
+    hooks = [o for o in objects if o["kind"] in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")]
+    check(len(hooks) == 2 and all(h["metadata"].get("annotations", {}).get("cert-manager.io/inject-ca-from")
+                                  for h in hooks),
+          f"[{label}] cert-manager injects the caBundle of both webhook configurations")
+
+
+def expect_ca_bundle_everywhere(label, objects, wired, out_dir):
+    with open(os.path.join(out_dir, "ca.crt"), "rb") as f:
+        ca = f.read()
+    hooks = [h for o in objects if o["kind"] in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+             for h in o["webhooks"]]
+    check(len(hooks) == 2 and all(base64.b64decode(h["clientConfig"].get("caBundle", "")) == ca for h in hooks),
+          f"[{label}] both webhooks' caBundle is the generated CA")
+
+
+def expect_no_pull_secrets(label, objects, wired, _):
+    role = find(objects, "ClusterRole", "signet")
+    check(flag(wired["args"], "--pull-secrets") is None
+          and not any("secrets" in r["resources"] for r in role["rules"])
+          and not any(o["kind"] == "FlowSchema" for o in objects),
+          f"[{label}] no --pull-secrets, no cluster-wide secrets read, no FlowSchema for it")
+
+
 def expect_mutate(label, objects, wired, _):
     check(flag(wired["args"], "--enable-mutation") is True, f"[{label}] container runs with --enable-mutation")
     check(all(h["failurePolicy"] == "Fail" for h in wired["vwc"]["webhooks"]),
@@ -763,20 +866,66 @@ def main():
     tool = kustomize_command()
     print(f"      renderer: {' '.join(tool) if tool else 'built-in only (no kustomize v4+ found)'}; "
           f"schemas: Kubernetes {', '.join(K8S_VERSIONS)} (strict)")
-    targets = [("base", os.path.join(ROOT, "manifests"), expect_base, None)]
-    overlays = os.path.join(ROOT, "manifests", "overlays")
-    expectations = {"audit": expect_audit, "cert-manager": expect_cert_manager, "mutate": expect_mutate}
+    manifests = os.path.join(ROOT, "manifests")
+    targets = [
+        ("base", os.path.join(manifests, "base"), expect_base, None),
+        # The documented first install: audit only.
+        ("audit-first", manifests, expect_audit, None),
+    ]
+    overlays = os.path.join(manifests, "overlays")
+    expectations = {
+        "cert-manager": lambda *a: (expect_cert_manager(*a), expect_audit(*a)),
+        "cert-manager-enforcing": lambda *a: (expect_cert_manager(*a), expect_base(*a)),
+    }
     for name in sorted(os.listdir(overlays)):
         if os.path.isfile(os.path.join(overlays, name, "kustomization.yaml")):
             targets.append((name, os.path.join(overlays, name), expectations.get(name), None))
+    # Components combined as a user's own kustomization would (mutate before cert-manager).
+    combos = {
+        "mutate+cert-manager": (["mutate", "cert-manager"],
+                                lambda *a: (expect_mutate(*a), expect_cert_manager(*a),
+                                            expect_injected_everywhere(*a))),
+        "without-pull-secrets": (["without-pull-secrets"], expect_no_pull_secrets),
+    }
+    for label, (components, expect) in combos.items():
+        directory = os.path.join(CHECK_DIR, "components", label)
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, "kustomization.yaml"), "w") as f:
+            yaml.safe_dump({"resources": [os.path.relpath(os.path.join(manifests, "base"), directory)],
+                            "components": [os.path.relpath(os.path.join(manifests, "components", c), directory)
+                                           for c in components]}, f)
+        targets.append((label, directory, expect, None))
     if shutil.which("openssl"):
         out_dir = os.path.join(CHECK_DIR, "certs")
         shutil.rmtree(out_dir, ignore_errors=True)
         result = subprocess.run(["bash", "certs/generate-openssl.sh", out_dir], capture_output=True, text=True)
         if check(result.returncode == 0, "certs/generate-openssl.sh runs", result.stderr.strip()):
-            targets.append(("openssl-certs", out_dir, expect_ca_bundle, out_dir))
+            targets.append(("openssl-certs", out_dir, lambda *a: (expect_ca_bundle(*a), expect_audit(*a)), out_dir))
+            # The same directory with components/mutate added: its webhook gets the caBundle too.
+            mutate_dir = os.path.join(CHECK_DIR, "certs-mutate")
+            shutil.rmtree(mutate_dir, ignore_errors=True)
+            shutil.copytree(out_dir, mutate_dir)
+            path = os.path.join(mutate_dir, "kustomization.yaml")
+            with open(path) as f:
+                kustomization = yaml.safe_load(f)
+            kustomization["resources"] = [os.path.relpath(os.path.join(manifests, "base"), mutate_dir)]
+            kustomization["components"] = [os.path.relpath(os.path.join(manifests, "components", c), mutate_dir)
+                                           for c in ("audit", "mutate")]
+            with open(path, "w") as f:
+                yaml.safe_dump(kustomization, f)
+            targets.append(("openssl-certs+mutate", mutate_dir,
+                            lambda *a: (expect_ca_bundle(*a), expect_ca_bundle_everywhere(*a)), mutate_dir))
     else:
         fail("openssl not found: cannot check certs/generate-openssl.sh")
+    crd_targets = [("crds", os.path.join(manifests, "crds")),
+                   ("crds-policy-controller", os.path.join(manifests, "crds", "policy-controller"))]
+    crd_objects = []
+    for label, directory in crd_targets:
+        objects = render(label, directory, tool) or []
+        for obj in objects:
+            validate_object(label, obj)
+            check_crd(label, obj)
+        crd_objects += objects
 
     helm = helm_command()
     if helm:
@@ -815,8 +964,13 @@ def main():
         crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
         for crd in crds:
             check_crd(label, crd)
-        cip_crd = next((c for c in crds if c["metadata"]["name"] == "clusterimagepolicies.policy.sigstore.dev"), None)
-        if check(cip_crd is not None, f"[{label}] ClusterImagePolicy CRD included"):
+        # The CRDs are a separate step in kustomize (never in an install, so `kubectl delete -k`
+        # keeps the policies); helm installs them from crds/ once and never deletes them.
+        check(bool(crds) == isinstance(directory, tuple),
+              f"[{label}] CRDs {'in crds/ of the chart' if crds else 'not in the install'}")
+        cip_crd = next((c for c in crds + crd_objects
+                        if c["metadata"]["name"] == "clusterimagepolicies.policy.sigstore.dev"), None)
+        if check(cip_crd is not None, f"[{label}] ClusterImagePolicy CRD found"):
             check_policies(label, objects, cip_crd)
         wired = check_wiring(label, objects)
         if quiet:

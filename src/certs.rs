@@ -62,6 +62,8 @@ pub struct Written {
     pub dns_names: Vec<String>,
     /// The output directory.
     pub dir: PathBuf,
+    /// Was an existing `kustomization.yaml` kept (a renewal keeps the step to enforcing)?
+    pub kept_kustomization: bool,
 }
 
 impl CertRequest {
@@ -123,7 +125,8 @@ pub fn generate(
         .canonicalize()
         .map_err(|_| CertsError::NoManifests(manifests.to_path_buf()))?;
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
-    let resource = relative_path(&out.canonicalize().map_err(|e| io(out, e))?, &base);
+    let out_dir = out.canonicalize().map_err(|e| io(out, e))?;
+    let resource = relative_path(&out_dir, &base);
     let (ca_pem, ca_key, reused_ca) = load_or_make_ca(request, out)?;
     let issuer = Issuer::from_ca_cert_pem(&ca_pem, &ca_key)?;
     let dns_names = dns_names(request);
@@ -136,15 +139,22 @@ pub fn generate(
         ca_bundle_patch(&ca_pem).as_bytes(),
         false,
     )?;
-    write(
-        &out.join("kustomization.yaml"),
-        kustomization(&resource, request).as_bytes(),
-        false,
-    )?;
+    // Written once: a renewal keeps it, and with it the operator's step to enforcing.
+    let kustomization_path = out.join("kustomization.yaml");
+    let kept_kustomization = kustomization_path.exists();
+    if !kept_kustomization {
+        let audit = base.parent().map(|p| p.join("components/audit"));
+        let audit = audit
+            .filter(|a| a.join("kustomization.yaml").exists())
+            .map(|a| relative_path(&out_dir, &a));
+        let text = kustomization(&resource, audit.as_deref(), request);
+        write(&kustomization_path, text.as_bytes(), false)?;
+    }
     Ok(Written {
         reused_ca,
         dns_names,
         dir: out.to_path_buf(),
+        kept_kustomization,
     })
 }
 
@@ -205,7 +215,7 @@ fn validity(days: u32) -> (OffsetDateTime, OffsetDateTime) {
 fn ca_bundle_patch(ca_pem: &str) -> String {
     let bundle = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     format!(
-        "# Written by `signet certs generate`: the CA of Signet's serving certificate.\n- op: test\n  path: /webhooks/0/name\n  value: images.signet.dev\n- op: add\n  path: /webhooks/0/clientConfig/caBundle\n  value: {bundle}\n"
+        "# Written by `signet certs generate`: the CA of Signet's serving certificate, for the\n# validating webhook and (with components/mutate) the mutating one.\n- op: add\n  path: /webhooks/0/clientConfig/caBundle\n  value: {bundle}\n"
     )
 }
 
@@ -224,11 +234,22 @@ fn relative_path(from: &Path, to: &Path) -> PathBuf {
     path
 }
 
-/// The base with the CA in the webhook, and the Service and namespace the certificate names.
-fn kustomization(base: &Path, request: &CertRequest) -> String {
+/// The base with the CA in the webhooks, and the Service and namespace the certificate names;
+/// audit first (components/audit, when the base has it beside it).
+fn kustomization(base: &Path, audit: Option<&Path>, request: &CertRequest) -> String {
     let CertRequest {
         service, namespace, ..
     } = request;
+    let components = match audit {
+        Some(audit) => format!(
+            "components:\n\
+             \x20 # Audit first: Signet admits everything and reports what it would deny (warnings,\n\
+             \x20 # Events). To enforce, delete the next line and run kubectl apply -k again.\n\
+             \x20 - {}\n",
+            audit.display()
+        ),
+        None => "# No components/audit beside the base: this install enforces at once.\n".into(),
+    };
     format!(
         "# Written by `signet certs generate`: Signet with this directory's CA in the webhook,\n\
          # its Service {service} in the namespace {namespace} (the names the certificate serves).\n\
@@ -236,17 +257,21 @@ fn kustomization(base: &Path, request: &CertRequest) -> String {
          kind: Kustomization\n\
          namespace: {namespace}\n\
          resources:\n  - {base}\n\
+         {components}\
          patches:\n\
          \x20 - path: caBundle.patch.yaml\n\
-         \x20   target:\n\
-         \x20     group: admissionregistration.k8s.io\n\
-         \x20     version: v1\n\
-         \x20     kind: ValidatingWebhookConfiguration\n\
-         \x20     name: signet\n\
-         \x20 - target: {{kind: ValidatingWebhookConfiguration, name: signet}}\n\
+         \x20   target: {{group: admissionregistration.k8s.io, version: v1, kind: ValidatingWebhookConfiguration, name: signet}}\n\
+         \x20 - path: caBundle.patch.yaml\n\
+         \x20   target: {{group: admissionregistration.k8s.io, version: v1, kind: MutatingWebhookConfiguration, name: signet}}\n\
+         \x20 - target: {{group: admissionregistration.k8s.io, version: v1, name: signet}}\n\
          \x20   patch: |\n\
          \x20     - {{op: replace, path: /webhooks/0/clientConfig/service/name, value: {service}}}\n\
          \x20     - {{op: replace, path: /webhooks/0/clientConfig/service/namespace, value: {namespace}}}\n\
+         \x20     - {{op: test, path: /webhooks/0/namespaceSelector/matchExpressions/0/values/0, value: signet-system}}\n\
+         \x20     - {{op: replace, path: /webhooks/0/namespaceSelector/matchExpressions/0/values/0, value: {namespace}}}\n\
+         \x20 - target: {{kind: FlowSchema, name: signet-admission}}\n\
+         \x20   patch: |\n\
+         \x20     - {{op: replace, path: /spec/rules/0/subjects/0/serviceAccount/namespace, value: {namespace}}}\n\
          \x20 - target: {{kind: Service, name: signet}}\n\
          \x20   patch: |\n\
          \x20     - {{op: replace, path: /metadata/name, value: {service}}}\n\

@@ -61,7 +61,10 @@ pub fn run(command: CertsCommand) -> anyhow::Result<ExitCode> {
         "{ca} in {dir}; serving certificate for {}",
         written.dns_names.join(", ")
     );
-    println!("next (first install):");
+    if written.kept_kustomization {
+        println!("kept {dir}/kustomization.yaml (delete it to have it written again)");
+    }
+    println!("next (first install, audit mode: delete the components/audit line to enforce):");
     println!("  kubectl create namespace {}", args.namespace);
     println!(
         "  kubectl -n {} create secret tls signet-tls --cert {dir}/tls.crt --key {dir}/tls.key",

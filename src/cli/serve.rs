@@ -48,11 +48,17 @@ pub struct ServeArgs {
     /// Serving private key (PEM).
     #[arg(long = "tls-key", requires = "tls_cert", env = "SIGNET_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Require every client to present a certificate that chains to this CA bundle (PEM), so
+    /// that only kube-apiserver (with the client certificate of its AdmissionConfiguration,
+    /// docs/hardening.md) can ask; others are refused in the TLS handshake. Re-read like
+    /// --tls-cert. Probes then go to the --metrics-listen port, which serves /healthz and /readyz.
+    #[arg(long = "client-ca", requires = "tls_cert", env = "SIGNET_CLIENT_CA")]
+    client_ca: Option<PathBuf>,
     /// Always admit, and report the verdict that would have been given as warnings.
     #[arg(long = "dry-run")]
     dry_run: bool,
     /// Also serve `POST /mutate`, which pins each image it verified to its digest
-    /// (`repo:tag@sha256:…`); wire it with manifests/overlays/mutate.
+    /// (`repo:tag@sha256:…`); wire it with manifests/components/mutate.
     #[arg(long = "enable-mutation")]
     enable_mutation: bool,
     /// Largest AdmissionReview body in bytes (413 above it).
@@ -138,6 +144,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         metrics_listen: args.metrics_listen,
         tls,
+        client_ca: args.client_ca,
         max_body_bytes: args.max_body_bytes,
         limits: args.client_limits.limits(args.max_body_bytes)?,
         dry_run: args.dry_run,

@@ -103,6 +103,9 @@ impl Listener {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(error)) => {
                     tracing::debug!(%peer, %error, "TLS handshake failed");
+                    if let Some(reason) = super::client_auth::refusal(&error) {
+                        self.metrics.refused(reason);
+                    }
                     return;
                 }
                 Err(_) => {

@@ -48,6 +48,7 @@ pub struct Metrics {
     in_flight: Gauge<i64, std::sync::atomic::AtomicI64>,
     policy_reloads: Family<DecisionLabels, Counter<u64, AtomicU64>>,
     clients: ClientMetrics,
+    certificate_expiry: Gauge,
 }
 
 /// What clients hold and what was refused them.
@@ -63,7 +64,7 @@ impl ClientMetrics {
     fn register(&self, registry: &mut Registry) {
         registry.register(
             "client_refusals",
-            "Connections and requests refused or cut, by reason: connections_total, connections_per_source, handshake_timeout, header_timeout, idle_timeout, body_too_large, body_budget_full, body_stalled, body_timeout, body_broken",
+            "Connections and requests refused or cut, by reason: connections_total, connections_per_source, handshake_timeout, header_timeout, idle_timeout, body_too_large, body_budget_full, body_stalled, body_timeout, body_broken, client_certificate_missing, client_certificate_invalid (--client-ca)",
             self.refused.clone(),
         );
         registry.register(
@@ -125,6 +126,12 @@ impl Metrics {
         );
         let clients = ClientMetrics::default();
         clients.register(&mut registry);
+        let certificate_expiry = Gauge::default();
+        registry.register(
+            "tls_certificate_expiry_timestamp_seconds",
+            "notAfter of the serving certificate in use, as Unix time (set at start and at each reload; alert when it comes within weeks of time())",
+            certificate_expiry.clone(),
+        );
         Self {
             registry,
             reviews,
@@ -133,6 +140,7 @@ impl Metrics {
             in_flight,
             policy_reloads,
             clients,
+            certificate_expiry,
         }
     }
 
@@ -180,6 +188,11 @@ impl Metrics {
         self.policy_reloads
             .get_or_create(&DecisionLabels { decision })
             .inc();
+    }
+
+    /// The serving certificate in use now ends at `not_after` (Unix seconds).
+    pub fn certificate_expiry(&self, not_after: i64) {
+        self.certificate_expiry.set(not_after);
     }
 
     /// Count a connection or request refused or cut, by its stable `reason` code.

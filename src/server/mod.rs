@@ -6,6 +6,8 @@
 //! budget: see `limits`) get 4xx or 503.
 
 mod budget;
+mod certificate_expiry;
+pub mod client_auth;
 mod connections;
 mod limits;
 mod listener;
@@ -14,6 +16,7 @@ mod routes;
 pub mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -43,6 +46,9 @@ pub struct ServeConfig {
     pub metrics_listen: SocketAddr,
     /// The serving certificate.
     pub tls: TlsSource,
+    /// `--client-ca`: a PEM bundle every client's certificate must chain to (re-read like the
+    /// serving certificate). `None`: no client certificate is asked for.
+    pub client_ca: Option<PathBuf>,
     /// Body size limit; larger bodies get 413.
     pub max_body_bytes: usize,
     /// What clients may hold: connections, deadlines, the memory budget for bodies.
@@ -176,13 +182,22 @@ pub async fn start(
     metrics: Arc<Metrics>,
     config: ServeConfig,
 ) -> Result<RunningServer, ServeError> {
-    let pem = config.tls.read()?;
-    let live = RustlsConfig::from_config(tls::server_config(&pem)?);
+    let material = tls::TlsMaterial::read(&config.tls, config.client_ca.as_ref())?;
+    let live = RustlsConfig::from_config(material.server_config()?);
+    let expiry = metrics.clone();
+    let record_expiry = move |pair: &tls::PemPair| {
+        if let Some(not_after) = certificate_expiry::leaf_not_after(&pair.cert) {
+            expiry.certificate_expiry(not_after);
+        }
+    };
+    record_expiry(&material.pair);
     tokio::spawn(tls::watch(
         config.tls.clone(),
-        pem,
+        config.client_ca.clone(),
+        material,
         live.clone(),
         config.tls_reload_interval,
+        record_expiry,
     ));
     let state = Arc::new(AppState {
         engine,

@@ -200,7 +200,9 @@ fn json_error(status: StatusCode, message: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// Bind the plain-HTTP metrics listener and serve `/metrics` in the background.
+/// Bind the plain-HTTP metrics listener and serve `/metrics` in the background, with `/healthz`
+/// and `/readyz` as on the HTTPS port: kubelet probes present no client certificate, so with
+/// `--client-ca` they must use this port.
 pub async fn serve_metrics(
     state: Arc<AppState>,
     addr: SocketAddr,
@@ -213,6 +215,8 @@ pub async fn serve_metrics(
         .map_err(|e| ServeError::Bind(addr, e))?;
     let app = Router::new()
         .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .with_state(state);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(bound)

@@ -40,8 +40,10 @@ impl Installed {
         let base = relative(dir.path(), &repo.join("manifests/base"));
         let overlay = overlay(&base, webhook_port, &tls, failure_policy);
         std::fs::write(dir.path().join("kustomization.yaml"), overlay).expect("write overlay");
-        let crds = repo.join("manifests/crds");
-        plane.kubectl_ok(&["apply", "-k", &crds.to_string_lossy()]);
+        // The CRD steps: Signet's, and policy-controller's (opt-in, as on a cluster without it).
+        for crds in ["manifests/crds", "manifests/crds/policy-controller"] {
+            plane.kubectl_ok(&["apply", "-k", &repo.join(crds).to_string_lossy()]);
+        }
         plane.kubectl_ok(&["wait", "--for=condition=Established", "crd", "--all"]);
         plane.kubectl_ok(&["apply", "-k", &dir.path().to_string_lossy()]);
         Installed {

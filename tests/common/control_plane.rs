@@ -17,6 +17,7 @@ use rcgen::{CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
 use tempfile::TempDir;
 
 use super::tools::{run, run_ok, tool};
+use super::webhook_client::{ApiserverWebhookClient, write_admission_config};
 
 /// How long etcd plus kube-apiserver may take to become ready on a loaded two-core machine.
 const START_DEADLINE: Duration = Duration::from_secs(180);
@@ -87,6 +88,7 @@ pub struct ControlPlane {
     tls: LoopbackTls,
     etcd: Child,
     apiserver: Child,
+    webhook_client: ApiserverWebhookClient,
 }
 
 impl ControlPlane {
@@ -100,13 +102,15 @@ impl ControlPlane {
         let etcd = start_etcd(dir.path(), etcd_port);
         let port = free_port();
         let tls = LoopbackTls::generate("kube-apiserver");
-        let apiserver = start_apiserver(dir.path(), port, etcd_port, &tls);
+        let (admission, webhook_client) = write_admission_config(dir.path(), free_port());
+        let apiserver = start_apiserver(dir.path(), port, etcd_port, &tls, &admission);
         let plane = ControlPlane {
             dir,
             port,
             tls,
             etcd,
             apiserver,
+            webhook_client,
         };
         plane.write_kubeconfig(&plane.admin_kubeconfig(), "admin", ADMIN_TOKEN);
         plane.wait_ready();
@@ -116,6 +120,12 @@ impl ControlPlane {
     /// `https://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The one webhook address the API server presents a client certificate to
+    /// (tests/common/webhook_client.rs), and that certificate's CA.
+    pub fn webhook_client(&self) -> &ApiserverWebhookClient {
+        &self.webhook_client
     }
 
     /// The kubeconfig of the cluster administrator (system:masters).
@@ -266,7 +276,13 @@ fn start_etcd(dir: &Path, client_port: u16) -> Child {
         .expect("start etcd")
 }
 
-fn start_apiserver(dir: &Path, port: u16, etcd_port: u16, tls: &LoopbackTls) -> Child {
+fn start_apiserver(
+    dir: &Path,
+    port: u16,
+    etcd_port: u16,
+    tls: &LoopbackTls,
+    admission_config: &str,
+) -> Child {
     let write = |name: &str, content: &str| {
         let path = dir.join(name);
         std::fs::write(&path, content).expect("write control-plane file");
@@ -307,6 +323,9 @@ fn start_apiserver(dir: &Path, port: u16, etcd_port: u16, tls: &LoopbackTls) -> 
             dir.join("audit.log").display()
         ))
         .arg("--audit-log-mode=blocking")
+        .arg(format!(
+            "--admission-control-config-file={admission_config}"
+        ))
         .stdout(log_file(dir, "apiserver.out.log"))
         .stderr(log_file(dir, "apiserver.log"))
         .spawn()

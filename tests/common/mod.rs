@@ -34,6 +34,7 @@ pub mod tls;
 pub mod tools;
 pub mod tsa;
 pub mod webhook;
+pub mod webhook_client;
 
 pub use images::{
     copy_manifest, delete_manifest, digest_ref, move_tag, oci_client, pull_manifest, push_image,

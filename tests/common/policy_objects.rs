@@ -152,8 +152,16 @@ impl RealApi {
         let plane = shared();
         static CRDS: std::sync::OnceLock<()> = std::sync::OnceLock::new();
         CRDS.get_or_init(|| {
-            let crds = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/crds");
-            plane.kubectl_ok(&["apply", "-k", crds]);
+            // Signet's CRDs and (the opt-in step) policy-controller's.
+            for crds in [
+                concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/crds"),
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/manifests/crds/policy-controller"
+                ),
+            ] {
+                plane.kubectl_ok(&["apply", "-k", crds]);
+            }
             plane.kubectl_ok(&["wait", "--for=condition=Established", "crd", "--all"]);
         });
         remove_policies(plane);

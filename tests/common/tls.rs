@@ -22,3 +22,25 @@ pub fn https_client(ca_pem: &[u8]) -> reqwest::Client {
         .build()
         .expect("build HTTPS test client")
 }
+
+/// A server configuration on free loopback ports serving `tls`, with the defaults of
+/// `signet serve` and quick test timings (certificate files re-read every 100 ms).
+pub fn loopback_serve_config(tls: signet::server::TlsSource) -> signet::server::ServeConfig {
+    use std::time::Duration;
+    signet::server::ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        metrics_listen: "127.0.0.1:0".parse().expect("address"),
+        tls,
+        client_ca: None,
+        max_body_bytes: signet::server::DEFAULT_MAX_BODY_BYTES,
+        limits: signet::server::Limits::default(),
+        dry_run: false,
+        shutdown_delay: Duration::ZERO,
+        shutdown_grace: Duration::from_secs(5),
+        tls_reload_interval: Duration::from_millis(100),
+        readiness: Vec::new(),
+        enable_mutation: false,
+        would_deny: None,
+        pull_secrets: None,
+    }
+}

@@ -141,6 +141,7 @@ impl TestWebhook {
             listen: "127.0.0.1:0".parse().expect("addr"),
             metrics_listen: "127.0.0.1:0".parse().expect("addr"),
             tls: TlsSource::Files { cert, key },
+            client_ca: None,
             max_body_bytes: options.max_body_bytes,
             limits: options.limits.clone(),
             dry_run: options.dry_run,

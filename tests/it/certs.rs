@@ -71,6 +71,7 @@ async fn generated_certificate_serves_the_service_name_and_renewal_keeps_the_ca(
             cert: out.join("tls.crt"),
             key: out.join("tls.key"),
         },
+        client_ca: None,
         max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
         limits: server::Limits::default(),
         dry_run: false,
@@ -122,6 +123,20 @@ async fn generated_certificate_serves_the_service_name_and_renewal_keeps_the_ca(
     let kustomization = std::fs::read_to_string(out.join("kustomization.yaml")).unwrap();
     assert!(
         kustomization.contains("caBundle.patch.yaml") && kustomization.contains("manifests/base")
+    );
+    // Audit first; the operator's step to enforcing (the audit line deleted) survives renewal.
+    assert!(kustomization.contains("manifests/components/audit"));
+    let enforcing: String = kustomization
+        .lines()
+        .filter(|line| !line.contains("components/audit"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(out.join("kustomization.yaml"), &enforcing).unwrap();
+    let third = generate(&out);
+    assert!(third.contains("kept"), "{third}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("kustomization.yaml")).unwrap(),
+        enforcing
     );
 }
 
@@ -193,6 +208,23 @@ fn kustomization_works_from_anywhere_and_names_the_service_and_namespace_everywh
     assert!(webhook["caBundle"].as_str().is_some_and(|b| !b.is_empty()));
     let binding = &of_kind("ClusterRoleBinding")[0]["subjects"][0];
     assert_eq!(binding["namespace"], "img-guard");
+    // Audit first, and the namespace Signet runs in is the one never reviewed.
+    let hook = &of_kind("ValidatingWebhookConfiguration")[0]["webhooks"][0];
+    assert_eq!(hook["failurePolicy"], "Ignore");
+    let args = serde_yaml::to_string(
+        &of_kind("Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"],
+    )
+    .unwrap();
+    assert!(args.contains("--dry-run"), "{args}");
+    let excluded = &hook["namespaceSelector"]["matchExpressions"][0]["values"];
+    assert_eq!(excluded[0], "img-guard");
+    assert!(
+        !serde_yaml::to_string(excluded)
+            .unwrap()
+            .contains("signet-system")
+    );
+    let flow = &of_kind("FlowSchema")[0]["spec"]["rules"][0]["subjects"][0];
+    assert_eq!(flow["serviceAccount"]["namespace"], "img-guard");
     for object in &objects {
         if let Some(namespace) = object["metadata"]["namespace"].as_str() {
             assert_eq!(namespace, "img-guard", "{object:?}");

@@ -222,6 +222,7 @@ async fn the_server_is_not_ready_until_the_policy_objects_are_listed() {
         listen: "127.0.0.1:0".parse().unwrap(),
         metrics_listen: "127.0.0.1:0".parse().unwrap(),
         tls: TlsSource::SelfSigned,
+        client_ca: None,
         max_body_bytes: server::DEFAULT_MAX_BODY_BYTES,
         limits: server::Limits::default(),
         dry_run: false,

@@ -97,12 +97,27 @@ fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
 /// - Secret signet-tls: the chart generates the serving certificate (a fresh key pair each
 ///   render); the base leaves the Secret to certs/generate-openssl.sh or cert-manager;
 /// - `webhooks[].clientConfig.caBundle`: the CA of that generated certificate; the base gets
-///   it from the same overlay.
+///   it from the same overlay;
+/// - the pod template's `checksum/policies` annotation: helm's way of rolling the Deployment
+///   when the policies change, where kustomize renames the ConfigMap (`same_policies_name`).
 ///
 /// Nothing else is forgiven: the remaining objects must be equal, field for field.
 fn without_generated_parts(mut objects: Vec<Value>) -> Vec<Value> {
     objects.retain(|o| !(o["kind"] == "Secret" && o["metadata"]["name"] == "signet-tls"));
     for object in &mut objects {
+        if let Some(template) =
+            at_mut(object, &["spec", "template", "metadata"]).and_then(Value::as_mapping_mut)
+        {
+            let annotations = template
+                .get_mut("annotations")
+                .and_then(Value::as_mapping_mut);
+            if let Some(annotations) = annotations {
+                annotations.remove("checksum/policies");
+                if annotations.is_empty() {
+                    template.remove("annotations");
+                }
+            }
+        }
         if let Some(labels) = object["metadata"]
             .get_mut("labels")
             .and_then(Value::as_mapping_mut)
@@ -122,13 +137,53 @@ fn without_generated_parts(mut objects: Vec<Value>) -> Vec<Value> {
     objects
 }
 
-/// The objects of `kubectl kustomize manifests/base`.
+/// The objects of `kubectl kustomize` of manifests/base and of the two CRD steps
+/// (manifests/crds, manifests/crds/policy-controller), which the chart installs from `crds/`.
 fn kustomize_base() -> Vec<Value> {
-    objects(&run_ok(
-        Command::new(tool("kubectl"))
-            .arg("kustomize")
-            .arg(root().join("manifests/base")),
-    ))
+    let mut all = Vec::new();
+    for dir in [
+        "manifests/base",
+        "manifests/crds",
+        "manifests/crds/policy-controller",
+    ] {
+        let built = run_ok(
+            Command::new(tool("kubectl"))
+                .arg("kustomize")
+                .arg(root().join(dir)),
+        );
+        all.extend(same_policies_name(objects(&built)));
+    }
+    all
+}
+
+/// The value at `path` (mapping keys), if every step is there; never inserts.
+fn at_mut<'a>(value: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
+    path.iter().try_fold(value, |v, key| v.get_mut(*key))
+}
+
+/// kustomize's generated ConfigMap `signet-policies-<hash of the content>`, and the
+/// Deployment's reference to it, under the chart's name `signet-policies`: the hash is how an
+/// edit rolls the Deployment in kustomize (the chart's `checksum/policies` annotation in helm).
+fn same_policies_name(mut objects: Vec<Value>) -> Vec<Value> {
+    let hashed = |name: &Value| {
+        name.as_str().is_some_and(|n| {
+            n.strip_prefix("signet-policies-")
+                .is_some_and(|h| h.len() == 10 && h.bytes().all(|b| b.is_ascii_alphanumeric()))
+        })
+    };
+    for object in &mut objects {
+        if object["kind"] == "ConfigMap" && hashed(&object["metadata"]["name"]) {
+            object["metadata"]["name"] = "signet-policies".into();
+        }
+        let volumes = at_mut(object, &["spec", "template", "spec", "volumes"])
+            .and_then(Value::as_sequence_mut);
+        for volume in volumes.into_iter().flatten() {
+            if hashed(&volume["configMap"]["name"]) {
+                volume["configMap"]["name"] = "signet-policies".into();
+            }
+        }
+    }
+    objects
 }
 
 /// One line per object present on one side only or different on the two, with the first
@@ -332,7 +387,10 @@ fn decoded(base64: &Value) -> Vec<u8> {
 fn ca_bundles(objects: &[Value]) -> Vec<&Value> {
     objects
         .iter()
-        .filter(|o| o["apiVersion"] == "admissionregistration.k8s.io/v1")
+        .filter(|o| {
+            o["kind"] == "ValidatingWebhookConfiguration"
+                || o["kind"] == "MutatingWebhookConfiguration"
+        })
         .flat_map(|o| o["webhooks"].as_sequence().unwrap())
         .map(|hook| &hook["clientConfig"]["caBundle"])
         .collect()
@@ -422,7 +480,10 @@ fn cert_manager_injects_the_ca_of_the_mounted_certificate() {
     assert_eq!(excluded["key"], "kubernetes.io/metadata.name");
     assert_eq!(
         excluded["values"],
-        serde_yaml::from_str::<Value>("[kube-system, signet-system, cert-manager]").unwrap()
+        serde_yaml::from_str::<Value>(
+            "[signet-system, kube-system, calico-system, tigera-operator, kube-flannel, cilium, cert-manager]"
+        )
+        .unwrap()
     );
     let serving = find(&objects, "Certificate", "signet-serving");
     assert_eq!(serving["spec"]["secretName"], "signet-tls");
@@ -542,4 +603,72 @@ fn mode_sets_dry_run_events_and_failure_policy() {
     assert!(!rules.contains("events"), "{rules}");
     let strict = render(&["--set", "mode=warn,webhook.failurePolicy=Fail"]);
     assert_eq!(failure_policy(&strict), "Fail");
+}
+
+fn checksum(objects: &[Value]) -> &Value {
+    &find(objects, "Deployment", "signet")["spec"]["template"]["metadata"]["annotations"]["checksum/policies"]
+}
+
+/// An edit of the inline policies changes the pod template's checksum annotation, so `helm
+/// upgrade` rolls the Deployment; the same policies give the same checksum; policies the chart
+/// does not hold (an existing ConfigMap) give none.
+#[test]
+fn a_policy_edit_changes_the_checksum_and_rolls_the_deployment() {
+    let shipped = render(&[]);
+    let again = render(&[]);
+    assert!(checksum(&shipped).as_str().is_some_and(|c| c.len() == 64));
+    assert_eq!(checksum(&shipped), checksum(&again));
+    let edited = render(&["--set-string", "policies.inline.policy\\.yaml=# emptied"]);
+    assert_ne!(checksum(&edited), checksum(&shipped));
+    let added = render(&["--set-string", "policies.inline.extra\\.yaml=# more"]);
+    assert_ne!(checksum(&added), checksum(&shipped));
+    let external = render(&[
+        "--set",
+        "policies.source=existingConfigMap,policies.existingConfigMap=corp-policies",
+    ]);
+    assert!(checksum(&external).is_null());
+}
+
+/// The exclude-label guard follows the label: rendered with the admin groups given (quoted as
+/// CEL strings, a quote in a name escaped), and absent when the label is not honoured; the
+/// FlowSchema for pull-secret reads exists only with pull secrets on.
+#[test]
+fn the_exclude_label_guard_and_the_flow_schema_follow_their_values() {
+    let groups = |objects: &[Value]| {
+        find(objects, "ValidatingAdmissionPolicy", "signet-exclude-label")["spec"]["variables"][0]
+            ["expression"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        groups(&render(&[])),
+        "['system:masters', 'signet:exclusion-admins']"
+    );
+    assert_eq!(
+        groups(&render(&[
+            "--set",
+            "webhook.excludeLabelAdminGroups={platform-admins,o'brien}"
+        ])),
+        "['platform-admins', 'o\\'brien']"
+    );
+    let unguarded = render(&["--set", "webhook.honourExcludeLabel=false"]);
+    assert!(
+        !unguarded
+            .iter()
+            .any(|o| o["kind"] == "ValidatingAdmissionPolicy"
+                || o["kind"] == "ValidatingAdmissionPolicyBinding")
+    );
+    let selector = serde_yaml::to_string(
+        &find(&unguarded, "ValidatingWebhookConfiguration", "signet")["webhooks"][0]["namespaceSelector"],
+    )
+    .unwrap();
+    assert!(!selector.contains("signet.dev/exclude"), "{selector}");
+    find(&render(&[]), "FlowSchema", "signet-admission");
+    let without = render(&["--set", "pullSecrets.enabled=false"]);
+    assert!(
+        !without
+            .iter()
+            .any(|o| o["apiVersion"] == "flowcontrol.apiserver.k8s.io/v1")
+    );
 }

@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admission_guards;
 mod architecture;
 mod attestations;
 mod audit_cluster;
@@ -29,6 +30,7 @@ mod fuzz_seeds;
 mod harness;
 mod helm_chart;
 mod helm_install;
+mod image_build;
 mod key_timestamps;
 mod kube_apiserver;
 mod manifests;
@@ -56,6 +58,7 @@ mod tls_rotation;
 mod trust_root_windows;
 mod webhook_bundles;
 mod webhook_cache;
+mod webhook_client_auth;
 mod webhook_events;
 mod webhook_hostile_clients;
 mod webhook_key_signatures;

@@ -6,18 +6,16 @@
 
 use signet::policy::PolicySet;
 
-const CONFIGMAP: &str = include_str!("../../manifests/base/configmap-policies.yaml");
+/// The file manifests/base's configMapGenerator puts into ConfigMap signet-policies-<hash>.
+const POLICY: &str = include_str!("../../manifests/base/policies/policy.yaml");
 
 #[test]
 fn configmap_policy_is_the_embedded_example_and_loads() {
-    let configmap: serde_yaml::Value = serde_yaml::from_str(CONFIGMAP).unwrap();
-    let policy = configmap["data"]["policy.yaml"]
-        .as_str()
-        .expect("data.policy.yaml");
+    let policy = POLICY;
     assert_eq!(
         policy.trim_end(),
         signet::EMBEDDED_POLICY.trim_end(),
-        "manifests/base/configmap-policies.yaml is out of date with examples/policy.yaml"
+        "manifests/base/policies/policy.yaml is out of date with examples/policy.yaml"
     );
     let set = PolicySet::from_yaml(policy, "configmap").unwrap();
     assert_eq!(set.policies().len(), 2);
@@ -199,7 +197,7 @@ fn every_field_the_policy_parser_knows_is_in_every_crd_schema() {
         );
     }
     for file in [
-        "manifests/crds/clusterimagepolicies.yaml",
+        "manifests/crds/policy-controller/clusterimagepolicies.yaml",
         "manifests/crds/signet.dev.yaml",
     ] {
         for (crd, schema) in crd_spec_schemas(file) {
@@ -216,7 +214,7 @@ fn every_field_the_policy_parser_knows_is_in_every_crd_schema() {
 
 #[test]
 fn signet_dev_schemas_are_policy_controllers_v1beta1_schema() {
-    let upstream = crd_spec_schemas("manifests/crds/clusterimagepolicies.yaml");
+    let upstream = crd_spec_schemas("manifests/crds/policy-controller/clusterimagepolicies.yaml");
     let (_, v1beta1) = upstream
         .iter()
         .find(|(n, _)| n.ends_with("/v1beta1"))
@@ -227,6 +225,156 @@ fn signet_dev_schemas_are_policy_controllers_v1beta1_schema() {
         assert!(
             &schema == v1beta1,
             "{crd}'s spec schema differs from v1beta1's"
+        );
+    }
+}
+
+/// `kubectl kustomize` of a kustomization written into a temporary directory beside nothing
+/// else: `resources`/`components` name directories of manifests/ by absolute path turned
+/// relative (kustomize refuses absolute ones).
+fn build(kustomization: &str, files: &[(&str, &str)]) -> Vec<serde_yaml::Value> {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let manifests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests");
+    let up = dir.path().components().count() - 1;
+    let absolute = manifests.display().to_string();
+    let manifests = format!("{}{}", "../".repeat(up), absolute.trim_start_matches('/'));
+    let text = kustomization.replace("MANIFESTS", &manifests);
+    std::fs::write(dir.path().join("kustomization.yaml"), text).unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    let built = crate::common::tools::run_ok(
+        std::process::Command::new(crate::common::tools::tool("kubectl"))
+            .arg("kustomize")
+            .arg(dir.path()),
+    );
+    serde_yaml::Deserializer::from_str(&built)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
+fn one<'a>(objects: &'a [serde_yaml::Value], kind: &str) -> &'a serde_yaml::Value {
+    let found: Vec<_> = objects.iter().filter(|o| o["kind"] == kind).collect();
+    assert_eq!(found.len(), 1, "{kind}: {found:?}");
+    found[0]
+}
+
+/// An edit of the policies renames the generated ConfigMap (a hash of its content) and the
+/// Deployment's volume with it, so `kubectl apply` rolls the Deployment: new pods that cannot
+/// load the policies stall the rollout instead of failing at the next drain.
+#[test]
+fn a_policy_edit_renames_the_configmap_and_rolls_the_deployment() {
+    let mounted = |objects: &[serde_yaml::Value]| {
+        let deployment = one(objects, "Deployment");
+        let volumes = deployment["spec"]["template"]["spec"]["volumes"]
+            .as_sequence()
+            .unwrap();
+        let policies = volumes.iter().find(|v| v["name"] == "policies").unwrap();
+        let name = policies["configMap"]["name"].as_str().unwrap().to_owned();
+        assert_eq!(one(objects, "ConfigMap")["metadata"]["name"], name.as_str());
+        name
+    };
+    let shipped = mounted(&build("resources: [MANIFESTS/base]\n", &[]));
+    assert!(
+        shipped.starts_with("signet-policies-") && shipped.len() == "signet-policies-".len() + 10,
+        "{shipped}"
+    );
+    let edited = build(
+        "resources: [MANIFESTS/base]\nconfigMapGenerator:\n  - name: signet-policies\n    namespace: signet-system\n    behavior: merge\n    files: [policy.yaml]\n",
+        &[("policy.yaml", "# emptied\n")],
+    );
+    let renamed = mounted(&edited);
+    assert!(
+        renamed.starts_with("signet-policies-") && renamed != shipped,
+        "{renamed} after an edit, {shipped} before"
+    );
+}
+
+/// components/without-pull-secrets drops the flag and, with it, the cluster-wide `get` on
+/// secrets and serviceaccounts and the FlowSchema for those reads; the base has all three.
+#[test]
+fn secrets_are_read_cluster_wide_only_with_pull_secrets() {
+    let reads_secrets = |objects: &[serde_yaml::Value]| {
+        let role = objects
+            .iter()
+            .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "signet")
+            .unwrap();
+        role["rules"].as_sequence().unwrap().iter().any(|r| {
+            serde_yaml::to_string(&r["resources"])
+                .unwrap()
+                .contains("secrets")
+        })
+    };
+    let flag = |objects: &[serde_yaml::Value]| {
+        let args = &one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+        args.as_sequence()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--pull-secrets")
+    };
+    let kinds = |objects: &[serde_yaml::Value]| {
+        objects
+            .iter()
+            .filter(|o| o["apiVersion"] == "flowcontrol.apiserver.k8s.io/v1")
+            .count()
+    };
+    let base = build("resources: [MANIFESTS/base]\n", &[]);
+    assert!(reads_secrets(&base) && flag(&base));
+    assert_eq!(kinds(&base), 2, "FlowSchema and PriorityLevelConfiguration");
+    let without = build(
+        "resources: [MANIFESTS/base]\ncomponents: [MANIFESTS/components/without-pull-secrets]\n",
+        &[],
+    );
+    assert!(!reads_secrets(&without), "secrets still read cluster-wide");
+    assert!(!flag(&without), "--pull-secrets still on");
+    assert_eq!(kinds(&without), 0);
+}
+
+/// The first install is audit-only: manifests/ and overlays/cert-manager run `--dry-run` with
+/// failurePolicy Ignore; enforcing is the separate overlays/cert-manager-enforcing; no install
+/// carries a CRD (a separate step, so `kubectl delete -k` keeps the cluster's policies); and
+/// with components/mutate the cert-manager component annotates both webhook configurations.
+#[test]
+fn first_install_audits_and_enforcing_is_a_separate_step() {
+    let audits = |objects: &[serde_yaml::Value]| {
+        let args = &one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+        let dry = args.as_sequence().unwrap().iter().any(|a| a == "--dry-run");
+        let policy =
+            &one(objects, "ValidatingWebhookConfiguration")["webhooks"][0]["failurePolicy"];
+        assert_eq!(
+            dry,
+            policy == "Ignore",
+            "--dry-run and failurePolicy disagree"
+        );
+        assert!(
+            !objects
+                .iter()
+                .any(|o| o["kind"] == "CustomResourceDefinition"),
+            "a CRD in an install"
+        );
+        dry
+    };
+    assert!(audits(&build("resources: [MANIFESTS]\n", &[])));
+    assert!(audits(&build(
+        "resources: [MANIFESTS/overlays/cert-manager]\n",
+        &[]
+    )));
+    assert!(!audits(&build(
+        "resources: [MANIFESTS/overlays/cert-manager-enforcing]\n",
+        &[]
+    )));
+    let both = build(
+        "resources: [MANIFESTS/base]\ncomponents: [MANIFESTS/components/mutate, MANIFESTS/components/cert-manager]\n",
+        &[],
+    );
+    for kind in [
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    ] {
+        assert_eq!(
+            one(&both, kind)["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+            "signet-system/signet-serving",
+            "{kind}"
         );
     }
 }

@@ -2,19 +2,18 @@
 //! (`static: pass`, `mode: warn`, `onRegistryError: warn`, extension fields, a cluster policy's
 //! name, placeholders, a kind the object's resource does not serve, keys of their own), an image
 //! the cluster's policies and `--no-match deny` would deny stays denied. A namespace has a budget
-//! of them apart from the cluster policies'. Each test runs the real watch against the
-//! recorded-shapes server (tests/common/apiserver.rs): most variants are objects the real
-//! kube-apiserver under the shipped CRDs refuses or prunes (`multiArch`, `requireDigest` and
-//! `placeholders` on an ImagePolicy, a `static` action outside the enum), which Signet must
-//! still judge safely where the CRDs installed are older or schemaless; the watch itself runs
-//! against the real API server in tests/it/cluster_policies.rs. `--namespaced-policies-may-admit`
-//! restores the older rule.
+//! of them apart from the cluster policies'. Each test runs the real watch against the real
+//! kube-apiserver (tests/common/shared_plane.rs) with the shipped CRDs, which store every field
+//! these variants use (`multiArch`, `requireDigest`, `placeholders` on an ImagePolicy). Two
+//! kinds of object the real API server refuses at the door, yet Signet must still judge safely
+//! where the CRDs installed are older or schemaless, run against the recorded-shapes server
+//! (tests/common/apiserver.rs): a ClusterImagePolicy sent to the namespaced resource, and a
+//! `static` action outside the enum. `--namespaced-policies-may-admit` restores the older rule.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::common::policy_objects::{
     Cluster, SIGNET, SIGSTORE, WatchOptions, decide, eventually, policy_names, policy_object,
-    ready_condition, start, start_recorded, start_recorded_with, start_with, static_policy,
-    verdict,
+    ready_condition, start, start_recorded_with, start_with, static_policy, verdict,
 };
 use crate::common::{TestKey, TestRegistry, push_image, sign_image};
 use serde_json::{Value, json};
@@ -50,6 +49,23 @@ fn with(mut spec: Value, field: &str, value: Value) -> Value {
 
 fn key_spec(glob: &str, key: &TestKey) -> Value {
     json!({"images": [{"glob": glob}], "authorities": [{"key": {"data": key.public_pem}}]})
+}
+
+/// The variant the real API server refuses (a kind its resource does not serve): judged on the
+/// recorded-shapes server, as a cluster with schemaless CRDs would store it.
+const SPOOFED_KIND: &str = "kind ClusterImagePolicy served by the namespaced resource";
+
+/// The watch over `objects`: the real API server, or the recorded one for [`SPOOFED_KIND`].
+async fn start_variant(
+    variant: &str,
+    objects: Vec<(&str, Value)>,
+    options: WatchOptions,
+) -> Cluster {
+    if variant == SPOOFED_KIND {
+        start_recorded_with(objects, options).await
+    } else {
+        start_with(objects, options).await
+    }
 }
 
 /// Ways a namespace's users might try to admit what no cluster policy covers, each as the
@@ -137,10 +153,7 @@ fn lifting_attempts() -> Vec<(&'static str, Vec<(&'static str, Value)>)> {
                 image_policy("tenant", "two", pass(&format!("{HOST}/**"))),
             ],
         ),
-        (
-            "kind ClusterImagePolicy served by the namespaced resource",
-            vec![spoofed],
-        ),
+        (SPOOFED_KIND, vec![spoofed]),
     ]
 }
 
@@ -179,7 +192,7 @@ async fn a_namespaced_policy_never_admits_an_image_no_cluster_policy_covers() {
     for (variant, objects) in lifting_attempts() {
         let mut all = vec![cluster_release()];
         all.extend(objects);
-        let c = start_recorded(all.clone()).await;
+        let c = start_variant(variant, all.clone(), WatchOptions::default()).await;
         assert_applied(&c, &all);
         let pod = "spec.containers[0]";
         let denied = denied_as(&c.engine, Some("tenant"), pod, &image).await;
@@ -211,7 +224,7 @@ async fn with_namespaced_policies_may_admit_they_decide_what_no_cluster_policy_c
         "mode warn, static fail",
         "onRegistryError warn, a registry that refuses connections",
         "the cluster policy's name",
-        "kind ClusterImagePolicy served by the namespaced resource",
+        SPOOFED_KIND,
     ];
     for (variant, objects) in lifting_attempts() {
         if !admitted.contains(&variant) {
@@ -219,7 +232,7 @@ async fn with_namespaced_policies_may_admit_they_decide_what_no_cluster_policy_c
         }
         let mut all = vec![cluster_release()];
         all.extend(objects);
-        let c = start_recorded_with(all, may_admit()).await;
+        let c = start_variant(variant, all, may_admit()).await;
         let (allowed, code) = verdict(&c.engine, "tenant", &image).await;
         assert!(allowed, "{variant}: the older rule admits ({code})");
         let (allowed, code) = verdict(&c.engine, "other", &image).await;
@@ -261,7 +274,7 @@ async fn a_namespaced_policy_never_weakens_a_cluster_policy() {
                 ("clusterimagepolicies", cluster.clone()),
                 image_policy("tenant", name, spec.clone()),
             ];
-            let c = start_recorded(objects.clone()).await;
+            let c = start(objects.clone()).await;
             assert_applied(&c, &objects);
             for path in ["spec.containers[0]", "spec.template.spec.containers[0]"] {
                 for image in [format!("{HOST}/app/web:v1"), "web".to_string()] {
@@ -298,11 +311,13 @@ async fn a_namespaced_placeholder_exempts_nothing() {
     let entry = json!([{"image": "auto", "injector": "mine", "containers": ["app"]}]);
     let spec = with(pass(&format!("{HOST}/mesh/**")), "placeholders", entry);
     let template = "spec.template.spec.containers[0]";
-    let c = start_recorded(vec![image_policy("tenant", "mesh", spec.clone())]).await;
+    let c = start(vec![image_policy("tenant", "mesh", spec.clone())]).await;
     let denied = denied_as(&c.engine, Some("tenant"), template, "auto").await;
     assert!(denied.starts_with("NoPolicyMatch: "), "{denied}");
 
-    let c = start_recorded_with(vec![image_policy("tenant", "mesh", spec)], may_admit()).await;
+    // One turn at the shared API server at a time: this one ends before the next is taken.
+    drop(c);
+    let c = start_with(vec![image_policy("tenant", "mesh", spec)], may_admit()).await;
     let decision = decide(&c.engine, Some("tenant"), template, "auto").await;
     assert!(decision.allowed());
     assert_eq!(decision.verdicts[0].outcome.code(), "Placeholder");
@@ -424,32 +439,46 @@ async fn code_in(engine: &Engine, repo: &str) -> String {
         .1
 }
 
+fn fail_spec(glob: String) -> Value {
+    json!({"images": [{"glob": glob}], "authorities": [{"static": {"action": "fail"}}]})
+}
+
+/// A cluster policy passing everything under HOST, and `team`'s ImagePolicies named `names`,
+/// each failing `HOST/<name>/**`.
+fn team_policies(names: &[&str]) -> Vec<(&'static str, Value)> {
+    let mut objects = vec![(
+        "clusterimagepolicies",
+        static_policy(
+            SIGNET,
+            "ClusterImagePolicy",
+            None,
+            "all",
+            &format!("{HOST}/**"),
+            "pass",
+        ),
+    )];
+    for name in names {
+        objects.push(image_policy(
+            "team",
+            name,
+            fail_spec(format!("{HOST}/{name}/**")),
+        ));
+    }
+    objects
+}
+
+fn limit_of_two() -> WatchOptions {
+    WatchOptions {
+        max_policies_per_namespace: 2,
+        ..WatchOptions::default()
+    }
+}
+
 /// Over the limit the namespace is denied; deleting the refused object, or making room for it
 /// (it is then applied by itself), brings its policies back into force.
 #[tokio::test]
 async fn a_namespace_back_within_its_limit_is_enforced_again() {
-    let fail = |glob: String| json!({"images": [{"glob": glob}], "authorities": [{"static": {"action": "fail"}}]});
-    let objects = vec![
-        (
-            "clusterimagepolicies",
-            static_policy(
-                SIGNET,
-                "ClusterImagePolicy",
-                None,
-                "all",
-                &format!("{HOST}/**"),
-                "pass",
-            ),
-        ),
-        image_policy("team", "a", fail(format!("{HOST}/a/**"))),
-        image_policy("team", "b", fail(format!("{HOST}/b/**"))),
-        image_policy("team", "c", fail(format!("{HOST}/c/**"))),
-    ];
-    let options = WatchOptions {
-        max_policies_per_namespace: 2,
-        ..WatchOptions::default()
-    };
-    let c = start_recorded_with(objects, options).await;
+    let c = start_with(team_policies(&["a", "b", "c"]), limit_of_two()).await;
     let image = |repo: &str| format!("{HOST}/{repo}/app:v1");
     assert_eq!(code_in(&c.engine, "x").await, "NamespacePolicyLimit");
     assert!(verdict(&c.engine, "elsewhere", &image("c")).await.0);
@@ -464,7 +493,7 @@ async fn a_namespace_back_within_its_limit_is_enforced_again() {
 
     c.api.apply(
         "imagepolicies",
-        image_policy("team", "c", fail(format!("{HOST}/c/**"))).1,
+        image_policy("team", "c", fail_spec(format!("{HOST}/c/**"))).1,
     );
     eventually("the namespace is over its limit again", || {
         c.engine.policies().namespace_over_limit("team").is_some()
@@ -478,9 +507,15 @@ async fn a_namespace_back_within_its_limit_is_enforced_again() {
     assert!(c.engine.policies().namespace_over_limit("team").is_none());
     assert_eq!(code_in(&c.engine, "a").await, "AcceptedUnverified");
     assert_eq!(code_in(&c.engine, "c").await, "StaticFail");
+}
 
-    // A refused object found invalid once there is room is refused for that, as any object
-    // is, and no longer holds its namespace.
+/// A refused object found invalid once there is room is refused for that, as any object is, and
+/// no longer holds its namespace. (A `static` action outside the enum: the real API server
+/// refuses it at the door, so the recorded-shapes server stores it, as schemaless CRDs would.)
+#[tokio::test]
+async fn an_object_refused_for_the_limit_is_refused_as_invalid_once_there_is_room() {
+    let c = start_recorded_with(team_policies(&["a", "b"]), limit_of_two()).await;
+    assert_eq!(code_in(&c.engine, "x").await, "AcceptedUnverified");
     let invalid =
         json!({"images": [{"glob": "**"}], "authorities": [{"static": {"action": "maybe"}}]});
     c.api

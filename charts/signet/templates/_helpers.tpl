@@ -97,7 +97,7 @@ cert-manager certificates cert-manager's namespace: cert-manager renews Signet's
 reviewing its pods would let an outage of Signet block its own renewal.
 */}}
 {{- define "signet.excludedNamespaces" -}}
-{{- $names := concat .Values.webhook.excludedNamespaces (list .Release.Namespace) -}}
+{{- $names := concat (list .Release.Namespace) .Values.webhook.excludedNamespaces -}}
 {{- if eq .Values.certificates.source "certManager" -}}
 {{- $names = append $names .Values.certificates.certManager.namespace -}}
 {{- end -}}
@@ -145,4 +145,26 @@ namespaceSelector:
 objectSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+{{/*
+The probes' port and scheme: with clientAuth.caSecret the HTTPS port asks every caller for a
+client certificate, which kubelet does not have, so probes go to the metrics port (plain HTTP,
+/healthz and /readyz as on 8443).
+*/}}
+{{- define "signet.probePort" -}}
+{{- if .Values.clientAuth.caSecret }}metrics{{ else }}https{{ end }}
+{{- end }}
+
+{{- define "signet.probeScheme" -}}
+{{- if .Values.clientAuth.caSecret }}HTTP{{ else }}HTTPS{{ end }}
+{{- end }}
+
+{{/* A list of strings as CEL string literals, comma-separated: 'a', 'b'. */}}
+{{- define "signet.celStrings" -}}
+{{- $quoted := list -}}
+{{- range . -}}
+{{- $quoted = append $quoted (printf "'%s'" (. | replace "\\" "\\\\" | replace "'" "\\'")) -}}
+{{- end -}}
+{{- join ", " $quoted -}}
 {{- end -}}
