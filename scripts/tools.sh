@@ -13,6 +13,8 @@
 #   distribution                    github.com/distribution/distribution/v3/cmd/registry
 #   helm                            helm.sh/helm/v4/cmd/helm (charts/signet's lint, template and
 #                                   install tests)
+#   notation                        tools/notation: github.com/notaryproject/notation/cmd/notation
+#                                   (Notary Project signatures, JWS and COSE; tests/it/notation.rs)
 #
 # Prints nothing but progress on stderr; the tests find the programs under .tools/ (or under
 # $SIGNET_TOOLS when set).
@@ -31,6 +33,8 @@ COSIGN3_VERSION=v3.0.5
 GGCR_REGISTRY_VERSION=$CRANE_VERSION
 DISTRIBUTION_VERSION=v3.0.0
 HELM_VERSION=v4.3.2
+# The newest v1 the Go module proxy serves (tools/notation/go.mod requires the same).
+NOTATION_VERSION=v1.3.2
 
 command -v go >/dev/null 2>&1 || { echo "tools.sh: Go is needed to build the test tools" >&2; exit 1; }
 export GOFLAGS="${GOFLAGS:-} -trimpath"
@@ -83,6 +87,13 @@ helm() {
     install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 }
 
+# Built inside tools/notation (go.mod pins it): the proxy serves the version but not the
+# module's version list, which `go install pkg@version` asks for.
+notation() {
+    (cd tools/notation && go build -ldflags "-s -w" -o "$out/notation" \
+        github.com/notaryproject/notation/cmd/notation)
+}
+
 build kube "$KUBERNETES_VERSION" -- kube
 build cosign "$COSIGN_VERSION" -- install "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
 build crane "$CRANE_VERSION" -- install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
@@ -90,3 +101,4 @@ build cosign3 "$COSIGN3_VERSION" -- cosign3
 build ggcr-registry "$GGCR_REGISTRY_VERSION" -- ggcr_registry
 build distribution "$DISTRIBUTION_VERSION" -- distribution
 build helm "$HELM_VERSION" -- helm
+build notation "$NOTATION_VERSION" -- notation

@@ -15,6 +15,7 @@ mod credentials;
 mod evaluate;
 mod multi_arch;
 mod namespaced;
+mod notation;
 mod placeholders;
 mod require_digest;
 mod signature_sources;

@@ -14,7 +14,7 @@ mod composer;
 pub use composer::{Applied, DEFAULT_MAX_POLICIES_PER_NAMESPACE, Namespaced, PolicyComposer};
 
 use crate::engine::Engine;
-use crate::policy::{LoadError, PolicySet, TrustRoots};
+use crate::policy::{LoadError, NotationTrustPolicy, PolicySet, TrustRoots};
 
 /// Where a policy set comes from.
 #[derive(Debug, Clone, Default)]
@@ -25,17 +25,50 @@ pub struct PolicySources {
     pub trust_roots: Vec<PathBuf>,
     /// `--signature-policy-dir`: `<dir>/<namespace>.json` per namespace.
     pub namespace_dir: Option<PathBuf>,
+    /// `--notation-trust-policy` and `--notation-trust-store`.
+    pub notation: Option<NotationSources>,
+}
+
+/// A Notation trust policy and the trust store directory its statements name.
+#[derive(Debug, Clone)]
+pub struct NotationSources {
+    /// The trust policy file (or Notation's configuration directory).
+    pub policy: PathBuf,
+    /// The trust store directory (`x509/...` below it).
+    pub store: PathBuf,
+}
+
+impl NotationSources {
+    /// Read the trust policy and its stores.
+    pub fn load(&self) -> Result<NotationTrustPolicy, LoadError> {
+        NotationTrustPolicy::load(&self.policy, &self.store)
+    }
+
+    /// Add the trust policy to `set` (last: the set's fingerprint must be final).
+    pub fn apply(sources: Option<&Self>, set: PolicySet) -> Result<PolicySet, LoadError> {
+        match sources {
+            Some(notation) => Ok(set.with_notation(notation.load()?)),
+            None => Ok(set),
+        }
+    }
 }
 
 impl PolicySources {
     /// Every path whose content is watched.
     pub fn watched(&self) -> Vec<PathBuf> {
         let dir = self.namespace_dir.iter().cloned();
+        // The store directory's files are hashed one level down only: its certificates sit in
+        // x509/<type>/<name>/, so each named store directory is watched.
+        let notation = self.notation.iter().flat_map(|n| {
+            let stores = notation_store_dirs(&n.store);
+            std::iter::once(n.policy.clone()).chain(stores)
+        });
         self.paths
             .iter()
             .chain(&self.trust_roots)
             .cloned()
             .chain(dir)
+            .chain(notation)
             .collect()
     }
 
@@ -49,11 +82,26 @@ impl PolicySources {
             }
             _ => PolicySet::load_with_trust_roots(&self.paths, &roots)?,
         };
-        match &self.namespace_dir {
-            Some(dir) => set.with_namespace_dir(dir, &roots),
-            None => Ok(set),
-        }
+        let set = match &self.namespace_dir {
+            Some(dir) => set.with_namespace_dir(dir, &roots)?,
+            None => set,
+        };
+        NotationSources::apply(self.notation.as_ref(), set)
     }
+}
+
+/// `{store}/x509/<type>/<name>` for every named store present now.
+fn notation_store_dirs(store: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for kind in ["ca", "signingAuthority", "tsa"] {
+        let Ok(entries) = std::fs::read_dir(store.join("x509").join(kind)) else {
+            continue;
+        };
+        let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        dirs.sort();
+        out.extend(dirs);
+    }
+    out
 }
 
 /// Hash of the bytes of every policy file under `paths` (directories listed, sorted).
@@ -106,6 +154,7 @@ pub fn watch_policy_sources(
         paths,
         trust_roots,
         namespace_dir: None,
+        notation: None,
     };
     watch_sources(sources, None, engine, interval, report)
 }

@@ -122,6 +122,10 @@ pub enum AuthorityCause {
     Unusable(String),
     /// An attestation the authority requires was missing, unverified or refused by its policy.
     Attestation(AttestationFailure),
+    /// No Notary Project (Notation) signature was accepted: the stable code (`NoSignature`,
+    /// `NotationSignatureInvalid`) and why, naming each signature (`Notation signature
+    /// sha256:…: …`).
+    Notation(&'static str, String),
 }
 
 /// Why one `attestations[]` entry of an authority was not satisfied.
@@ -151,6 +155,7 @@ impl Reason {
                     AuthorityCause::StaticFail(_) => "StaticFail",
                     AuthorityCause::Attestation(_) => "AttestationFailed",
                     AuthorityCause::Unusable(_) => "AuthorityUnusable",
+                    AuthorityCause::Notation(code, _) => code,
                 })
                 .unwrap_or("PolicyFailed"),
             Self::Registry(e) => e.code(),
@@ -288,6 +293,7 @@ impl std::fmt::Display for AuthorityCause {
                 a.name, a.predicate_type, a.authority, a.detail
             ),
             Self::Unusable(reason) => write!(f, "cannot be checked: {reason}"),
+            Self::Notation(_, why) => f.write_str(why),
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct CrioArgs {
     /// Trust roots keyless authorities name; their material is written inline.
     #[arg(long = "trust-root", value_delimiter = ',')]
     trust_root: Vec<PathBuf>,
+    /// A Notation trust policy: reported as not carried (CRI-O cannot verify Notation).
+    #[command(flatten)]
+    notation: super::NotationArgs,
     /// What images no policy covers become (as `serve --no-match`).
     #[arg(long = "no-match", value_enum, default_value = "deny")]
     no_match: NoMatchAction,
@@ -55,6 +58,7 @@ fn crio(args: CrioArgs) -> anyhow::Result<ExitCode> {
         paths: args.policy.clone(),
         trust_roots: args.trust_root.clone(),
         namespace_dir: None,
+        notation: args.notation.sources(),
     };
     signet::policy::TrustRoots::load(&args.trust_root).context("loading --trust-root")?;
     let set = sources.load(None).context("loading policy")?;

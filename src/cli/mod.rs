@@ -28,7 +28,7 @@ use signet::policy::{PolicySet, TrustRoots};
 use signet::registry::{
     CredentialProviders, Credentials, Mirrors, Platform, Registry, RegistryConfig,
 };
-use signet::reload::PolicySources;
+use signet::reload::{NotationSources, PolicySources};
 
 /// Signet: admit only signed container images.
 #[derive(Parser, Debug)]
@@ -113,6 +113,8 @@ pub struct EngineArgs {
     /// directory of them. Read once at start and on reload; never fetched.
     #[arg(long = "trust-root", env = "SIGNET_TRUST_ROOT", value_delimiter = ',')]
     pub trust_root: Vec<PathBuf>,
+    #[command(flatten)]
+    pub notation: NotationArgs,
     /// Registry reached over plain HTTP, `host[:port]` (repeatable).
     #[arg(long = "insecure-registry", value_delimiter = ',')]
     pub insecure_registry: Vec<String>,
@@ -261,6 +263,7 @@ impl EngineArgs {
             policy: _,
             signature_policy_dir: _,
             trust_root: _,
+            notation: _,
             insecure_registry,
             registry_config,
             registries_conf,
@@ -351,6 +354,43 @@ impl EngineArgs {
             paths: self.policy.clone(),
             trust_roots: self.trust_root.clone(),
             namespace_dir: self.signature_policy_dir.clone(),
+            notation: self.notation.sources(),
+        }
+    }
+}
+
+/// Notation's own configuration, read as it is (docs/notation.md).
+#[derive(Args, Debug, Clone, Default)]
+pub struct NotationArgs {
+    /// Notation trust policy (`trustpolicy.json` or `trustpolicy.oci.json`, version 1.0), or
+    /// Notation's configuration directory holding it: the statement whose registryScopes name
+    /// an image's repository (else the `*` one) applies besides --policy. Needs
+    /// --notation-trust-store.
+    #[arg(
+        long = "notation-trust-policy",
+        env = "SIGNET_NOTATION_TRUST_POLICY",
+        requires = "notation_trust_store"
+    )]
+    pub notation_trust_policy: Option<PathBuf>,
+    /// Notation's trust store directory (`{DIR}/x509/{ca|signingAuthority|tsa}/{name}/*.pem|crt`,
+    /// Notation's `truststore` directory).
+    #[arg(
+        long = "notation-trust-store",
+        env = "SIGNET_NOTATION_TRUST_STORE",
+        requires = "notation_trust_policy"
+    )]
+    pub notation_trust_store: Option<PathBuf>,
+}
+
+impl NotationArgs {
+    /// The trust policy and store, when given.
+    pub fn sources(&self) -> Option<NotationSources> {
+        match (&self.notation_trust_policy, &self.notation_trust_store) {
+            (Some(policy), Some(store)) => Some(NotationSources {
+                policy: policy.clone(),
+                store: store.clone(),
+            }),
+            _ => None,
         }
     }
 }

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use signet::policy::{PolicySecrets, PolicySet, TrustRoots};
+use signet::reload::NotationSources;
 
 /// `signet policy …`.
 #[derive(Subcommand, Debug)]
@@ -24,9 +25,12 @@ pub struct CheckArgs {
     /// Trust roots keyless authorities may name (as for `serve`).
     #[arg(long = "trust-root", value_delimiter = ',')]
     trust_root: Vec<PathBuf>,
+    /// A Notation trust policy and trust store to check with the files (as for `serve`).
+    #[command(flatten)]
+    notation: super::NotationArgs,
     /// Policy files or directories (every .yaml, .yml and .json file below them), each file
     /// checked on its own; every invalid file is reported.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "notation_trust_policy")]
     files: Vec<PathBuf>,
 }
 
@@ -43,6 +47,9 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .with_secrets(PolicySecrets::Checked);
     println!("{}", public_good_line(&roots));
     let mut invalid = 0;
+    if let Some(notation) = args.notation.sources() {
+        check_notation(&notation, &mut invalid);
+    }
     for file in super::files::expand(&args.files)? {
         let shown = file.display();
         match PolicySet::load_with_trust_roots(std::slice::from_ref(&file), &roots) {
@@ -107,6 +114,24 @@ fn together(dir: &Path, roots: &TrustRoots, invalid: &mut usize) {
                 file.display(),
                 dir.display()
             );
+        }
+    }
+}
+
+/// The Notation trust policy with its trust stores, described as `serve` would use it.
+fn check_notation(notation: &NotationSources, invalid: &mut usize) {
+    let shown = notation.policy.display();
+    match notation.load() {
+        Ok(trust_policy) => {
+            let set = PolicySet::default().with_notation(trust_policy);
+            println!("{shown}: ok, Notation trust policy");
+            for line in set.describe().iter().skip(1) {
+                println!("  {line}");
+            }
+        }
+        Err(error) => {
+            *invalid += 1;
+            eprintln!("{shown}: invalid: {error}");
         }
     }
 }

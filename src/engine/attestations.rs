@@ -114,7 +114,7 @@ async fn judge_attestations(
             ),
             keyless.threshold,
         ),
-        AuthorityKind::Static(_) => {
+        AuthorityKind::Static(_) | AuthorityKind::Notation(_) => {
             return Err(AuthorityCause::Signature(signature::Mismatch::NoSignature));
         }
     };

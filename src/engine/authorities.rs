@@ -16,6 +16,7 @@ use crate::verdict::{AuthorityCause, AuthorityFailure, Reason};
 
 use super::attestations;
 use super::cache::ReviewRegistry;
+use super::notation;
 use super::signature_sources::{Sources, signature_pull_credentials};
 use super::stages::{Stage, StageMetrics};
 
@@ -92,6 +93,21 @@ pub(super) async fn judge(
                 ));
             }
             AuthorityKind::Static(s) => static_cause(s),
+            AuthorityKind::Notation(n) => {
+                match notation::judge(registry, stages, n, image, digest).await {
+                    Ok(Ok(note)) => {
+                        return PolicyResult::Satisfied(format!(
+                            "{note} ({}/{})",
+                            policy.name, authority.name
+                        ));
+                    }
+                    Ok(Err(cause)) => cause,
+                    Err(e) => {
+                        registry_error.get_or_insert(e);
+                        continue;
+                    }
+                }
+            }
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_)
                 if !authority.attestations.is_empty() =>
             {
@@ -218,7 +234,7 @@ fn check_signatures(
         AuthorityKind::Keyless(keyless) => {
             signature::check_keyless_material(keyless, subject, material)
         }
-        AuthorityKind::Static(_) => Err(Mismatch::NoSignature),
+        AuthorityKind::Static(_) | AuthorityKind::Notation(_) => Err(Mismatch::NoSignature),
     }
 }
 

@@ -160,6 +160,31 @@ impl ReviewRegistry<'_> {
             .await
     }
 
+    /// [`Registry::fetch_notation_signatures`], timed, not cached (the verdict cache keeps what
+    /// they decided).
+    pub async fn fetch_notation_signatures(
+        &self,
+        repository: &ImageReference,
+        digest: &Digest,
+    ) -> Result<Vec<crate::registry::NotationSignature>, RegistryError> {
+        let fetch = self.via.fetch_notation_signatures(repository, digest);
+        self.cached
+            .timed(repository.registry(), "fetch_notation_signatures", fetch)
+            .await
+    }
+
+    /// [`Registry::manifest_descriptor`], timed, not cached.
+    pub async fn manifest_descriptor(
+        &self,
+        repository: &ImageReference,
+        digest: &Digest,
+    ) -> Result<crate::registry::ManifestDescriptor, RegistryError> {
+        let fetch = self.via.manifest_descriptor(repository, digest);
+        self.cached
+            .timed(repository.registry(), "manifest_descriptor", fetch)
+            .await
+    }
+
     /// The same caches, reached with `pull` first (an authority's `signaturePullSecrets`),
     /// then this review's credentials.
     pub fn with_credentials(&self, pull: &Credentials) -> Registry {

@@ -117,7 +117,7 @@ fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
                 authority: a.name.clone(),
                 cause: static_cause(s),
             }),
-            AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => None,
+            AuthorityKind::Key(_) | AuthorityKind::Keyless(_) | AuthorityKind::Notation(_) => None,
         })
         .collect();
     PolicyResult::Failed(Reason::PolicyFailed {

@@ -30,6 +30,23 @@ impl PolicySet {
                 lines.push(format!("    {}", authority_line(authority)));
             }
         }
+        if let Some(notation) = &self.notation {
+            lines.push(format!(
+                "Notation trust policy {} (the statement naming an image's repository applies, \
+                 else the \"*\" one):",
+                notation.source
+            ));
+            for (scopes, policy) in notation.statements() {
+                lines.push(format!(
+                    "  statement {:?}: registryScopes {}",
+                    policy.name,
+                    scopes.join(", ")
+                ));
+                for authority in &policy.authorities {
+                    lines.push(format!("    {}", authority_line(authority)));
+                }
+            }
+        }
         for (namespace, set) in &self.namespaces {
             lines.push(format!(
                 "namespace {namespace} (replaces the global policy there):"
@@ -93,6 +110,7 @@ fn authority_line(authority: &Authority) -> String {
             )
         }
         AuthorityKind::Keyless(k) => keyless_words(k),
+        AuthorityKind::Notation(n) => notation_words(n),
     };
     let source = authority
         .source
@@ -182,4 +200,23 @@ pub(super) fn identity_words(rule: &IdentityRule) -> String {
         } => format!("remapIdentity {prefix} -> {signed_prefix} (then matchRepository)"),
         IdentityRule::AnyRepository => "anyRepository".into(),
     }
+}
+
+/// `Notation signature, level strict (...), trust stores "ca:x", identities ...`.
+fn notation_words(n: &super::notation::NotationAuthority) -> String {
+    let e = &n.enforcement;
+    let identities: Vec<String> = n.identities.iter().map(|i| i.describe()).collect();
+    format!(
+        "Notation signature at level {} (integrity {}, authenticity {}, authenticTimestamp {}, \
+         expiry {}, revocation {}: never checked, Signet makes no OCSP/CRL requests); trust \
+         stores {}; trusted identities {}",
+        n.level,
+        e.integrity.as_str(),
+        e.authenticity.as_str(),
+        e.authentic_timestamp.as_str(),
+        e.expiry.as_str(),
+        e.revocation.as_str(),
+        n.store_names(),
+        identities.join(" | ")
+    )
 }

@@ -61,6 +61,18 @@ pub(super) fn with_over_limit(
     hex::encode(c.0.finalize())
 }
 
+/// The set fingerprint `base` with the fingerprints of a Notation trust policy's statements.
+pub(super) fn with_notation(base: &str, statements: &[[u8; 32]]) -> String {
+    let mut c = Canonical(Sha256::new());
+    c.text(base);
+    c.text("notation");
+    c.count(statements.len());
+    for statement in statements {
+        c.bytes(statement);
+    }
+    hex::encode(c.0.finalize())
+}
+
 /// sha256 of the canonical form of one policy: what a verdict cache keys on.
 pub(super) fn policy_fingerprint(policy: &ImagePolicy) -> [u8; 32] {
     let mut c = Canonical(Sha256::new());
@@ -187,6 +199,11 @@ fn write_authority(c: &mut Canonical, a: &Authority) {
             }
         }
         AuthorityKind::Keyless(k) => write_keyless(c, k),
+        AuthorityKind::Notation(n) => {
+            c.text("notation");
+            // Debug spells every field, quoted and escaped: unambiguous.
+            c.text(&format!("{n:?}"));
+        }
     }
     c.count(a.attestations.len());
     for attestation in &a.attestations {

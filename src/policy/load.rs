@@ -300,6 +300,7 @@ impl Builder {
             namespaces: BTreeMap::new(),
             notes: self.notes,
             over_limit: BTreeMap::new(),
+            notation: None,
             fingerprint,
         }
     }

@@ -32,6 +32,7 @@ mod glob;
 mod index;
 mod load;
 mod model;
+mod notation;
 mod scope;
 mod secret_refs;
 mod sigstore;
@@ -57,6 +58,11 @@ pub use model::{
     KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE,
     RsaDigest, Scope, SignatureFormat, SignatureLocation, SignatureSource, StaticAction,
     StaticAuthority, TrustedKey,
+};
+pub use notation::{
+    Action as NotationAction, Enforcement as NotationEnforcement, NotationAuthority,
+    NotationIdentity, NotationTrustPolicy, NotationTrustStore, StoreKind as NotationStoreKind,
+    TRUST_POLICY_FILES, TimestampOption as NotationTimestamp,
 };
 pub use secret_refs::{
     ClusterSecrets, MAX_SECRET_BYTES, MAX_SECRETS, PolicySecrets, PullSecretData, SecretContent,
@@ -97,6 +103,9 @@ pub struct PolicySet {
     notes: Vec<String>,
     /// Namespaces whose `ImagePolicy` objects were not all loaded (over their limit).
     over_limit: BTreeMap<String, NamespaceOverLimit>,
+    /// `--notation-trust-policy`: its statement for an image applies besides the policies
+    /// selected above, in every namespace.
+    notation: Option<std::sync::Arc<NotationTrustPolicy>>,
     fingerprint: String,
 }
 
@@ -213,6 +222,23 @@ impl PolicySet {
         self
     }
 
+    /// This set with the statements of a Notation trust policy: the statement governing an
+    /// image (see [`NotationTrustPolicy::policy_for`]) applies besides this set's policies.
+    pub fn with_notation(mut self, trust_policy: NotationTrustPolicy) -> PolicySet {
+        let prints: Vec<[u8; 32]> = trust_policy
+            .statements()
+            .map(|(_, p)| *p.fingerprint())
+            .collect();
+        self.fingerprint = fingerprint::with_notation(&self.fingerprint, &prints);
+        self.notation = Some(std::sync::Arc::new(trust_policy));
+        self
+    }
+
+    /// The Notation trust policy given, if any.
+    pub fn notation(&self) -> Option<&NotationTrustPolicy> {
+        self.notation.as_deref()
+    }
+
     /// Whether `namespace` holds more `ImagePolicy` objects than its limit, and which were
     /// refused.
     pub fn namespace_over_limit(&self, namespace: &str) -> Option<&NamespaceOverLimit> {
@@ -258,6 +284,8 @@ impl PolicySet {
         let set = self.governing(namespace);
         let mut selected = set.select(image, namespace);
         selected.retain(|p| p.applies_to(object));
+        let notation = self.notation.as_ref().and_then(|n| n.policy_for(image));
+        selected.extend(notation);
         selected
     }
 

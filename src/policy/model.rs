@@ -76,6 +76,10 @@ impl ImagePolicy {
     /// `ClusterImagePolicy <name>`, `ImagePolicy <namespace>/<name>` or
     /// `containers-policy.json requirement <scope>[i]`, for messages.
     pub fn display_name(&self) -> String {
+        // Only a Notation trust policy statement has neither globs nor a scope.
+        if self.images.is_empty() && self.scope.is_none() {
+            return format!("Notation trust policy statement {}", self.name);
+        }
         match (&self.scope, &self.namespace) {
             (Some(_), _) => format!("containers-policy.json requirement {}", self.name),
             (None, Some(ns)) => format!("ImagePolicy {ns}/{}", self.name),
@@ -251,6 +255,9 @@ pub enum AuthorityKind {
     Keyless(KeylessAuthority),
     /// A fixed answer without looking at signatures.
     Static(StaticAuthority),
+    /// A Notary Project (Notation) signature whose certificate chain leads to a trust store
+    /// (a statement of `--notation-trust-policy`).
+    Notation(super::notation::NotationAuthority),
 }
 
 /// `key:` authority: the trusted keys and the identity rule for the signed payload.

@@ -46,7 +46,9 @@ pub use error::RegistryError;
 pub use mirrors::{MAX_MIRROR_ENTRIES, Mirrors, MirrorsError};
 pub use platforms::{MAX_INDEX_CHILDREN, Platform, PlatformManifest, Pull};
 pub use referrers::{
-    MAX_BUNDLE_BYTES, SIGSTORE_BUNDLE_MEDIA_TYPE, SIGSTORE_BUNDLE_TYPES, SignatureBundle,
+    MAX_BUNDLE_BYTES, MAX_NOTATION_SIGNATURE_BYTES, ManifestDescriptor,
+    NOTATION_SIGNATURE_ARTIFACT_TYPE, NotationSignature, SIGSTORE_BUNDLE_MEDIA_TYPE,
+    SIGSTORE_BUNDLE_TYPES, SignatureBundle,
 };
 pub use signatures::{SIMPLE_SIGNING_MEDIA_TYPE, SignatureLayer, SignatureMaterial, signature_tag};
 pub use token::MAX_TOKEN_ANSWER_BYTES;

@@ -9,6 +9,7 @@
 //! bundle bytes; what they prove is the signature stage's business.
 
 mod index;
+mod notation;
 mod pages;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,11 @@ use super::{Registry, RegistryError};
 use crate::reference::{Digest, ImageReference};
 use index::{Descriptor, parse_index};
 use pages::MAX_REFERRER_PAGES;
+
+pub use notation::{
+    MAX_NOTATION_SIGNATURE_BYTES, ManifestDescriptor, NOTATION_SIGNATURE_ARTIFACT_TYPE,
+    NotationSignature,
+};
 
 /// The artifact (and layer) media type of a Sigstore bundle as cosign 3 attaches it.
 pub const SIGSTORE_BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -81,7 +87,10 @@ impl Registry {
             digest.to_string(),
         );
         // 1. The index: the referrers API (every page), else the tag schema.
-        let Some(entries) = self.referrers_index(&reference, digest).await? else {
+        let found = self
+            .referrers_index(&reference, digest, SIGSTORE_BUNDLE_MEDIA_TYPE)
+            .await?;
+        let Some(entries) = found else {
             return Ok(Vec::new());
         };
         // 2. Every entry's manifest, judged by itself: an index entry's `artifactType` is a hint
@@ -94,30 +103,21 @@ impl Registry {
             .collect()
             .await;
         // 3. Not too many bundles.
-        let mut out = Vec::new();
-        for bundle in found {
-            let Some(bundle) = bundle? else { continue };
-            if out.len() == self.config.max_signatures {
-                return Err(RegistryError::TooManySignatures {
-                    count: out.len() + 1,
-                    limit: self.config.max_signatures,
-                });
-            }
-            out.push(bundle);
-        }
-        Ok(out)
+        at_most(found, self.config.max_signatures)
     }
 
     /// The referrers index entries, from the API or the tag schema; `None` when neither exists.
     /// When the API fails (Harbor 2.7 answers 401 without a challenge, GHCR redirects to a rate
     /// limit page), the tag schema is still read; if it does not exist either, the API's
     /// failure is the answer (the referrers may exist: this is not "none").
+    /// `artifact_type` is the API's filter (a hint: registries may ignore it).
     async fn referrers_index(
         &self,
         reference: &Reference,
         digest: &Digest,
+        artifact_type: &str,
     ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
-        let api_failure = match self.referrers_api(reference, digest).await {
+        let api_failure = match self.referrers_api(reference, digest, artifact_type).await {
             Ok(Some(entries)) => return Ok(Some(entries)),
             Ok(None) => None,
             Err(
@@ -162,13 +162,14 @@ impl Registry {
         &self,
         reference: &Reference,
         digest: &Digest,
+        artifact_type: &str,
     ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
         let registry = reference.registry();
         let limit = self.config.max_referrers;
         let mut path = format!(
             "/v2/{}/referrers/{digest}?artifactType={}",
             reference.repository(),
-            SIGSTORE_BUNDLE_MEDIA_TYPE.replace('+', "%2B")
+            artifact_type.replace('+', "%2B")
         );
         let mut entries = Vec::new();
         for page in 0..MAX_REFERRER_PAGES {
@@ -292,6 +293,26 @@ impl Registry {
             annotations: manifest.annotations,
         }))
     }
+}
+
+/// The referrers found (`None`: not one of the kind looked for), the first failure, or a
+/// refusal when more than `limit` were found.
+fn at_most<T>(
+    found: Vec<Result<Option<T>, RegistryError>>,
+    limit: usize,
+) -> Result<Vec<T>, RegistryError> {
+    let mut out = Vec::new();
+    for item in found {
+        let Some(item) = item? else { continue };
+        if out.len() == limit {
+            return Err(RegistryError::TooManySignatures {
+                count: out.len() + 1,
+                limit,
+            });
+        }
+        out.push(item);
+    }
+    Ok(out)
 }
 
 /// Referrer manifests read at once for one image (the host's request slots cap them too).

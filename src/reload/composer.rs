@@ -287,10 +287,11 @@ impl PolicyComposer {
     fn load(&self, documents: &Documents, roots: &TrustRoots) -> Result<PolicySet, LoadError> {
         let compiled = documents.values().map(|stored| &stored.compiled);
         let set = PolicySet::load_with_compiled(&self.sources.paths, compiled, roots)?;
-        match &self.sources.namespace_dir {
-            Some(dir) => set.with_namespace_dir(dir, roots),
-            None => Ok(set),
-        }
+        let set = match &self.sources.namespace_dir {
+            Some(dir) => set.with_namespace_dir(dir, roots)?,
+            None => set,
+        };
+        super::NotationSources::apply(self.sources.notation.as_ref(), set)
     }
 
     /// Poll the files every `interval`; on a content change reload files and documents

@@ -210,7 +210,7 @@ fn bundle_attestation(
             log: k.rekor.as_deref(),
         },
         AuthorityKind::Keyless(k) => Signer::Keyless(&k.trust),
-        AuthorityKind::Static(_) => return Ok(None),
+        AuthorityKind::Static(_) | AuthorityKind::Notation(_) => return Ok(None),
     };
     let verified =
         verify_sigstore_bundle(&bundle.bytes, None, signer).map_err(|e| e.to_string())?;

@@ -154,11 +154,13 @@ async fn exported_policies_give_the_same_verdicts_as_the_cluster_image_policies(
         paths: vec![cip],
         trust_roots: vec![root],
         namespace_dir: None,
+        notation: None,
     };
     let exported = PolicySources {
         paths: vec![out.join("policy.json")],
         trust_roots: Vec::new(),
         namespace_dir: Some(out.join("namespaces")),
+        notation: None,
     };
     let exported_set = exported.load(None).unwrap();
     assert!(exported_set.is_containers_policy());

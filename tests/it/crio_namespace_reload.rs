@@ -64,6 +64,7 @@ async fn namespace_files_are_reloaded_and_a_broken_one_keeps_the_policy_in_force
         paths: vec![global.clone()],
         trust_roots: Vec::new(),
         namespace_dir: Some(namespaces.clone()),
+        notation: None,
     };
     let config = RegistryConfig {
         insecure: vec![host.clone()],

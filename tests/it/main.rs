@@ -35,6 +35,7 @@ mod key_timestamps;
 mod kube_apiserver;
 mod manifests;
 mod namespaced_policies;
+mod notation;
 mod policy_conformance;
 mod policy_match_admission;
 mod public_good_embedded;

@@ -64,7 +64,9 @@ fn verdict(
     match &matching[0].authorities[0].kind {
         AuthorityKind::Key(k) => check_key_authority(k, subject, layers),
         AuthorityKind::Keyless(k) => check_keyless_authority(k, subject, layers),
-        AuthorityKind::Static(_) => panic!("static requirement"),
+        AuthorityKind::Static(_) | AuthorityKind::Notation(_) => {
+            panic!("not a signature requirement")
+        }
     }
 }
 

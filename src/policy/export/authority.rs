@@ -166,6 +166,18 @@ fn authority_requirement(a: &Authority, report: &mut impl FnMut(Severity, String
         }
         AuthorityKind::Keyless(k) => keyless_requirement(k, a, report),
         AuthorityKind::Static(_) => json!({"type": "reject"}),
+        AuthorityKind::Notation(n) => {
+            report(
+                Severity::Refuses,
+                format!(
+                    "authority {}: Notary Project (Notation) signatures (statement {:?}) are not \
+                     carried: containers-policy.json cannot verify them, so CRI-O would refuse \
+                     what this authority admits; exported as reject",
+                    a.name, n.statement
+                ),
+            );
+            json!({"type": "reject"})
+        }
     }
 }
 

@@ -104,6 +104,20 @@ pub fn export_crio(set: &PolicySet, unmatched: Unmatched) -> Result<CrioExport, 
             message: "images no policy covers are admitted without the warning (default: insecureAcceptAnything)".into(),
         });
     }
+    if let Some(notation) = set.notation() {
+        for (scopes, policy) in notation.statements() {
+            findings.push(ExportFinding {
+                severity: Severity::Refuses,
+                policy: policy.display_name(),
+                message: format!(
+                    "not carried (registryScopes {}): containers-policy.json cannot verify \
+                     Notary Project (Notation) signatures, so CRI-O would refuse or admit \
+                     these images regardless of their Notation signatures",
+                    scopes.join(", ")
+                ),
+            });
+        }
+    }
     let cluster: Vec<&ImagePolicy> = set
         .policies()
         .iter()

@@ -144,6 +144,46 @@ pub struct Authority {
     /// Signet extension: the signed identity rule.
     #[serde(default)]
     pub signed_identity: Option<SignedIdentity>,
+    /// Signet extension: a Notary Project (Notation) signature, judged as a trust policy
+    /// statement with these stores and identities would judge it.
+    #[serde(default)]
+    pub notation: Option<NotationRef>,
+}
+
+/// Signet extension `notation:`: one Notation trust policy statement, its trust stores inline.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotationRef {
+    /// `strict` (with a revocation override), `permissive` or `audit`, as in a trust policy.
+    #[serde(default, deserialize_with = "nullable")]
+    pub level: String,
+    /// Per-check actions, as a trust policy's `signatureVerification.override`.
+    #[serde(default, rename = "override")]
+    pub overrides: BTreeMap<String, String>,
+    /// `always` (default) or `afterCertExpiry`.
+    #[serde(default, deserialize_with = "nullable")]
+    pub verify_timestamp: String,
+    /// The trust stores, certificates inline.
+    #[serde(default, deserialize_with = "nullable")]
+    pub trust_stores: Vec<NotationStoreRef>,
+    /// `*` or `x509.subject: C=..., ST=..., O=...`, as in a trust policy.
+    #[serde(default, deserialize_with = "nullable")]
+    pub trusted_identities: Vec<String>,
+}
+
+/// One `notation.trustStores[]` entry.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotationStoreRef {
+    /// The store's name, for messages (`[a-zA-Z0-9_.-]+`).
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: String,
+    /// `ca` (default), `signingAuthority` or `tsa`.
+    #[serde(default, rename = "type", deserialize_with = "nullable")]
+    pub kind: String,
+    /// PEM certificates.
+    #[serde(default, deserialize_with = "nullable")]
+    pub data: String,
 }
 
 /// `key:` (also `keyless.ca-cert`).

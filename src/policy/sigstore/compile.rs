@@ -188,6 +188,26 @@ fn compile_authority(
     } else if let Some(k) = &a.keyless {
         let identity = compile_identity(a.signed_identity.as_ref(), &at, findings);
         compile_keyless(a, k, &at, roots, identity, findings).map(AuthorityKind::Keyless)
+    } else if let Some(n) = &a.notation {
+        let name = match a.name.is_empty() {
+            true => format!("authority-{i}"),
+            false => a.name.clone(),
+        };
+        let stores = n
+            .trust_stores
+            .iter()
+            .map(|s| (s.name.as_str(), s.kind.as_str(), s.data.as_str()));
+        let statement = crate::policy::notation::InlineStatement {
+            name: &name,
+            level: &n.level,
+            overrides: &n.overrides,
+            verify_timestamp: &n.verify_timestamp,
+            identities: &n.trusted_identities,
+        };
+        crate::policy::notation::compile_inline(statement, stores)
+            .map(AuthorityKind::Notation)
+            .map_err(|e| findings.add(&join(&at, "notation"), e))
+            .ok()
     } else {
         None
     };

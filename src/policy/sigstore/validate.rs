@@ -162,11 +162,26 @@ fn validate_match(m: &wire::MatchResource, at: &str, errs: &mut FieldErrors) {
 }
 
 fn validate_authority(a: &wire::Authority, at: &str, namespaced: bool, errs: &mut FieldErrors) {
-    let set = [a.key.is_some(), a.keyless.is_some(), a.static_ref.is_some()];
+    let set = [
+        a.key.is_some(),
+        a.keyless.is_some(),
+        a.static_ref.is_some(),
+        a.notation.is_some(),
+    ];
+    let kinds = ["key", "keyless", "static", "notation"];
     match set.iter().filter(|s| **s).count() {
-        0 => return errs.missing_one_of(at, &["key", "keyless", "static"]),
+        0 => return errs.missing_one_of(at, &kinds),
         1 => {}
-        _ => return errs.multiple_one_of(at, &["key", "keyless", "static"]),
+        _ => return errs.multiple_one_of(at, &kinds),
+    }
+    if a.notation.is_some() {
+        // Notation signatures are found and judged on their own terms.
+        let format = [(a.signature_format.is_some(), "signatureFormat")];
+        for (present, field) in companions(a).into_iter().chain(format) {
+            if present {
+                errs.multiple_one_of(at, &["notation", field]);
+            }
+        }
     }
     if let Some(k) = &a.key {
         validate_key(k, &join(at, "key"), namespaced, false, errs);
@@ -186,6 +201,17 @@ fn validate_authority(a: &wire::Authority, at: &str, namespaced: bool, errs: &mu
     }
 }
 
+/// The fields of a cosign signature authority (which of them `a` sets).
+fn companions(a: &wire::Authority) -> [(bool, &'static str); 5] {
+    [
+        (!a.attestations.is_empty(), "attestations"),
+        (!a.sources.is_empty(), "source"),
+        (a.ctlog.is_some(), "ctlog"),
+        (a.rfc3161timestamp.is_some(), "rfc3161timestamp"),
+        (a.signed_identity.is_some(), "signedIdentity"),
+    ]
+}
+
 fn validate_static(a: &wire::Authority, s: &wire::StaticRef, at: &str, errs: &mut FieldErrors) {
     let path = join(at, "static");
     if s.action.is_empty() {
@@ -194,14 +220,7 @@ fn validate_static(a: &wire::Authority, s: &wire::StaticRef, at: &str, errs: &mu
         errs.invalid_value(&join(&path, "action"), &s.action, "unsupported action");
     }
     // Attestations, sources, transparency logs and identities make no sense with a fixed answer.
-    let companions = [
-        (!a.attestations.is_empty(), "attestations"),
-        (!a.sources.is_empty(), "source"),
-        (a.ctlog.is_some(), "ctlog"),
-        (a.rfc3161timestamp.is_some(), "rfc3161timestamp"),
-        (a.signed_identity.is_some(), "signedIdentity"),
-    ];
-    for (present, field) in companions {
+    for (present, field) in companions(a) {
         if present {
             errs.multiple_one_of(at, &["static", field]);
         }
