@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admission_decode;
 mod architecture;
 mod attestations;
 mod audit_cluster;
