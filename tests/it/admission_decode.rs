@@ -157,6 +157,35 @@ fn variants(body: &[u8]) -> Vec<Vec<u8>> {
         bent["request"]["object"] = value.clone();
         out.push(bent.to_string().into_bytes());
     }
+    // Metadata of the wrong types: refused by both, though only some of it is kept.
+    for (field, value) in [
+        ("", json!(null)),
+        ("", json!("x")),
+        ("name", json!(3)),
+        ("labels", json!({"a": 1})),
+        ("annotations", json!(["a"])),
+        ("creationTimestamp", json!("")),
+        ("creationTimestamp", json!("2026-12-05T10:00:00Z")),
+        ("deletionTimestamp", json!("yesterday")),
+        ("generation", json!("1")),
+        ("finalizers", json!([1])),
+        ("ownerReferences", json!([{"kind": "ReplicaSet"}])),
+        ("managedFields", json!("x")),
+        ("managedFields", json!([{"time": "x"}])),
+        ("managedFields", json!([{"manager": 1}])),
+        (
+            "managedFields",
+            json!([{"fieldsV1": [1, {"f:x": null}], "time": null}]),
+        ),
+        ("unknownField", json!({"any": ["thing"]})),
+    ] {
+        let mut bent = review.clone();
+        match field {
+            "" => bent["request"]["object"]["metadata"] = value,
+            _ => bent["request"]["object"]["metadata"][field] = value,
+        }
+        out.push(bent.to_string().into_bytes());
+    }
     // Duplicated keys (the last counts in both) and a key written with an escape.
     let text = String::from_utf8_lossy(body);
     out.push(
