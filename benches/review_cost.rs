@@ -1,7 +1,9 @@
 //! Issue 19: what one warm review costs in process, for instruction counts on a noisy machine.
-//! `review_cost <body> <reviews> [decode]` reviews the body `reviews` times (body bytes ->
-//! AdmissionReview -> decision -> answer bytes, as `POST /validate` does after TLS and HTTP;
-//! with `decode`, only body bytes -> request), bodies:
+//! `review_cost <body> <reviews> [decode|full|full-decode]` reviews the body `reviews` times
+//! (body bytes -> AdmissionReview -> decision -> answer bytes, as `POST /validate` does after
+//! TLS and HTTP; with `decode`, only body bytes -> request). `full` and `full-decode` do the same
+//! through the decoder and answer of before issue 19 (`parse_review_full`, kube's
+//! `AdmissionReview` serialised), so one build measures both. Bodies:
 //!
 //! * `small`: a 3-container Pod, names and images only (741 bytes);
 //! * `realistic`: the same Pod as kube-apiserver sends it for a Deployment's ReplicaSet
@@ -16,7 +18,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use signet::admission::{answer_bytes, decide, parse_review};
+use signet::admission::{answer_bytes, decide, parse_review, parse_review_full, respond};
 use signet::engine::{Engine, EngineSettings};
 use signet::policy::PolicySet;
 use signet::registry::{Credentials, Registry, RegistryConfig};
@@ -45,7 +47,9 @@ fn main() {
         Some(other) => panic!("unknown body {other:?}: small, realistic or fifty"),
     };
     let reviews: usize = args.get(1).map_or(1000, |n| n.parse().unwrap());
-    let decode_only = args.get(2).is_some_and(|a| a == "decode");
+    let mode = args.get(2).map_or("review", String::as_str);
+    let decode_only = mode.ends_with("decode");
+    let full = mode.starts_with("full");
     let policy = format!(
         "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: all}}\nspec:\n  images: [{{glob: \"{REGISTRY}/**\"}}]\n  authorities: [{{static: {{action: pass}}}}]\n"
     );
@@ -62,14 +66,21 @@ fn main() {
     let mut answered = 0;
     runtime.block_on(async {
         for _ in 0..reviews {
-            let request = parse_review(std::hint::black_box(bytes)).unwrap();
+            let body = std::hint::black_box(bytes);
+            let request = match full {
+                true => parse_review_full(body).unwrap(),
+                false => parse_review(body).unwrap(),
+            };
             if decode_only {
                 answered += std::hint::black_box(&request).uid.len();
                 continue;
             }
             let decision = decide(&engine, &request).await;
             assert!(decision.deny_message().is_none(), "denied: {decision:?}");
-            let answer = answer_bytes(&request, &decision, false);
+            let answer = match full {
+                true => serde_json::to_vec(&respond(&request, &decision, false)).unwrap(),
+                false => answer_bytes(&request, &decision, false),
+            };
             answered += std::hint::black_box(answer).len();
         }
     });
