@@ -88,7 +88,11 @@ pub async fn floor_cases(registry: &TestRegistry, key: &TestKey, dir: &Path) -> 
         .replace("@IMAGE_SIDECAR@", &three[1])
         .replace("@IMAGE_METRICS@", &three[2]);
     let mut rows = Vec::new();
-    let server = Server::start_with(&policy, &[host.clone()], &certificate.serve_args());
+    let server = Server::start_with(
+        &policy,
+        std::slice::from_ref(&host),
+        &certificate.serve_args(),
+    );
     let small_row = side_by_side(
         &server,
         &certificate,
