@@ -7,7 +7,7 @@
 //!
 //! * `small`: a 3-container Pod, names and images only (741 bytes);
 //! * `realistic`: the same Pod as kube-apiserver sends it for a Deployment's ReplicaSet
-//!   (`tests/fixtures/admission/replicaset-pod-review.json`, 7.6 KB);
+//!   (`tests/fixtures/admission/replicaset-pod-review.json`, 7.7 KB);
 //! * `fifty`: a 50-container Pod.
 //!
 //! The policy passes every image statically, so no registry is asked. Count instructions with
