@@ -306,6 +306,10 @@ enum Token {
 #[derive(Debug, Clone)]
 struct Pattern {
     tokens: Box<[Token]>,
+    /// The literal characters the glob starts with (its first `literal` tokens): a name not
+    /// starting with them is refused before any position set is built.
+    prefix: Box<str>,
+    literal: usize,
 }
 
 impl Pattern {
@@ -325,7 +329,16 @@ impl Pattern {
                 other => Token::Literal(other),
             });
         }
+        let prefix: String = tokens
+            .iter()
+            .map_while(|t| match t {
+                Token::Literal(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
         Pattern {
+            literal: prefix.chars().count(),
+            prefix: prefix.into_boxed_str(),
             tokens: tokens.into_boxed_slice(),
         }
     }
@@ -333,12 +346,15 @@ impl Pattern {
     /// Whether the whole of `text` matches: the set of glob positions reachable after each
     /// character, as a regex engine's NFA simulation, so no input makes it backtrack.
     fn matches(&self, text: &str) -> bool {
+        let Some(rest) = text.strip_prefix(&*self.prefix) else {
+            return false;
+        };
         let end = self.tokens.len();
         let mut current = vec![false; end + 1];
         let mut next = vec![false; end + 1];
-        current[0] = true;
+        current[self.literal] = true;
         self.skip_empty(&mut current);
-        for c in text.chars() {
+        for c in rest.chars() {
             next.fill(false);
             for (at, token) in self.tokens.iter().enumerate() {
                 if !current[at] {
