@@ -16,6 +16,9 @@
 // Benchmark code: a failed setup step should stop with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "load/policies.rs"]
+mod policies;
+
 use std::time::{Duration, Instant};
 
 use signet::admission::{decide, parse_review, respond};
@@ -25,9 +28,6 @@ use signet::reference::ImageReference;
 use signet::registry::{Credentials, Registry, RegistryConfig};
 
 const COUNTS: [usize; 4] = [1, 1_000, 10_000, 100_000];
-const REGISTRIES: usize = 50;
-/// Policies per document: each document stays under the 1 MiB a policy file may hold.
-const PER_DOCUMENT: usize = 1_000;
 const NAMESPACE: &str = "team";
 const IMAGE: &str = "ghcr.io/acme/app:v1";
 /// Each measurement runs this long; the best of `ROUNDS` is kept.
@@ -85,47 +85,23 @@ fn main() {
 
 /// `count` policies in documents of `PER_DOCUMENT`: the last one, cluster-wide, covers `IMAGE`
 /// (a static pass), the others are spread over 50 registries (`ghcr.io` among them) and several glob
-/// shapes, none covering it.
+/// shapes, none covering it (`load/policies.rs`, shared with `--bench load`).
 fn documents(count: usize) -> Vec<(String, String)> {
-    let policies: Vec<String> = (0..count).map(|i| policy(i, count)).collect();
-    policies
-        .chunks(PER_DOCUMENT)
-        .enumerate()
-        .map(|(i, chunk)| (format!("objects-{i}"), chunk.concat()))
-        .collect()
-}
-
-fn policy(i: usize, count: usize) -> String {
-    let covering = i + 1 == count;
-    let glob = match covering {
-        true => "ghcr.io/acme/**".to_string(),
-        false => other_glob(i),
-    };
-    let (kind, namespace) = match i % 4 {
-        3 if !covering => ("ImagePolicy", format!(", namespace: {NAMESPACE}")),
-        _ => ("ClusterImagePolicy", String::new()),
-    };
-    format!(
-        "---\napiVersion: signet.dev/v1alpha1\nkind: {kind}\nmetadata: {{name: p{i}{namespace}}}\n\
-         spec: {{images: [{{glob: \"{glob}\"}}], authorities: [{{static: {{action: pass}}}}]}}\n"
-    )
-}
-
-/// A glob of another team: registry `i % 50` (0 is `ghcr.io`, 1 Docker Hub), several shapes.
-fn other_glob(i: usize) -> String {
-    let registry = match i % REGISTRIES {
-        0 => "ghcr.io".to_string(),
-        1 => "index.docker.io".to_string(),
-        2 => "registry.example.com:443".to_string(),
-        r => format!("registry-{r}.example.com"),
-    };
-    match (i / REGISTRIES) % 5 {
-        0 => format!("{registry}/team-{i}/**"),
-        1 => format!("{registry}/team-{i}/app-*"),
-        2 => format!("{registry}/acme-{i}/app"),
-        3 => format!("{registry}/team-{i}/*:v1"),
-        _ => format!("{registry}/team-{i}/app@**"),
+    let mut texts = policies::other_teams(count - 1, NAMESPACE);
+    let covering = format!(
+        "---\napiVersion: signet.dev/v1alpha1\nkind: ClusterImagePolicy\nmetadata: {{name: p{}}}\n\
+         spec: {{images: [{{glob: \"ghcr.io/acme/**\"}}], authorities: [{{static: {{action: pass}}}}]}}\n",
+        count - 1
+    );
+    match texts.last_mut() {
+        Some(last) if (count - 1) % policies::PER_DOCUMENT != 0 => last.push_str(&covering),
+        _ => texts.push(covering),
     }
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| (format!("objects-{i}"), text))
+        .collect()
 }
 
 /// A small Pod in `NAMESPACE`, as an AdmissionReview body.

@@ -12,7 +12,13 @@
 //! * (e) hostile: 3,000 connections that declare 7 MB, send 200 KB and stall, while a paced
 //!   keep-alive client reviews; its latency and errors, the server's peak RSS and RSS after.
 //!
-//! Run with `cargo bench --bench load` (needs `wrk` and `docker-registry` on PATH).
+//! * (f) floor: warm reviews (small Pod, the realistic 7.4 KB body, a 50-container Pod, 1 to
+//!   100,000 policies) each beside nginx answering the same bytes over the same TLS, as ratios
+//!   (`ratios.rs`, `floor.rs`).
+//!
+//! Run with `cargo bench --bench load` (needs `wrk`, `nginx` and `docker-registry` on PATH).
+//! `SIGNET_BENCH_BIN=<path>` runs another build of `signet` (so two commits can be compared
+//! back to back by the same harness).
 //! `SIGNET_BENCH_SOAK=600` then keeps case (d)'s workload (new digests only) running for 600 s
 //! and prints RSS every minute. `SIGNET_BENCH_CASES=ad` runs only some cases.
 
@@ -21,7 +27,10 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+mod floor;
 mod hostile;
+mod policies;
+mod ratios;
 mod server;
 
 use std::path::Path;
@@ -105,6 +114,10 @@ async fn main() {
     let key = TestKey::generate();
     let dir = tempfile::tempdir().unwrap();
     let mut rows = Vec::new();
+    let ratio_rows = match wanted('f') {
+        true => ratios::floor_cases(&registry, &key, dir.path()).await,
+        false => Vec::new(),
+    };
     if wanted('a') {
         rows.extend(warm(&registry, &key, dir.path()).await);
     }
@@ -122,6 +135,16 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         cpu_model()
     );
+    println!("load average: {}", load_average());
+    if !ratio_rows.is_empty() {
+        ratios::RatioRow::header();
+        for row in &ratio_rows {
+            row.print();
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
     println!(
         "| case | reviews/s | p50 | p99 | p99.9 | errors | server CPU (of one core) | server peak RSS | notes |"
     );
@@ -129,6 +152,12 @@ async fn main() {
     for row in &rows {
         row.print();
     }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn cpu_model() -> String {

@@ -12,6 +12,8 @@ pub struct Server {
     child: Child,
     pub port: u16,
     metrics_port: u16,
+    /// From spawn until the HTTPS port accepted a connection (policies loaded).
+    pub ready_after: Duration,
 }
 
 impl Drop for Server {
@@ -21,7 +23,14 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+/// The `signet` binary to run: `$SIGNET_BENCH_BIN` when set (a build of another commit, so two
+/// builds can be measured back to back by the same harness), else the one cargo built.
+pub fn binary() -> std::path::PathBuf {
+    std::env::var_os("SIGNET_BENCH_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_signet").into(), Into::into)
+}
+
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -38,12 +47,13 @@ impl Server {
     /// [`Server::start`] with more arguments.
     pub fn start_with(policy: &Path, insecure: &[String], args: &[String]) -> Server {
         let (port, metrics_port) = (free_port(), free_port());
-        let mut command = Command::new(env!("CARGO_BIN_EXE_signet"));
+        let spawned = Instant::now();
+        let mut command = Command::new(binary());
         command.args(["serve", "--policy"]).arg(policy).args(args);
         for registry in insecure {
             command.args(["--insecure-registry", registry]);
         }
-        let child = command
+        let mut child = command
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
             .env("RUST_LOG", "warn")
@@ -51,15 +61,20 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start signet serve");
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // 100,000 policies take seconds to load before the port opens.
+        let deadline = Instant::now() + Duration::from_secs(300);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "signet serve did not start");
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("signet serve exited before listening: {status}");
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
         Server {
             child,
             port,
             metrics_port,
+            ready_after: spawned.elapsed(),
         }
     }
 

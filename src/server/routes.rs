@@ -78,8 +78,8 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
     {
         sink.would_deny(&subject, &message);
     }
-    let review = admission::respond(&request, &decision, state.dry_run);
-    axum::Json(review).into_response()
+    let answer = admission::answer_bytes(&request, &decision, state.dry_run);
+    ([(header::CONTENT_TYPE, "application/json")], answer).into_response()
 }
 
 /// The AdmissionReview in `body`, or the 400 answer that says why it cannot be read.

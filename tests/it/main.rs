@@ -7,8 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../common/mod.rs"]
-mod common;
-
+mod admission_decode;
 mod admission_guards;
 mod architecture;
 mod attestations;
@@ -20,6 +19,7 @@ mod certs;
 mod cli;
 mod cluster_policies;
 mod cluster_pull_secrets;
+mod common;
 mod cosign_parity;
 mod crio_export;
 mod crio_namespace_reload;
@@ -73,3 +73,4 @@ mod webhook_placeholders;
 mod webhook_policy_and_limits;
 mod webhook_pull_secrets;
 mod webhook_thresholds;
+

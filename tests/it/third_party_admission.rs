@@ -210,8 +210,9 @@ async fn answers_have_the_documented_response_shape() {
 }
 
 /// Every body the fixtures hold, plus edge cases kube-apiserver never sends, decodes exactly as
-/// kube's derived decoder decodes it (Signet's own decoder skips that decoder's buffering for
-/// speed), and fails where it fails.
+/// kube's derived decoder decodes it with `parse_review_full` (which skips that decoder's
+/// buffering for speed), and fails where it fails. The review decoder, `parse_review`, is
+/// compared with `parse_review_full` in `admission_decode`.
 #[test]
 fn the_fast_decoder_agrees_with_kubes_derived_one() {
     use kube::core::DynamicObject;
@@ -271,7 +272,7 @@ fn the_fast_decoder_agrees_with_kubes_derived_one() {
     bodies.push(("not json".into(), b"{".to_vec()));
     let mut agreed = 0;
     for (name, body) in &bodies {
-        let ours = signet::admission::parse_review(body)
+        let ours = signet::admission::parse_review_full(body)
             .ok()
             .map(|r| serde_json::to_value(r).unwrap());
         assert_eq!(ours, reference(body), "{name}");
