@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../common/mod.rs"]
+mod common;
+
 mod admission_decode;
 mod admission_guards;
 mod architecture;
@@ -19,7 +21,6 @@ mod certs;
 mod cli;
 mod cluster_policies;
 mod cluster_pull_secrets;
-mod common;
 mod cosign_parity;
 mod crio_export;
 mod crio_namespace_reload;
