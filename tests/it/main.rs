@@ -74,4 +74,3 @@ mod webhook_placeholders;
 mod webhook_policy_and_limits;
 mod webhook_pull_secrets;
 mod webhook_thresholds;
-
