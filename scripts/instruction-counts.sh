@@ -34,9 +34,10 @@ count() { # mode n -> total instructions
 printf '| mode | N1 | N2 | instructions per review |\n|---|---|---|---|\n'
 for mode in $modes; do
   case $mode in
-    warm | webhook) n1=100 n2=600 ;;
-    digest) n1=50 n2=250 ;;
-    cold) n1=10 n2=60 ;;
+    warm) n1=100 n2=600 ;;
+    webhook) n1=50 n2=250 ;;
+    digest) n1=20 n2=70 ;;
+    cold) n1=5 n2=25 ;;
   esac
   a=$(count "$mode" $n1)
   b=$(count "$mode" $n2)
