@@ -221,7 +221,7 @@ impl Engine {
             .await;
         let verdicts = uses
             .iter()
-            .zip(parsed)
+            .zip(&parsed)
             .map(|(usage, parsed)| verdict_for(usage.clone(), parsed, &results))
             .collect();
         Decision {
@@ -231,14 +231,14 @@ impl Engine {
     }
 
     /// Decide each distinct reference once, at most `images_in_flight` at a time.
-    async fn decide_distinct(
+    async fn decide_distinct<'p>(
         &self,
         policies: &PolicySet,
         target: evaluate::Target<'_>,
-        parsed: &[Result<ImageReference, Outcome>],
+        parsed: &'p [Result<ImageReference, Outcome>],
         deadline: Instant,
         credentials: &ReviewCredentials<'_>,
-    ) -> HashMap<String, ImageResult> {
+    ) -> HashMap<&'p ImageReference, ImageResult> {
         let mut distinct: Vec<&ImageReference> = Vec::new();
         for image in parsed.iter().flatten() {
             if !distinct.contains(&image) {
@@ -252,7 +252,7 @@ impl Engine {
                 let result =
                     evaluate::decide_image(self, policies, target, image, deadline, credentials)
                         .await;
-                (image.to_string(), result)
+                (image, result)
             })
             .collect();
         stream::iter(decisions)
@@ -266,8 +266,8 @@ impl Engine {
 /// one: a placeholder, an invalid reference).
 fn verdict_for(
     usage: ImageUse,
-    parsed: Result<ImageReference, Outcome>,
-    results: &HashMap<String, ImageResult>,
+    parsed: &Result<ImageReference, Outcome>,
+    results: &HashMap<&ImageReference, ImageResult>,
 ) -> ImageVerdict {
     let image = match parsed {
         Ok(image) => image,
@@ -276,12 +276,13 @@ fn verdict_for(
                 usage,
                 reference: None,
                 digest: None,
-                outcome,
+                outcome: outcome.clone(),
             };
         }
     };
+    let result = results.get(image);
     let key = image.to_string();
-    match results.get(&key) {
+    match result {
         Some(result) => ImageVerdict {
             usage,
             reference: Some(key),

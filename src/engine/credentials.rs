@@ -4,6 +4,8 @@
 //! review, and only when an image needs the registry, so a pod whose images no policy covers (or
 //! static authorities decide) never waits for the Kubernetes API.
 
+use std::borrow::Cow;
+
 use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 
@@ -46,13 +48,18 @@ impl<'a> ReviewCredentials<'a> {
 
     /// The client for `image`: this review's credentials, then the global ones, then those the
     /// kubelet's credential provider plugins give for the image (the kubelet's order); with the
-    /// failures of the plugins asked.
-    pub(super) async fn registry(
-        &self,
-        base: &Registry,
+    /// failures of the plugins asked. Borrowed when no plugin is configured: a warm review
+    /// then copies no client (its shared parts are reference counts other reviews touch too).
+    pub(super) async fn registry<'s>(
+        &'s self,
+        base: &'s Registry,
         image: &ImageReference,
-    ) -> Result<(Registry, Vec<String>), String> {
+    ) -> Result<(Cow<'s, Registry>, Vec<String>), String> {
         let review = self.for_review(base).await?;
-        Ok(review.with_provided_credentials(image).await)
+        if review.config().credential_providers.is_none() {
+            return Ok((Cow::Borrowed(review), Vec::new()));
+        }
+        let (provided, failures) = review.with_provided_credentials(image).await;
+        Ok((Cow::Owned(provided), failures))
     }
 }

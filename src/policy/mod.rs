@@ -325,6 +325,9 @@ impl PolicySet {
         if self.by_scope {
             return scope::select(&self.policies, image, |s| self.index.scope(s));
         }
+        if self.policies.len() <= SCAN_AT_MOST {
+            return self.scan(image, namespace);
+        }
         self.index
             .candidates(image)
             .into_iter()
@@ -343,6 +346,11 @@ impl PolicySet {
         if self.by_scope {
             return scope::select_by_scan(&self.policies, image);
         }
+        self.scan(image, namespace)
+    }
+
+    /// The policies covering `image` in `namespace`, by a scan of every glob.
+    fn scan<'a>(&'a self, image: &ImageReference, namespace: Option<&str>) -> Vec<&'a ImagePolicy> {
         let policies = self.policies.iter();
         policies.filter(|p| covers(p, image, namespace)).collect()
     }
@@ -359,6 +367,11 @@ impl PolicySet {
         self.policies.is_empty()
     }
 }
+
+/// Most policies a set scans rather than looking them up in its index: the index only narrows
+/// (the candidates are matched anyway), and for a few policies its lookup costs more than the
+/// scan it saves.
+const SCAN_AT_MOST: usize = 4;
 
 /// Whether `policy` applies in `namespace` and has a glob matching `image`.
 fn covers(policy: &ImagePolicy, image: &ImageReference, namespace: Option<&str>) -> bool {

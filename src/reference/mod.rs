@@ -98,7 +98,22 @@ impl ImageReference {
 
     /// `registry/repository`, without tag or digest: `docker.io/library/nginx`.
     pub fn name(&self) -> String {
-        format!("{}/{}", self.registry, self.repository)
+        let mut name = String::with_capacity(self.registry.len() + 1 + self.repository.len());
+        name.push_str(&self.registry);
+        name.push('/');
+        name.push_str(&self.repository);
+        name
+    }
+
+    /// The pieces of the reference's text, in order: `registry`, `/`, `repository`, then `:`
+    /// and the tag, `@` and the digest where present. Concatenated they are its `Display`.
+    pub fn pieces(&self) -> impl Iterator<Item = &str> + '_ {
+        let tag = self.tag.as_deref().map(|t| [":", t]);
+        let digest = self.digest.as_ref().map(|d| ["@", d.as_str()]);
+        [self.registry.as_str(), "/", self.repository.as_str()]
+            .into_iter()
+            .chain(tag.into_iter().flatten())
+            .chain(digest.into_iter().flatten())
     }
 
     /// `registry/repository` with the registry named as the runtimes reach it, for policy
@@ -164,12 +179,9 @@ impl ImageReference {
 
 impl fmt::Display for ImageReference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.registry, self.repository)?;
-        if let Some(tag) = &self.tag {
-            write!(f, ":{tag}")?;
-        }
-        if let Some(digest) = &self.digest {
-            write!(f, "@{digest}")?;
+        // Pieces written whole: a review formats every reference several times.
+        for piece in self.pieces() {
+            f.write_str(piece)?;
         }
         Ok(())
     }

@@ -183,6 +183,10 @@ impl Registry {
     /// `--registries-conf` reads it from (just its registry without one), so a tag resolved
     /// through a mirror with one tenant's credential never serves another.
     pub fn image_auth_key(&self, image: &ImageReference) -> AuthKey {
+        if self.config.mirrors.is_empty() {
+            // What the match below gives for the one endpoint, without building it.
+            return self.auth_key(image.registry(), image.repository());
+        }
         match self.config.mirrors.endpoints(image, false).as_slice() {
             [only] if only.registry() == image.registry() => {
                 self.auth_key(image.registry(), image.repository())

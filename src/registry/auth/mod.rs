@@ -192,11 +192,11 @@ impl Credentials {
 
     /// The username and password presented for `repository` at `registry`, if any.
     fn pair_for(&self, registry: &str, repository: &str) -> Option<&(String, String)> {
-        let registry = registry_host(registry);
+        let registry = host_of(registry);
         self.sources.iter().find_map(|source| {
             source
                 .iter()
-                .find(|k| k.pattern.matches(&registry, repository))
+                .find(|k| k.pattern.matches(registry, repository))
                 .map(|k| &k.pair)
         })
     }
@@ -207,7 +207,7 @@ impl Credentials {
     pub fn auth_key(&self, registry: &str, repository: &str) -> AuthKey {
         let mut hash = Sha256::new();
         hash.update(b"signet-registry-auth/v1\0");
-        hash.update(registry_host(registry).as_bytes());
+        hash.update(host_of(registry).as_bytes());
         if let Some((user, pass)) = self.pair_for(registry, repository) {
             for part in [user, pass] {
                 hash.update([1]);
@@ -255,6 +255,11 @@ fn decode_entry(entry: &AuthEntry) -> Result<(String, String), String> {
 
 /// The host a config key names: keys may be URLs (`https://index.docker.io/v1/`).
 fn registry_host(key: &str) -> String {
+    host_of(key).to_string()
+}
+
+/// [`registry_host`] without a copy (reviews look credentials up for every image).
+fn host_of(key: &str) -> &str {
     let host = key
         .trim_start_matches("https://")
         .trim_start_matches("http://")
@@ -262,10 +267,8 @@ fn registry_host(key: &str) -> String {
         .next()
         .unwrap_or(key);
     match host {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
-            "docker.io".to_string()
-        }
-        other => other.to_string(),
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => "docker.io",
+        other => other,
     }
 }
 

@@ -232,6 +232,11 @@ impl Mirrors {
         &self.insecure
     }
 
+    /// Whether no prefix is rewritten: every image is read from its own registry only.
+    pub fn is_empty(&self) -> bool {
+        self.rewrites.is_empty()
+    }
+
     /// Where to read `image` from, in order: the mirrors that serve this kind of reference
     /// (`by_digest`: the reference names a digest, as every signature and manifest read after
     /// resolution does), then the rewritten location. Just `image` when no entry covers it;
