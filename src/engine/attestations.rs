@@ -83,37 +83,15 @@ async fn judge_attestations(
             detail,
         })
     };
-    let unverified = |why: &str| -> Vec<RejectedAttestation> {
-        layers
-            .iter()
-            .map(|l| RejectedAttestation {
-                predicate_type: l.annotations.get("predicateType").cloned(),
-                detail: why.to_string(),
-            })
-            .collect()
-    };
     let (mut verified, mut rejected, threshold) = match &authority.kind {
-        AuthorityKind::Key(key) if key.rekor.is_none() => {
+        AuthorityKind::Key(key) => {
             let (verified, rejected) = signature::key_attestations(key, subject, layers);
             (verified, rejected, key.threshold)
         }
-        AuthorityKind::Key(key) => (
-            Vec::new(),
-            unverified(
-                "the authority requires a transparency-log entry (ctlog), and Signet does not verify \
-                 the Rekor entries of `.att` attestations yet (a Sigstore bundle's it does: \
-                 `cosign attest --new-bundle-format`), or remove ctlog",
-            ),
-            key.threshold,
-        ),
-        AuthorityKind::Keyless(keyless) => (
-            Vec::new(),
-            unverified(
-                "keyless `.att` attestations are not verified yet (keyless Sigstore bundles are: \
-                 `cosign attest --new-bundle-format`)",
-            ),
-            keyless.threshold,
-        ),
+        AuthorityKind::Keyless(keyless) => {
+            let (verified, rejected) = signature::keyless_attestations(keyless, subject, layers);
+            (verified, rejected, keyless.threshold)
+        }
         AuthorityKind::Static(_) => {
             return Err(AuthorityCause::Signature(signature::Mismatch::NoSignature));
         }

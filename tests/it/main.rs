@@ -10,6 +10,7 @@
 mod common;
 
 mod architecture;
+mod attestation_logs;
 mod attestations;
 mod audit_cluster;
 mod audit_html;
