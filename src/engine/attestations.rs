@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use super::authorities::ReviewSignatures;
 use super::cache::ReviewRegistry;
+use super::signature_sources::{locations, signature_pull_credentials};
 use super::stages::{Stage, StageMetrics};
 use crate::policy::{
     AttestationRequirement, Authority, AuthorityKind, EVALUATION_BUDGET, Evaluation,
     SignatureFormat,
 };
-use crate::reference::ImageReference;
 use crate::registry::{RegistryError, SignatureBundle, SignatureLayer};
 use crate::signature::{self, RejectedAttestation, Subject, VerifiedAttestation};
 use crate::verdict::{AttestationFailure, AuthorityCause};
@@ -28,43 +28,67 @@ use crate::verdict::{AttestationFailure, AuthorityCause};
 /// How long past the budget the engine waits for a blocking evaluation before denying.
 const GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Fetch what may attest `subject` for `authority` (which has attestations) from `repository`
-/// (the `.att` layers; the Sigstore bundles with the signatures, as this review fetched them),
-/// in the kinds its `signatureFormat` reads, and judge it: `Err` when the registry failed.
+/// Fetch what may attest `subject` for `authority` (which has attestations) from every source
+/// it names, as signatures are read (`signature_sources.rs`: each `source[]` repository and tag
+/// prefix, else the image's own repository, with its `signaturePullSecrets` presented first):
+/// the `.att` layers, and the Sigstore bundles with the signatures as this review fetched them,
+/// in the kinds its `signatureFormat` reads; and judge it. `Err` when a registry failed and
+/// what the others held proves nothing (the attestation needed might be in the one that failed).
 pub(super) async fn judge_authority(
     registry: &ReviewRegistry<'_>,
     stages: &StageMetrics,
     fetched: &mut ReviewSignatures,
     authority: &Authority,
-    repository: &ImageReference,
     subject: Subject<'_>,
 ) -> Result<Result<String, AuthorityCause>, RegistryError> {
-    let layers = match authority.format {
-        SignatureFormat::Bundle => Vec::new(),
-        SignatureFormat::Any | SignatureFormat::Legacy => {
-            let _timer = stages.start(Stage::SignatureFetch);
-            registry
-                .fetch_attestations(repository, subject.digest)
-                .await?
-        }
+    let pull = match signature_pull_credentials(authority) {
+        Ok(pull) => pull,
+        Err(reason) => return Ok(Err(AuthorityCause::Unusable(reason))),
     };
-    // cosign 3's attestations are Sigstore bundles, found with the signatures. A failed
-    // lookup hides nothing the `.att` layers hold; what is missing then is reported as such.
-    let bundles = match authority.format {
-        SignatureFormat::Legacy => Vec::new(),
-        SignatureFormat::Any | SignatureFormat::Bundle => {
-            match fetched
-                .get(registry, stages, (repository, ""), subject.digest, None)
+    let via = pull.as_ref().map(|(_, c)| registry.with_credentials(c));
+    let through = via.as_ref().map(|via| registry.through(via));
+    let att_registry = through.as_ref().unwrap_or(registry);
+    let mut layers = Vec::new();
+    let mut bundles = Vec::new();
+    let mut failure: Option<RegistryError> = None;
+    for (repository, prefix) in &locations(authority, subject.image) {
+        if authority.format != SignatureFormat::Bundle {
+            let _timer = stages.start(Stage::SignatureFetch);
+            match att_registry
+                .fetch_attestations(repository, subject.digest, prefix)
                 .await
             {
-                Ok(material) => material.bundles.clone(),
-                Err(e) if layers.is_empty() => return Err(e.clone()),
-                Err(_) => Vec::new(),
+                Ok(found) => layers.extend(found),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
         }
+        // cosign 3's attestations are Sigstore bundles, found with the signatures.
+        if authority.format != SignatureFormat::Legacy {
+            let at = (repository, prefix.as_str());
+            match fetched
+                .get(registry, stages, at, subject.digest, pull.as_ref())
+                .await
+            {
+                Ok(material) => bundles.extend(material.bundles.iter().cloned()),
+                Err(e) => {
+                    failure.get_or_insert_with(|| e.clone());
+                }
+            }
+        }
+    }
+    if let (true, true, Some(e)) = (layers.is_empty(), bundles.is_empty(), &failure) {
+        return Err(e.clone());
+    }
+    let judged = {
+        let _timer = stages.start(Stage::Verification);
+        judge_attestations(authority, subject, &layers, &bundles).await
     };
-    let _timer = stages.start(Stage::Verification);
-    Ok(judge_attestations(authority, subject, &layers, &bundles).await)
+    match (judged, failure) {
+        (Err(_), Some(e)) => Err(e),
+        (judged, _) => Ok(judged),
+    }
 }
 
 /// Judge `authority` (which has attestations) over the fetched `.att` layers and Sigstore

@@ -95,17 +95,10 @@ pub(super) async fn judge(
             AuthorityKind::Key(_) | AuthorityKind::Keyless(_)
                 if !authority.attestations.is_empty() =>
             {
-                let repository = signature_repository(authority, image);
                 let subject = Subject { image, digest };
-                let judged = attestations::judge_authority(
-                    registry,
-                    stages,
-                    fetched,
-                    authority,
-                    &repository,
-                    subject,
-                )
-                .await;
+                let judged =
+                    attestations::judge_authority(registry, stages, fetched, authority, subject)
+                        .await;
                 match judged {
                     Ok(Ok(note)) => {
                         return PolicyResult::Satisfied(format!(
@@ -232,16 +225,4 @@ fn signer_note(accepted: &Acceptance) -> String {
         ),
         None => format!("signed by key {}", accepted.key_fingerprint),
     }
-}
-
-/// Where an authority's attestations live: the repository of its first `source[]` entry that
-/// names one, else the image's own.
-fn signature_repository(authority: &Authority, image: &ImageReference) -> ImageReference {
-    authority
-        .source
-        .iter()
-        .flat_map(|s| &s.locations)
-        .find_map(|l| l.repository.as_deref())
-        .and_then(|r| ImageReference::parse(r).ok())
-        .unwrap_or_else(|| image.clone())
 }

@@ -238,6 +238,30 @@ fn signatures_in_a_private_registry_are_read_with_the_signature_pull_secret() {
     world.apply_ok(&policy("with", &glob, with));
     world.eventually_pod("with", &image, true, &[]);
 
+    // Attestations are read from the same source with the same Secret (`.att` in the private
+    // repository): without it the registry would refuse them as it refuses signatures.
+    let attested = crane_push(
+        &format!("{}/att/app:v1", world.registry.host()),
+        "private-att",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let predicate = dir.path().join("predicate.json");
+    std::fs::write(&predicate, r#"{"built": "here"}"#).expect("predicate");
+    key.attest_into(
+        &attested,
+        &signatures,
+        ("custom", &predicate),
+        Some(&config),
+    );
+    let attested_glob = format!("{}/att/**", world.registry.host());
+    let attestation = "    attestations:\n    - name: built\n      predicateType: custom\n";
+    world.apply_ok(&policy(
+        "attested",
+        &attested_glob,
+        &format!("{with}{attestation}"),
+    ));
+    world.eventually_pod("attested", &attested, true, &[]);
+
     // The Secret deleted: the authority names it and admits nothing.
     world
         .plane

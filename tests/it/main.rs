@@ -11,6 +11,7 @@ mod common;
 
 mod architecture;
 mod attestation_logs;
+mod attestation_sources;
 mod attestations;
 mod audit_cluster;
 mod audit_html;
