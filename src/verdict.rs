@@ -122,6 +122,9 @@ pub enum AuthorityCause {
     Unusable(String),
     /// An attestation the authority requires was missing, unverified or refused by its policy.
     Attestation(AttestationFailure),
+    /// The policy's `spec.policy` (over every authority that matched) refused the result: its
+    /// own message.
+    ResultPolicy(String),
 }
 
 /// Why one `attestations[]` entry of an authority was not satisfied.
@@ -151,6 +154,7 @@ impl Reason {
                     AuthorityCause::StaticFail(_) => "StaticFail",
                     AuthorityCause::Attestation(_) => "AttestationFailed",
                     AuthorityCause::Unusable(_) => "AuthorityUnusable",
+                    AuthorityCause::ResultPolicy(_) => "PolicyEvaluationFailed",
                 })
                 .unwrap_or("PolicyFailed"),
             Self::Registry(e) => e.code(),
@@ -288,6 +292,7 @@ impl std::fmt::Display for AuthorityCause {
                 a.name, a.predicate_type, a.authority, a.detail
             ),
             Self::Unusable(reason) => write!(f, "cannot be checked: {reason}"),
+            Self::ResultPolicy(message) => write!(f, "{message}"),
         }
     }
 }

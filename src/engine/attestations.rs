@@ -6,27 +6,26 @@
 //! signature as well, add a second policy covering the image (every matching policy must pass;
 //! the authorities of one policy are alternatives).
 //!
-//! Each policy evaluation runs on a blocking thread under [`EVALUATION_BUDGET`] (Rego's
+//! Each policy evaluation runs on a blocking thread under [`crate::policy::EVALUATION_BUDGET`] (Rego's
 //! interpreter also stops itself there): a slow policy denies, it never holds a runtime thread
 //! or the review.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use super::authorities::ReviewSignatures;
 use super::cache::ReviewRegistry;
+use super::result_policy;
 use super::signature_sources::{locations, signature_pull_credentials};
 use super::stages::{Stage, StageMetrics};
 use crate::policy::{
-    AttestationRequirement, Authority, AuthorityKind, EVALUATION_BUDGET, Evaluation,
-    SignatureFormat,
+    AttestationRequirement, Authority, AuthorityKind, Evaluation, SignatureFormat,
 };
 use crate::registry::{RegistryError, SignatureBundle, SignatureLayer};
 use crate::signature::{self, RejectedAttestation, Subject, VerifiedAttestation};
 use crate::verdict::{AttestationFailure, AuthorityCause};
-
-/// How long past the budget the engine waits for a blocking evaluation before denying.
-const GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Fetch what may attest `subject` for `authority` (which has attestations) from every source
 /// it names, as signatures are read (`signature_sources.rs`: each `source[]` repository and tag
@@ -40,7 +39,7 @@ pub(super) async fn judge_authority(
     fetched: &mut ReviewSignatures,
     authority: &Authority,
     subject: Subject<'_>,
-) -> Result<Result<String, AuthorityCause>, RegistryError> {
+) -> Result<Result<(String, Value), AuthorityCause>, RegistryError> {
     let pull = match signature_pull_credentials(authority) {
         Ok(pull) => pull,
         Err(reason) => return Ok(Err(AuthorityCause::Unusable(reason))),
@@ -92,13 +91,13 @@ pub(super) async fn judge_authority(
 }
 
 /// Judge `authority` (which has attestations) over the fetched `.att` layers and Sigstore
-/// bundles: a note for the admission, or why not.
+/// bundles: a note for the admission and the authority's match for a `spec.policy`, or why not.
 async fn judge_attestations(
     authority: &Authority,
     subject: Subject<'_>,
     layers: &[SignatureLayer],
     bundles: &[SignatureBundle],
-) -> Result<String, AuthorityCause> {
+) -> Result<(String, Value), AuthorityCause> {
     let fail = |requirement: &AttestationRequirement, detail: String| {
         AuthorityCause::Attestation(AttestationFailure {
             authority: authority.name.clone(),
@@ -126,22 +125,28 @@ async fn judge_attestations(
     rejected.extend(bundle_rejections);
     let verified: Arc<Vec<VerifiedAttestation>> = Arc::new(verified);
     let mut notes = Vec::new();
+    let mut matched = Vec::new();
     for requirement in &authority.attestations {
         match judge_requirement(threshold, requirement, &verified, &rejected).await {
-            Ok(note) => notes.push(note),
+            Ok((note, accepted)) => {
+                notes.push(note);
+                let accepted = accepted.into_iter().map(|i| &verified[i]).collect();
+                matched.push((requirement.name.clone(), accepted));
+            }
             Err(detail) => return Err(fail(requirement, detail)),
         }
     }
-    Ok(notes.join(", "))
+    Ok((notes.join(", "), result_policy::attestation_match(matched)))
 }
 
-/// One entry: enough distinct signers whose attestations of the type its policy accepts.
+/// One entry: enough distinct signers whose attestations of the type its policy accepts (a
+/// note, and the attestations accepted, by index).
 async fn judge_requirement(
     threshold: usize,
     requirement: &AttestationRequirement,
     verified: &Arc<Vec<VerifiedAttestation>>,
     rejected: &[RejectedAttestation],
-) -> Result<String, String> {
+) -> Result<(String, Vec<usize>), String> {
     let of_type: Vec<usize> = (0..verified.len())
         .filter(|i| verified[*i].predicate_type == requirement.predicate_uri)
         .collect();
@@ -149,6 +154,7 @@ async fn judge_requirement(
         return Err(nothing_of_type(requirement, verified, rejected));
     }
     let mut accepted = BTreeSet::new();
+    let mut indices = Vec::new();
     let mut first_failure = None;
     for i in of_type {
         let attestation = &verified[i];
@@ -158,6 +164,7 @@ async fn judge_requirement(
         match evaluate(requirement, verified, i).await {
             Evaluation::Pass => {
                 accepted.insert(attestation.signer.clone());
+                indices.push(i);
             }
             Evaluation::Fail(message) => {
                 first_failure.get_or_insert(message);
@@ -165,11 +172,12 @@ async fn judge_requirement(
         }
         if accepted.len() >= threshold.max(1) {
             let signers: Vec<&str> = accepted.iter().map(String::as_str).collect();
-            return Ok(format!(
+            let note = format!(
                 "attestation {:?} signed by {}",
                 requirement.name,
                 signers.join(", ")
-            ));
+            );
+            return Ok((note, indices));
         }
     }
     Err(match (first_failure, accepted.len()) {
@@ -189,18 +197,11 @@ async fn evaluate(
     verified: &Arc<Vec<VerifiedAttestation>>,
     i: usize,
 ) -> Evaluation {
-    let Some(policy) = requirement.policy.clone() else {
-        return Evaluation::Pass;
-    };
-    let verified = Arc::clone(verified);
-    let work = tokio::task::spawn_blocking(move || policy.evaluate(&verified[i].statement));
-    match tokio::time::timeout(EVALUATION_BUDGET + GRACE, work).await {
-        Ok(Ok(evaluation)) => evaluation,
-        Ok(Err(e)) => Evaluation::Fail(format!("the policy evaluation failed: {e}")),
-        Err(_) => Evaluation::Fail(format!(
-            "the policy evaluation ran over its budget of {} ms",
-            EVALUATION_BUDGET.as_millis()
-        )),
+    match requirement.policy.clone() {
+        None => Evaluation::Pass,
+        Some(policy) => {
+            result_policy::run_within_budget(policy, verified[i].statement.clone()).await
+        }
     }
 }
 

@@ -55,8 +55,8 @@ pub use load::{CompiledDocument, Format, MAX_NAMESPACE_FILES, detect_format};
 pub use model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
     KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE,
-    RsaDigest, Scope, SignatureFormat, SignatureLocation, SignatureSource, StaticAction,
-    StaticAuthority, TrustedKey,
+    ResultPolicy, RsaDigest, Scope, SignatureFormat, SignatureLocation, SignatureSource,
+    StaticAction, StaticAuthority, TrustedKey,
 };
 pub use secret_refs::{
     ClusterSecrets, MAX_SECRET_BYTES, MAX_SECRETS, PolicySecrets, PullSecretData, SecretContent,

@@ -36,6 +36,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::bundle::dsse::{COSIGN_SIGN_PREDICATE, IN_TOTO_PAYLOAD_TYPE, pae, parse_statement};
 use super::bundle::{EnvelopeEntry, SignedContent, Signer, envelope_entry, verify_sigstore_bundle};
+use super::certificate::FulcioIdentity;
 use super::keyless::identity_allowed;
 use super::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SignatureBundle, SignatureLayer,
@@ -58,6 +59,11 @@ pub struct VerifiedAttestation {
     pub predicate_type: String,
     /// The whole Statement, as policies see it.
     pub statement: serde_json::Value,
+    /// Hex sha256 of the layer (the envelope) or of the Sigstore bundle: policy-controller's
+    /// `id` of an attestation in a CIP-level policy's input.
+    pub id: String,
+    /// Keyless: the certificate's issuer, subjects and extensions.
+    pub identity: Option<FulcioIdentity>,
 }
 
 /// Why an attestation layer proved nothing, for messages.
@@ -234,6 +240,8 @@ fn check_key_layer(
         signer: format!("key {}", signer.fingerprint),
         predicate_type,
         statement,
+        id: hex::encode(Sha256::digest(&layer.payload)),
+        identity: None,
     })
 }
 
@@ -299,6 +307,8 @@ fn check_keyless_layer(
         signer: cert.identity.describe(),
         predicate_type,
         statement,
+        id: hex::encode(Sha256::digest(&layer.payload)),
+        identity: Some(cert.identity),
     })
 }
 
@@ -420,6 +430,7 @@ fn bundle_attestation(
             "the Statement is over Signet's limit of {MAX_STATEMENT_BYTES} bytes"
         ));
     }
+    let identity = verified.certificate.as_ref().map(|c| c.identity.clone());
     let signer = match (authority, &verified.certificate) {
         (AuthorityKind::Keyless(k), Some(cert)) => {
             if !k
@@ -442,5 +453,7 @@ fn bundle_attestation(
         signer,
         predicate_type,
         statement,
+        id: hex::encode(Sha256::digest(&bundle.bytes)),
+        identity,
     }))
 }

@@ -44,6 +44,7 @@ mod registry_faults;
 mod registry_implementations;
 mod registry_quirks;
 mod registry_realms;
+mod result_policy;
 mod rsa_hash_algorithms;
 mod server_under_load;
 mod signature_sources;

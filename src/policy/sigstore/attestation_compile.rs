@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::cluster_image_policy as wire;
 use super::compile::Findings;
+use crate::policy::ResultPolicy;
 use crate::policy::attestation::{
     AttestationPolicy, AttestationRequirement, PolicyLanguage, predicate_uri,
 };
@@ -47,7 +48,7 @@ fn compile_one(
         Some(p) => Some(Arc::new(compile_policy(
             p,
             &join(at, "policy"),
-            &a.name,
+            &format!("attestation {:?}", a.name),
             findings,
         )?)),
     };
@@ -59,10 +60,33 @@ fn compile_one(
     })
 }
 
+/// `spec.policy`, the CIP-level policy over the whole result.
+pub(super) fn compile_result_policy(
+    p: &wire::Policy,
+    findings: &mut Findings,
+) -> Option<ResultPolicy> {
+    let at = "spec.policy";
+    if p.fetch_config_file == Some(true) {
+        findings.add(
+            &join(at, "fetchConfigFile"),
+            "the images' config files are not fetched for policies; remove fetchConfigFile",
+        );
+        return None;
+    }
+    let policy = compile_policy(p, at, "spec.policy", findings)?;
+    Some(ResultPolicy {
+        policy: Arc::new(policy),
+        include_spec: p.include_spec == Some(true),
+        include_object_meta: p.include_object_meta == Some(true),
+        include_type_meta: p.include_type_meta == Some(true),
+    })
+}
+
+/// `what` names the policy in messages (`attestation "x"`, `spec.policy`).
 fn compile_policy(
     p: &wire::Policy,
     at: &str,
-    name: &str,
+    what: &str,
     findings: &mut Findings,
 ) -> Option<AttestationPolicy> {
     if p.remote.is_some() {
@@ -85,10 +109,7 @@ fn compile_policy(
     let language = PolicyLanguage::parse(&p.policy_type)?;
     AttestationPolicy::compile(language, &p.data)
         .map_err(|e| {
-            let reason = format!(
-                "the {} policy of attestation {name:?}: {e}",
-                language.as_str()
-            );
+            let reason = format!("the {} policy of {what}: {e}", language.as_str());
             findings.add(&join(at, "data"), reason);
         })
         .ok()
