@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use super::cluster_image_policy as wire;
 use super::compile::Findings;
-use crate::policy::ResultPolicy;
 use crate::policy::attestation::{
     AttestationPolicy, AttestationRequirement, PolicyLanguage, predicate_uri,
 };
 use crate::policy::field_error::join;
+use crate::policy::{PolicySecrets, ResultPolicy};
 
 /// At most this many attestations per authority.
 pub(super) const MAX_ATTESTATIONS: usize = 20;
@@ -19,6 +19,7 @@ pub(super) const MAX_ATTESTATIONS: usize = 20;
 pub(super) fn compile_attestations(
     attestations: &[wire::Attestation],
     at: &str,
+    secrets: &PolicySecrets,
     findings: &mut Findings,
 ) -> Option<Vec<AttestationRequirement>> {
     let path = join(at, "attestations");
@@ -33,7 +34,7 @@ pub(super) fn compile_attestations(
     let compiled: Vec<_> = attestations
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| compile_one(a, &format!("{path}[{i}]"), findings))
+        .filter_map(|(i, a)| compile_one(a, &format!("{path}[{i}]"), secrets, findings))
         .collect();
     (compiled.len() == attestations.len()).then_some(compiled)
 }
@@ -41,6 +42,7 @@ pub(super) fn compile_attestations(
 fn compile_one(
     a: &wire::Attestation,
     at: &str,
+    secrets: &PolicySecrets,
     findings: &mut Findings,
 ) -> Option<AttestationRequirement> {
     let policy = match &a.policy {
@@ -49,7 +51,7 @@ fn compile_one(
             p,
             &join(at, "policy"),
             &format!("attestation {:?}", a.name),
-            findings,
+            (secrets, findings),
         )?)),
     };
     Some(AttestationRequirement {
@@ -63,6 +65,7 @@ fn compile_one(
 /// `spec.policy`, the CIP-level policy over the whole result.
 pub(super) fn compile_result_policy(
     p: &wire::Policy,
+    secrets: &PolicySecrets,
     findings: &mut Findings,
 ) -> Option<ResultPolicy> {
     let at = "spec.policy";
@@ -73,7 +76,7 @@ pub(super) fn compile_result_policy(
         );
         return None;
     }
-    let policy = compile_policy(p, at, "spec.policy", findings)?;
+    let policy = compile_policy(p, at, "spec.policy", (secrets, findings))?;
     Some(ResultPolicy {
         policy: Arc::new(policy),
         include_spec: p.include_spec == Some(true),
@@ -82,12 +85,14 @@ pub(super) fn compile_result_policy(
     })
 }
 
-/// `what` names the policy in messages (`attestation "x"`, `spec.policy`).
+/// `what` names the policy in messages (`attestation "x"`, `spec.policy`). Its text is
+/// `data`, or in cluster mode the `configMapRef` entry of a ConfigMap in Signet's namespace
+/// (one that cannot be read makes a policy that denies, saying why, until it can).
 fn compile_policy(
     p: &wire::Policy,
     at: &str,
     what: &str,
-    findings: &mut Findings,
+    (secrets, findings): (&PolicySecrets, &mut Findings),
 ) -> Option<AttestationPolicy> {
     if p.remote.is_some() {
         findings.add(
@@ -97,20 +102,31 @@ fn compile_policy(
         );
         return None;
     }
-    if p.config_map_ref.is_some() {
-        findings.add(
-            &join(at, "configMapRef"),
-            "ConfigMaps are not read (file mode has none, and cluster mode does not read them yet); \
-             put the policy text in policy.data",
-        );
-        return None;
-    }
     // Validation admitted only these spellings.
     let language = PolicyLanguage::parse(&p.policy_type)?;
-    AttestationPolicy::compile(language, &p.data)
+    let (text, field) = match &p.config_map_ref {
+        None => (p.data.clone(), join(at, "data")),
+        Some(cm) => {
+            let field = join(at, "configMapRef");
+            match secrets.config_map_text(&cm.name, &cm.key, &field) {
+                Ok(text) => (text, field),
+                Err(Some(why)) => return Some(AttestationPolicy::unavailable(language, why)),
+                Err(None) => {
+                    findings.add(
+                        &field,
+                        "ConfigMaps are read only in cluster mode (`signet serve \
+                         --watch-policies`, from Signet's own namespace); in a file, put the \
+                         policy text in policy.data",
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    AttestationPolicy::compile(language, &text)
         .map_err(|e| {
             let reason = format!("the {} policy of {what}: {e}", language.as_str());
-            findings.add(&join(at, "data"), reason);
+            findings.add(&field, reason);
         })
         .ok()
 }

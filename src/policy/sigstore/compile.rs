@@ -72,7 +72,7 @@ pub(crate) fn compile(
     let result_policy = spec
         .policy
         .as_ref()
-        .and_then(|p| compile_result_policy(p, &mut findings));
+        .and_then(|p| compile_result_policy(p, secrets, &mut findings));
     let images = spec
         .images
         .iter()
@@ -195,7 +195,7 @@ fn compile_authority(
         false => a.name.clone(),
     };
     let format = compile_format(a, &at, findings);
-    let attestations = compile_attestations(&a.attestations, &at, findings);
+    let attestations = compile_attestations(&a.attestations, &at, secrets, findings);
     Some(Authority {
         name,
         kind: kind?,
