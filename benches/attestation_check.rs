@@ -23,8 +23,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::json;
 
+use common::attestation_layers::push_attestation_layer;
 use common::bundles::pae;
-use common::images::{push_blob, push_manifest};
 use common::webhook::{TestWebhook, WebhookOptions, indent, key_policy};
 use common::{TestKey, TestRegistry, push_image, sign, sign_image};
 use signet::policy::{AttestationPolicy, Evaluation, PolicyLanguage};
@@ -32,7 +32,6 @@ use signet::workload::ImageUse;
 
 const SLSA1: &str = "https://slsa.dev/provenance/v1";
 const IN_TOTO: &str = "application/vnd.in-toto+json";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const ROUND: Duration = Duration::from_millis(700);
 const ROUNDS: usize = 3;
 
@@ -48,7 +47,14 @@ async fn main() {
     sign_image(&registry, "bench/app", &digest, &key).await;
     let statement = statement(&digest);
     let envelope = envelope(&key, &statement);
-    push_attestation(&registry, "bench/app", &digest, envelope.clone()).await;
+    push_attestation_layer(
+        &registry,
+        ("bench/app", &digest),
+        envelope.clone(),
+        SLSA1,
+        &[],
+    )
+    .await;
     let image = format!("{}/bench/app@{digest}", registry.host());
     let glob = format!("{}/**", registry.host());
 
@@ -193,28 +199,6 @@ fn envelope(key: &TestKey, statement: &[u8]) -> Vec<u8> {
         "signatures": [{"keyid": "", "sig": signature}],
     }))
     .unwrap()
-}
-
-async fn push_attestation(registry: &TestRegistry, repo: &str, digest: &str, envelope: Vec<u8>) {
-    let mut descriptor = push_blob(
-        registry,
-        repo,
-        "application/vnd.dsse.envelope.v1+json",
-        envelope,
-    )
-    .await;
-    descriptor["annotations"] =
-        json!({"dev.cosignproject.cosign/signature": "", "predicateType": SLSA1});
-    let config = push_blob(
-        registry,
-        repo,
-        "application/vnd.oci.image.config.v1+json",
-        b"{}".to_vec(),
-    )
-    .await;
-    let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [descriptor]});
-    let tag = format!("{}.att", digest.replacen(':', "-", 1));
-    push_manifest(registry, &format!("{repo}:{tag}"), OCI_MANIFEST, &manifest).await;
 }
 
 fn load_average() -> String {

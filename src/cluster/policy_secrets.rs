@@ -96,29 +96,8 @@ fn secret_event(
     listing: &mut ClusterSecrets,
     namespace: &str,
 ) -> bool {
-    match event {
-        Ok(watcher::Event::Init) => {
-            listing.secrets.clear();
-            false
-        }
-        Ok(watcher::Event::InitApply(secret)) => {
-            keep(listing, &secret);
-            false
-        }
-        Ok(watcher::Event::InitDone) => {
-            current.secrets = std::mem::take(&mut listing.secrets);
-            true
-        }
-        Ok(watcher::Event::Apply(secret)) => keep(current, &secret),
-        Ok(watcher::Event::Delete(secret)) => {
-            let name = secret.metadata.name.unwrap_or_default();
-            current.secrets.remove(&name).is_some()
-        }
-        Err(error) => {
-            tracing::warn!(%error, %namespace, "watching the Secrets policies name failed; retrying");
-            false
-        }
-    }
+    let maps = (&mut current.secrets, &mut listing.secrets);
+    apply_event(event, maps, keep, ("Secrets", namespace))
 }
 
 /// Apply one ConfigMap event (`policy.configMapRef`); whether the ConfigMaps in force changed.
@@ -128,37 +107,52 @@ fn config_map_event(
     listing: &mut ClusterSecrets,
     namespace: &str,
 ) -> bool {
+    let maps = (&mut current.config_maps, &mut listing.config_maps);
+    apply_event(event, maps, keep_config_map, ("ConfigMaps", namespace))
+}
+
+/// One watch event over the objects in force (`current`) and those of a listing in progress;
+/// `keep` stores one object (bounded), saying whether anything changed.
+fn apply_event<K: kube::Resource, V>(
+    event: Result<watcher::Event<K>, watcher::Error>,
+    (current, listing): (&mut BTreeMap<String, V>, &mut BTreeMap<String, V>),
+    keep: fn(&mut BTreeMap<String, V>, &K) -> bool,
+    (what, namespace): (&str, &str),
+) -> bool {
     match event {
         Ok(watcher::Event::Init) => {
-            listing.config_maps.clear();
+            listing.clear();
             false
         }
-        Ok(watcher::Event::InitApply(map)) => {
-            keep_config_map(listing, &map);
+        Ok(watcher::Event::InitApply(object)) => {
+            keep(listing, &object);
             false
         }
         Ok(watcher::Event::InitDone) => {
-            current.config_maps = std::mem::take(&mut listing.config_maps);
+            *current = std::mem::take(listing);
             true
         }
-        Ok(watcher::Event::Apply(map)) => keep_config_map(current, &map),
-        Ok(watcher::Event::Delete(map)) => {
-            let name = map.metadata.name.unwrap_or_default();
-            current.config_maps.remove(&name).is_some()
+        Ok(watcher::Event::Apply(object)) => keep(current, &object),
+        Ok(watcher::Event::Delete(object)) => {
+            let name = object.meta().name.clone().unwrap_or_default();
+            current.remove(&name).is_some()
         }
         Err(error) => {
-            tracing::warn!(%error, %namespace, "watching the ConfigMaps policies name failed; retrying");
+            tracing::warn!(%error, %namespace, "watching the {what} policies name failed; retrying");
             false
         }
     }
 }
 
 /// Keep `map` (bounded like Secrets); whether anything changed.
-fn keep_config_map(into: &mut ClusterSecrets, map: &ConfigMap) -> bool {
+fn keep_config_map(
+    into: &mut BTreeMap<String, Result<BTreeMap<String, String>, usize>>,
+    map: &ConfigMap,
+) -> bool {
     let Some(name) = map.metadata.name.clone() else {
         return false;
     };
-    if !into.config_maps.contains_key(&name) && into.config_maps.len() >= MAX_SECRETS {
+    if !into.contains_key(&name) && into.len() >= MAX_SECRETS {
         tracing::warn!(%name, limit = MAX_SECRETS, "too many ConfigMaps in Signet's namespace; this one is not read");
         return false;
     }
@@ -168,23 +162,23 @@ fn keep_config_map(into: &mut ClusterSecrets, map: &ConfigMap) -> bool {
         true => Err(size),
         false => Ok(data.into_iter().collect()),
     };
-    let changed = into.config_maps.get(&name) != Some(&content);
-    into.config_maps.insert(name, content);
+    let changed = into.get(&name) != Some(&content);
+    into.insert(name, content);
     changed
 }
 
 /// Keep `secret` (bounded); whether anything changed.
-fn keep(into: &mut ClusterSecrets, secret: &Secret) -> bool {
+fn keep(into: &mut BTreeMap<String, SecretContent>, secret: &Secret) -> bool {
     let Some(name) = secret.metadata.name.clone() else {
         return false;
     };
-    if !into.secrets.contains_key(&name) && into.secrets.len() >= MAX_SECRETS {
+    if !into.contains_key(&name) && into.len() >= MAX_SECRETS {
         tracing::warn!(%name, limit = MAX_SECRETS, "too many Secrets in Signet's namespace; this one is not read");
         return false;
     }
     let content = content(secret);
-    let changed = into.secrets.get(&name) != Some(&content);
-    into.secrets.insert(name, content);
+    let changed = into.get(&name) != Some(&content);
+    into.insert(name, content);
     changed
 }
 

@@ -43,7 +43,8 @@ use super::{
     Subject, certificate, rekor,
 };
 use crate::policy::{
-    AuthorityKind, KeyAuthority, KeylessAuthority, KeylessTrust, MAX_STATEMENT_BYTES,
+    AuthorityKind, CertificateIdentity, KeyAuthority, KeylessAuthority, KeylessTrust,
+    MAX_STATEMENT_BYTES,
 };
 
 /// Most signatures read from one envelope.
@@ -201,22 +202,19 @@ fn check_key_layer(
             .filter(|k| k.key.verify_signature(Signature::Raw(sig), &signed).is_ok())
             .map(move |k| (k, sig))
     });
+    let unsigned = || {
+        format!(
+            "none of its {} signatures verifies with the {} trusted key(s)",
+            envelope.count,
+            authority.keys.len()
+        )
+    };
     let signer = match &authority.rekor {
-        None => signers.next().map(|(k, _)| k).ok_or_else(|| {
-            format!(
-                "none of its {} signatures verifies with the {} trusted key(s)",
-                envelope.count,
-                authority.keys.len()
-            )
-        })?,
+        None => signers.next().map(|(k, _)| k).ok_or_else(unsigned)?,
         Some(trust) => {
             let signers: Vec<_> = signers.collect();
             if signers.is_empty() {
-                return Err(format!(
-                    "none of its {} signatures verifies with the {} trusted key(s)",
-                    envelope.count,
-                    authority.keys.len()
-                ));
+                return Err(unsigned());
             }
             let (logged, _) = logged_envelope(layer, trust, &envelope.payload)?;
             signers
@@ -291,16 +289,7 @@ fn check_keyless_layer(
     // The certificate chains to a trusted CA at the signing time, for an allowed identity.
     certificate::verify_chain(&cert, &chain, &authority.trust, integrated_time)
         .map_err(|detail| format!("its certificate is not trusted: {detail}"))?;
-    if !authority
-        .identities
-        .iter()
-        .any(|id| identity_allowed(id, &cert.identity))
-    {
-        return Err(format!(
-            "signed by {}, which none of the authority's identities allows",
-            cert.identity.describe()
-        ));
-    }
+    allowed_identity(&authority.identities, &cert.identity)?;
     let (predicate_type, statement) =
         about_subject(subject, &envelope.payload_type, &envelope.payload)?;
     Ok(VerifiedAttestation {
@@ -331,6 +320,17 @@ fn logged_envelope(
         return Err("its Rekor entry records another DSSE payload".into());
     }
     Ok((entry, logged.integrated_time))
+}
+
+/// Is the certificate's identity one of `allowed`?
+fn allowed_identity(allowed: &[CertificateIdentity], found: &FulcioIdentity) -> Result<(), String> {
+    match allowed.iter().any(|id| identity_allowed(id, found)) {
+        true => Ok(()),
+        false => Err(format!(
+            "signed by {}, which none of the authority's identities allows",
+            found.describe()
+        )),
+    }
 }
 
 /// Is the PEM `pem` exactly one certificate, `der`?
@@ -433,16 +433,7 @@ fn bundle_attestation(
     let identity = verified.certificate.as_ref().map(|c| c.identity.clone());
     let signer = match (authority, &verified.certificate) {
         (AuthorityKind::Keyless(k), Some(cert)) => {
-            if !k
-                .identities
-                .iter()
-                .any(|id| identity_allowed(id, &cert.identity))
-            {
-                return Err(format!(
-                    "signed by {}, which none of the authority's identities allows",
-                    cert.identity.describe()
-                ));
-            }
+            allowed_identity(&k.identities, &cert.identity)?;
             cert.identity.describe()
         }
         (AuthorityKind::Keyless(_), None) => return Err("the bundle carries no certificate".into()),

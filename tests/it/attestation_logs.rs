@@ -10,11 +10,12 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rcgen::{KeyPair, SigningKey};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::common::attestation_layers::push_attestation_layer;
 use crate::common::bundles::pae;
-use crate::common::images::{push_blob, push_image, push_manifest};
+use crate::common::images::push_image;
 use crate::common::keyless::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, GITHUB_ISSUER, Leaf, SIGNED_AT,
     TestFulcio, TestRekor, keyless_policy, trust_root_yaml,
@@ -26,7 +27,6 @@ use crate::common::{TestRegistry, sign};
 const SLSA1: &str = "https://slsa.dev/provenance/v1";
 const BUILDER: &str = "https://builder.example/ci";
 const IN_TOTO: &str = "application/vnd.in-toto+json";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const EMAIL: &str = "release@example.com";
 const CEL: &str = "predicate.runDetails.builder.id == 'https://builder.example/ci'";
 
@@ -92,39 +92,6 @@ fn entry(kind: EntryKind, payload: &[u8], signature: &str, verifier_pem: &str) -
         }),
     };
     BASE64.encode(body.to_string())
-}
-
-/// Push `envelope` as the only layer of `repo`'s `.att` tag for `digest`, with `annotations`
-/// (the predicate type always).
-async fn push_att(
-    registry: &TestRegistry,
-    repo: &str,
-    digest: &str,
-    envelope: Vec<u8>,
-    annotations: &[(&str, &str)],
-) {
-    let mut descriptor = push_blob(
-        registry,
-        repo,
-        "application/vnd.dsse.envelope.v1+json",
-        envelope,
-    )
-    .await;
-    let mut map = json!({"dev.cosignproject.cosign/signature": "", "predicateType": SLSA1});
-    for (name, value) in annotations {
-        map[*name] = Value::String(value.to_string());
-    }
-    descriptor["annotations"] = map;
-    let config = push_blob(
-        registry,
-        repo,
-        "application/vnd.oci.image.config.v1+json",
-        b"{}".to_vec(),
-    )
-    .await;
-    let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [descriptor]});
-    let tag = format!("{}.att", digest.replacen(':', "-", 1));
-    push_manifest(registry, &format!("{repo}:{tag}"), OCI_MANIFEST, &manifest).await;
 }
 
 /// A keyless layer's parts, each replaceable by a forgery.
@@ -244,7 +211,14 @@ async fn keyless_att_envelopes_are_verified_with_their_certificate_and_rekor_ent
         if let Some(bundle) = &att.bundle {
             annotations.push((BUNDLE_ANNOTATION, bundle.as_str()));
         }
-        push_att(&registry, &repo, &digest, att.envelope, &annotations).await;
+        push_attestation_layer(
+            &registry,
+            (&repo, &digest),
+            att.envelope,
+            SLSA1,
+            &annotations,
+        )
+        .await;
         let (admitted, message) = webhook
             .review_image(&format!("{host}/{repo}@{digest}"))
             .await;
@@ -336,14 +310,8 @@ async fn key_att_envelopes_with_ctlog_require_the_rekor_entry_of_the_signature()
             .iter()
             .map(|b| (BUNDLE_ANNOTATION, b.as_str()))
             .collect();
-        push_att(
-            &registry,
-            &repo,
-            &digest,
-            envelope(&payload, &signature),
-            &annotations,
-        )
-        .await;
+        let envelope = envelope(&payload, &signature);
+        push_attestation_layer(&registry, (&repo, &digest), envelope, SLSA1, &annotations).await;
         let (admitted, message) = webhook
             .review_image(&format!("{host}/{repo}@{digest}"))
             .await;
