@@ -14,18 +14,34 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// `predicate_type` and `annotations`.
 pub async fn push_attestation_layer(
     registry: &TestRegistry,
-    (repo, digest): (&str, &str),
+    at: (&str, &str),
     envelope: Vec<u8>,
     predicate_type: &str,
     annotations: &[(&str, &str)],
 ) {
-    let mut descriptor = push_blob(registry, repo, DSSE_MEDIA_TYPE, envelope).await;
+    push_attestation_layers(registry, at, vec![envelope], predicate_type, annotations).await;
+}
+
+/// Push `envelopes` as the layers of `repo`'s `.att` tag for `digest`, each annotated with
+/// `predicate_type` and `annotations`.
+pub async fn push_attestation_layers(
+    registry: &TestRegistry,
+    (repo, digest): (&str, &str),
+    envelopes: Vec<Vec<u8>>,
+    predicate_type: &str,
+    annotations: &[(&str, &str)],
+) {
     let mut map =
         json!({"dev.cosignproject.cosign/signature": "", "predicateType": predicate_type});
     for (name, value) in annotations {
         map[*name] = Value::String(value.to_string());
     }
-    descriptor["annotations"] = map;
+    let mut layers = Vec::new();
+    for envelope in envelopes {
+        let mut descriptor = push_blob(registry, repo, DSSE_MEDIA_TYPE, envelope).await;
+        descriptor["annotations"] = map.clone();
+        layers.push(descriptor);
+    }
     let config = push_blob(
         registry,
         repo,
@@ -33,7 +49,8 @@ pub async fn push_attestation_layer(
         b"{}".to_vec(),
     )
     .await;
-    let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [descriptor]});
+    let manifest =
+        json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers});
     let tag = format!("{}.att", digest.replacen(':', "-", 1));
     push_manifest(registry, &format!("{repo}:{tag}"), OCI_MANIFEST, &manifest).await;
 }
