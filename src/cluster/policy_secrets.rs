@@ -72,6 +72,16 @@ pub async fn watch_policy_secrets(
                 secrets_listed |= matches!(event, Ok(watcher::Event::InitDone));
                 secret_event(event, &mut current, &mut listing, &namespace)
             }
+            // An older Role without configmaps: serve without them (a policy naming one
+            // denies, saying it is not found) rather than never becoming ready.
+            Watched::ConfigMap(Err(error)) if forbidden(&error) => {
+                let first = !config_maps_listed;
+                if first {
+                    tracing::warn!(%error, %namespace, "Signet may not list ConfigMaps here; policies naming one (policy.configMapRef) deny until the Role grants configmaps get/list/watch");
+                }
+                config_maps_listed = true;
+                first
+            }
             Watched::ConfigMap(event) => {
                 config_maps_listed |= matches!(event, Ok(watcher::Event::InitDone));
                 config_map_event(event, &mut current, &mut listing, &namespace)
@@ -86,6 +96,17 @@ pub async fn watch_policy_secrets(
             report(result.is_ok());
             sync.synced.store(true, Ordering::SeqCst);
         }
+    }
+}
+
+/// Whether the API server refused the list or watch (HTTP 403).
+fn forbidden(error: &watcher::Error) -> bool {
+    match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => status.code == 403,
+        watcher::Error::WatchError(status) => status.code == 403,
+        _ => false,
     }
 }
 
