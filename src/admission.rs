@@ -18,7 +18,7 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview
 use kube::core::{DynamicObject, ObjectMeta, Status, TypeMeta};
 use serde_json::Value;
 
-use crate::engine::{CredentialSource, Engine};
+use crate::engine::{CredentialSource, Engine, ReviewedObject};
 use crate::verdict::{DENY_REASON, Decision, ImageVerdict, Outcome};
 use crate::workload::{ImageUse, ResourceIdentity, WorkloadKind, extract_images};
 
@@ -137,8 +137,23 @@ pub async fn decide_as(
         &request.kind.kind,
         object.metadata.labels.clone().unwrap_or_default(),
     );
+    let api_version = match request.kind.group.as_str() {
+        "" => request.kind.version.clone(),
+        group => format!("{group}/{}", request.kind.version),
+    };
+    let reviewed = ReviewedObject {
+        api_version: &api_version,
+        kind: &request.kind.kind,
+        spec: object.data.get("spec"),
+        metadata: &object.metadata,
+    };
     let mut decision = engine
-        .review_as(namespace, Some(&resource), &changed, source)
+        .review_reviewed(
+            namespace,
+            (Some(&resource), Some(reviewed)),
+            &changed,
+            source,
+        )
         .await;
     decision
         .verdicts

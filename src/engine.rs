@@ -18,6 +18,7 @@ mod namespaced;
 mod notation;
 mod placeholders;
 mod require_digest;
+mod result_policy;
 mod signature_sources;
 pub mod stages;
 pub mod verdicts;
@@ -43,6 +44,7 @@ use verdicts::{VerdictCache, VerdictSettings};
 
 pub use credentials::CredentialSource;
 pub use namespaced::NamespacedPolicies;
+pub use result_policy::ReviewedObject;
 
 /// The decision for one distinct image reference.
 #[derive(Debug, Clone)]
@@ -192,6 +194,19 @@ impl Engine {
         uses: &[ImageUse],
         source: Option<&dyn CredentialSource>,
     ) -> Decision {
+        self.review_reviewed(namespace, (object, None), uses, source)
+            .await
+    }
+
+    /// [`Engine::review_as`] with the object itself, for `spec.policy` policies that include
+    /// its spec, metadata or type (`includeSpec`, `includeObjectMeta`, `includeTypeMeta`).
+    pub async fn review_reviewed(
+        &self,
+        namespace: Option<&str>,
+        (object, reviewed): (Option<&ResourceIdentity>, Option<ReviewedObject<'_>>),
+        uses: &[ImageUse],
+        source: Option<&dyn CredentialSource>,
+    ) -> Decision {
         let credentials = ReviewCredentials::new(source);
         let deadline = Instant::now() + self.settings.review_deadline;
         let policies = self.policies();
@@ -213,7 +228,7 @@ impl Engine {
         let results = self
             .decide_distinct(
                 &policies,
-                (namespace, object),
+                (namespace, object, reviewed),
                 &parsed,
                 deadline,
                 &credentials,

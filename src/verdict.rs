@@ -126,6 +126,9 @@ pub enum AuthorityCause {
     /// `NotationSignatureInvalid`) and why, naming each signature (`Notation signature
     /// sha256:…: …`).
     Notation(&'static str, String),
+    /// The policy's `spec.policy` (over every authority that matched) refused the result: its
+    /// own message.
+    ResultPolicy(String),
 }
 
 /// Why one `attestations[]` entry of an authority was not satisfied.
@@ -156,6 +159,7 @@ impl Reason {
                     AuthorityCause::Attestation(_) => "AttestationFailed",
                     AuthorityCause::Unusable(_) => "AuthorityUnusable",
                     AuthorityCause::Notation(code, _) => code,
+                    AuthorityCause::ResultPolicy(_) => "PolicyEvaluationFailed",
                 })
                 .unwrap_or("PolicyFailed"),
             Self::Registry(e) => e.code(),
@@ -294,6 +298,7 @@ impl std::fmt::Display for AuthorityCause {
             ),
             Self::Unusable(reason) => write!(f, "cannot be checked: {reason}"),
             Self::Notation(_, why) => f.write_str(why),
+            Self::ResultPolicy(message) => write!(f, "{message}"),
         }
     }
 }

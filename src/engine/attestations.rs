@@ -6,75 +6,98 @@
 //! signature as well, add a second policy covering the image (every matching policy must pass;
 //! the authorities of one policy are alternatives).
 //!
-//! Each policy evaluation runs on a blocking thread under [`EVALUATION_BUDGET`] (Rego's
+//! Each policy evaluation runs on a blocking thread under [`crate::policy::EVALUATION_BUDGET`] (Rego's
 //! interpreter also stops itself there): a slow policy denies, it never holds a runtime thread
 //! or the review.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use super::authorities::ReviewSignatures;
 use super::cache::ReviewRegistry;
+use super::result_policy;
+use super::signature_sources::{locations, signature_pull_credentials};
 use super::stages::{Stage, StageMetrics};
 use crate::policy::{
-    AttestationRequirement, Authority, AuthorityKind, EVALUATION_BUDGET, Evaluation,
-    SignatureFormat,
+    AttestationRequirement, Authority, AuthorityKind, Evaluation, SignatureFormat,
 };
-use crate::reference::ImageReference;
 use crate::registry::{RegistryError, SignatureBundle, SignatureLayer};
 use crate::signature::{self, RejectedAttestation, Subject, VerifiedAttestation};
 use crate::verdict::{AttestationFailure, AuthorityCause};
 
-/// How long past the budget the engine waits for a blocking evaluation before denying.
-const GRACE: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// Fetch what may attest `subject` for `authority` (which has attestations) from `repository`
-/// (the `.att` layers; the Sigstore bundles with the signatures, as this review fetched them),
-/// in the kinds its `signatureFormat` reads, and judge it: `Err` when the registry failed.
+/// Fetch what may attest `subject` for `authority` (which has attestations) from every source
+/// it names, as signatures are read (`signature_sources.rs`: each `source[]` repository and tag
+/// prefix, else the image's own repository, with its `signaturePullSecrets` presented first):
+/// the `.att` layers, and the Sigstore bundles with the signatures as this review fetched them,
+/// in the kinds its `signatureFormat` reads; and judge it. `Err` when a registry failed and
+/// what the others held proves nothing (the attestation needed might be in the one that failed).
 pub(super) async fn judge_authority(
     registry: &ReviewRegistry<'_>,
     stages: &StageMetrics,
     fetched: &mut ReviewSignatures,
     authority: &Authority,
-    repository: &ImageReference,
     subject: Subject<'_>,
-) -> Result<Result<String, AuthorityCause>, RegistryError> {
-    let layers = match authority.format {
-        SignatureFormat::Bundle => Vec::new(),
-        SignatureFormat::Any | SignatureFormat::Legacy => {
-            let _timer = stages.start(Stage::SignatureFetch);
-            registry
-                .fetch_attestations(repository, subject.digest)
-                .await?
-        }
+) -> Result<Result<(String, Value), AuthorityCause>, RegistryError> {
+    let pull = match signature_pull_credentials(authority) {
+        Ok(pull) => pull,
+        Err(reason) => return Ok(Err(AuthorityCause::Unusable(reason))),
     };
-    // cosign 3's attestations are Sigstore bundles, found with the signatures. A failed
-    // lookup hides nothing the `.att` layers hold; what is missing then is reported as such.
-    let bundles = match authority.format {
-        SignatureFormat::Legacy => Vec::new(),
-        SignatureFormat::Any | SignatureFormat::Bundle => {
-            match fetched
-                .get(registry, stages, (repository, ""), subject.digest, None)
+    let via = pull.as_ref().map(|(_, c)| registry.with_credentials(c));
+    let through = via.as_ref().map(|via| registry.through(via));
+    let att_registry = through.as_ref().unwrap_or(registry);
+    let mut layers = Vec::new();
+    let mut bundles = Vec::new();
+    let mut failure: Option<RegistryError> = None;
+    for (repository, prefix) in &locations(authority, subject.image) {
+        if authority.format != SignatureFormat::Bundle {
+            let _timer = stages.start(Stage::SignatureFetch);
+            match att_registry
+                .fetch_attestations(repository, subject.digest, prefix)
                 .await
             {
-                Ok(material) => material.bundles.clone(),
-                Err(e) if layers.is_empty() => return Err(e.clone()),
-                Err(_) => Vec::new(),
+                Ok(found) => layers.extend(found),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
         }
+        // cosign 3's attestations are Sigstore bundles, found with the signatures.
+        if authority.format != SignatureFormat::Legacy {
+            let at = (repository, prefix.as_str());
+            match fetched
+                .get(registry, stages, at, subject.digest, pull.as_ref())
+                .await
+            {
+                Ok(material) => bundles.extend(material.bundles.iter().cloned()),
+                Err(e) => {
+                    failure.get_or_insert_with(|| e.clone());
+                }
+            }
+        }
+    }
+    if let (true, true, Some(e)) = (layers.is_empty(), bundles.is_empty(), &failure) {
+        return Err(e.clone());
+    }
+    let judged = {
+        let _timer = stages.start(Stage::Verification);
+        judge_attestations(authority, subject, &layers, &bundles).await
     };
-    let _timer = stages.start(Stage::Verification);
-    Ok(judge_attestations(authority, subject, &layers, &bundles).await)
+    match (judged, failure) {
+        (Err(_), Some(e)) => Err(e),
+        (judged, _) => Ok(judged),
+    }
 }
 
 /// Judge `authority` (which has attestations) over the fetched `.att` layers and Sigstore
-/// bundles: a note for the admission, or why not.
+/// bundles: a note for the admission and the authority's match for a `spec.policy`, or why not.
 async fn judge_attestations(
     authority: &Authority,
     subject: Subject<'_>,
     layers: &[SignatureLayer],
     bundles: &[SignatureBundle],
-) -> Result<String, AuthorityCause> {
+) -> Result<(String, Value), AuthorityCause> {
     let fail = |requirement: &AttestationRequirement, detail: String| {
         AuthorityCause::Attestation(AttestationFailure {
             authority: authority.name.clone(),
@@ -83,37 +106,15 @@ async fn judge_attestations(
             detail,
         })
     };
-    let unverified = |why: &str| -> Vec<RejectedAttestation> {
-        layers
-            .iter()
-            .map(|l| RejectedAttestation {
-                predicate_type: l.annotations.get("predicateType").cloned(),
-                detail: why.to_string(),
-            })
-            .collect()
-    };
     let (mut verified, mut rejected, threshold) = match &authority.kind {
-        AuthorityKind::Key(key) if key.rekor.is_none() => {
+        AuthorityKind::Key(key) => {
             let (verified, rejected) = signature::key_attestations(key, subject, layers);
             (verified, rejected, key.threshold)
         }
-        AuthorityKind::Key(key) => (
-            Vec::new(),
-            unverified(
-                "the authority requires a transparency-log entry (ctlog), and Signet does not verify \
-                 the Rekor entries of `.att` attestations yet (a Sigstore bundle's it does: \
-                 `cosign attest --new-bundle-format`), or remove ctlog",
-            ),
-            key.threshold,
-        ),
-        AuthorityKind::Keyless(keyless) => (
-            Vec::new(),
-            unverified(
-                "keyless `.att` attestations are not verified yet (keyless Sigstore bundles are: \
-                 `cosign attest --new-bundle-format`)",
-            ),
-            keyless.threshold,
-        ),
+        AuthorityKind::Keyless(keyless) => {
+            let (verified, rejected) = signature::keyless_attestations(keyless, subject, layers);
+            (verified, rejected, keyless.threshold)
+        }
         AuthorityKind::Static(_) | AuthorityKind::Notation(_) => {
             return Err(AuthorityCause::Signature(signature::Mismatch::NoSignature));
         }
@@ -124,22 +125,28 @@ async fn judge_attestations(
     rejected.extend(bundle_rejections);
     let verified: Arc<Vec<VerifiedAttestation>> = Arc::new(verified);
     let mut notes = Vec::new();
+    let mut matched = Vec::new();
     for requirement in &authority.attestations {
         match judge_requirement(threshold, requirement, &verified, &rejected).await {
-            Ok(note) => notes.push(note),
+            Ok((note, accepted)) => {
+                notes.push(note);
+                let accepted = accepted.into_iter().map(|i| &verified[i]).collect();
+                matched.push((requirement.name.clone(), accepted));
+            }
             Err(detail) => return Err(fail(requirement, detail)),
         }
     }
-    Ok(notes.join(", "))
+    Ok((notes.join(", "), result_policy::attestation_match(matched)))
 }
 
-/// One entry: enough distinct signers whose attestations of the type its policy accepts.
+/// One entry: enough distinct signers whose attestations of the type its policy accepts (a
+/// note, and the attestations accepted, by index).
 async fn judge_requirement(
     threshold: usize,
     requirement: &AttestationRequirement,
     verified: &Arc<Vec<VerifiedAttestation>>,
     rejected: &[RejectedAttestation],
-) -> Result<String, String> {
+) -> Result<(String, Vec<usize>), String> {
     let of_type: Vec<usize> = (0..verified.len())
         .filter(|i| verified[*i].predicate_type == requirement.predicate_uri)
         .collect();
@@ -147,6 +154,7 @@ async fn judge_requirement(
         return Err(nothing_of_type(requirement, verified, rejected));
     }
     let mut accepted = BTreeSet::new();
+    let mut indices = Vec::new();
     let mut first_failure = None;
     for i in of_type {
         let attestation = &verified[i];
@@ -156,6 +164,7 @@ async fn judge_requirement(
         match evaluate(requirement, verified, i).await {
             Evaluation::Pass => {
                 accepted.insert(attestation.signer.clone());
+                indices.push(i);
             }
             Evaluation::Fail(message) => {
                 first_failure.get_or_insert(message);
@@ -163,11 +172,12 @@ async fn judge_requirement(
         }
         if accepted.len() >= threshold.max(1) {
             let signers: Vec<&str> = accepted.iter().map(String::as_str).collect();
-            return Ok(format!(
+            let note = format!(
                 "attestation {:?} signed by {}",
                 requirement.name,
                 signers.join(", ")
-            ));
+            );
+            return Ok((note, indices));
         }
     }
     Err(match (first_failure, accepted.len()) {
@@ -187,18 +197,11 @@ async fn evaluate(
     verified: &Arc<Vec<VerifiedAttestation>>,
     i: usize,
 ) -> Evaluation {
-    let Some(policy) = requirement.policy.clone() else {
-        return Evaluation::Pass;
-    };
-    let verified = Arc::clone(verified);
-    let work = tokio::task::spawn_blocking(move || policy.evaluate(&verified[i].statement));
-    match tokio::time::timeout(EVALUATION_BUDGET + GRACE, work).await {
-        Ok(Ok(evaluation)) => evaluation,
-        Ok(Err(e)) => Evaluation::Fail(format!("the policy evaluation failed: {e}")),
-        Err(_) => Evaluation::Fail(format!(
-            "the policy evaluation ran over its budget of {} ms",
-            EVALUATION_BUDGET.as_millis()
-        )),
+    match requirement.policy.clone() {
+        None => Evaluation::Pass,
+        Some(policy) => {
+            result_policy::run_within_budget(policy, verified[i].statement.clone()).await
+        }
     }
 }
 

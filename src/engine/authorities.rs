@@ -5,8 +5,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
 use crate::policy::{
-    Authority, AuthorityKind, ImagePolicy, SignatureFormat, StaticAction, StaticAuthority,
+    Authority, AuthorityKind, Evaluation, ImagePolicy, SignatureFormat, StaticAction,
+    StaticAuthority,
 };
 use crate::reference::{Digest, ImageReference};
 use crate::registry::SignatureMaterial;
@@ -17,6 +20,7 @@ use crate::verdict::{AuthorityCause, AuthorityFailure, Reason};
 use super::attestations;
 use super::cache::ReviewRegistry;
 use super::notation;
+use super::result_policy::{self, ReviewedObject};
 use super::signature_sources::{Sources, signature_pull_credentials};
 use super::stages::{Stage, StageMetrics};
 
@@ -73,118 +77,88 @@ impl ReviewSignatures {
     }
 }
 
-/// Any-of over the policy's authorities.
+/// What one authority concluded.
+enum Judgement {
+    /// It accepts the image: a note, whether only statically (`static: pass`), and its match
+    /// for a `spec.policy`.
+    Matched {
+        note: String,
+        statically: bool,
+        json: Value,
+    },
+    Failed(AuthorityCause),
+    /// The registry failed before it could conclude.
+    Unreachable(RegistryError),
+}
+
+/// Any-of over the policy's authorities; with a `spec.policy`, every authority is judged and
+/// the policy decides over all that matched (policy-controller's `ValidatePolicy`). `object` is
+/// the reviewed object's JSON, for a `spec.policy` that includes its parts.
 pub(super) async fn judge(
     registry: &ReviewRegistry<'_>,
     stages: &StageMetrics,
     fetched: &mut ReviewSignatures,
     policy: &ImagePolicy,
-    image: &ImageReference,
-    digest: &Digest,
+    (image, digest): (&ImageReference, &Digest),
+    object: Option<ReviewedObject<'_>>,
 ) -> PolicyResult {
     let mut failures = Vec::new();
     let mut registry_error = None;
+    let mut matches = Map::new();
+    let mut notes = Vec::new();
+    let mut verified = false;
     for authority in &policy.authorities {
-        let cause = match &authority.kind {
-            AuthorityKind::Static(s) if s.action == StaticAction::Pass => {
-                return PolicyResult::Passed(format!(
-                    "static pass ({}/{})",
-                    policy.name, authority.name
-                ));
-            }
-            AuthorityKind::Static(s) => static_cause(s),
-            AuthorityKind::Notation(n) => {
-                match notation::judge(registry, stages, n, image, digest).await {
-                    Ok(Ok(note)) => {
-                        return PolicyResult::Satisfied(format!(
-                            "{note} ({}/{})",
-                            policy.name, authority.name
-                        ));
-                    }
-                    Ok(Err(cause)) => cause,
-                    Err(e) => {
-                        registry_error.get_or_insert(e);
-                        continue;
-                    }
+        let judged = judge_authority(registry, stages, fetched, policy, authority, image, digest);
+        match judged.await {
+            Judgement::Matched {
+                note,
+                statically,
+                json,
+            } => {
+                if policy.result_policy.is_none() {
+                    return match statically {
+                        true => PolicyResult::Passed(note),
+                        false => PolicyResult::Satisfied(note),
+                    };
                 }
+                verified |= !statically;
+                notes.push(note);
+                matches.insert(authority.name.clone(), json);
             }
-            AuthorityKind::Key(_) | AuthorityKind::Keyless(_)
-                if !authority.attestations.is_empty() =>
-            {
-                let repository = signature_repository(authority, image);
-                let subject = Subject { image, digest };
-                let judged = attestations::judge_authority(
-                    registry,
-                    stages,
-                    fetched,
-                    authority,
-                    &repository,
-                    subject,
-                )
-                .await;
-                match judged {
-                    Ok(Ok(note)) => {
-                        return PolicyResult::Satisfied(format!(
-                            "{note} ({}/{})",
-                            policy.name, authority.name
-                        ));
-                    }
-                    Ok(Err(cause)) => cause,
-                    Err(e) => {
-                        registry_error.get_or_insert(e);
-                        continue;
-                    }
-                }
+            Judgement::Failed(cause) => failures.push(AuthorityFailure {
+                authority: authority.name.clone(),
+                cause,
+            }),
+            Judgement::Unreachable(e) => {
+                registry_error.get_or_insert(e);
             }
-            AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
-                let pull = match signature_pull_credentials(authority) {
-                    Ok(pull) => pull,
-                    Err(reason) => {
-                        failures.push(AuthorityFailure {
-                            authority: authority.name.clone(),
-                            cause: AuthorityCause::Unusable(reason),
-                        });
-                        continue;
-                    }
-                };
-                let found = Sources {
-                    registry,
-                    stages,
-                    fetched: &mut *fetched,
-                    pull: pull.as_ref(),
-                };
-                let (layers, failure) = found.material(authority, image, digest).await;
-                if let (true, Some(e)) = (layers.is_empty(), &failure) {
-                    registry_error.get_or_insert_with(|| e.clone());
-                    continue;
-                }
-                let subject = Subject { image, digest };
-                let timer = stages.start(Stage::Verification);
-                let checked =
-                    check_signatures(&authority.kind, subject, &in_format(authority, &layers));
-                drop(timer);
-                match (checked, failure) {
-                    (Ok(accepted), _) => {
-                        return PolicyResult::Satisfied(format!(
-                            "{} ({}/{})",
-                            signer_note(&accepted),
-                            policy.name,
-                            authority.name
-                        ));
-                    }
-                    // The signature it needs might be in the source that failed.
-                    (Err(_), Some(e)) => {
-                        registry_error.get_or_insert(e);
-                        continue;
-                    }
-                    (Err(mismatch), None) => AuthorityCause::Signature(mismatch),
-                }
-            }
+        }
+    }
+    if let Some(result_policy) = &policy.result_policy
+        && !matches.is_empty()
+    {
+        let input = result_policy::input(result_policy, matches, object);
+        let policy_text = Arc::clone(&result_policy.policy);
+        let timer = stages.start(Stage::Verification);
+        let evaluation = result_policy::run_within_budget(policy_text, input).await;
+        drop(timer);
+        let note = format!("{}; spec.policy passed", notes.join(", "));
+        return match (evaluation, registry_error) {
+            (Evaluation::Pass, _) if verified => PolicyResult::Satisfied(note),
+            (Evaluation::Pass, _) => PolicyResult::Passed(note),
+            // What it needs might be what the registry did not answer.
+            (Evaluation::Fail(_), Some(e)) => PolicyResult::Unverifiable(Reason::Registry(e)),
+            (Evaluation::Fail(message), None) => PolicyResult::Failed(Reason::PolicyFailed {
+                policy: policy.name.clone(),
+                authorities: vec![AuthorityFailure {
+                    authority: "spec.policy".into(),
+                    cause: AuthorityCause::ResultPolicy(format!(
+                        "spec.policy ({}) refused what its authorities verified: {message}",
+                        result_policy.policy.language.as_str()
+                    )),
+                }],
+            }),
         };
-        failures.push(AuthorityFailure {
-            authority: authority.name.clone(),
-            cause,
-        });
     }
     match registry_error {
         Some(e) => PolicyResult::Unverifiable(Reason::Registry(e)),
@@ -192,6 +166,86 @@ pub(super) async fn judge(
             policy: policy.name.clone(),
             authorities: failures,
         }),
+    }
+}
+
+/// One authority of `policy` on `digest`.
+async fn judge_authority(
+    registry: &ReviewRegistry<'_>,
+    stages: &StageMetrics,
+    fetched: &mut ReviewSignatures,
+    policy: &ImagePolicy,
+    authority: &Authority,
+    image: &ImageReference,
+    digest: &Digest,
+) -> Judgement {
+    let subject = Subject { image, digest };
+    match &authority.kind {
+        AuthorityKind::Static(s) if s.action == StaticAction::Pass => Judgement::Matched {
+            note: format!("static pass ({}/{})", policy.name, authority.name),
+            statically: true,
+            json: result_policy::static_match(),
+        },
+        AuthorityKind::Static(s) => Judgement::Failed(static_cause(s)),
+        AuthorityKind::Notation(n) => {
+            match notation::judge(registry, stages, n, image, digest).await {
+                Ok(Ok(note)) => Judgement::Matched {
+                    note: format!("{note} ({}/{})", policy.name, authority.name),
+                    statically: false,
+                    json: result_policy::notation_match(&note),
+                },
+                Ok(Err(cause)) => Judgement::Failed(cause),
+                Err(e) => Judgement::Unreachable(e),
+            }
+        }
+        AuthorityKind::Key(_) | AuthorityKind::Keyless(_) if !authority.attestations.is_empty() => {
+            let judged =
+                attestations::judge_authority(registry, stages, fetched, authority, subject).await;
+            match judged {
+                Ok(Ok((note, json))) => Judgement::Matched {
+                    note: format!("{note} ({}/{})", policy.name, authority.name),
+                    statically: false,
+                    json,
+                },
+                Ok(Err(cause)) => Judgement::Failed(cause),
+                Err(e) => Judgement::Unreachable(e),
+            }
+        }
+        AuthorityKind::Key(_) | AuthorityKind::Keyless(_) => {
+            let pull = match signature_pull_credentials(authority) {
+                Ok(pull) => pull,
+                Err(reason) => return Judgement::Failed(AuthorityCause::Unusable(reason)),
+            };
+            let found = Sources {
+                registry,
+                stages,
+                fetched: &mut *fetched,
+                pull: pull.as_ref(),
+            };
+            let (layers, failure) = found.material(authority, image, digest).await;
+            if let (true, Some(e)) = (layers.is_empty(), &failure) {
+                return Judgement::Unreachable(e.clone());
+            }
+            let timer = stages.start(Stage::Verification);
+            let checked =
+                check_signatures(&authority.kind, subject, &in_format(authority, &layers));
+            drop(timer);
+            match (checked, failure) {
+                (Ok(accepted), _) => Judgement::Matched {
+                    note: format!(
+                        "{} ({}/{})",
+                        signer_note(&accepted),
+                        policy.name,
+                        authority.name
+                    ),
+                    statically: false,
+                    json: result_policy::signature_match(&accepted),
+                },
+                // The signature it needs might be in the source that failed.
+                (Err(_), Some(e)) => Judgement::Unreachable(e),
+                (Err(mismatch), None) => Judgement::Failed(AuthorityCause::Signature(mismatch)),
+            }
+        }
     }
 }
 
@@ -248,16 +302,4 @@ fn signer_note(accepted: &Acceptance) -> String {
         ),
         None => format!("signed by key {}", accepted.key_fingerprint),
     }
-}
-
-/// Where an authority's attestations live: the repository of its first `source[]` entry that
-/// names one, else the image's own.
-fn signature_repository(authority: &Authority, image: &ImageReference) -> ImageReference {
-    authority
-        .source
-        .iter()
-        .flat_map(|s| &s.locations)
-        .find_map(|l| l.repository.as_deref())
-        .and_then(|r| ImageReference::parse(r).ok())
-        .unwrap_or_else(|| image.clone())
 }

@@ -153,8 +153,11 @@ impl ReviewRegistry<'_> {
         &self,
         repository: &ImageReference,
         digest: &Digest,
+        tag_prefix: &str,
     ) -> Result<Vec<crate::registry::SignatureLayer>, RegistryError> {
-        let fetch = self.via.fetch_attestation_layers(repository, digest);
+        let fetch = self
+            .via
+            .fetch_attestation_layers(repository, digest, tag_prefix);
         self.cached
             .timed(repository.registry(), "fetch_attestations", fetch)
             .await

@@ -16,19 +16,24 @@ use crate::workload::ResourceIdentity;
 use super::authorities::{PolicyResult, static_cause};
 use super::cache::ReviewRegistry;
 use super::credentials::ReviewCredentials;
+use super::result_policy::ReviewedObject;
 use super::stages::Stage;
 use super::verdicts::{Judged, VerdictKey};
 use super::{Engine, ImageResult, NoMatchAction, multi_arch, namespaced, require_digest};
 
-/// Where the image is used: the namespace and the object (for `spec.match`), each unknown as
-/// `None`.
-pub(super) type Target<'a> = (Option<&'a str>, Option<&'a ResourceIdentity>);
+/// Where the image is used: the namespace, the object (for `spec.match`) and the object itself
+/// (for a `spec.policy` that includes its parts), each unknown as `None`.
+pub(super) type Target<'a> = (
+    Option<&'a str>,
+    Option<&'a ResourceIdentity>,
+    Option<ReviewedObject<'a>>,
+);
 
 /// Decide `image` under every policy that covers it in `target`, within `deadline`.
 pub(super) async fn decide_image(
     engine: &Engine,
     policies: &PolicySet,
-    (namespace, object): Target<'_>,
+    (namespace, object, reviewed): Target<'_>,
     image: &ImageReference,
     deadline: Instant,
     credentials: &ReviewCredentials<'_>,
@@ -46,7 +51,7 @@ pub(super) async fn decide_image(
             outcome: Outcome::Deny(reason.clone()),
         };
     }
-    let result = judge_matching(engine, &matching, image, deadline, credentials).await;
+    let result = judge_matching(engine, &matching, image, deadline, credentials, reviewed).await;
     match floor {
         Some(floor) => namespaced::at_most(floor, result),
         None => result,
@@ -60,6 +65,7 @@ async fn judge_matching(
     image: &ImageReference,
     deadline: Instant,
     credentials: &ReviewCredentials<'_>,
+    reviewed: Option<ReviewedObject<'_>>,
 ) -> ImageResult {
     let settings = &engine.settings;
     let pin = require_digest::needs_pin(matching, image);
@@ -67,7 +73,7 @@ async fn judge_matching(
         let results = matching.iter().map(|p| (*p, judge_statically(p))).collect();
         fold(None, results)
     } else {
-        let work = verify(engine, matching, image, credentials);
+        let work = verify(engine, matching, image, credentials, reviewed);
         match tokio::time::timeout_at(deadline, work).await {
             Ok(result) => result,
             Err(_) => unverifiable(matching, None, Reason::Timeout(settings.review_deadline)),
@@ -97,6 +103,9 @@ fn no_match(action: NoMatchAction) -> ImageResult {
 /// A policy needs no signatures when a `static: pass` authority satisfies it, or when every
 /// authority is static.
 fn decided_statically(policy: &ImagePolicy) -> bool {
+    if policy.result_policy.is_some() {
+        return false;
+    }
     let is_static = |a: &Authority| matches!(a.kind, AuthorityKind::Static(_));
     policy.authorities.iter().all(is_static) || policy.authorities.iter().any(static_pass)
 }
@@ -133,6 +142,7 @@ async fn verify(
     matching: &[&ImagePolicy],
     image: &ImageReference,
     credentials: &ReviewCredentials<'_>,
+    reviewed: Option<ReviewedObject<'_>>,
 ) -> ImageResult {
     let (via, provider_failures) = match credentials.registry(engine.registry.base(), image).await {
         Ok(via) => via,
@@ -161,11 +171,16 @@ async fn verify(
         Box::pin(judge_all(
             engine,
             &registry,
-            matching,
+            (matching, reviewed),
             image,
             digest.clone(),
         ))
     };
+    // A `spec.policy` reading the object decides for this object only: no shared verdict.
+    let per_object = |p: &&ImagePolicy| p.result_policy.as_ref().is_some_and(|r| r.reads_object());
+    if reviewed.is_some() && matching.iter().any(per_object) {
+        return judging().await.result;
+    }
     engine.verdicts.get_or_judge(key, judging).await
 }
 
@@ -173,7 +188,7 @@ async fn verify(
 async fn judge_all(
     engine: &Engine,
     registry: &ReviewRegistry<'_>,
-    matching: &[&ImagePolicy],
+    (matching, reviewed): (&[&ImagePolicy], Option<ReviewedObject<'_>>),
     image: &ImageReference,
     digest: Digest,
 ) -> Judged {
@@ -183,7 +198,8 @@ async fn judge_all(
         registry,
         image,
         &digest,
-    );
+    )
+    .with_object(reviewed);
     let mut results = Vec::with_capacity(matching.len());
     for policy in matching {
         let result = review.judge(policy).await;

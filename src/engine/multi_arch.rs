@@ -21,6 +21,7 @@ use crate::verdict::Reason;
 
 use super::authorities::{PolicyResult, ReviewSignatures, judge};
 use super::cache::{Children, ReviewRegistry};
+use super::result_policy::ReviewedObject;
 use super::stages::StageMetrics;
 
 /// The multi-arch judgement of one image in one review: the index children are fetched at most
@@ -33,6 +34,8 @@ pub(super) struct Review<'a> {
     digest: &'a Digest,
     fetched: ReviewSignatures,
     children: Option<Result<Children, RegistryError>>,
+    /// The reviewed object's JSON, for a `spec.policy` that includes its parts.
+    object: Option<ReviewedObject<'a>>,
 }
 
 impl<'a> Review<'a> {
@@ -51,7 +54,14 @@ impl<'a> Review<'a> {
             digest,
             fetched: ReviewSignatures::default(),
             children: None,
+            object: None,
         }
+    }
+
+    /// The reviewed object's JSON, for a `spec.policy` that includes its parts.
+    pub(super) fn with_object(mut self, object: Option<ReviewedObject<'a>>) -> Self {
+        self.object = object;
+        self
     }
 
     /// Judge `policy` under its `multiArch` setting.
@@ -80,8 +90,8 @@ impl<'a> Review<'a> {
             self.stages,
             &mut self.fetched,
             policy,
-            self.image,
-            self.digest,
+            (self.image, self.digest),
+            self.object,
         );
         let children = self.registry.index_children(self.image, self.digest);
         let (own, children) = futures::join!(own, children);
@@ -95,8 +105,8 @@ impl<'a> Review<'a> {
             self.stages,
             &mut self.fetched,
             policy,
-            self.image,
-            digest,
+            (self.image, digest),
+            self.object,
         )
         .await
     }

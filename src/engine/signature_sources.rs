@@ -60,7 +60,10 @@ impl Sources<'_, '_> {
 
 /// The repositories (and tag prefixes) an authority's signatures are read from: its
 /// `source[]` entries, else the image's own repository.
-fn locations(authority: &Authority, image: &ImageReference) -> Vec<(ImageReference, String)> {
+pub(super) fn locations(
+    authority: &Authority,
+    image: &ImageReference,
+) -> Vec<(ImageReference, String)> {
     let listed = authority.source.iter().flat_map(|s| &s.locations);
     let mut out: Vec<(ImageReference, String)> = listed
         .map(|l| {

@@ -145,6 +145,16 @@ fn write_policy(c: &mut Canonical, p: &ImagePolicy) {
         // Debug quotes and escapes every string: unambiguous.
         c.text(&format!("{resource:?}"));
     }
+    match &p.result_policy {
+        None => c.count(0),
+        Some(r) => {
+            c.count(1);
+            c.text(r.policy.language.as_str());
+            c.text(&r.policy.text);
+            let flags = [r.include_spec, r.include_object_meta, r.include_type_meta];
+            c.text(&format!("{flags:?}"));
+        }
+    }
 }
 
 fn write_authority(c: &mut Canonical, a: &Authority) {

@@ -56,8 +56,8 @@ pub use load::{CompiledDocument, Format, MAX_NAMESPACE_FILES, detect_format};
 pub use model::{
     Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
     KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, Placeholder, REJECT_MESSAGE,
-    RsaDigest, Scope, SignatureFormat, SignatureLocation, SignatureSource, StaticAction,
-    StaticAuthority, TrustedKey,
+    ResultPolicy, RsaDigest, Scope, SignatureFormat, SignatureLocation, SignatureSource,
+    StaticAction, StaticAuthority, TrustedKey,
 };
 pub use notation::{
     Action as NotationAction, Enforcement as NotationEnforcement, NotationAuthority,

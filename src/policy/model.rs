@@ -8,7 +8,7 @@ use std::sync::Arc;
 use regex::Regex;
 use sigstore::crypto::CosignVerificationKey;
 
-use super::attestation::AttestationRequirement;
+use super::attestation::{AttestationPolicy, AttestationRequirement};
 use super::glob::ImageGlob;
 use super::sigstore::ResourceMatch;
 use super::trust::KeylessTrust;
@@ -49,6 +49,31 @@ pub struct ImagePolicy {
     pub placeholders: Vec<Placeholder>,
     /// `spec.match`: the objects the policy applies to; empty applies to every object.
     pub resources: Vec<ResourceMatch>,
+    /// `spec.policy`: a policy over the whole result (every authority that matched, and the
+    /// object's parts it asks for), evaluated once an authority has matched.
+    pub result_policy: Option<ResultPolicy>,
+}
+
+/// policy-controller's CIP-level `spec.policy`: Rego, CUE (or Signet's CEL) over the JSON of
+/// `{authorityMatches, spec, metadata, typemeta}` as its `PolicyResult` marshals it.
+#[derive(Debug, Clone)]
+pub struct ResultPolicy {
+    /// The compiled policy (the same languages and budget as attestation policies).
+    pub policy: Arc<AttestationPolicy>,
+    /// `includeSpec`: the reviewed object's `spec` as `spec`.
+    pub include_spec: bool,
+    /// `includeObjectMeta`: its `metadata` as `metadata`.
+    pub include_object_meta: bool,
+    /// `includeTypeMeta`: its `apiVersion` and `kind` as `typemeta` (not for Pods, as in
+    /// policy-controller).
+    pub include_type_meta: bool,
+}
+
+impl ResultPolicy {
+    /// Does the result depend on the reviewed object (so verdicts cannot be shared)?
+    pub fn reads_object(&self) -> bool {
+        self.include_spec || self.include_object_meta || self.include_type_meta
+    }
 }
 
 impl ImagePolicy {

@@ -39,6 +39,9 @@ pub struct ClusterSecrets {
     pub namespace: String,
     /// By name.
     pub secrets: BTreeMap<String, SecretContent>,
+    /// The ConfigMaps of the same namespace (`policy.configMapRef`), by name: their data
+    /// entries, or their size when over [`MAX_SECRET_BYTES`].
+    pub config_maps: BTreeMap<String, Result<BTreeMap<String, String>, usize>>,
 }
 
 /// One Secret as kept.
@@ -139,6 +142,49 @@ impl PolicySecrets {
     }
 }
 
+impl PolicySecrets {
+    /// The text of entry `key` of ConfigMap `name` (a `policy.configMapRef`, for `field`), or
+    /// why it cannot be read. `Err(None)`: refused in this mode.
+    pub(crate) fn config_map_text(
+        &self,
+        name: &str,
+        key: &str,
+        field: &str,
+    ) -> Result<String, Option<String>> {
+        let cluster = match self {
+            Self::Refused => return Err(None),
+            Self::Checked => {
+                return Err(Some(format!(
+                    "{field}: ConfigMap <Signet's namespace>/{name} is read only when served \
+                     with --watch-policies"
+                )));
+            }
+            Self::Cluster(cluster) => cluster,
+        };
+        let at = format!("{}/{name}", cluster.namespace);
+        let create = format!(
+            "create it in {}: `kubectl create configmap {name} -n {} --from-file={key}=<policy \
+             file>`",
+            cluster.namespace, cluster.namespace
+        );
+        match cluster.config_maps.get(name) {
+            None => Err(Some(format!(
+                "{field}: ConfigMap {at} not found (Signet reads ConfigMaps from its own \
+                 namespace only); {create}"
+            ))),
+            Some(Err(size)) => Err(Some(format!(
+                "{field}: ConfigMap {at} holds {size} bytes, more than Signet's limit of \
+                 {MAX_SECRET_BYTES}; {create}"
+            ))),
+            Some(Ok(data)) => data.get(key).cloned().ok_or_else(|| {
+                Some(format!(
+                    "{field}: ConfigMap {at} has no entry {key:?}; {create}"
+                ))
+            }),
+        }
+    }
+}
+
 impl ClusterSecrets {
     /// The type and entries of Secret `name` (for `field`), or why it cannot be read, ending
     /// with `create` (how to make it).
@@ -218,6 +264,7 @@ mod tests {
         PolicySecrets::Cluster(Arc::new(ClusterSecrets {
             namespace: "signet-system".into(),
             secrets,
+            config_maps: BTreeMap::new(),
         }))
     }
 
@@ -247,6 +294,38 @@ mod tests {
         assert!(big.contains("limit"), "{big}");
         assert_eq!(PolicySecrets::Refused.key_pem("key", "f"), Err(None));
         let checked = PolicySecrets::Checked.key_pem("key", "f").unwrap_err();
+        assert!(checked.unwrap().contains("--watch-policies"));
+    }
+
+    #[test]
+    fn a_policy_config_map_entry_is_read_in_cluster_mode_only() {
+        let mut secrets = ClusterSecrets {
+            namespace: "signet-system".into(),
+            ..ClusterSecrets::default()
+        };
+        let data = BTreeMap::from([("policy.rego".to_string(), "package sigstore".to_string())]);
+        secrets.config_maps.insert("p".into(), Ok(data));
+        secrets.config_maps.insert("big".into(), Err(1 << 20));
+        let cluster = PolicySecrets::Cluster(Arc::new(secrets));
+        let text = cluster.config_map_text("p", "policy.rego", "f");
+        assert_eq!(text.unwrap(), "package sigstore");
+        for (name, key, says) in [
+            ("p", "other", "has no entry \"other\""),
+            ("nope", "k", "signet-system/nope not found"),
+            ("big", "k", "limit"),
+        ] {
+            let why = cluster
+                .config_map_text(name, key, "f")
+                .unwrap_err()
+                .unwrap();
+            assert!(why.contains(says), "{why}");
+            assert!(why.contains("kubectl create configmap"), "{why}");
+        }
+        let refused = PolicySecrets::Refused.config_map_text("p", "k", "f");
+        assert_eq!(refused, Err(None));
+        let checked = PolicySecrets::Checked
+            .config_map_text("p", "k", "f")
+            .unwrap_err();
         assert!(checked.unwrap().contains("--watch-policies"));
     }
 

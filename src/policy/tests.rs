@@ -149,7 +149,7 @@ kind: ClusterImagePolicy
 metadata: {name: keyless}
 spec:
   images: [{glob: '**'}]
-  policy: {type: cue, data: 'x: 1'}
+  policy: {type: cue, data: 'x: 1', fetchConfigFile: true}
   authorities:
   - keyless:
       identities: [{issuer: https://issuer, subject: me}]
@@ -157,10 +157,10 @@ spec:
 ";
     let err = load_error(text);
     assert!(matches!(err.kind, LoadErrorKind::Unsupported(_)), "{err}");
-    assert_eq!(err.field.as_deref(), Some("spec.policy"));
+    assert_eq!(err.field.as_deref(), Some("spec.policy.fetchConfigFile"));
     let shown = err.to_string();
     assert!(
-        shown.starts_with("p.yaml: ClusterImagePolicy keyless: spec.policy: "),
+        shown.starts_with("p.yaml: ClusterImagePolicy keyless: spec.policy.fetchConfigFile: "),
         "{shown}"
     );
     assert!(
@@ -204,7 +204,15 @@ fn unsupported_companions_of_key_authorities_are_named() {
             "    attestations: [{name: a, predicateType: vuln, policy: {type: cue, data: 'a: [1]'}}]",
             "spec.authorities[0].attestations[0].policy.data",
         ),
-        ("  policy: {type: cue, data: 'x: 1'}", "spec.policy"),
+        (
+            "  policy: {type: rego, remote: {url: 'https://x'}}",
+            "spec.policy.remote",
+        ),
+        (
+            "  policy: {type: cue, configMapRef: {name: c, key: k}}",
+            "spec.policy.configMapRef",
+        ),
+        ("  policy: {type: cue, data: 'a: [1]'}", "spec.policy.data"),
     ];
     for (extra, field) in cases {
         let err = load_error(&key_policy("p", "**", extra));

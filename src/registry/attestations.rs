@@ -23,17 +23,19 @@ pub fn attestation_tag(digest: &Digest) -> String {
 }
 
 impl Registry {
-    /// The attestation layers of `digest` in `repository`, read through the mirrors of
-    /// `--registries-conf` as signatures are: the first endpoint holding any wins; when none
-    /// does, an endpoint that failed makes the answer a failure.
+    /// The attestation layers of `digest` in `repository` (under the `.att` tag with
+    /// `tag_prefix`, a `source[].tagPrefix`), read through the mirrors of `--registries-conf`
+    /// as signatures are: the first endpoint holding any wins; when none does, an endpoint that
+    /// failed makes the answer a failure.
     pub async fn fetch_attestation_layers(
         &self,
         repository: &ImageReference,
         digest: &Digest,
+        tag_prefix: &str,
     ) -> Result<Vec<SignatureLayer>, RegistryError> {
         let mut failure = None;
         for endpoint in self.endpoints(repository, true)? {
-            match self.attestations_at(&endpoint, digest).await {
+            match self.attestations_at(&endpoint, digest, tag_prefix).await {
                 Ok(layers) if !layers.is_empty() => return Ok(layers),
                 Ok(_) => {}
                 Err(e) => {
@@ -48,11 +50,12 @@ impl Registry {
         &self,
         repository: &ImageReference,
         digest: &Digest,
+        tag_prefix: &str,
     ) -> Result<Vec<SignatureLayer>, RegistryError> {
         let att_ref = Reference::with_tag(
             repository.registry().to_string(),
             repository.repository().to_string(),
-            attestation_tag(digest),
+            format!("{tag_prefix}{}", attestation_tag(digest)),
         );
         let Some(manifest) = self.signature_manifest(&att_ref).await? else {
             return Ok(Vec::new());

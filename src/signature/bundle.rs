@@ -35,6 +35,7 @@ use super::{Acceptance, CertifiedSigner, Mismatch, Subject, identity_accepts};
 
 pub use dsse::{COSIGN_SIGN_PREDICATE, Statement, StatementSubject};
 pub use merkle::{leaf_hash, node_hash, root_from_proof};
+pub(super) use tlog::{EnvelopeEntry, envelope_entry};
 pub use verify::{SignedContent, Signer, VerifiedBundle, verify_sigstore_bundle};
 pub use wire::MAX_BUNDLE_BYTES;
 

@@ -42,6 +42,7 @@ pub use crate::registry::{SignatureBundle, SignatureLayer, SignatureMaterial};
 
 pub use attestation::{
     RejectedAttestation, VerifiedAttestation, bundle_attestations, key_attestations,
+    keyless_attestations,
 };
 pub use certificate::{
     CertificateError, FulcioIdentity, SigningCertificate, parse_chain, parse_signing_certificate,

@@ -125,6 +125,18 @@ struct EntryKey {
 
 /// Steps 1–4 of the module documentation for the annotation text of one layer.
 pub fn verify_bundle(annotation: &str, trust: &KeylessTrust) -> Result<VerifiedEntry, RekorError> {
+    let p = verified_set_payload(annotation, trust)?;
+    // 4. The body is an entry we can compare with the layer.
+    Ok(VerifiedEntry {
+        integrated_time: p.integrated_time,
+        log_index: p.log_index,
+        entry: parse_entry(&p.body)?,
+        log_id: p.log_id,
+    })
+}
+
+/// Steps 1–3: the bundle parses, its log is trusted then, and its SET verifies.
+fn verified_set_payload(annotation: &str, trust: &KeylessTrust) -> Result<Payload, RekorError> {
     if annotation.len() > MAX_BUNDLE_BYTES {
         let detail = format!("over the {MAX_BUNDLE_BYTES}-byte limit");
         return Err(RekorError::Malformed(detail));
@@ -149,13 +161,26 @@ pub fn verify_bundle(annotation: &str, trust: &KeylessTrust) -> Result<VerifiedE
     key.key
         .verify_signature(set, &signed)
         .map_err(|_| RekorError::InvalidSet(p.log_id.clone()))?;
-    // 4. The body is an entry we can compare with the layer.
-    Ok(VerifiedEntry {
+    Ok(bundle.payload)
+}
+
+/// Steps 1–3 for the bundle of a `.att` layer, whose entry (`dsse` or `intoto`) records an
+/// envelope: the SET verified, the entry's base64 body and times, for `attestation.rs` to read.
+pub(super) fn verify_envelope_bundle(
+    annotation: &str,
+    trust: &KeylessTrust,
+) -> Result<LoggedEnvelope, RekorError> {
+    let p = verified_set_payload(annotation, trust)?;
+    Ok(LoggedEnvelope {
         integrated_time: p.integrated_time,
-        log_index: p.log_index,
-        log_id: p.log_id.clone(),
-        entry: parse_entry(&p.body)?,
+        body: p.body,
     })
+}
+
+/// A `.att` layer's Rekor bundle whose SET verified: when, and the entry body (base64).
+pub(super) struct LoggedEnvelope {
+    pub integrated_time: i64,
+    pub body: String,
 }
 
 fn trusted_log<'t>(trust: &'t KeylessTrust, log_id: &str) -> Result<&'t LogKey, RekorError> {

@@ -80,6 +80,25 @@ impl CosignKey {
         );
     }
 
+    /// [`Self::attest_with`] storing the attestation in `repository` (`COSIGN_REPOSITORY`),
+    /// with the registry credentials of `config`, if any.
+    pub fn attest_into(
+        &self,
+        image: &str,
+        repository: &str,
+        (predicate_type, predicate): (&str, &Path),
+        config: Option<&DockerConfig>,
+    ) {
+        let mut command = self.cosign("attest");
+        command.env("COSIGN_REPOSITORY", repository);
+        command.args(["--type", predicate_type, "--predicate"]);
+        command.arg(predicate);
+        if let Some(config) = config {
+            config.apply(&mut command);
+        }
+        run_ok(command.arg(image));
+    }
+
     /// `sign` with the registry credentials of `config`.
     pub fn sign_as(&self, image: &str, config: &DockerConfig) {
         run_ok(config.apply(&mut self.cosign("sign")).arg(image));

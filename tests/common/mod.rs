@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod apiserver;
+pub mod attestation_layers;
 pub mod audit;
 pub mod bundles;
 pub mod cluster_e2e;

@@ -564,11 +564,11 @@ mod hostile_envelopes {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::common::attestation_layers::push_attestation_layers;
     use crate::common::bundles::pae;
-    use crate::common::images::{push_blob, push_image, push_manifest};
+    use crate::common::images::push_image;
     use crate::common::signing::{TestKey, sign};
 
-    const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
     const IN_TOTO: &str = "application/vnd.in-toto+json";
 
     fn statement(digest: &str, predicate: Value) -> Vec<u8> {
@@ -602,29 +602,7 @@ mod hostile_envelopes {
         digest: &str,
         envelopes: Vec<Vec<u8>>,
     ) {
-        let mut layers = Vec::new();
-        for bytes in envelopes {
-            let mut descriptor = push_blob(
-                registry,
-                repo,
-                "application/vnd.dsse.envelope.v1+json",
-                bytes,
-            )
-            .await;
-            descriptor["annotations"] =
-                json!({"dev.cosignproject.cosign/signature": "", "predicateType": SLSA1});
-            layers.push(descriptor);
-        }
-        let config = push_blob(
-            registry,
-            repo,
-            "application/vnd.oci.image.config.v1+json",
-            b"{}".to_vec(),
-        )
-        .await;
-        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers});
-        let tag = format!("{}.att", digest.replacen(':', "-", 1));
-        push_manifest(registry, &format!("{repo}:{tag}"), OCI_MANIFEST, &manifest).await;
+        push_attestation_layers(registry, (repo, digest), envelopes, SLSA1, &[]).await;
     }
 
     #[tokio::test]

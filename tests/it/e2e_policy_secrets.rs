@@ -238,6 +238,30 @@ fn signatures_in_a_private_registry_are_read_with_the_signature_pull_secret() {
     world.apply_ok(&policy("with", &glob, with));
     world.eventually_pod("with", &image, true, &[]);
 
+    // Attestations are read from the same source with the same Secret (`.att` in the private
+    // repository): without it the registry would refuse them as it refuses signatures.
+    let attested = crane_push(
+        &format!("{}/att/app:v1", world.registry.host()),
+        "private-att",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let predicate = dir.path().join("predicate.json");
+    std::fs::write(&predicate, r#"{"built": "here"}"#).expect("predicate");
+    key.attest_into(
+        &attested,
+        &signatures,
+        ("custom", &predicate),
+        Some(&config),
+    );
+    let attested_glob = format!("{}/att/**", world.registry.host());
+    let attestation = "    attestations:\n    - name: built\n      predicateType: custom\n";
+    world.apply_ok(&policy(
+        "attested",
+        &attested_glob,
+        &format!("{with}{attestation}"),
+    ));
+    world.eventually_pod("attested", &attested, true, &[]);
+
     // The Secret deleted: the authority names it and admits nothing.
     world
         .plane
@@ -251,4 +275,46 @@ fn signatures_in_a_private_registry_are_read_with_the_signature_pull_secret() {
             "Secret signet-system/signature-pull not found",
         ],
     );
+}
+
+/// `policy.configMapRef` (here a CIP-level `spec.policy`) read from a ConfigMap of Signet's
+/// namespace and watched: missing, the policy denies naming it; created, it decides; edited,
+/// the next verdict follows it.
+#[test]
+fn a_policy_in_a_config_map_is_read_and_followed() {
+    let registry = TestRegistry::start();
+    let key = CosignKey::generate("cm-password");
+    let image = crane_push(&format!("{}/cm/app:v1", registry.host()), "config-map");
+    key.sign(&image, &[]);
+    let world = World::start(registry, &[]);
+    let glob = format!("{}/cm/**", world.registry.host());
+    world.apply_ok(&format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  \
+         name: from-config-map\nspec:\n  images:\n  - glob: \"{glob}\"\n  authorities:\n  \
+         - name: key\n    key:\n      data: |\n{}  policy:\n    type: rego\n    configMapRef:\n      \
+         name: release-policy\n      key: policy.rego\n",
+        indented(&key.public_pem(), 8)
+    ));
+    world.eventually_pod(
+        "missing",
+        &image,
+        false,
+        &[
+            "ConfigMap signet-system/release-policy not found",
+            "kubectl create configmap release-policy",
+        ],
+    );
+    let config_map = |rule: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: release-policy\n  namespace: \
+             {NAMESPACE}\ndata:\n  policy.rego: |\n    package sigstore\n    default isCompliant = \
+             false\n{rule}"
+        )
+    };
+    let signed_by_key =
+        "    isCompliant {\n      count(input.authorityMatches.key.signatures) > 0\n    }\n";
+    world.apply_ok(&config_map(signed_by_key));
+    world.eventually_pod("created", &image, true, &[]);
+    world.apply_ok(&config_map(""));
+    world.eventually_pod("edited", &image, false, &["spec.policy (rego) refused"]);
 }

@@ -1,7 +1,8 @@
 //! CEL attestation policies (Signet's `policy.type: cel`): one expression, in the language
 //! Kubernetes' ValidatingAdmissionPolicy uses, over the variables `predicate`, `predicateType`
-//! and `subject` of the in-toto Statement (the `cel-interpreter` crate). `true` admits; `false`,
-//! another type or an error denies, saying which.
+//! and `subject` of the in-toto Statement (the `cel-interpreter` crate); as a `spec.policy`, over
+//! `authorityMatches`, `spec`, `metadata` and `typemeta` of the result. `true` admits; `false`,
+//! another type or an error denies, saying which. A variable the input lacks is `null`.
 //!
 //! CEL has no unbounded loops (its macros iterate over the input), so the Statement's size
 //! caps the work; the parser recurses, so the text is capped in length and bracket nesting.
@@ -15,8 +16,16 @@ use super::Evaluation;
 const MAX_EXPRESSION_BYTES: usize = 16 * 1024;
 /// Deepest bracket nesting accepted (the parser recurses on it).
 const MAX_NESTING: usize = 32;
-/// The variables a policy sees.
-pub(super) const VARIABLES: [&str; 3] = ["predicate", "predicateType", "subject"];
+/// The variables a policy sees: a Statement's, then a `spec.policy` input's.
+pub(super) const VARIABLES: [&str; 7] = [
+    "predicate",
+    "predicateType",
+    "subject",
+    "authorityMatches",
+    "spec",
+    "metadata",
+    "typemeta",
+];
 
 /// A parsed CEL expression.
 pub(super) struct CelPolicy {
@@ -67,7 +76,7 @@ impl CelPolicy {
         for name in VARIABLES {
             let value = statement.get(name).cloned().unwrap_or(Json::Null);
             if let Err(e) = context.add_variable(name, value) {
-                return Evaluation::Fail(format!("the Statement's {name} cannot be read: {e}"));
+                return Evaluation::Fail(format!("the input's {name} cannot be read: {e}"));
             }
         }
         let run = std::panic::AssertUnwindSafe(|| self.program.execute(&context));

@@ -93,6 +93,9 @@ enum Compiled {
     Rego(Box<rego::RegoPolicy>),
     Cue(cue::CuePolicy),
     Cel(cel::CelPolicy),
+    /// Its text cannot be read (a ConfigMap missing or too large): every evaluation fails
+    /// with why.
+    Unavailable(String),
 }
 
 /// What one evaluation concluded.
@@ -125,6 +128,15 @@ impl AttestationPolicy {
         })
     }
 
+    /// A policy whose text cannot be read now (`why`, with what to do): it denies until it can.
+    pub fn unavailable(language: PolicyLanguage, why: String) -> AttestationPolicy {
+        AttestationPolicy {
+            language,
+            text: why.clone(),
+            compiled: Compiled::Unavailable(why),
+        }
+    }
+
     /// Evaluate the policy over one in-toto Statement (already decoded and size-checked). Runs
     /// on the calling thread: callers on an async runtime use a blocking thread.
     pub fn evaluate(&self, statement: &serde_json::Value) -> Evaluation {
@@ -132,6 +144,7 @@ impl AttestationPolicy {
             Compiled::Rego(p) => p.evaluate(statement),
             Compiled::Cue(p) => p.evaluate(statement),
             Compiled::Cel(p) => p.evaluate(statement),
+            Compiled::Unavailable(why) => Evaluation::Fail(why.clone()),
         }
     }
 }

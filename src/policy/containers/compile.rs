@@ -86,6 +86,7 @@ fn compile_requirement(
         require_digest: false,
         placeholders: Vec::new(),
         resources: Vec::new(),
+        result_policy: None,
     })
 }
 

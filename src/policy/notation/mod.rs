@@ -223,6 +223,7 @@ fn statement_policy(name: &str, source: &str, kind: AuthorityKind) -> ImagePolic
         require_digest: false,
         placeholders: Vec::new(),
         resources: Vec::new(),
+        result_policy: None,
     }
 }
 

@@ -10,6 +10,7 @@ use crate::policy::attestation::{
     AttestationPolicy, AttestationRequirement, PolicyLanguage, predicate_uri,
 };
 use crate::policy::field_error::join;
+use crate::policy::{PolicySecrets, ResultPolicy};
 
 /// At most this many attestations per authority.
 pub(super) const MAX_ATTESTATIONS: usize = 20;
@@ -18,6 +19,7 @@ pub(super) const MAX_ATTESTATIONS: usize = 20;
 pub(super) fn compile_attestations(
     attestations: &[wire::Attestation],
     at: &str,
+    secrets: &PolicySecrets,
     findings: &mut Findings,
 ) -> Option<Vec<AttestationRequirement>> {
     let path = join(at, "attestations");
@@ -32,7 +34,7 @@ pub(super) fn compile_attestations(
     let compiled: Vec<_> = attestations
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| compile_one(a, &format!("{path}[{i}]"), findings))
+        .filter_map(|(i, a)| compile_one(a, &format!("{path}[{i}]"), secrets, findings))
         .collect();
     (compiled.len() == attestations.len()).then_some(compiled)
 }
@@ -40,6 +42,7 @@ pub(super) fn compile_attestations(
 fn compile_one(
     a: &wire::Attestation,
     at: &str,
+    secrets: &PolicySecrets,
     findings: &mut Findings,
 ) -> Option<AttestationRequirement> {
     let policy = match &a.policy {
@@ -47,8 +50,8 @@ fn compile_one(
         Some(p) => Some(Arc::new(compile_policy(
             p,
             &join(at, "policy"),
-            &a.name,
-            findings,
+            &format!("attestation {:?}", a.name),
+            (secrets, findings),
         )?)),
     };
     Some(AttestationRequirement {
@@ -59,11 +62,37 @@ fn compile_one(
     })
 }
 
+/// `spec.policy`, the CIP-level policy over the whole result.
+pub(super) fn compile_result_policy(
+    p: &wire::Policy,
+    secrets: &PolicySecrets,
+    findings: &mut Findings,
+) -> Option<ResultPolicy> {
+    let at = "spec.policy";
+    if p.fetch_config_file == Some(true) {
+        findings.add(
+            &join(at, "fetchConfigFile"),
+            "the images' config files are not fetched for policies; remove fetchConfigFile",
+        );
+        return None;
+    }
+    let policy = compile_policy(p, at, "spec.policy", (secrets, findings))?;
+    Some(ResultPolicy {
+        policy: Arc::new(policy),
+        include_spec: p.include_spec == Some(true),
+        include_object_meta: p.include_object_meta == Some(true),
+        include_type_meta: p.include_type_meta == Some(true),
+    })
+}
+
+/// `what` names the policy in messages (`attestation "x"`, `spec.policy`). Its text is
+/// `data`, or in cluster mode the `configMapRef` entry of a ConfigMap in Signet's namespace
+/// (one that cannot be read makes a policy that denies, saying why, until it can).
 fn compile_policy(
     p: &wire::Policy,
     at: &str,
-    name: &str,
-    findings: &mut Findings,
+    what: &str,
+    (secrets, findings): (&PolicySecrets, &mut Findings),
 ) -> Option<AttestationPolicy> {
     if p.remote.is_some() {
         findings.add(
@@ -73,23 +102,31 @@ fn compile_policy(
         );
         return None;
     }
-    if p.config_map_ref.is_some() {
-        findings.add(
-            &join(at, "configMapRef"),
-            "ConfigMaps are not read (file mode has none, and cluster mode does not read them yet); \
-             put the policy text in policy.data",
-        );
-        return None;
-    }
     // Validation admitted only these spellings.
     let language = PolicyLanguage::parse(&p.policy_type)?;
-    AttestationPolicy::compile(language, &p.data)
+    let (text, field) = match &p.config_map_ref {
+        None => (p.data.clone(), join(at, "data")),
+        Some(cm) => {
+            let field = join(at, "configMapRef");
+            match secrets.config_map_text(&cm.name, &cm.key, &field) {
+                Ok(text) => (text, field),
+                Err(Some(why)) => return Some(AttestationPolicy::unavailable(language, why)),
+                Err(None) => {
+                    findings.add(
+                        &field,
+                        "ConfigMaps are read only in cluster mode (`signet serve \
+                         --watch-policies`, from Signet's own namespace); in a file, put the \
+                         policy text in policy.data",
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    AttestationPolicy::compile(language, &text)
         .map_err(|e| {
-            let reason = format!(
-                "the {} policy of attestation {name:?}: {e}",
-                language.as_str()
-            );
-            findings.add(&join(at, "data"), reason);
+            let reason = format!("the {} policy of {what}: {e}", language.as_str());
+            findings.add(&field, reason);
         })
         .ok()
 }

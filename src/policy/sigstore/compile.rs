@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::attestation_compile::compile_attestations;
+use super::attestation_compile::{compile_attestations, compile_result_policy};
 use super::cluster_image_policy as wire;
 use super::compile_keyless::{compile_keyless, lookup};
 use super::compile_secrets::{
@@ -69,6 +69,10 @@ pub(crate) fn compile(
         false => roots.secrets(),
     };
     spec_findings(spec, &mut findings);
+    let result_policy = spec
+        .policy
+        .as_ref()
+        .and_then(|p| compile_result_policy(p, secrets, &mut findings));
     let images = spec
         .images
         .iter()
@@ -121,16 +125,11 @@ pub(crate) fn compile(
             })
             .collect(),
         resources,
+        result_policy,
     })
 }
 
 fn spec_findings(spec: &wire::Spec, findings: &mut Findings) {
-    if spec.policy.is_some() {
-        findings.add(
-            "spec.policy",
-            "CUE/Rego policies over authorities are not supported yet",
-        );
-    }
     if spec.authorities.len() > MAX_AUTHORITIES {
         findings.add(
             "spec.authorities",
@@ -216,7 +215,7 @@ fn compile_authority(
         false => a.name.clone(),
     };
     let format = compile_format(a, &at, findings);
-    let attestations = compile_attestations(&a.attestations, &at, findings);
+    let attestations = compile_attestations(&a.attestations, &at, secrets, findings);
     Some(Authority {
         name,
         kind: kind?,

@@ -381,13 +381,9 @@ fn validate_attestation(a: &wire::Attestation, at: &str, errs: &mut FieldErrors)
 }
 
 fn validate_policy(p: &wire::Policy, at: &str, in_spec: bool, errs: &mut FieldErrors) {
-    // `cel` is Signet's own, for attestations only.
-    let cel = !in_spec && p.policy_type == "cel";
-    if p.policy_type != "cue" && p.policy_type != "rego" && !cel {
-        let details = match in_spec {
-            true => "only [cue,rego] are supported at the moment",
-            false => "only [cue,rego] (policy-controller) and cel (Signet) are supported",
-        };
+    // `cel` is Signet's own, for attestations and `spec.policy` alike.
+    if !["cue", "rego", "cel"].contains(&p.policy_type.as_str()) {
+        let details = "only [cue,rego] (policy-controller) and cel (Signet) are supported";
         errs.invalid_value(&join(at, "type"), &p.policy_type, details);
     }
     let sources = [

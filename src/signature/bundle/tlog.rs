@@ -46,7 +46,7 @@ pub(super) enum LoggedBody {
 
 /// The parts of a `dsse` / `intoto` entry that bind it to an envelope.
 #[derive(Debug)]
-pub(super) struct EnvelopeEntry {
+pub(in crate::signature) struct EnvelopeEntry {
     /// SHA-256 of the envelope payload.
     pub payload_hash: Vec<u8>,
     /// Each signature with its verifier (PEM certificate or public key).
@@ -224,6 +224,33 @@ struct IntotoSignature {
 struct Hash {
     algorithm: String,
     value: String,
+}
+
+/// The `dsse` 0.0.1 / `intoto` 0.0.2 entry in the base64 `body_text` of a legacy Rekor bundle
+/// (the `dev.sigstore.cosign/bundle` of a `.att` layer), whose SET `rekor.rs` has verified:
+/// what the entry records about the envelope, as for a Sigstore bundle's entry.
+pub(in crate::signature) fn envelope_entry(body_text: &str) -> Result<EnvelopeEntry, BundleError> {
+    let body = BASE64
+        .decode(body_text)
+        .map_err(|e| log(format!("unreadable log entry: body is not base64: {e}")))?;
+    let entry: Entry =
+        serde_json::from_slice(&body).map_err(|e| log(format!("unreadable log entry: {e}")))?;
+    let declared = KindVersion {
+        kind: entry.kind,
+        version: entry.api_version,
+    };
+    match (declared.kind.as_str(), declared.version.as_str()) {
+        ("dsse", "0.0.1") | ("intoto", "0.0.2") => {}
+        (kind, version) => {
+            return Err(log(format!(
+                "the entry is a {kind} {version} entry, not a dsse 0.0.1 or intoto 0.0.2 entry of an envelope"
+            )));
+        }
+    }
+    match parse_body(&declared, body_text, &body)? {
+        LoggedBody::Envelope(entry) => Ok(entry),
+        LoggedBody::Rekord(_) => Err(log("the entry records no envelope".into())),
+    }
 }
 
 /// The body by kind: `hashedrekord`/`rekord` 0.0.1 as the legacy bundle reads them, `dsse`

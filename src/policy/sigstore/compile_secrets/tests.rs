@@ -55,6 +55,7 @@ fn cluster(secrets: &[Secret<'_>]) -> TrustRoots {
     TrustRoots::default().with_secrets(PolicySecrets::Cluster(Arc::new(ClusterSecrets {
         namespace: "signet-system".into(),
         secrets,
+        config_maps: BTreeMap::new(),
     })))
 }
 
