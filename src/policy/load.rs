@@ -293,7 +293,12 @@ impl Builder {
         }
         let by_scope = self.containers_policy.is_some();
         let fingerprint = fingerprint::fingerprint(&self.policies, by_scope, &[]);
+        let reads_objects = self
+            .policies
+            .iter()
+            .any(|p| p.result_policy.as_ref().is_some_and(|r| r.reads_object()));
         PolicySet {
+            reads_objects,
             index: super::index::PolicyIndex::build(&self.policies),
             policies: self.policies,
             by_scope,

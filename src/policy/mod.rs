@@ -106,6 +106,9 @@ pub struct PolicySet {
     /// `--notation-trust-policy`: its statement for an image applies besides the policies
     /// selected above, in every namespace.
     notation: Option<std::sync::Arc<NotationTrustPolicy>>,
+    /// Whether a policy's `spec.policy` reads the reviewed object (`includeSpec`, ...): then the
+    /// server must decode the whole object, not only the fields image extraction needs.
+    reads_objects: bool,
     fingerprint: String,
 }
 
@@ -308,6 +311,13 @@ impl PolicySet {
             .map(|i| &set.policies[i])
             .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == namespace)
             .collect()
+    }
+
+    /// Does a policy that governs `namespace` read the reviewed object itself (a `spec.policy`
+    /// with `includeSpec`, `includeObjectMeta` or `includeTypeMeta`)? Then a review must be
+    /// decoded whole: the fast decoder keeps only what image extraction reads.
+    pub fn reads_objects_in(&self, namespace: Option<&str>) -> bool {
+        self.reads_objects || self.governing(namespace).reads_objects
     }
 
     /// The set that governs `namespace`: its own file's if it has one, else this one.

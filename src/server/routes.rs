@@ -48,7 +48,7 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
         Err(refusal) => return *refusal,
     };
     let _in_flight = state.metrics.start_review();
-    let request = match parse_or_reject(body.bytes()) {
+    let request = match parse_or_reject(&state, body.bytes()) {
         Ok(request) => request,
         Err(rejection) => return *rejection,
     };
@@ -83,11 +83,23 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
 }
 
 /// The AdmissionReview in `body`, or the 400 answer that says why it cannot be read.
-fn parse_or_reject(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Box<Response>> {
-    admission::parse_review(body).map_err(|error| {
+/// A policy whose `spec.policy` reads the object (`includeSpec`, ...) needs it whole, so for its
+/// namespace the review is decoded again with the full decoder (the fast one keeps only what
+/// image extraction reads).
+fn parse_or_reject(
+    state: &AppState,
+    body: &[u8],
+) -> Result<AdmissionRequest<DynamicObject>, Box<Response>> {
+    let reject = |error: admission::AdmissionError| {
         tracing::warn!(%error, "unreadable admission review");
         Box::new(json_error(StatusCode::BAD_REQUEST, &error.to_string()))
-    })
+    };
+    let request = admission::parse_review(body).map_err(reject)?;
+    let policies = state.engine.policies();
+    if !policies.reads_objects_in(request.namespace.as_deref()) {
+        return Ok(request);
+    }
+    admission::parse_review_full(body).map_err(reject)
 }
 
 /// Decide `request` with the credentials of the pod it creates or changes, when pull secrets are
@@ -119,7 +131,7 @@ async fn mutate(State(state): State<Arc<AppState>>, request: Request) -> Respons
         Ok(body) => body,
         Err(refusal) => return *refusal,
     };
-    let request = match parse_or_reject(body.bytes()) {
+    let request = match parse_or_reject(&state, body.bytes()) {
         Ok(request) => request,
         Err(rejection) => return *rejection,
     };
