@@ -77,6 +77,38 @@ impl ResultPolicy {
 }
 
 impl ImagePolicy {
+    /// An enforcing policy of one authority, selected by something other than globs (a
+    /// containers-policy.json scope, a Notation trust-policy statement): the index digest
+    /// signed, nothing else asked.
+    pub(crate) fn of_one_authority(
+        (name, source, scope): (String, &str, Option<Scope>),
+        authority_name: String,
+        kind: AuthorityKind,
+    ) -> ImagePolicy {
+        ImagePolicy {
+            name,
+            namespace: None,
+            source: source.to_string(),
+            images: Vec::new(),
+            scope,
+            authorities: vec![Authority {
+                name: authority_name,
+                kind,
+                source: None,
+                format: SignatureFormat::Any,
+                attestations: Vec::new(),
+            }],
+            mode: Mode::Enforce,
+            on_registry_error: FailureAction::Deny,
+            fingerprint: [0; 32],
+            multi_arch: MultiArch::Index,
+            require_digest: false,
+            placeholders: Vec::new(),
+            resources: Vec::new(),
+            result_policy: None,
+        }
+    }
+
     /// Whether the policy applies to `object` (`spec.match`). An unknown object (`signet
     /// verify IMAGE`) is matched by every policy: applying more policies never admits more.
     pub fn applies_to(&self, object: Option<&ResourceIdentity>) -> bool {

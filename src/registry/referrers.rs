@@ -81,14 +81,9 @@ impl Registry {
         repository: &ImageReference,
         digest: &Digest,
     ) -> Result<Vec<SignatureBundle>, RegistryError> {
-        let reference = Reference::with_digest(
-            repository.registry().to_string(),
-            repository.repository().to_string(),
-            digest.to_string(),
-        );
         // 1. The index: the referrers API (every page), else the tag schema.
-        let found = self
-            .referrers_index(&reference, digest, SIGSTORE_BUNDLE_MEDIA_TYPE)
+        let (reference, found) = self
+            .referrers_of(repository, digest, SIGSTORE_BUNDLE_MEDIA_TYPE)
             .await?;
         let Some(entries) = found else {
             return Ok(Vec::new());
@@ -104,6 +99,25 @@ impl Registry {
             .await;
         // 3. Not too many bundles.
         at_most(found, self.config.max_signatures)
+    }
+
+    /// `digest` in `repository` as the reference the reads name, and its referrers of
+    /// `artifact_type` (see [`Registry::referrers_index`]).
+    async fn referrers_of(
+        &self,
+        repository: &ImageReference,
+        digest: &Digest,
+        artifact_type: &str,
+    ) -> Result<(Reference, Option<Vec<Descriptor>>), RegistryError> {
+        let reference = Reference::with_digest(
+            repository.registry().to_string(),
+            repository.repository().to_string(),
+            digest.to_string(),
+        );
+        let found = self
+            .referrers_index(&reference, digest, artifact_type)
+            .await?;
+        Ok((reference, found))
     }
 
     /// The referrers index entries, from the API or the tag schema; `None` when neither exists.

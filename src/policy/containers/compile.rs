@@ -13,9 +13,8 @@ use super::policy_json::{
     SignedIdentity, Sigstore, SigstoreTrust,
 };
 use crate::policy::model::{
-    Authority, AuthorityKind, CertificateIdentity, FailureAction, IdentityRule, ImagePolicy,
-    KeyAuthority, KeylessAuthority, Matcher, Mode, MultiArch, REJECT_MESSAGE, Scope,
-    SignatureFormat, StaticAction, StaticAuthority, TrustedKey,
+    AuthorityKind, CertificateIdentity, IdentityRule, ImagePolicy, KeyAuthority, KeylessAuthority,
+    Matcher, REJECT_MESSAGE, Scope, StaticAction, StaticAuthority, TrustedKey,
 };
 use crate::policy::scope::valid_remap_prefix;
 use crate::policy::sigstore::compile::MAX_KEYS;
@@ -66,28 +65,11 @@ fn compile_requirement(
             compile_sigstore(sigstore, &requirement.path, source)?,
         ),
     };
-    Ok(ImagePolicy {
-        name: format!("{scope}[{index}]"),
-        namespace: None,
-        source: source.to_string(),
-        images: Vec::new(),
-        scope: Some(scope.clone()),
-        authorities: vec![Authority {
-            name: name.to_string(),
-            kind,
-            source: None,
-            format: SignatureFormat::Any,
-            attestations: Vec::new(),
-        }],
-        mode: Mode::Enforce,
-        on_registry_error: FailureAction::Deny,
-        fingerprint: [0; 32],
-        multi_arch: MultiArch::Index,
-        require_digest: false,
-        placeholders: Vec::new(),
-        resources: Vec::new(),
-        result_policy: None,
-    })
+    Ok(ImagePolicy::of_one_authority(
+        (format!("{scope}[{index}]"), source, Some(scope.clone())),
+        name.to_string(),
+        kind,
+    ))
 }
 
 fn static_kind(action: StaticAction, message: Option<String>) -> AuthorityKind {

@@ -26,10 +26,7 @@ use std::sync::Arc;
 
 use super::error::{LoadError, LoadErrorKind};
 use super::load::read_limited;
-use super::model::{
-    Authority, AuthorityKind, FailureAction, ImagePolicy, Mode, MultiArch, SignatureFormat,
-    StaticAction, StaticAuthority,
-};
+use super::model::{AuthorityKind, ImagePolicy, StaticAction, StaticAuthority};
 use crate::reference::ImageReference;
 
 pub use document::TimestampOption;
@@ -203,28 +200,11 @@ fn refuse_revocation(name: &str, level: &str, enforcement: Enforcement) -> Resul
 /// The policy of one statement: no globs (the trust policy selects it), enforcing, the index
 /// digest signed (what `notation sign` signs).
 fn statement_policy(name: &str, source: &str, kind: AuthorityKind) -> ImagePolicy {
-    ImagePolicy {
-        name: name.to_string(),
-        namespace: None,
-        source: source.to_string(),
-        images: Vec::new(),
-        scope: None,
-        authorities: vec![Authority {
-            name: format!("notation:{name}"),
-            kind,
-            source: None,
-            format: SignatureFormat::Any,
-            attestations: Vec::new(),
-        }],
-        mode: Mode::Enforce,
-        on_registry_error: FailureAction::Deny,
-        fingerprint: [0; 32],
-        multi_arch: MultiArch::Index,
-        require_digest: false,
-        placeholders: Vec::new(),
-        resources: Vec::new(),
-        result_policy: None,
-    }
+    ImagePolicy::of_one_authority(
+        (name.to_string(), source, None),
+        format!("notation:{name}"),
+        kind,
+    )
 }
 
 /// A `notation:` authority of a `ClusterImagePolicy`, as written (its stores apart).

@@ -62,13 +62,8 @@ impl Registry {
         repository: &ImageReference,
         digest: &Digest,
     ) -> Result<Vec<NotationSignature>, RegistryError> {
-        let reference = Reference::with_digest(
-            repository.registry().to_string(),
-            repository.repository().to_string(),
-            digest.to_string(),
-        );
-        let found = self
-            .referrers_index(&reference, digest, NOTATION_SIGNATURE_ARTIFACT_TYPE)
+        let (reference, found) = self
+            .referrers_of(repository, digest, NOTATION_SIGNATURE_ARTIFACT_TYPE)
             .await?;
         let Some(entries) = found else {
             return Ok(Vec::new());
