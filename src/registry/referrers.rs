@@ -92,13 +92,9 @@ impl Registry {
         // that writers get wrong (cosign 3.0.x types its fallback entries as the empty config),
         // so the manifest, not the entry, says whether it carries a bundle. The entries are
         // already bounded by `max_referrers`.
-        let found: Vec<_> = futures::stream::iter(entries)
-            .map(|entry| self.bundle(&reference, digest, entry))
-            .buffered(REFERRER_READS)
-            .collect()
-            .await;
         // 3. Not too many bundles.
-        at_most(found, self.config.max_signatures)
+        let read = |entry| self.bundle(&reference, digest, entry);
+        read_each(entries, read, self.config.max_signatures).await
     }
 
     /// `digest` in `repository` as the reference the reads name, and its referrers of
@@ -307,6 +303,25 @@ impl Registry {
             annotations: manifest.annotations,
         }))
     }
+}
+
+/// Read every entry with `read` (at most `REFERRER_READS` at once) and keep what was found, at
+/// most `limit` of it: the first error, or one over the limit, fails the whole read.
+async fn read_each<T, F, Fut>(
+    entries: impl IntoIterator<Item = Descriptor>,
+    read: F,
+    limit: usize,
+) -> Result<Vec<T>, RegistryError>
+where
+    F: FnMut(Descriptor) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, RegistryError>>,
+{
+    let found: Vec<_> = futures::stream::iter(entries)
+        .map(read)
+        .buffered(REFERRER_READS)
+        .collect()
+        .await;
+    at_most(found, limit)
 }
 
 /// The referrers found (`None`: not one of the kind looked for), the first failure, or a

@@ -5,7 +5,6 @@
 //! the index entries, the number of signatures, each manifest, each envelope. What an envelope
 //! proves is the signature stage's business.
 
-use futures::StreamExt as _;
 use oci_client::Reference;
 use oci_client::manifest::OCI_IMAGE_MEDIA_TYPE;
 
@@ -13,7 +12,7 @@ use super::super::content;
 use super::super::http::{Answer, Get};
 use super::super::{Registry, RegistryError};
 use super::index::Descriptor;
-use super::{REFERRER_READS, ReferrerManifest, at_most};
+use super::{ReferrerManifest, read_each};
 use crate::reference::{Digest, ImageReference};
 
 /// The artifact type of a Notation signature manifest.
@@ -72,12 +71,8 @@ impl Registry {
         let entries = entries
             .into_iter()
             .filter(|e| e.artifact_type.as_deref() == Some(NOTATION_SIGNATURE_ARTIFACT_TYPE));
-        let found: Vec<_> = futures::stream::iter(entries)
-            .map(|entry| self.notation_signature(&reference, digest, entry))
-            .buffered(REFERRER_READS)
-            .collect()
-            .await;
-        at_most(found, self.config.max_signatures)
+        let read = |entry| self.notation_signature(&reference, digest, entry);
+        read_each(entries, read, self.config.max_signatures).await
     }
 
     /// The signature one index entry names; `None` when the referrer is gone or names another
