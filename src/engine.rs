@@ -296,7 +296,7 @@ fn verdict_for(
         }
     };
     let result = results.get(image);
-    let key = image.to_string();
+    let key = image.text();
     match result {
         Some(result) => ImageVerdict {
             usage,

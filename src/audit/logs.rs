@@ -157,16 +157,30 @@ pub fn would_deny(subject: &Subject, decision: &Decision, dry_run: bool) -> Vec<
         out.push(Finding::unreadable(&target, &reason_detail(reason)));
     }
     for verdict in &decision.verdicts {
-        let logged = match verdict.outcome {
-            Outcome::Warn(_) => true,
-            Outcome::Deny(_) => dry_run,
-            Outcome::Admit(..) => false,
-        };
-        if logged {
+        if logged(&verdict.outcome, dry_run) {
             out.push(Finding::from_verdict(&target, verdict.clone()));
         }
     }
     out
+}
+
+/// Whether [`record`] logs anything for `decision`: the server asks first, so that a review
+/// that logs nothing (most of them) does not build the [`Subject`] it would name.
+pub fn records_anything(decision: &Decision, dry_run: bool) -> bool {
+    (dry_run && decision.object_failure.is_some())
+        || decision
+            .verdicts
+            .iter()
+            .any(|v| logged(&v.outcome, dry_run))
+}
+
+/// Warnings are logged always, denials when `dry_run` turned them into warnings.
+fn logged(outcome: &Outcome, dry_run: bool) -> bool {
+    match outcome {
+        Outcome::Warn(_) => true,
+        Outcome::Deny(_) => dry_run,
+        Outcome::Admit(..) => false,
+    }
 }
 
 fn reason_detail(reason: &crate::verdict::Reason) -> String {
@@ -267,4 +281,66 @@ pub fn parse_line(line: &[u8]) -> Option<Finding> {
         reason,
         message: optional("answer"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::{ImageVerdict, Reason};
+    use crate::workload::ImageUse;
+
+    fn verdict(outcome: Outcome) -> ImageVerdict {
+        ImageVerdict {
+            usage: ImageUse {
+                path: "spec.containers[0]".into(),
+                container: "app".into(),
+                image: "registry.example/app:v1".into(),
+            },
+            reference: None,
+            digest: None,
+            outcome,
+        }
+    }
+
+    /// The server skips building the subject when `records_anything` says no: it must say yes
+    /// exactly when `would_deny` finds something, for every mix of outcomes and both modes.
+    #[test]
+    fn records_anything_is_exactly_when_would_deny_finds_something() {
+        let admit = || Outcome::Admit("Verified", "signed".into());
+        let warn = || Outcome::Warn(Reason::NoPolicyMatch);
+        let deny = || Outcome::Deny(Reason::NoPolicyMatch);
+        let mixes: Vec<Vec<Outcome>> = vec![
+            vec![],
+            vec![admit()],
+            vec![admit(), warn()],
+            vec![deny()],
+            vec![admit(), deny()],
+            vec![warn(), deny()],
+        ];
+        let mut both = (0, 0);
+        for outcomes in mixes {
+            for object_failure in [None, Some(Reason::InvalidObject("not a pod".into()))] {
+                let decision = Decision {
+                    verdicts: outcomes.iter().cloned().map(verdict).collect(),
+                    object_failure,
+                };
+                for dry_run in [false, true] {
+                    let found = !would_deny(&Subject::default(), &decision, dry_run).is_empty();
+                    assert_eq!(
+                        records_anything(&decision, dry_run),
+                        found,
+                        "{decision:?} {dry_run}"
+                    );
+                    match found {
+                        true => both.0 += 1,
+                        false => both.1 += 1,
+                    }
+                }
+            }
+        }
+        assert!(
+            both.0 > 5 && both.1 > 5,
+            "{both:?}: the cases do not cover both answers"
+        );
+    }
 }

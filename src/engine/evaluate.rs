@@ -73,7 +73,9 @@ async fn judge_matching(
         let results = matching.iter().map(|p| (*p, judge_statically(p))).collect();
         fold(None, results)
     } else {
-        let work = verify(engine, matching, image, credentials, reviewed);
+        // Boxed: the verification's state is large, and unboxed it is part of every image's
+        // future, moved into the review's stream and zeroed even when the policy is static.
+        let work = Box::pin(verify(engine, matching, image, credentials, reviewed));
         match tokio::time::timeout_at(deadline, work).await {
             Ok(result) => result,
             Err(_) => unverifiable(matching, None, Reason::Timeout(settings.review_deadline)),

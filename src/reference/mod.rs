@@ -105,6 +105,14 @@ impl ImageReference {
         name
     }
 
+    /// The reference's text (its `Display`) in one allocation of the right size: reviews
+    /// write it for every image they answer.
+    pub fn text(&self) -> String {
+        let mut text = String::with_capacity(self.pieces().map(str::len).sum());
+        self.pieces().for_each(|piece| text.push_str(piece));
+        text
+    }
+
     /// The pieces of the reference's text, in order: `registry`, `/`, `repository`, then `:`
     /// and the tag, `@` and the digest where present. Concatenated they are its `Display`.
     pub fn pieces(&self) -> impl Iterator<Item = &str> + '_ {

@@ -570,3 +570,23 @@ fn random_strings_never_panic_and_round_trip() {
         let _ = Digest::parse(&s);
     }
 }
+
+/// `text` is `Display` in one allocation, for every shape: tag, digest, both, a port.
+#[test]
+fn text_is_the_display_form() {
+    let digest = sha256_f();
+    for input in [
+        "nginx".to_string(),
+        format!("ghcr.io/org/app@{digest}"),
+        format!("localhost:5000/a/b/c:v1@{digest}"),
+        "registry.example:443/team/app:1.2".to_string(),
+    ] {
+        let reference = parse(&input);
+        assert_eq!(reference.text(), reference.to_string(), "{input}");
+        assert_eq!(
+            reference.text().len(),
+            reference.text().capacity(),
+            "{input}"
+        );
+    }
+}

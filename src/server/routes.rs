@@ -68,18 +68,37 @@ async fn validate(State(state): State<Arc<AppState>>, request: Request) -> Respo
         denial = decision.deny_message().unwrap_or_default(),
         "review"
     );
-    let subject = Subject::of(&request);
-    audit_log::record(&subject, &decision, state.dry_run);
-    // A dry-run request (`kubectl apply --dry-run=server`) changes nothing, so it records
-    // nothing either: the webhook configurations declare sideEffects NoneOnDryRun.
-    if let Some(sink) = &state.would_deny
-        && !request.dry_run
-        && let Some(message) = audit_log::enforced_message(&decision, state.dry_run)
-    {
-        sink.would_deny(&subject, &message);
-    }
+    record_would_deny(&state, &request, &decision);
     let answer = admission::answer_bytes(&request, &decision, state.dry_run);
     ([(header::CONTENT_TYPE, "application/json")], answer).into_response()
+}
+
+/// The would-deny log lines and events of a review, with the object they name built only when
+/// there is one to write (most reviews admit and write none).
+fn record_would_deny(
+    state: &AppState,
+    request: &AdmissionRequest<DynamicObject>,
+    decision: &crate::verdict::Decision,
+) {
+    let logs = audit_log::records_anything(decision, state.dry_run);
+    // A dry-run request (`kubectl apply --dry-run=server`) changes nothing, so it records
+    // nothing either: the webhook configurations declare sideEffects NoneOnDryRun.
+    let event = match &state.would_deny {
+        Some(sink) if !request.dry_run => {
+            audit_log::enforced_message(decision, state.dry_run).map(|message| (sink, message))
+        }
+        _ => None,
+    };
+    if !logs && event.is_none() {
+        return;
+    }
+    let subject = Subject::of(request);
+    if logs {
+        audit_log::record(&subject, decision, state.dry_run);
+    }
+    if let Some((sink, message)) = event {
+        sink.would_deny(&subject, &message);
+    }
 }
 
 /// The AdmissionReview in `body`, or the 400 answer that says why it cannot be read.

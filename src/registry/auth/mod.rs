@@ -260,12 +260,17 @@ fn registry_host(key: &str) -> String {
 
 /// [`registry_host`] without a copy (reviews look credentials up for every image).
 fn host_of(key: &str) -> &str {
-    let host = key
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or(key);
+    // `strip_prefix` with a literal, not `trim_start_matches`: this runs for every image of
+    // every review (the tag cache's credential key), and a pattern searcher costs more than
+    // the rest of it. Repeated schemes are stripped as trimming stripped them.
+    let mut without_scheme = key;
+    while let Some(rest) = without_scheme.strip_prefix("https://") {
+        without_scheme = rest;
+    }
+    while let Some(rest) = without_scheme.strip_prefix("http://") {
+        without_scheme = rest;
+    }
+    let host = without_scheme.split('/').next().unwrap_or(without_scheme);
     match host {
         "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => "docker.io",
         other => other,
