@@ -34,6 +34,8 @@ pub struct RatioRow {
     floor: Wrk,
     /// Server CPU seconds per review.
     cpu_per_review: f64,
+    /// nginx's CPU seconds (master and workers) per answer.
+    floor_cpu_per_answer: f64,
     rss_mib: f64,
     note: String,
 }
@@ -41,20 +43,21 @@ pub struct RatioRow {
 impl RatioRow {
     pub fn header() {
         println!(
-            "| case | body | throughput / floor | p99 / floor | Signet reviews/s | floor answers/s | Signet p50 / p99 | floor p50 / p99 | errors | server CPU per review | server RSS | notes |"
+            "| case | body | throughput / floor | p99 / floor | CPU per review / floor's per answer | Signet reviews/s | floor answers/s | Signet p50 / p99 | floor p50 / p99 | errors | server CPU per review | floor CPU per answer | server RSS | notes |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     }
 
     pub fn print(&self) {
         let (s, f) = (&self.signet, &self.floor);
         let (rate, floor_rate) = (s.requests / s.seconds, f.requests / f.seconds);
         println!(
-            "| {} | {} B | {:.2}x | {:.2}x | {rate:.0} | {floor_rate:.0} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {} / {} | {:.1} µs | {:.1} MiB | {} |",
+            "| {} | {} B | {:.2}x | {:.2}x | {:.2}x | {rate:.0} | {floor_rate:.0} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {} / {} | {:.1} µs | {:.1} µs | {:.1} MiB | {} |",
             self.case,
             self.body_bytes,
             rate / floor_rate,
             s.p99_ms / f.p99_ms,
+            self.cpu_per_review / self.floor_cpu_per_answer.max(f64::MIN_POSITIVE),
             s.p50_ms,
             s.p99_ms,
             f.p50_ms,
@@ -62,6 +65,7 @@ impl RatioRow {
             s.errors,
             f.errors,
             self.cpu_per_review * 1e6,
+            self.floor_cpu_per_answer * 1e6,
             self.rss_mib,
             self.note
         );
@@ -239,13 +243,16 @@ async fn side_by_side(
     let after = server.usage();
     let floor = Floor::start(dir, certificate, &answer);
     wrk_at(&floor.url(), "post.lua", &env, CONNECTIONS, 2);
+    let floor_before = floor.cpu_seconds();
     let floor_run = wrk_at(&floor.url(), "post.lua", &env, CONNECTIONS, SECONDS);
+    let floor_cpu = floor.cpu_seconds() - floor_before;
     RatioRow {
         case: case.to_string(),
         body_bytes: body.len(),
         signet,
         floor: floor_run,
         cpu_per_review: (after.cpu_seconds - before.cpu_seconds) / signet.requests.max(1.0),
+        floor_cpu_per_answer: floor_cpu / floor_run.requests.max(1.0),
         rss_mib: mib(after.rss_kib),
         note: String::new(),
     }

@@ -85,14 +85,7 @@ impl Server {
     /// CPU seconds used so far, peak RSS and current RSS in KiB.
     pub fn usage(&self) -> Usage {
         let pid = self.child.id();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        let (ticks, _) = stat_of(pid).unwrap();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let kib = |key: &str| -> u64 {
             status
@@ -116,6 +109,16 @@ impl Server {
         text.lines()
             .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
     }
+}
+
+/// User plus system CPU ticks (1/100 s) and the parent of process `pid`, from
+/// `/proc/<pid>/stat`; `None` when it has gone.
+pub fn stat_of(pid: u32) -> Option<(f64, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's `)`: state, ppid, ... utime is the 12th field, stime the 13th.
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some((ticks, fields.get(1)?.parse().ok()?))
 }
 
 /// CPU and memory of the server process.
