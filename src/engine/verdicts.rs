@@ -118,8 +118,7 @@ impl VerdictKey {
         }
         // The reference's and platforms' text, length first, hashed piece by piece: the same
         // bytes as hashing their `to_string()`, without formatting them on every review.
-        let reference: usize = image.pieces().map(str::len).sum();
-        hash.update((reference as u64).to_be_bytes());
+        hash.update((image.text_len() as u64).to_be_bytes());
         image.pieces().for_each(|piece| hash.update(piece));
         hash.update(digest.as_str().as_bytes());
         hash.update((platforms.len() as u64).to_be_bytes());

@@ -127,18 +127,19 @@ impl ImageGlob {
         let Some(suffix) = self.suffix_for(image) else {
             return false;
         };
-        if suffix.is_empty() {
-            return spellings(image)
-                .iter()
-                .any(|name| self.pattern.matches(name));
-        }
-        // One buffer for every spelling: the name with the tag or digest the glob names.
+        // Each spelling as it is, or with the tag or digest the glob names in one reused buffer.
         let mut candidate = String::new();
         spellings(image).iter().any(|name| {
-            candidate.clear();
-            candidate.push_str(name);
-            candidate.push_str(&suffix);
-            self.pattern.matches(&candidate)
+            let text = match suffix.is_empty() {
+                true => name.as_str(),
+                false => {
+                    candidate.clear();
+                    candidate.push_str(name);
+                    candidate.push_str(&suffix);
+                    candidate.as_str()
+                }
+            };
+            self.pattern.matches(text)
         })
     }
 

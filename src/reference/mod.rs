@@ -108,9 +108,14 @@ impl ImageReference {
     /// The reference's text (its `Display`) in one allocation of the right size: reviews
     /// write it for every image they answer.
     pub fn text(&self) -> String {
-        let mut text = String::with_capacity(self.pieces().map(str::len).sum());
+        let mut text = String::with_capacity(self.text_len());
         self.pieces().for_each(|piece| text.push_str(piece));
         text
+    }
+
+    /// The length in bytes of the reference's text, without writing it.
+    pub fn text_len(&self) -> usize {
+        self.pieces().map(str::len).sum()
     }
 
     /// The pieces of the reference's text, in order: `registry`, `/`, `repository`, then `:`
