@@ -40,6 +40,7 @@ use crate::workload::{ImageUse, ResourceIdentity};
 use cache::{CacheSettings, CachedRegistry};
 use credentials::ReviewCredentials;
 use stages::StageMetrics;
+use verdicts::memo::{DecisionMemo, MemoScope, Memoized, Reuse};
 use verdicts::{VerdictCache, VerdictSettings};
 
 pub use credentials::CredentialSource;
@@ -89,6 +90,9 @@ pub struct EngineSettings {
     pub namespaced: NamespacedPolicies,
 }
 
+/// The longest the decision memo keeps a result, whatever the caches it came from allow.
+const MEMO_LONGEST: Duration = Duration::from_secs(30);
+
 /// Default of [`EngineSettings::images_in_flight`].
 pub const DEFAULT_IMAGES_IN_FLIGHT: usize = 16;
 
@@ -119,8 +123,20 @@ pub struct Engine {
     policies: ArcSwap<PolicySet>,
     registry: CachedRegistry,
     verdicts: VerdictCache,
+    memo: DecisionMemo,
     stages: Arc<StageMetrics>,
     settings: EngineSettings,
+}
+
+/// One image use before the pipeline runs: decided already, remembered, or to be decided.
+enum Parsed {
+    /// Decided without the pipeline (a placeholder, an invalid reference, a namespace over
+    /// its limit).
+    Decided(Outcome),
+    /// Decided by an earlier review (see [`verdicts::memo`]).
+    Memoized(Arc<Memoized>),
+    /// To be decided.
+    Image(ImageReference),
 }
 
 impl Engine {
@@ -131,6 +147,7 @@ impl Engine {
             policies: ArcSwap::from_pointee(policies),
             registry: CachedRegistry::new(registry, &settings.cache, stages.clone()),
             verdicts: VerdictCache::new(&settings.verdicts),
+            memo: DecisionMemo::new(settings.cache.clock.clone(), MEMO_LONGEST),
             stages,
             settings,
         }
@@ -144,6 +161,13 @@ impl Engine {
     /// Swap in a new policy set; reviews already running finish with the old one.
     pub fn replace_policies(&self, policies: PolicySet) {
         self.policies.store(Arc::new(policies));
+        // After the store: see `DecisionMemo::generation`.
+        self.memo.advance();
+    }
+
+    /// The decision memo (for metrics).
+    pub fn decision_memo(&self) -> &DecisionMemo {
+        &self.memo
     }
 
     /// The registry behind its caches (for cache metrics).
@@ -209,21 +233,15 @@ impl Engine {
     ) -> Decision {
         let credentials = ReviewCredentials::new(source);
         let deadline = Instant::now() + self.settings.review_deadline;
+        // Read before the policies: see `DecisionMemo::generation`.
+        let generation = self.memo.generation();
         let policies = self.policies();
         let over_limit = namespaced::over_limit(&policies, namespace);
-        let rule = self.settings.namespaced;
-        let parsed: Vec<Result<ImageReference, Outcome>> = uses
+        let memo = (over_limit.is_none() && self.memo_applies(&policies, namespace, source))
+            .then(|| self.memo.scope(generation, namespace));
+        let parsed: Vec<Parsed> = uses
             .iter()
-            .map(|u| {
-                if let Some(denied) = &over_limit {
-                    return Err(denied.clone());
-                }
-                match placeholders::judge(&policies, namespace, u, rule) {
-                    Some(outcome) => Err(outcome),
-                    None => ImageReference::parse(&u.image)
-                        .map_err(|e| Outcome::Deny(Reason::InvalidReference(e.to_string()))),
-                }
-            })
+            .map(|u| self.parse_use(&policies, namespace, u, (&over_limit, memo.as_ref())))
             .collect();
         let results = self
             .decide_distinct(
@@ -237,11 +255,60 @@ impl Engine {
         let verdicts = uses
             .iter()
             .zip(&parsed)
-            .map(|(usage, parsed)| verdict_for(usage.clone(), parsed, &results))
+            .map(|(usage, parsed)| {
+                let verdict = verdict_for(usage.clone(), parsed, &results);
+                if let (Some(scope), Parsed::Image(image)) = (&memo, parsed)
+                    && let Some((result, reuse)) = results.get(image)
+                {
+                    let decided = (verdict.reference.clone(), result);
+                    self.memo.keep(scope, &usage.image, decided, *reuse);
+                }
+                verdict
+            })
             .collect();
         Decision {
             verdicts,
             object_failure: None,
+        }
+    }
+
+    /// May this review reuse remembered decisions? Not when anything beyond the policy set,
+    /// the namespace and the image decides: the pod's own pull secrets, credential plugins,
+    /// policies that select or read the object.
+    fn memo_applies(
+        &self,
+        policies: &PolicySet,
+        namespace: Option<&str>,
+        source: Option<&dyn CredentialSource>,
+    ) -> bool {
+        source.is_none()
+            && self.registry.base().config().credential_providers.is_none()
+            && !policies.reads_objects_in(namespace)
+            && !policies.selects_objects_in(namespace)
+    }
+
+    /// One use before the pipeline: decided by the namespace's limit or a placeholder,
+    /// remembered from an earlier review, or parsed to be decided.
+    fn parse_use(
+        &self,
+        policies: &PolicySet,
+        namespace: Option<&str>,
+        usage: &ImageUse,
+        (over_limit, memo): (&Option<Outcome>, Option<&MemoScope<'_>>),
+    ) -> Parsed {
+        if let Some(denied) = over_limit {
+            return Parsed::Decided(denied.clone());
+        }
+        let rule = self.settings.namespaced;
+        if let Some(outcome) = placeholders::judge(policies, namespace, usage, rule) {
+            return Parsed::Decided(outcome);
+        }
+        if let Some(memoized) = memo.and_then(|scope| self.memo.get(scope, &usage.image)) {
+            return Parsed::Memoized(memoized);
+        }
+        match ImageReference::parse(&usage.image) {
+            Ok(image) => Parsed::Image(image),
+            Err(e) => Parsed::Decided(Outcome::Deny(Reason::InvalidReference(e.to_string()))),
         }
     }
 
@@ -250,12 +317,16 @@ impl Engine {
         &self,
         policies: &PolicySet,
         target: evaluate::Target<'_>,
-        parsed: &'p [Result<ImageReference, Outcome>],
+        parsed: &'p [Parsed],
         deadline: Instant,
         credentials: &ReviewCredentials<'_>,
-    ) -> HashMap<&'p ImageReference, ImageResult> {
+    ) -> HashMap<&'p ImageReference, (ImageResult, Reuse)> {
         let mut distinct: Vec<&ImageReference> = Vec::new();
-        for image in parsed.iter().flatten() {
+        let images = parsed.iter().filter_map(|p| match p {
+            Parsed::Image(image) => Some(image),
+            Parsed::Decided(_) | Parsed::Memoized(_) => None,
+        });
+        for image in images {
             if !distinct.contains(&image) {
                 distinct.push(image);
             }
@@ -278,15 +349,15 @@ impl Engine {
 }
 
 /// Attach the shared result of a reference to one use of it (or the outcome decided without
-/// one: a placeholder, an invalid reference).
+/// one: a placeholder, an invalid reference; or remembered from an earlier review).
 fn verdict_for(
     usage: ImageUse,
-    parsed: &Result<ImageReference, Outcome>,
-    results: &HashMap<&ImageReference, ImageResult>,
+    parsed: &Parsed,
+    results: &HashMap<&ImageReference, (ImageResult, Reuse)>,
 ) -> ImageVerdict {
     let image = match parsed {
-        Ok(image) => image,
-        Err(outcome) => {
+        Parsed::Image(image) => image,
+        Parsed::Decided(outcome) => {
             return ImageVerdict {
                 usage,
                 reference: None,
@@ -294,8 +365,16 @@ fn verdict_for(
                 outcome: outcome.clone(),
             };
         }
+        Parsed::Memoized(memoized) => {
+            return ImageVerdict {
+                usage,
+                reference: memoized.reference.clone(),
+                digest: memoized.result.digest.clone(),
+                outcome: memoized.result.outcome.clone(),
+            };
+        }
     };
-    let result = results.get(image);
+    let result = results.get(image).map(|(result, _)| result);
     let key = image.text();
     match result {
         Some(result) => ImageVerdict {

@@ -21,6 +21,9 @@
 //! back to back by the same harness).
 //! `SIGNET_BENCH_SOAK=600` then keeps case (d)'s workload (new digests only) running for 600 s
 //! and prints RSS every minute. `SIGNET_BENCH_CASES=ad` runs only some cases.
+//! `SIGNET_BENCH_HOLD=3600` makes case (f), once its images are signed, write its three bodies
+//! and `signet serve`'s arguments to `$SIGNET_BENCH_HOLD_DIR` (default `/tmp/hold`) and keep its
+//! registry up that long, for profiling a build by hand against the same images.
 
 // Benchmark code: a failed setup step should stop with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

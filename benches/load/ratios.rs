@@ -91,6 +91,12 @@ pub async fn floor_cases(registry: &TestRegistry, key: &TestKey, dir: &Path) -> 
         .replace("@IMAGE_WEB@", &three[0])
         .replace("@IMAGE_SIDECAR@", &three[1])
         .replace("@IMAGE_METRICS@", &three[2]);
+    hold_for_profiling(
+        &policy,
+        &host,
+        &certificate,
+        &[&small, &realistic, &small_review(&fifty)],
+    );
     let mut rows = Vec::new();
     let server = Server::start_with(
         &policy,
@@ -277,4 +283,31 @@ async fn capture(server: &Server, body: &[u8]) -> Vec<u8> {
         "the benchmark review must be admitted: {parsed}"
     );
     answer
+}
+
+/// `SIGNET_BENCH_HOLD=<seconds>`: write the bodies and `signet serve`'s arguments to
+/// `$SIGNET_BENCH_HOLD_DIR` and keep the registry up that long, so another build can be
+/// profiled against the same images by hand.
+fn hold_for_profiling(policy: &Path, host: &str, certificate: &Certificate, bodies: &[&str]) {
+    let Some(seconds) = std::env::var("SIGNET_BENCH_HOLD")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    else {
+        return;
+    };
+    let dir = PathBuf::from(std::env::var("SIGNET_BENCH_HOLD_DIR").unwrap_or("/tmp/hold".into()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, body) in bodies.iter().enumerate() {
+        std::fs::write(dir.join(format!("body{i}.json")), body).unwrap();
+    }
+    let mut args = vec![
+        "serve".to_string(),
+        "--policy".into(),
+        policy.display().to_string(),
+    ];
+    args.extend(["--insecure-registry".to_string(), host.to_string()]);
+    args.extend(certificate.serve_args());
+    std::fs::write(dir.join("args"), args.join("\n")).unwrap();
+    eprintln!("holding {seconds} s: {}", dir.display());
+    std::thread::sleep(std::time::Duration::from_secs(seconds));
 }

@@ -27,6 +27,7 @@ use crate::registry::{
 };
 
 use super::stages::StageMetrics;
+use super::verdicts::memo::Reuse;
 
 /// Cache sizes and lifetimes.
 #[derive(Debug, Clone)]
@@ -204,20 +205,33 @@ impl ReviewRegistry<'_> {
 
     /// [`Registry::resolve_digest`] through the tag cache.
     pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
+        self.resolve_digest_reusable(image)
+            .await
+            .map(|(digest, _)| digest)
+    }
+
+    /// [`ReviewRegistry::resolve_digest`], with how long the digest may be reused: always for
+    /// a digest the reference names, until the tag cache's entry expires for a cached tag, not
+    /// at all for a tag resolved now.
+    pub async fn resolve_digest_reusable(
+        &self,
+        image: &ImageReference,
+    ) -> Result<(Digest, Reuse), RegistryError> {
         if let Some(digest) = image.digest() {
-            return Ok(digest.clone());
+            return Ok((digest.clone(), Reuse::Always));
         }
         let key = (self.via.image_auth_key(image), image.to_string());
-        if let Some(digest) = self.cached.digests.get(&key) {
+        if let Some((digest, expires)) = self.cached.digests.get_until(&key) {
             self.cached
                 .stats
                 .digest_hits
                 .fetch_add(1, Ordering::Relaxed);
-            return Ok(digest);
+            return Ok((digest, Reuse::Until(expires)));
         }
         // Boxed: the registry call's state would otherwise sit in every review's future, and
         // warm reviews would copy it around for nothing.
-        Box::pin(self.resolve_tag(key, image)).await
+        let resolved = Box::pin(self.resolve_tag(key, image)).await?;
+        Ok((resolved, Reuse::Never))
     }
 
     /// A tag the cache did not hold: one registry resolution for every concurrent caller.

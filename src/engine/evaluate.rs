@@ -18,6 +18,7 @@ use super::cache::ReviewRegistry;
 use super::credentials::ReviewCredentials;
 use super::result_policy::ReviewedObject;
 use super::stages::Stage;
+use super::verdicts::memo::Reuse;
 use super::verdicts::{Judged, VerdictKey};
 use super::{Engine, ImageResult, NoMatchAction, multi_arch, namespaced, require_digest};
 
@@ -29,7 +30,8 @@ pub(super) type Target<'a> = (
     Option<ReviewedObject<'a>>,
 );
 
-/// Decide `image` under every policy that covers it in `target`, within `deadline`.
+/// Decide `image` under every policy that covers it in `target`, within `deadline`; with how
+/// long the result may be reused (see [`Reuse`]).
 pub(super) async fn decide_image(
     engine: &Engine,
     policies: &PolicySet,
@@ -37,24 +39,26 @@ pub(super) async fn decide_image(
     image: &ImageReference,
     deadline: Instant,
     credentials: &ReviewCredentials<'_>,
-) -> ImageResult {
+) -> (ImageResult, Reuse) {
     let settings = &engine.settings;
     let matching = policies.matching_for(image, namespace, object);
     if matching.is_empty() {
-        return no_match(settings.no_match);
+        return (no_match(settings.no_match), Reuse::Always);
     }
     let floor = namespaced::cluster_floor(&matching, settings.no_match, settings.namespaced);
     if let Some(Outcome::Deny(reason)) = &floor {
         // Nothing the namespaced policies say can lift it: no registry call.
-        return ImageResult {
+        let denied = ImageResult {
             digest: None,
             outcome: Outcome::Deny(reason.clone()),
         };
+        return (denied, Reuse::Always);
     }
-    let result = judge_matching(engine, &matching, image, deadline, credentials, reviewed).await;
+    let (result, reuse) =
+        judge_matching(engine, &matching, image, deadline, credentials, reviewed).await;
     match floor {
-        Some(floor) => namespaced::at_most(floor, result),
-        None => result,
+        Some(floor) => (namespaced::at_most(floor, result), reuse),
+        None => (result, reuse),
     }
 }
 
@@ -66,24 +70,27 @@ async fn judge_matching(
     deadline: Instant,
     credentials: &ReviewCredentials<'_>,
     reviewed: Option<ReviewedObject<'_>>,
-) -> ImageResult {
+) -> (ImageResult, Reuse) {
     let settings = &engine.settings;
     let pin = require_digest::needs_pin(matching, image);
-    let result = if matching.iter().all(|p| decided_statically(p)) && pin.is_none() {
+    let (result, reuse) = if matching.iter().all(|p| decided_statically(p)) && pin.is_none() {
         let results = matching.iter().map(|p| (*p, judge_statically(p))).collect();
-        fold(None, results)
+        (fold(None, results), Reuse::Always)
     } else {
         // Boxed: the verification's state is large, and unboxed it is part of every image's
         // future, moved into the review's stream and zeroed even when the policy is static.
         let work = Box::pin(verify(engine, matching, image, credentials, reviewed));
         match tokio::time::timeout_at(deadline, work).await {
-            Ok(result) => result,
-            Err(_) => unverifiable(matching, None, Reason::Timeout(settings.review_deadline)),
+            Ok(verified) => verified,
+            Err(_) => {
+                let reason = Reason::Timeout(settings.review_deadline);
+                (unverifiable(matching, None, reason), Reuse::Never)
+            }
         }
     };
     match pin {
-        Some(policy) => require_digest::require(policy, image, result),
-        None => result,
+        Some(policy) => (require_digest::require(policy, image, result), reuse),
+        None => (result, reuse),
     }
 }
 
@@ -138,34 +145,46 @@ fn judge_statically(policy: &ImagePolicy) -> PolicyResult {
 }
 
 /// Resolve once (with the review's credentials), then reuse the verdict these policies gave
-/// this digest, or judge it.
+/// this digest, or judge it; reusable only as long as both the tag's digest and the verdict
+/// came from their caches.
 async fn verify(
     engine: &Engine,
     matching: &[&ImagePolicy],
     image: &ImageReference,
     credentials: &ReviewCredentials<'_>,
     reviewed: Option<ReviewedObject<'_>>,
-) -> ImageResult {
+) -> (ImageResult, Reuse) {
     let (via, provider_failures) = match credentials.registry(engine.registry.base(), image).await {
         Ok(via) => via,
-        Err(detail) => return failed(matching, Reason::PullCredentials(detail)),
+        Err(detail) => {
+            return (
+                failed(matching, Reason::PullCredentials(detail)),
+                Reuse::Never,
+            );
+        }
     };
     let registry = engine.registry.for_review(&via);
     let timer = engine.stages.start(Stage::DigestResolution);
-    let resolved = registry.resolve_digest(image).await;
+    let resolved = registry.resolve_digest_reusable(image).await;
     drop(timer);
-    let digest = match resolved {
-        Ok(digest) => digest,
+    let (digest, resolved_reuse) = match resolved {
+        Ok(resolved) => resolved,
         Err(e) if provider_failures.is_empty() => {
-            return unverifiable(matching, None, Reason::Registry(e));
+            let failed = unverifiable(matching, None, Reason::Registry(e));
+            return (failed, Reuse::Never);
         }
         Err(e) => {
             let reason = Reason::CredentialProvider {
                 failures: provider_failures.join("; "),
                 registry: e,
             };
-            return unverifiable(matching, None, reason);
+            return (unverifiable(matching, None, reason), Reuse::Never);
         }
+    };
+    // What credential plugins said is not in any cache key the memo could follow.
+    let resolved_reuse = match provider_failures.is_empty() {
+        true => resolved_reuse,
+        false => Reuse::Never,
     };
     let key = VerdictKey::new(matching, image, &digest, &engine.settings.platforms);
     // Boxed: registry and signature futures nested inside the cache's would be large on the stack.
@@ -181,9 +200,10 @@ async fn verify(
     // A `spec.policy` reading the object decides for this object only: no shared verdict.
     let per_object = |p: &&ImagePolicy| p.result_policy.as_ref().is_some_and(|r| r.reads_object());
     if reviewed.is_some() && matching.iter().any(per_object) {
-        return judging().await.result;
+        return (judging().await.result, Reuse::Never);
     }
-    engine.verdicts.get_or_judge(key, judging).await
+    let (result, verdict_reuse) = engine.verdicts.get_or_judge_reusable(key, judging).await;
+    (result, resolved_reuse.and(verdict_reuse))
 }
 
 /// Fetch each signature repository once and judge every policy under its `multiArch`.

@@ -37,7 +37,9 @@ use crate::verdict::Outcome;
 
 use super::ImageResult;
 use super::cache::CacheSettings;
+use memo::Reuse;
 
+pub mod memo;
 #[cfg(test)]
 mod trust_material;
 
@@ -237,6 +239,16 @@ impl VerdictCache {
         key: VerdictKey,
         judge: impl Fn() -> F,
     ) -> ImageResult {
+        self.get_or_judge_reusable(key, judge).await.0
+    }
+
+    /// [`VerdictCache::get_or_judge`], with how long the result may be reused: until the
+    /// cached verdict it came from expires, and not at all when it was judged now.
+    pub async fn get_or_judge_reusable<F: Future<Output = Judged>>(
+        &self,
+        key: VerdictKey,
+        judge: impl Fn() -> F,
+    ) -> (ImageResult, Reuse) {
         let arrived = self.flights.load(Ordering::SeqCst);
         // An expired entry or an old marker is removed and the lookup repeated; twice is
         // enough unless other reviews keep replacing it, and then this one judges alone.
@@ -246,7 +258,7 @@ impl VerdictCache {
                 Ok(stored) => {
                     if let Some(result) = self.live(&stored) {
                         self.hits.fetch_add(1, Ordering::Relaxed);
-                        return result;
+                        return (result, self.reuse_of(&stored));
                     }
                     let now = self.now();
                     self.cache.remove_if(&key, |held| !is_live(held, now));
@@ -255,12 +267,22 @@ impl VerdictCache {
                     self.misses.fetch_add(1, Ordering::Relaxed);
                     let judged = judge().await;
                     let _ = guard.insert(self.to_store(&judged));
-                    return judged.result;
+                    return (judged.result, Reuse::Never);
                 }
             }
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        judge().await.result
+        (judge().await.result, Reuse::Never)
+    }
+
+    /// Until when the verdict `stored` holds may be reused.
+    fn reuse_of(&self, stored: &Stored) -> Reuse {
+        match stored {
+            Stored::Verified { expires, .. } | Stored::Whole { expires, .. } => {
+                Reuse::Until(self.epoch + Duration::from_millis(*expires))
+            }
+            Stored::Rejudge { .. } => Reuse::Never,
+        }
     }
 
     /// The stored form of a judged verdict, with its lifetime from now.

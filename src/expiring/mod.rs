@@ -101,8 +101,13 @@ where
 
     /// The value for `key` if one is held and has not expired.
     pub fn get(&self, key: &K) -> Option<V> {
+        self.get_until(key).map(|(value, _)| value)
+    }
+
+    /// [`ExpiringCache::get`], with the moment the value expires.
+    pub fn get_until(&self, key: &K) -> Option<(V, Instant)> {
         match self.cache.get(key)? {
-            Slot::Live { value, expires } if self.clock.now() < expires => Some(value),
+            Slot::Live { value, expires } if self.clock.now() < expires => Some((value, expires)),
             _ => None,
         }
     }

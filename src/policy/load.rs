@@ -297,8 +297,10 @@ impl Builder {
             .policies
             .iter()
             .any(|p| p.result_policy.as_ref().is_some_and(|r| r.reads_object()));
+        let selects_objects = self.policies.iter().any(|p| !p.resources.is_empty());
         PolicySet {
             reads_objects,
+            selects_objects,
             index: super::index::PolicyIndex::build(&self.policies),
             policies: self.policies,
             by_scope,

@@ -109,6 +109,9 @@ pub struct PolicySet {
     /// Whether a policy's `spec.policy` reads the reviewed object (`includeSpec`, ...): then the
     /// server must decode the whole object, not only the fields image extraction needs.
     reads_objects: bool,
+    /// Whether a policy selects the objects it applies to (`spec.match`): then a decision
+    /// depends on the object, not only on the image and the namespace.
+    selects_objects: bool,
     fingerprint: String,
 }
 
@@ -318,6 +321,12 @@ impl PolicySet {
     /// decoded whole: the fast decoder keeps only what image extraction reads.
     pub fn reads_objects_in(&self, namespace: Option<&str>) -> bool {
         self.reads_objects || self.governing(namespace).reads_objects
+    }
+
+    /// Does a policy that governs `namespace` select the objects it applies to
+    /// (`spec.match`)? Then what an image decides depends on the object too.
+    pub fn selects_objects_in(&self, namespace: Option<&str>) -> bool {
+        self.selects_objects || self.governing(namespace).selects_objects
     }
 
     /// The set that governs `namespace`: its own file's if it has one, else this one.

@@ -259,6 +259,7 @@ impl Collector for CacheCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = self.0.registry().stats();
         let (verdict_hits, verdict_misses) = self.0.verdicts().stats();
+        let (memo_hits, memo_misses) = self.0.decision_memo().stats();
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let rows = [
             ("digest", "hit", load(&stats.digest_hits)),
@@ -267,10 +268,12 @@ impl Collector for CacheCollector {
             ("signatures", "miss", load(&stats.signature_misses)),
             ("verdict", "hit", verdict_hits),
             ("verdict", "miss", verdict_misses),
+            ("decision", "hit", memo_hits),
+            ("decision", "miss", memo_misses),
         ];
         let mut metric = encoder.encode_descriptor(
             "cache_requests",
-            "Cache lookups by cache (digest, signatures, verdict) and result (joining a fetch or check under way is a hit)",
+            "Cache lookups by cache (digest, signatures, verdict; decision: whole image decisions remembered across reviews, which skip the other three) and result (joining a fetch or check under way is a hit)",
             None,
             MetricType::Counter,
         )?;
@@ -291,6 +294,7 @@ impl CacheCollector {
             ("digest", digests),
             ("signatures", signatures),
             ("verdict", self.0.verdicts().entry_count()),
+            ("decision", self.0.decision_memo().entry_count()),
         ];
         let mut metric = encoder.encode_descriptor(
             "cache_entries",

@@ -63,6 +63,7 @@ mod trust_root_windows;
 mod webhook_bundles;
 mod webhook_cache;
 mod webhook_client_auth;
+mod webhook_decision_memo;
 mod webhook_events;
 mod webhook_hostile_clients;
 mod webhook_key_signatures;
