@@ -486,15 +486,7 @@ impl Decision {
             out.insert("object".to_string(), format!("deny:{}", reason.code()));
         }
         for v in &self.verdicts {
-            let code = v.outcome.code();
-            let image = v.reference.as_deref().unwrap_or(&v.usage.image);
-            let digest = v
-                .digest
-                .as_ref()
-                .map(|d| format!("@{d}"))
-                .unwrap_or_default();
-            let value = format!("{}:{code} {image}{digest}", v.outcome.label());
-            out.insert(annotation_key(&v.usage.path), truncate(value, 1024));
+            out.insert(annotation_key(&v.usage.path), annotation_value(v));
         }
         out
     }
@@ -540,21 +532,40 @@ fn transport_name(reference: &str) -> String {
     format!("docker://{familiar}")
 }
 
+/// `<outcome>:<code> <reference>[@<digest>]`, at most 1 KiB; written in one allocation, since
+/// every review writes one per image.
+fn annotation_value(v: &ImageVerdict) -> String {
+    let (label, code) = (v.outcome.label(), v.outcome.code());
+    let image = v.reference.as_deref().unwrap_or(&v.usage.image);
+    let digest = v.digest.as_ref().map(Digest::as_str);
+    let length = label.len() + code.len() + image.len() + digest.map_or(0, |d| d.len() + 1) + 2;
+    let mut value = String::with_capacity(length);
+    for part in [label, ":", code, " ", image] {
+        value.push_str(part);
+    }
+    if let Some(digest) = digest {
+        value.push('@');
+        value.push_str(digest);
+    }
+    truncate(value, 1024)
+}
+
 /// kube-apiserver keeps an audit annotation only when `<webhook>/<key>` is a qualified name, so
 /// `spec.initContainers[1]` becomes `spec.initContainers.1` (at most 63 characters).
 fn annotation_key(path: &str) -> String {
-    let key: String = path
-        .chars()
-        .filter_map(|c| match c {
-            '[' => Some('.'),
-            ']' => None,
-            c if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') => Some(c),
-            _ => Some('-'),
-        })
-        .take(63)
-        .collect();
-    key.trim_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string()
+    let mut key = String::with_capacity(path.len().min(63));
+    let mapped = path.chars().filter_map(|c| match c {
+        '[' => Some('.'),
+        ']' => None,
+        c if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') => Some(c),
+        _ => Some('-'),
+    });
+    key.extend(mapped.take(63));
+    let trimmed = key.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    match trimmed.len() == key.len() {
+        true => key,
+        false => trimmed.to_string(),
+    }
 }
 
 fn truncate(mut s: String, max: usize) -> String {
@@ -615,6 +626,80 @@ impl From<&ImageVerdict> for ImageReport {
             outcome: v.outcome.label(),
             reason: v.outcome.code(),
             detail,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The annotation as first written, with `format!`: the one-allocation form must equal it.
+    fn formatted(v: &ImageVerdict) -> (String, String) {
+        let key: String = v
+            .usage
+            .path
+            .chars()
+            .filter_map(|c| match c {
+                '[' => Some('.'),
+                ']' => None,
+                c if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') => Some(c),
+                _ => Some('-'),
+            })
+            .take(63)
+            .collect();
+        let key = key
+            .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+            .to_string();
+        let image = v.reference.as_deref().unwrap_or(&v.usage.image);
+        let digest = v
+            .digest
+            .as_ref()
+            .map(|d| format!("@{d}"))
+            .unwrap_or_default();
+        let value = format!("{}:{} {image}{digest}", v.outcome.label(), v.outcome.code());
+        (key, truncate(value, 1024))
+    }
+
+    #[test]
+    fn audit_annotations_are_written_as_before_in_one_allocation() {
+        let digest = Digest::parse(&format!("sha256:{}", "a".repeat(64)));
+        let long = "x".repeat(2000);
+        let paths = [
+            "spec.containers[0]",
+            "spec.initContainers[12]",
+            "spec.template.spec.ephemeralContainers[3]",
+            "[0].]spec-ä.containers[0]__",
+            "..spec",
+            &"spec.very-long-name.".repeat(8),
+        ];
+        let outcomes = [
+            Outcome::Admit(VERIFIED, "note".into()),
+            Outcome::Deny(Reason::NoPolicyMatch),
+            Outcome::Warn(Reason::NoPolicyMatch),
+        ];
+        for (i, path) in paths.iter().enumerate() {
+            for outcome in &outcomes {
+                let verdict = ImageVerdict {
+                    usage: ImageUse {
+                        path: path.to_string(),
+                        container: "c".into(),
+                        image: if i == 5 {
+                            long.clone()
+                        } else {
+                            "app:v1".into()
+                        },
+                    },
+                    reference: (i % 2 == 0).then(|| "registry.example/app:v1".to_string()),
+                    digest: digest.clone().ok().filter(|_| i % 3 != 0),
+                    outcome: outcome.clone(),
+                };
+                let ours = (
+                    annotation_key(&verdict.usage.path),
+                    annotation_value(&verdict),
+                );
+                assert_eq!(ours, formatted(&verdict), "{path}");
+            }
         }
     }
 }
