@@ -213,6 +213,18 @@ impl TestWebhook {
         (allowed(&answer), message(&answer))
     }
 
+    /// `signet_cache_requests_total{cache,result}` from the metrics listener.
+    pub async fn cache_lookups(&self, cache: &str, result: &str) -> u64 {
+        let metrics = self.metrics().await;
+        let prefix =
+            format!("signet_cache_requests_total{{cache=\"{cache}\",result=\"{result}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {cache} {result} counter in {metrics}"))
+    }
+
     /// The text of `/metrics` on the metrics listener.
     pub async fn metrics(&self) -> String {
         reqwest::get(format!("http://{}/metrics", self.metrics_addr))

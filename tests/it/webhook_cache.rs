@@ -69,20 +69,9 @@ async fn five_hundred_concurrent_reviews_of_one_new_image_cost_one_resolution_an
     );
     // Every other review was served by the tag cache, or by a decision the memo kept from a
     // review the caches served.
-    let served = cache_lookups(&webhook, "digest", "hit").await
-        + cache_lookups(&webhook, "decision", "hit").await;
+    let served = webhook.cache_lookups("digest", "hit").await
+        + webhook.cache_lookups("decision", "hit").await;
     assert_eq!(served, 499, "{metrics}");
-}
-
-/// `signet_cache_requests_total{cache,result}` from the metrics listener.
-async fn cache_lookups(webhook: &TestWebhook, cache: &str, result: &str) -> u64 {
-    let metrics = webhook.metrics().await;
-    let prefix = format!("signet_cache_requests_total{{cache=\"{cache}\",result=\"{result}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {cache} {result} counter in {metrics}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -162,17 +151,6 @@ async fn a_policy_change_is_judged_at_once_against_cached_signatures() {
     );
 }
 
-/// `signet_cache_requests_total{cache="verdict",result=…}` from the metrics listener.
-async fn verdict_lookups(webhook: &TestWebhook, result: &str) -> String {
-    let metrics = webhook.metrics().await;
-    let prefix = format!("signet_cache_requests_total{{cache=\"verdict\",result=\"{result}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no verdict {result} counter in {metrics}"))
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_repeated_review_reuses_the_verdict_and_a_policy_reload_judges_again() {
     let registry = TestRegistry::start();
@@ -189,21 +167,21 @@ async fn a_repeated_review_reuses_the_verdict_and_a_policy_reload_judges_again()
     let review = pod_review("u", vec![container("app", &image)], vec![]);
     assert!(allowed(&webhook.review(&review).await));
     assert!(allowed(&webhook.review(&review).await));
-    assert_eq!(verdict_lookups(&webhook, "hit").await, "1");
-    assert_eq!(verdict_lookups(&webhook, "miss").await, "1");
+    assert_eq!(webhook.cache_lookups("verdict", "hit").await, 1);
+    assert_eq!(webhook.cache_lookups("verdict", "miss").await, 1);
 
     // The same content reloaded (another file name) keeps its verdicts.
     let same = PolicySet::from_yaml(&key_policy("demo", &glob, &key.public_pem), "again").unwrap();
     webhook.engine().replace_policies(same);
     assert!(allowed(&webhook.review(&review).await));
-    assert_eq!(verdict_lookups(&webhook, "hit").await, "2");
+    assert_eq!(webhook.cache_lookups("verdict", "hit").await, 2);
 
     // A changed key is judged again, against the cached signatures: no stale pass.
     let rotated =
         PolicySet::from_yaml(&key_policy("demo", &glob, &other.public_pem), "rotated").unwrap();
     webhook.engine().replace_policies(rotated);
     assert!(!allowed(&webhook.review(&review).await));
-    assert_eq!(verdict_lookups(&webhook, "miss").await, "2");
+    assert_eq!(webhook.cache_lookups("verdict", "miss").await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -234,5 +212,5 @@ async fn a_namespace_with_its_own_policy_never_reuses_another_namespaces_verdict
         message(&answer)
     );
     assert!(allowed(&webhook.review(&open).await));
-    assert_eq!(verdict_lookups(&webhook, "hit").await, "1");
+    assert_eq!(webhook.cache_lookups("verdict", "hit").await, 1);
 }

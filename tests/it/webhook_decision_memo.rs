@@ -25,19 +25,8 @@ use signet::registry::Credentials;
 use signet::verdict::Outcome;
 use signet::workload::ImageUse;
 
-/// `signet_cache_requests_total{cache,result}` from the metrics listener.
-async fn lookups(webhook: &TestWebhook, cache: &str, result: &str) -> u64 {
-    let metrics = webhook.metrics().await;
-    let prefix = format!("signet_cache_requests_total{{cache=\"{cache}\",result=\"{result}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {cache} {result} counter in {metrics}"))
-}
-
 async fn memo_hits(webhook: &TestWebhook) -> u64 {
-    lookups(webhook, "decision", "hit").await
+    webhook.cache_lookups("decision", "hit").await
 }
 
 /// Review `review` three times, each admitted; the third is answered from the memo.
