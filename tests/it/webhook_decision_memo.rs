@@ -210,3 +210,64 @@ async fn a_registry_error_is_never_remembered() {
     assert!(allowed(&answer), "healed at once: {}", message(&answer));
     assert_eq!(memo_hits(&webhook).await, 0);
 }
+
+/// A cluster policy that decides every image statically: `pass` or `fail`.
+fn static_policy(action: &str) -> PolicySet {
+    let yaml = format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  \
+         name: everything\nspec:\n  images:\n  - glob: \"**\"\n  authorities:\n  - static:\n      \
+         action: {action}\n"
+    );
+    PolicySet::from_yaml(&yaml, action).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reviews_that_start_after_a_reload_never_get_the_old_policys_decision() {
+    use signet::engine::{Engine, EngineSettings};
+    use signet::registry::{Registry, RegistryConfig};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let registry = Registry::new(RegistryConfig::default(), Credentials::default());
+    let engine = Arc::new(Engine::new(
+        static_policy("pass"),
+        registry,
+        EngineSettings::default(),
+    ));
+    let uses = Arc::new(vec![ImageUse {
+        path: "spec.containers[0]".into(),
+        container: "app".into(),
+        image: "registry.example/app:v1".into(),
+    }]);
+    // Reviews keep running across every reload, so results of the old policy set are still
+    // being stored while the new one is read.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut background = Vec::new();
+    for _ in 0..3 {
+        let (engine, uses, stop) = (engine.clone(), uses.clone(), stop.clone());
+        background.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                engine.review(Some("team"), &uses).await;
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    for round in 0..300 {
+        let pass = round % 2 == 0;
+        engine.replace_policies(static_policy(if pass { "pass" } else { "fail" }));
+        for _ in 0..4 {
+            let decision = engine.review(Some("team"), &uses).await;
+            assert_eq!(
+                decision.allowed(),
+                pass,
+                "round {round}: a review that started after the reload got the other decision"
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in background {
+        task.await.unwrap();
+    }
+    let (hits, _) = engine.decision_memo().stats();
+    assert!(hits > 0, "the memo answered some of these reviews");
+}
