@@ -203,17 +203,10 @@ impl ReviewRegistry<'_> {
         }
     }
 
-    /// [`Registry::resolve_digest`] through the tag cache.
-    pub async fn resolve_digest(&self, image: &ImageReference) -> Result<Digest, RegistryError> {
-        self.resolve_digest_reusable(image)
-            .await
-            .map(|(digest, _)| digest)
-    }
-
-    /// [`ReviewRegistry::resolve_digest`], with how long the digest may be reused: always for
-    /// a digest the reference names, until the tag cache's entry expires for a cached tag, not
-    /// at all for a tag resolved now.
-    pub async fn resolve_digest_reusable(
+    /// [`Registry::resolve_digest`] through the tag cache, with how long the digest may be
+    /// reused: always for a digest the reference names, until the tag cache's entry expires for
+    /// a cached tag, not at all for a tag resolved now.
+    pub async fn resolve_digest(
         &self,
         image: &ImageReference,
     ) -> Result<(Digest, Reuse), RegistryError> {

@@ -165,7 +165,7 @@ async fn verify(
     };
     let registry = engine.registry.for_review(&via);
     let timer = engine.stages.start(Stage::DigestResolution);
-    let resolved = registry.resolve_digest_reusable(image).await;
+    let resolved = registry.resolve_digest(image).await;
     drop(timer);
     let (digest, resolved_reuse) = match resolved {
         Ok(resolved) => resolved,

@@ -230,10 +230,8 @@ impl VerdictCache {
         }
     }
 
-    /// The verdict for `key`, from the cache or from `judge` (run once for concurrent callers
-    /// of the same key; stored only when cacheable). A caller that joined another review's
-    /// verification which a registry error or the deadline cut short judges again itself: that
-    /// review reached the registry with its own credentials, which may not be this one's.
+    /// [`VerdictCache::get_or_judge_reusable`] without the lifetime, for tests of the cache.
+    #[cfg(test)]
     pub async fn get_or_judge<F: Future<Output = Judged>>(
         &self,
         key: VerdictKey,
@@ -242,8 +240,12 @@ impl VerdictCache {
         self.get_or_judge_reusable(key, judge).await.0
     }
 
-    /// [`VerdictCache::get_or_judge`], with how long the result may be reused: until the
-    /// cached verdict it came from expires, and not at all when it was judged now.
+    /// The verdict for `key`, from the cache or from `judge` (run once for concurrent callers
+    /// of the same key; stored only when cacheable), with how long it may be reused: until the
+    /// cached verdict it came from expires, and not at all when it was judged now. A caller
+    /// that joined another review's verification which a registry error or the deadline cut
+    /// short judges again itself: that review reached the registry with its own credentials,
+    /// which may not be this one's.
     pub async fn get_or_judge_reusable<F: Future<Output = Judged>>(
         &self,
         key: VerdictKey,
