@@ -537,6 +537,87 @@ fn notations_own_e2e_trust_policies_load_as_notation_judges_them() {
     assert_eq!(seen, 43, "every file of the fixture was judged");
 }
 
+/// The `openssl ca` sections every test CA here shares: any subject, no copied extensions.
+const OPENSSL_CA_SECTIONS: &str = "[ ca ]\ndefault_ca = test\n[ test ]\ndir = .\n\
+    database = ./index.txt\nnew_certs_dir = ./newcerts\nserial = ./serial\ndefault_md = sha256\n\
+    policy = any\ncopy_extensions = none\nunique_subject = no\n[ any ]\ncountryName = optional\n\
+    stateOrProvinceName = optional\norganizationName = optional\ncommonName = supplied\n\
+    [ req ]\ndistinguished_name = dn\nprompt = no\n[ dn ]\nCN = unused\n";
+
+/// `dir` as an `openssl ca` directory with `config` = the shared sections and `extensions`.
+fn openssl_ca_dir(dir: &Path, config: &str, extensions: &str) {
+    std::fs::create_dir(dir.join("newcerts")).unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("serial"), "01\n").unwrap();
+    std::fs::write(
+        dir.join(config),
+        format!("{OPENSSL_CA_SECTIONS}{extensions}"),
+    )
+    .unwrap();
+}
+
+/// `openssl ca`'s date form for now plus `offset` seconds.
+fn utc_from_now(offset: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// A key `name.key` and its request `name.csr` for `subject`.
+fn openssl_request(dir: &Path, config: &str, name: &str, subject: &str) {
+    let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+    run_ok(Command::new("openssl").current_dir(dir).args([
+        "req", "-newkey", "rsa:3072", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
+        "-config", config,
+    ]));
+}
+
+/// Issue `name.crt` for `name.csr`, signed by `issuer.0` (itself when `issuer.0 == name`)
+/// with extensions section `issuer.1`, valid from `dates.0` to `dates.1`.
+fn openssl_issue(dir: &Path, config: &str, issuer: (&str, &str), name: &str, dates: (&str, &str)) {
+    let (csr, crt) = (format!("{name}.csr"), format!("{name}.crt"));
+    let (ca_key, ca_crt) = (format!("{}.key", issuer.0), format!("{}.crt", issuer.0));
+    let mut command = Command::new("openssl");
+    command
+        .current_dir(dir)
+        .args(["ca", "-batch", "-notext", "-config", config]);
+    if issuer.0 == name {
+        command.args(["-selfsign"]);
+    } else {
+        command.args(["-cert", &ca_crt]);
+    }
+    run_ok(command.args([
+        "-keyfile",
+        &ca_key,
+        "-in",
+        &csr,
+        "-out",
+        &crt,
+        "-startdate",
+        dates.0,
+        "-enddate",
+        dates.1,
+        "-extensions",
+        issuer.1,
+    ]));
+}
+
+/// A self-signed CA `name.crt` valid from an hour ago for 30 days. Certificates made in the
+/// second a test signs would leave a timestamp's accuracy reaching before their validity,
+/// which notation (and Signet) rightly refuses.
+fn openssl_root(dir: &Path, config: &str, name: &str, subject: &str) {
+    openssl_request(dir, config, name, subject);
+    let dates = (utc_from_now(-3600), utc_from_now(30 * 86_400));
+    openssl_issue(dir, config, (name, "root"), name, (&dates.0, &dates.1));
+}
+
 /// A CA and a code-signing leaf made with openssl (`openssl ca`, so the leaf's validity can end
 /// at a chosen second), and a notation signing key entry naming them.
 struct OpensslCa {
@@ -544,102 +625,34 @@ struct OpensslCa {
 }
 
 impl OpensslCa {
-    const CONFIG: &str = "[ ca ]\ndefault_ca = test\n[ test ]\ndir = .\ndatabase = ./index.txt\n\
-        new_certs_dir = ./newcerts\nserial = ./serial\ndefault_md = sha256\npolicy = any\n\
-        copy_extensions = none\nunique_subject = no\n[ any ]\ncountryName = optional\n\
-        stateOrProvinceName = optional\norganizationName = optional\ncommonName = supplied\n\
-        [ req ]\ndistinguished_name = dn\nprompt = no\n[ dn ]\nCN = unused\n[ root ]\n\
-        basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n\
-        [ leaf ]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
-        extendedKeyUsage = codeSigning\n";
+    const EXTENSIONS: &str = "[ root ]\nbasicConstraints = critical, CA:TRUE\n\
+        keyUsage = critical, keyCertSign, cRLSign\n[ leaf ]\nbasicConstraints = critical, CA:FALSE\n\
+        keyUsage = critical, digitalSignature\nextendedKeyUsage = codeSigning\n";
 
     fn new() -> OpensslCa {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("newcerts")).unwrap();
-        std::fs::write(dir.path().join("index.txt"), "").unwrap();
-        std::fs::write(dir.path().join("serial"), "01\n").unwrap();
-        std::fs::write(dir.path().join("ca.cnf"), Self::CONFIG).unwrap();
-        let ca = OpensslCa { dir };
-        ca.openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:3072",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-days",
-            "30",
-            "-subj",
-            "/C=US/ST=WA/O=Test CA/CN=Test Root",
-            "-config",
+        openssl_ca_dir(dir.path(), "ca.cnf", Self::EXTENSIONS);
+        openssl_root(
+            dir.path(),
             "ca.cnf",
-            "-extensions",
-            "root",
-        ]);
-        ca
-    }
-
-    fn openssl(&self, args: &[&str]) {
-        run_ok(
-            Command::new("openssl")
-                .current_dir(self.dir.path())
-                .args(args),
+            "ca",
+            "/C=US/ST=WA/O=Test CA/CN=Test Root",
         );
+        OpensslCa { dir }
     }
 
     /// A leaf `/C=US/ST=WA/O=acme/CN=builder` valid from an hour ago for `seconds` more.
     fn leaf(&self, seconds: i64) {
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "rsa:3072",
-            "-nodes",
-            "-keyout",
-            "leaf.key",
-            "-out",
-            "leaf.csr",
-            "-subj",
-            "/C=US/ST=WA/O=acme/CN=builder",
-            "-config",
+        let subject = "/C=US/ST=WA/O=acme/CN=builder";
+        openssl_request(self.dir.path(), "ca.cnf", "leaf", subject);
+        let (start, end) = (utc_from_now(-3600), utc_from_now(seconds));
+        openssl_issue(
+            self.dir.path(),
             "ca.cnf",
-        ]);
-        let at = |offset: i64| {
-            let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset);
-            format!(
-                "{:04}{:02}{:02}{:02}{:02}{:02}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        };
-        let (start, end) = (at(-3600), at(seconds));
-        self.openssl(&[
-            "ca",
-            "-batch",
-            "-config",
-            "ca.cnf",
-            "-cert",
-            "ca.crt",
-            "-keyfile",
-            "ca.key",
-            "-in",
-            "leaf.csr",
-            "-out",
-            "leaf.crt",
-            "-startdate",
-            &start,
-            "-enddate",
-            &end,
-            "-extensions",
+            ("ca", "leaf"),
             "leaf",
-            "-notext",
-        ]);
+            (&start, &end),
+        );
         let chain = std::fs::read_to_string(self.dir.path().join("leaf.crt")).unwrap()
             + &std::fs::read_to_string(self.dir.path().join("ca.crt")).unwrap();
         std::fs::write(self.dir.path().join("chain.crt"), chain).unwrap();
@@ -840,74 +853,28 @@ struct OpensslTsa {
 }
 
 impl OpensslTsa {
-    const CONFIG: &str = "[ req ]\ndistinguished_name = dn\nprompt = no\n[ dn ]\nCN = unused\n\
-        [ root ]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n\
-        [ tsaext ]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
-        extendedKeyUsage = critical, timeStamping\n[ tsa ]\ndefault_tsa = tsa1\n[ tsa1 ]\n\
-        dir = .\nserial = ./tsaserial\nsigner_cert = ./tsa.crt\ncerts = ./root.crt\n\
-        signer_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\n\
-        digests = sha256, sha384, sha512\naccuracy = secs:1\nordering = no\ntsa_name = no\n\
-        ess_cert_id_chain = no\ness_cert_id_alg = sha256\n";
+    const EXTENSIONS: &str = "[ root ]\nbasicConstraints = critical, CA:TRUE\n\
+        keyUsage = critical, keyCertSign, cRLSign\n[ tsaext ]\nbasicConstraints = critical, CA:FALSE\n\
+        keyUsage = critical, digitalSignature\nextendedKeyUsage = critical, timeStamping\n\
+        [ tsa ]\ndefault_tsa = tsa1\n[ tsa1 ]\ndir = .\nserial = ./tsaserial\nsigner_cert = ./tsa.crt\n\
+        certs = ./root.crt\nsigner_key = ./tsa.key\nsigner_digest = sha256\n\
+        default_policy = 1.2.3.4.1\ndigests = sha256, sha384, sha512\naccuracy = secs:1\n\
+        ordering = no\ntsa_name = no\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n";
 
     fn start() -> OpensslTsa {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("tsa.cnf"), Self::CONFIG).unwrap();
         std::fs::write(dir.path().join("tsaserial"), "01\n").unwrap();
-        let openssl = |args: &[&str]| {
-            run_ok(Command::new("openssl").current_dir(dir.path()).args(args));
-        };
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:3072",
-            "-nodes",
-            "-keyout",
-            "root.key",
-            "-out",
-            "root.crt",
-            "-days",
-            "30",
-            "-subj",
-            "/C=US/O=Test TSA/CN=Test TSA Root",
-            "-config",
+        openssl_ca_dir(dir.path(), "tsa.cnf", Self::EXTENSIONS);
+        openssl_root(
+            dir.path(),
             "tsa.cnf",
-            "-extensions",
             "root",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "rsa:3072",
-            "-nodes",
-            "-keyout",
-            "tsa.key",
-            "-out",
-            "tsa.csr",
-            "-subj",
-            "/C=US/O=Test TSA/CN=Test TSA",
-            "-config",
-            "tsa.cnf",
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "tsa.csr",
-            "-CA",
-            "root.crt",
-            "-CAkey",
-            "root.key",
-            "-CAcreateserial",
-            "-out",
-            "tsa.crt",
-            "-days",
-            "20",
-            "-extfile",
-            "tsa.cnf",
-            "-extensions",
-            "tsaext",
-        ]);
+            "/C=US/O=Test TSA/CN=Test TSA Root",
+        );
+        openssl_request(dir.path(), "tsa.cnf", "tsa", "/C=US/O=Test TSA/CN=Test TSA");
+        let dates = (utc_from_now(-3600), utc_from_now(20 * 86_400));
+        let dates = (dates.0.as_str(), dates.1.as_str());
+        openssl_issue(dir.path(), "tsa.cnf", ("root", "tsaext"), "tsa", dates);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let work = dir.path().to_path_buf();
