@@ -68,6 +68,22 @@ impl Load {
         )
     }
 
+    /// Wait until `more` reviews beyond those answered so far are answered ok, so the load is
+    /// known to run across what the test does next, however slow the machine (panics after a
+    /// minute: the load is not running).
+    pub async fn answered_more(&self, more: usize) {
+        let target = self.counts().0 + more;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while self.counts().0 < target {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the load stopped being answered: {:?} (ok, failed), waiting for {target} ok",
+                self.counts()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Send no new review (the endpoint was removed); reviews under way still count.
     pub fn remove_endpoint(&self) {
         self.stop.store(true, Ordering::SeqCst);

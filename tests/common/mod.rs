@@ -50,3 +50,14 @@ pub use signing::{
     simple_signing_payload,
 };
 pub use tls::{https_client, install_crypto_provider};
+
+/// Replace `path` with `content` in one rename, as a ConfigMap update or the kubelet swaps
+/// files: a watcher polling its directory never sees it half-written, nor a temporary file
+/// beside it (the temporary file is made in the system's temporary directory, where the
+/// tests' directories are too, so the rename stays on one filesystem).
+pub fn replace_file(path: &std::path::Path, content: &str) {
+    use std::io::Write as _;
+    let mut tmp = tempfile::NamedTempFile::new().unwrap();
+    tmp.write_all(content.as_bytes()).unwrap();
+    tmp.persist(path).unwrap();
+}

@@ -60,13 +60,15 @@ fn with_object(
     verb: &[&str],
     object: &Value,
 ) -> Output {
-    let path = std::env::temp_dir().join(format!("signet-guards-{}.json", free_port()));
-    std::fs::write(&path, object.to_string()).unwrap();
-    let file = path.to_string_lossy().into_owned();
-    let args: Vec<&str> = verb.iter().copied().chain(["-f", file.as_str()]).collect();
-    let output = kubectl_as(plane, who, &args);
-    std::fs::remove_file(&path).ok();
-    output
+    let mut file = tempfile::Builder::new()
+        .prefix("signet-guards-")
+        .suffix(".json")
+        .tempfile()
+        .unwrap();
+    std::io::Write::write_all(&mut file, object.to_string().as_bytes()).unwrap();
+    let path = file.path().to_string_lossy().into_owned();
+    let args: Vec<&str> = verb.iter().copied().chain(["-f", path.as_str()]).collect();
+    kubectl_as(plane, who, &args)
 }
 
 fn apply_as(plane: &ControlPlane, who: Option<(&str, &[&str])>, object: &Value) -> Output {

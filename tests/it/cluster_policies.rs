@@ -237,9 +237,11 @@ async fn the_server_is_not_ready_until_the_policy_objects_are_listed() {
     let running = server::start(engine, Arc::new(Metrics::new()), config)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually("the watcher asks the API server", || {
+        !api.requests_to("clusterimagepolicies").is_empty()
+    })
+    .await;
     assert!(!running.state.is_ready(), "API server down: not ready");
-    assert!(!api.requests_to("clusterimagepolicies").is_empty());
     api.set_unavailable(false);
     for _ in 0..200 {
         if running.state.is_ready() {

@@ -5,7 +5,6 @@
 // Test code: a failed expectation should panic with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use signet::reload::{PolicySources, watch_sources};
 use signet::workload::ImageUse;
 
 use crate::common::crio::{key_requirement, policy_json};
-use crate::common::{TestKey, TestRegistry, push_image, sign_image};
+use crate::common::{TestKey, TestRegistry, push_image, replace_file, sign_image};
 
 async fn admitted(engine: &Engine, namespace: &str, image: &str) -> bool {
     let usage = ImageUse {
@@ -26,13 +25,6 @@ async fn admitted(engine: &Engine, namespace: &str, image: &str) -> bool {
         image: image.into(),
     };
     engine.review(Some(namespace), &[usage]).await.allowed()
-}
-
-/// Write `text` to `path` atomically (as a ConfigMap update swaps files).
-fn write(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
 }
 
 /// The next reload's result, waited for with a deadline generous enough for a loaded machine.
@@ -59,7 +51,7 @@ async fn namespace_files_are_reloaded_and_a_broken_one_keeps_the_policy_in_force
     let namespaces = dir.path().join("namespaces");
     std::fs::create_dir(&namespaces).unwrap();
     let requirement = |key: &TestKey| vec![key_requirement(&key.public_pem, "matchRepository")];
-    write(&global, &policy_json(&[(&host, requirement(&global_key))]));
+    replace_file(&global, &policy_json(&[(&host, requirement(&global_key))]));
     let sources = PolicySources {
         paths: vec![global.clone()],
         trust_roots: Vec::new(),
@@ -96,7 +88,7 @@ async fn namespace_files_are_reloaded_and_a_broken_one_keeps_the_policy_in_force
     assert!(!admitted(&engine, "team-a", &b).await);
 
     let team_file = namespaces.join("team-a.json");
-    write(&team_file, &policy_json(&[(&host, requirement(&team_key))]));
+    replace_file(&team_file, &policy_json(&[(&host, requirement(&team_key))]));
     assert!(next_reload(&mut reports).await, "the new file loads");
     assert!(!admitted(&engine, "team-a", &a).await);
     assert!(admitted(&engine, "team-a", &b).await);
@@ -106,7 +98,7 @@ async fn namespace_files_are_reloaded_and_a_broken_one_keeps_the_policy_in_force
     );
     let before = engine.policies().fingerprint().to_string();
 
-    write(
+    replace_file(
         &team_file,
         r#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k"}]}"#,
     );

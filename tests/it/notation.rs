@@ -678,7 +678,9 @@ impl OpensslCa {
 
 #[test]
 fn a_leaf_of_a_ca_made_in_the_test_is_judged_by_identity_and_expiry() {
-    const VALID_FOR: i64 = 10;
+    // Long enough for pushing, signing and the checks while valid on a slow machine; the
+    // sleep to expiry counts from after the leaf was made, so it always passes its end.
+    const VALID_FOR: i64 = 25;
     let registry = RunningRegistry::start(Implementation::Debian);
     let host = registry.host();
     let home = NotationHome::new();
@@ -938,7 +940,9 @@ impl OpensslTsa {
 
 #[test]
 fn a_timestamped_signature_outlives_its_expired_certificate_under_strict() {
-    const VALID_FOR: i64 = 10;
+    // Long enough for pushing, signing and the checks while valid on a slow machine; the
+    // sleep to expiry counts from after the leaf was made, so it always passes its end.
+    const VALID_FOR: i64 = 25;
     let registry = RunningRegistry::start(Implementation::Debian);
     let host = registry.host();
     let home = NotationHome::new();

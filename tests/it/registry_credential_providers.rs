@@ -22,8 +22,11 @@ const USER: &str = "robot";
 const PASSWORD: &str = "short-lived-token";
 const PLUGIN: &str = "test-credential-provider";
 const API: &str = "credentialprovider.kubelet.k8s.io/v1";
-const REVIEW_DEADLINE: Duration = Duration::from_secs(5);
-const PLUGIN_TIMEOUT: Duration = Duration::from_secs(1);
+const REVIEW_DEADLINE: Duration = Duration::from_secs(8);
+/// Room for a shell script to start and answer on a busy machine.
+const PLUGIN_TIMEOUT: Duration = Duration::from_secs(4);
+/// The deadline of the plugin that never answers: the denial must come quickly.
+const HANGING_PLUGIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// No test may take longer than this, whatever the plugin does.
 const TEST_LIMIT: Duration = Duration::from_secs(90);
 
@@ -75,6 +78,7 @@ impl Private {
 /// each request it reads to `calls`.
 struct Plugin {
     dir: TempDir,
+    timeout: Duration,
 }
 
 impl Plugin {
@@ -102,7 +106,10 @@ impl Plugin {
             calls.display().to_string()
         );
         std::fs::write(dir.path().join("config.yaml"), config).unwrap();
-        Plugin { dir }
+        Plugin {
+            dir,
+            timeout: PLUGIN_TIMEOUT,
+        }
     }
 
     /// A plugin that answers `answer` for every image of the registry.
@@ -115,7 +122,7 @@ impl Plugin {
         let providers = CredentialProviders::load(
             &self.dir.path().join("config.yaml"),
             &self.bin(),
-            PLUGIN_TIMEOUT,
+            self.timeout,
         )
         .expect("the plugin configuration loads");
         Arc::new(providers)
@@ -204,7 +211,8 @@ async fn a_plugin_that_hangs_is_killed_at_its_deadline_and_the_image_denied_sayi
     bounded(TEST_LIMIT, async {
         let private = Private::start().await;
         // `exec`: the plugin itself sleeps, so killing it ends it.
-        let plugin = Plugin::new(&[&private.registry.host()], "exec sleep 60");
+        let mut plugin = Plugin::new(&[&private.registry.host()], "exec sleep 60");
+        plugin.timeout = HANGING_PLUGIN_TIMEOUT;
         let webhook = private.webhook(Some(&plugin)).await;
         let started = Instant::now();
         let (admitted, message) = webhook.review_image(&private.image("team/app")).await;

@@ -181,6 +181,7 @@ async fn manifests_declared_huge_or_endless_are_refused_at_the_limit() {
         let (answer, took) = review(&webhook, &s.image()).await;
         assert_denied(&answer, took, "LimitExceeded", text);
         assert!(message(&answer).contains("signature manifest"));
+        // Refused at the limit, not at the registry's timeout (1 s) or the deadline.
         assert!(took < Duration::from_secs(1), "took {took:?}");
     }
 }
@@ -404,7 +405,9 @@ async fn a_registry_that_never_answers_does_not_delay_reviews_of_a_healthy_one()
         + "    signedIdentity:\n      type: anyRepository\n";
     let mut options = WebhookOptions::new(policy, &[s.front.host(), slow.host()]);
     options.registry_timeout = Duration::from_secs(10);
-    options.review_deadline = REVIEW_DEADLINE;
+    // Long enough that the healthy reviews below end well before it on a slow machine.
+    let deadline = Duration::from_secs(10);
+    options.review_deadline = deadline;
     let webhook = Arc::new(TestWebhook::start(options).await);
     let stuck = {
         let (webhook, image) = (webhook.clone(), format!("{}/demo/app:v1", slow.host()));
@@ -415,7 +418,7 @@ async fn a_registry_that_never_answers_does_not_delay_reviews_of_a_healthy_one()
         let (answer, took) = review(&webhook, &s.image()).await;
         assert!(allowed(&answer), "{}", message(&answer));
         assert!(
-            took < Duration::from_secs(1),
+            took < Duration::from_secs(2),
             "healthy review took {took:?}"
         );
     }
@@ -423,8 +426,5 @@ async fn a_registry_that_never_answers_does_not_delay_reviews_of_a_healthy_one()
     let (answer, took) = stuck.await.unwrap();
     assert!(!allowed(&answer));
     assert_eq!(first_code(&answer), "Timeout", "{}", message(&answer));
-    assert!(
-        took < REVIEW_DEADLINE + Duration::from_secs(1),
-        "took {took:?}"
-    );
+    assert!(took < deadline + Duration::from_secs(1), "took {took:?}");
 }

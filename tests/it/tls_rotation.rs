@@ -84,7 +84,7 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
     let review = pod_review("load", vec![container("a", "ghcr.io/org/app:1")], vec![]);
 
     let load = Load::start(|| https_client(both.as_bytes()), &url, &review, 200, 4);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    load.answered_more(30).await;
     let new_only = https_client(new.cert.as_bytes());
     assert!(
         new_only.post(&url).json(&review).send().await.is_err(),
@@ -105,7 +105,7 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    load.answered_more(30).await;
     let (ok, failed) = load.finish().await;
     let old_only = https_client(old.cert.as_bytes());
     assert!(
@@ -113,7 +113,6 @@ async fn kubelet_symlink_swap_rotates_the_certificate_without_failing_a_request(
         "the old certificate is no longer served"
     );
     println!("reviews during rotation: {ok} answered, {failed} failed");
-    assert!(ok > 50, "the load really ran: {ok}");
     assert_eq!(failed, 0);
     running.shutdown().await.unwrap();
 }

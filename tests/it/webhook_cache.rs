@@ -31,6 +31,8 @@ async fn five_hundred_concurrent_reviews_of_one_new_image_cost_one_resolution_an
     // test counts registry requests, it does not time them.
     options.review_deadline = Duration::from_secs(20);
     options.registry_timeout = Duration::from_secs(15);
+    // The caches' clock stands still: however long the herd takes, no entry expires under it.
+    options.clock = ManualClock::new();
     let webhook = std::sync::Arc::new(TestWebhook::start(options).await);
     let review = pod_review(
         "herd",

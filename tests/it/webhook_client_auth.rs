@@ -18,7 +18,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rcgen::{ExtendedKeyUsagePurpose, date_time_ymd};
 
-use crate::common::TestRegistry;
 use crate::common::control_plane::{ControlPlane, LoopbackTls, free_port};
 use crate::common::cosign::{CosignKey, crane_push};
 use crate::common::shared_plane::{shared, wait_until};
@@ -26,6 +25,7 @@ use crate::common::tls::{install_crypto_provider, loopback_serve_config};
 use crate::common::tools::run;
 use crate::common::webhook::{container, key_policy, pod_review};
 use crate::common::webhook_client::{ClientCa, ClientIdentity};
+use crate::common::{TestRegistry, replace_file};
 use signet::engine::{Engine, EngineSettings};
 use signet::policy::PolicySet;
 use signet::registry::{Credentials, Registry, RegistryConfig};
@@ -48,13 +48,6 @@ fn write_tls_files(
         write("tls.key", &serving.key_pem),
         write("client-ca.crt", client_ca),
     )
-}
-
-/// Replaces `path`'s content atomically (as a Secret volume update appears to the reader).
-fn replace_file(path: &Path, content: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, content).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
 }
 
 fn pass_all_engine() -> Arc<Engine> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::common::webhook::{
     TestWebhook, WebhookOptions, allowed, container, key_policy, message, pod_review,
 };
-use crate::common::{TcpProxy, TestKey, TestRegistry, push_image, sign_image};
+use crate::common::{TcpProxy, TestKey, TestRegistry, push_image, replace_file, sign_image};
 use signet::reload::watch_policies;
 
 fn static_policy(action: &str) -> String {
@@ -45,7 +45,7 @@ async fn policy_file_changes_are_applied_and_a_broken_file_keeps_the_old_policy(
     let review = pod_review("u", vec![container("a", "ghcr.io/org/app:1")], vec![]);
     assert!(allowed(&webhook.review(&review).await));
 
-    std::fs::write(&path, static_policy("fail")).unwrap();
+    replace_file(&path, &static_policy("fail"));
     wait_for("the new policy", || {
         results.lock().unwrap().as_slice() == [true]
     })
@@ -53,7 +53,8 @@ async fn policy_file_changes_are_applied_and_a_broken_file_keeps_the_old_policy(
     assert!(!allowed(&webhook.review(&review).await));
 
     let before = webhook.engine().policies().fingerprint().to_string();
-    std::fs::write(&path, "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nspec: {mode: garbage}\n").unwrap();
+    let broken = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nspec: {mode: garbage}\n";
+    replace_file(&path, broken);
     wait_for("the refusal", || results.lock().unwrap().len() == 2).await;
     assert!(!results.lock().unwrap()[1], "the broken file was refused");
     assert_eq!(

@@ -228,8 +228,10 @@ mod tests {
         let list: Vec<u32> = (0..200).collect();
         let start = std::time::Instant::now();
         let outcome = eval(policy, json!({ "l": list }));
+        // Unbounded, this runs for hours; bounded, it ends near the budget (a wide margin for
+        // a busy machine running the other tests beside it).
         assert!(
-            start.elapsed() < EVALUATION_BUDGET * 4,
+            start.elapsed() < EVALUATION_BUDGET * 10,
             "{:?}",
             start.elapsed()
         );

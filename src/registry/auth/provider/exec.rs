@@ -23,6 +23,9 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// Most bytes of standard error kept for the message.
 const MAX_STDERR_BYTES: usize = 4 * 1024;
 
+/// Longest wait for standard error's reader after a failed plugin exited.
+const STDERR_WAIT: Duration = Duration::from_secs(1);
+
 /// How often the plugin's exit is polled after its output ended.
 const EXIT_POLL: Duration = Duration::from_millis(5);
 
@@ -128,7 +131,11 @@ fn run_blocking(
     if status.success() {
         return Ok(output);
     }
-    let stderr = match err_rx.recv_timeout(Duration::from_millis(100)) {
+    // The plugin has exited, so its standard error ends at once unless a child of its own
+    // still holds it: wait for the reader a little (a busy machine schedules it late), never
+    // past the deadline.
+    let wait = STDERR_WAIT.min(until.saturating_duration_since(Instant::now()));
+    let stderr = match err_rx.recv_timeout(wait) {
         Ok(Capped::Whole(bytes)) => String::from_utf8_lossy(&bytes).trim().to_string(),
         Ok(Capped::Over) => "(standard error too long to show)".into(),
         Err(_) => String::new(),
