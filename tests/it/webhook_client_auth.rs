@@ -288,10 +288,17 @@ fn curl_status(dir: &Path, url: &str, ca: &Path, identity: Option<&ClientIdentit
         .arg(ca)
         .args(["-H", "Content-Type: application/json", "--data-binary"])
         .arg(format!("@{}", body.display()));
-    if let Some(identity) = identity {
-        let pem = dir.join(format!("identity-{}.pem", free_port()));
-        std::fs::write(&pem, identity.pem()).unwrap();
-        command.arg("--cert").arg(pem);
+    let pem = identity.map(|identity| {
+        let mut pem = tempfile::Builder::new()
+            .prefix("identity-")
+            .suffix(".pem")
+            .tempfile_in(dir)
+            .unwrap();
+        std::io::Write::write_all(&mut pem, identity.pem().as_bytes()).unwrap();
+        pem
+    });
+    if let Some(pem) = &pem {
+        command.arg("--cert").arg(pem.path());
     }
     let output = run(command.arg(url));
     let code: u16 = String::from_utf8_lossy(&output.stdout)

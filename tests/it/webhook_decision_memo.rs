@@ -1,8 +1,8 @@
 //! The decision memo (`engine/verdicts/memo.rs`) keeps what a review decided for an image as
 //! written. Each test first makes the memo serve a review (its hit counter proves it), then tries
 //! to make it answer what the pipeline would not answer at that moment: a tag moved past its
-//! TTL, a policy reload, another namespace's policies, an object a policy selects, a review with
-//! the pod's own credentials, a registry that failed.
+//! TTL, a policy reload, another namespace's policies, an object a policy selects or reads, a
+//! review with the pod's own credentials, a registry that failed.
 
 // Test code: a failed expectation should panic with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -27,6 +27,11 @@ use signet::workload::ImageUse;
 
 async fn memo_hits(webhook: &TestWebhook) -> u64 {
     webhook.cache_lookups("decision", "hit").await
+}
+
+/// Every time the memo was asked, answered or not.
+async fn memo_lookups(webhook: &TestWebhook) -> u64 {
+    memo_hits(webhook).await + webhook.cache_lookups("decision", "miss").await
 }
 
 /// Review `review` three times, each admitted; the third is answered from the memo.
@@ -154,7 +159,32 @@ async fn a_policy_that_selects_objects_turns_the_memo_off() {
     }
     let deployment = deployment_review("u", vec![container("app", image)]);
     assert!(!allowed(&webhook.review(&deployment).await));
-    assert_eq!(memo_hits(&webhook).await, 0, "never consulted");
+    assert_eq!(memo_lookups(&webhook).await, 0, "never consulted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_that_reads_the_object_turns_the_memo_off() {
+    // `spec.policy` over the object's labels: the same signed image is admitted in a pod of
+    // the payments team and denied in any other, however many admissions came before.
+    let s = Signed::start().await;
+    let mut options = s.options();
+    options.policy_yaml += "  policy:\n    type: cue\n    includeObjectMeta: true\n    data: |\n      \
+                            metadata: labels: team: \"payments\"\n";
+    let webhook = TestWebhook::start(options).await;
+    let labelled = |team: &str| {
+        let mut review = pod_review("u", vec![container("app", &s.image())], vec![]);
+        review["request"]["object"]["metadata"]["labels"] = serde_json::json!({"team": team});
+        review
+    };
+    for _ in 0..3 {
+        let answer = webhook.review(&labelled("payments")).await;
+        assert!(allowed(&answer), "{}", message(&answer));
+    }
+    let answer = webhook.review(&labelled("marketing")).await;
+    assert!(!allowed(&answer), "another team's pod was admitted");
+    // Not even asked. (A per-object verdict is also marked never to be kept: a second guard,
+    // which this test reaches only with the first removed; both removed, the team is admitted.)
+    assert_eq!(memo_lookups(&webhook).await, 0, "never consulted");
 }
 
 /// A pod whose pull secret cannot be read.
