@@ -176,6 +176,41 @@ async fn a_private_image_is_admitted_with_the_plugin_s_credentials_and_denied_wi
     .await;
 }
 
+/// Answers from a plugin are not in any key the decision memo follows, so with a plugin the
+/// memo is never asked: once the plugin stops giving credentials, the next review of an image
+/// admitted three times over is denied.
+#[tokio::test]
+async fn a_plugin_that_stops_giving_credentials_is_never_outlived_by_a_remembered_admission() {
+    bounded(TEST_LIMIT, async {
+        let private = Private::start().await;
+        let flags = tempfile::tempdir().unwrap();
+        let revoked = flags.path().join("revoked");
+        let body = format!(
+            "[ -e '{}' ] && {{ echo 'no identity on this node' >&2; exit 1; }}\nprintf '%s' '{}'",
+            revoked.display(),
+            private.answer("Image", "0s")
+        );
+        let plugin = Plugin::new(&[&private.registry.host()], &body);
+        let webhook = private.webhook(Some(&plugin)).await;
+        let image = private.image("team/app");
+        for _ in 0..3 {
+            let (admitted, message) = webhook.review_image(&image).await;
+            assert!(admitted, "{message}");
+        }
+        std::fs::write(&revoked, "").unwrap();
+        let (admitted, message) = webhook.review_image(&image).await;
+        assert!(
+            !admitted,
+            "admitted after the plugin stopped giving credentials"
+        );
+        assert!(message.contains("no identity on this node"), "{message}");
+        let asked = webhook.cache_lookups("decision", "hit").await
+            + webhook.cache_lookups("decision", "miss").await;
+        assert_eq!(asked, 0, "the memo was asked");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_plugin_whose_match_images_do_not_match_is_not_run() {
     bounded(TEST_LIMIT, async {
