@@ -167,12 +167,7 @@ impl ControlPlane {
 
     /// Runs kubectl as the administrator with `stdin` as its input.
     pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut file = tempfile::Builder::new()
-            .prefix("stdin-")
-            .suffix(".yaml")
-            .tempfile_in(self.dir.path())
-            .expect("a kubectl input file");
-        std::io::Write::write_all(&mut file, stdin.as_bytes()).expect("write kubectl input");
+        let file = super::temp_file_in(self.dir.path(), ("stdin-", ".yaml"), stdin);
         let mut full: Vec<&str> = args.to_vec();
         let path_text = file.path().to_string_lossy().into_owned();
         full.extend(["-f", &path_text]);

@@ -61,3 +61,20 @@ pub fn replace_file(path: &std::path::Path, content: &str) {
     tmp.write_all(content.as_bytes()).unwrap();
     tmp.persist(path).unwrap();
 }
+
+/// A new file in `dir` named `prefix…suffix` holding `content`, removed when dropped: a name no
+/// other test can take, unlike one made of a port number.
+pub fn temp_file_in(
+    dir: &std::path::Path,
+    (prefix, suffix): (&str, &str),
+    content: &str,
+) -> tempfile::NamedTempFile {
+    use std::io::Write as _;
+    let mut file = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(suffix)
+        .tempfile_in(dir)
+        .unwrap();
+    file.write_all(content.as_bytes()).unwrap();
+    file
+}

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::common::control_plane::{ControlPlane, LoopbackTls, free_port};
 use crate::common::shared_plane::{apply, shared, wait_until};
+use crate::common::temp_file_in;
 use crate::common::tools::{run_ok, tool};
 
 /// How long a new admission policy or webhook configuration may take to reach the API
@@ -60,12 +61,11 @@ fn with_object(
     verb: &[&str],
     object: &Value,
 ) -> Output {
-    let mut file = tempfile::Builder::new()
-        .prefix("signet-guards-")
-        .suffix(".json")
-        .tempfile()
-        .unwrap();
-    std::io::Write::write_all(&mut file, object.to_string().as_bytes()).unwrap();
+    let file = temp_file_in(
+        &std::env::temp_dir(),
+        ("signet-guards-", ".json"),
+        &object.to_string(),
+    );
     let path = file.path().to_string_lossy().into_owned();
     let args: Vec<&str> = verb.iter().copied().chain(["-f", path.as_str()]).collect();
     kubectl_as(plane, who, &args)

@@ -25,7 +25,7 @@ use crate::common::tls::{install_crypto_provider, loopback_serve_config};
 use crate::common::tools::run;
 use crate::common::webhook::{container, key_policy, pod_review};
 use crate::common::webhook_client::{ClientCa, ClientIdentity};
-use crate::common::{TestRegistry, replace_file};
+use crate::common::{TestRegistry, replace_file, temp_file_in};
 use signet::engine::{Engine, EngineSettings};
 use signet::policy::PolicySet;
 use signet::registry::{Credentials, Registry, RegistryConfig};
@@ -288,15 +288,7 @@ fn curl_status(dir: &Path, url: &str, ca: &Path, identity: Option<&ClientIdentit
         .arg(ca)
         .args(["-H", "Content-Type: application/json", "--data-binary"])
         .arg(format!("@{}", body.display()));
-    let pem = identity.map(|identity| {
-        let mut pem = tempfile::Builder::new()
-            .prefix("identity-")
-            .suffix(".pem")
-            .tempfile_in(dir)
-            .unwrap();
-        std::io::Write::write_all(&mut pem, identity.pem().as_bytes()).unwrap();
-        pem
-    });
+    let pem = identity.map(|identity| temp_file_in(dir, ("identity-", ".pem"), &identity.pem()));
     if let Some(pem) = &pem {
         command.arg("--cert").arg(pem.path());
     }
