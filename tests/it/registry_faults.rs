@@ -404,7 +404,9 @@ async fn a_registry_that_never_answers_does_not_delay_reviews_of_a_healthy_one()
     let policy = key_policy("demo", "127.0.0.1*/**", &s.key.public_pem)
         + "    signedIdentity:\n      type: anyRepository\n";
     let mut options = WebhookOptions::new(policy, &[s.front.host(), slow.host()]);
-    options.registry_timeout = Duration::from_secs(10);
+    // The review's deadline, not the registry call's timeout, must end the stuck review: the
+    // latter stays well beyond it.
+    options.registry_timeout = Duration::from_secs(30);
     // Long enough that the healthy reviews below end well before it on a slow machine.
     let deadline = Duration::from_secs(10);
     options.review_deadline = deadline;
